@@ -1,0 +1,1 @@
+"""The MLP Ops services; each folder is deployable on its own."""

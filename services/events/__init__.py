@@ -1,0 +1,1 @@
+"""The events service: programme events, their lifecycle and the public catalogue."""

@@ -1,0 +1,136 @@
+"""HTTP routes of the events service (thin: validation and authorisation here,
+write paths in ``operations``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, current_app, jsonify
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from services.events import operations
+from services.events.domain import query_terms, visibility_filter
+from services.events.schemas import (
+    CancelSchema,
+    EventCreateSchema,
+    EventListSchema,
+    EventPatchSchema,
+    EventQuerySchema,
+    EventSchema,
+)
+from services.events.store import EventStore
+from shared.auth import current_principal, require_roles
+from shared.errors import Problem
+from shared.http import etag, page_body, parse_sort
+from shared.web import runtime
+
+blp = Blueprint("events", __name__, url_prefix="/v1", description="Programme events")
+
+SORTABLE = {
+    "starts_on": "starts_on",
+    "ends_on": "ends_on",
+    "created_at": "created_at",
+    "updated_at": "updated_at",
+    "title": "title",
+}
+_event_schema = EventSchema()
+
+
+def store() -> EventStore:
+    return current_app.extensions["store"]
+
+
+def _respond(event: dict[str, Any], status: int = 200) -> Response:
+    response = jsonify(_event_schema.dump(event))
+    response.status_code = status
+    response.headers["ETag"] = etag(event["version"])
+    if status == 201:
+        response.headers["Location"] = f"/v1/events/{event['id']}"
+    return response
+
+
+def _visible_event(event_id: str) -> dict[str, Any]:
+    """The event if the caller may see it; 404 otherwise (its existence stays private)."""
+    query = {"$and": [{"_id": event_id}, visibility_filter(current_principal())]}
+    items, _ = store().find(query, [("_id", 1)], 0, 1)
+    if not items:
+        raise Problem(404, f"There is no event {event_id}.")
+    return items[0]
+
+
+@blp.route("/events")
+class Events(MethodView):
+    @blp.arguments(EventQuerySchema, location="query")
+    @blp.response(200, EventListSchema)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The catalogue: filter, sort and page the events the caller may see."""
+        clauses: list[dict[str, Any]] = [visibility_filter(current_principal())]
+        for name in ("status", "format", "programme"):
+            if name in args:
+                clauses.append({name: args[name]})
+        if "country" in args:
+            country = args["country"]
+            clauses.append({"$or": [{"host_country": country}, {"guest_countries": country}]})
+        if "from_" in args:
+            clauses.append({"ends_on": {"$gte": args["from_"].isoformat()}})
+        if "to" in args:
+            clauses.append({"starts_on": {"$lte": args["to"].isoformat()}})
+        if args.get("q"):
+            terms = query_terms(args["q"])
+            if terms:
+                clauses.append({"search_terms": {"$all": terms}})
+        query = {"$and": clauses}
+        sort = parse_sort(args["sort"], SORTABLE, default="starts_on")
+        page, size = args["page"], args["page_size"]
+        items, total = store().find(query, sort, (page - 1) * size, size)
+        return page_body(items, total, page, size)
+
+    @require_roles("secretariat")
+    @blp.arguments(EventCreateSchema)
+    @blp.response(201, EventSchema)
+    def post(self, fields: dict[str, Any]) -> Response:
+        """Create a programme event as a draft (secretariat)."""
+        event = operations.create_event(runtime(), store(), fields, current_principal())
+        return _respond(event, 201)
+
+
+@blp.route("/events/<event_id>")
+class EventItem(MethodView):
+    @blp.response(200, EventSchema)
+    def get(self, event_id: str) -> Response:
+        """One event, with its ETag."""
+        return _respond(_visible_event(event_id))
+
+    @require_roles("secretariat")
+    @blp.arguments(EventPatchSchema(partial=True))
+    @blp.response(200, EventSchema)
+    def patch(self, changes: dict[str, Any], event_id: str) -> Response:
+        """Change fields of a draft or published event; send If-Match with the ETag."""
+        return _respond(operations.update_event(runtime(), store(), event_id, changes))
+
+
+def _transition_view(action: str, doc: str) -> None:
+    def view(event_id: str) -> Response:
+        return _respond(operations.transition(runtime(), store(), event_id, action))
+
+    view.__name__ = f"{action}_event"
+    view.__doc__ = doc
+    blp.route(f"/events/<event_id>/{action}", methods=["POST"])(
+        require_roles("secretariat")(blp.response(200, EventSchema)(view))
+    )
+
+
+_transition_view("publish", "Publish a draft event to its audience (secretariat).")
+_transition_view("complete", "Mark a published event as completed (secretariat).")
+
+
+@blp.route("/events/<event_id>/cancel", methods=["POST"])
+@require_roles("secretariat")
+@blp.arguments(CancelSchema, required=False)
+@blp.response(200, EventSchema)
+def cancel_event(args: dict[str, Any], event_id: str) -> Response:
+    """Cancel a draft or published event, with an optional reason (secretariat)."""
+    return _respond(
+        operations.transition(runtime(), store(), event_id, "cancel", reason=args.get("reason", ""))
+    )

@@ -1,0 +1,109 @@
+"""MongoDB access of the events service: the ``events`` collection, its
+indexes (one per query path of the catalogue) and the participation read
+model built from invitation topics."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.client_session import ClientSession
+from pymongo.database import Database
+
+DATE_FIELDS = ("starts_on", "ends_on")
+
+
+def to_db(values: dict[str, Any]) -> dict[str, Any]:
+    """Dates are stored as ISO strings, so that ranges compare and index simply."""
+    return {
+        k: v.isoformat() if k in DATE_FIELDS and isinstance(v, date) else v
+        for k, v in values.items()
+    }
+
+
+def from_db(doc: dict[str, Any]) -> dict[str, Any]:
+    event = {k: v for k, v in doc.items() if k not in {"_id", "search_terms"}}
+    event["id"] = doc["_id"]
+    for name in DATE_FIELDS:
+        if isinstance(event.get(name), str):
+            event[name] = date.fromisoformat(event[name])
+    return event
+
+
+class EventStore:
+    def __init__(self, db: Database) -> None:
+        self.events = db["events"]
+        self.participants = db["participants"]
+
+    def ensure_indexes(self) -> None:
+        """One index per catalogue query path; each ends on the default sort."""
+        e = self.events
+        e.create_index([("status", ASCENDING), ("visibility", ASCENDING), ("starts_on", ASCENDING)])
+        e.create_index([("host_country", ASCENDING), ("starts_on", ASCENDING)])
+        e.create_index([("guest_countries", ASCENDING), ("starts_on", ASCENDING)])
+        e.create_index([("programme", ASCENDING), ("starts_on", ASCENDING)])
+        e.create_index([("format", ASCENDING), ("starts_on", ASCENDING)])
+        e.create_index([("starts_on", ASCENDING)])
+        e.create_index([("ends_on", ASCENDING)])
+        e.create_index([("created_at", DESCENDING)])
+        e.create_index([("search_terms", ASCENDING)])
+        self.participants.create_index([("event_id", ASCENDING), ("status", ASCENDING)])
+
+    def get(self, event_id: str, session: ClientSession | None = None) -> dict[str, Any] | None:
+        doc = self.events.find_one({"_id": event_id}, session=session)
+        return from_db(doc) if doc else None
+
+    def find(
+        self, query: dict[str, Any], sort: list[tuple[str, int]], skip: int, limit: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        total = self.events.count_documents(query)
+        cursor = self.events.find(query, {"search_terms": 0}).sort(sort).skip(skip).limit(limit)
+        return [from_db(doc) for doc in cursor], total
+
+    def insert(self, doc: dict[str, Any], session: ClientSession) -> None:
+        self.events.insert_one(to_db(doc), session=session)
+
+    def update(
+        self,
+        event_id: str,
+        expected_version: int,
+        values: dict[str, Any],
+        session: ClientSession,
+    ) -> dict[str, Any] | None:
+        """Apply ``values`` if the event is still at ``expected_version``; bump the version."""
+        doc = self.events.find_one_and_update(
+            {"_id": event_id, "version": expected_version},
+            {"$set": to_db(values), "$inc": {"version": 1}},
+            return_document=ReturnDocument.AFTER,
+            session=session,
+        )
+        return from_db(doc) if doc else None
+
+    # --- participation read model (from invitation.* topics) ---------------
+
+    def record_participant(
+        self, invitation_id: str, event_id: str, status: str, version: int, session: ClientSession
+    ) -> bool:
+        """Keep the newest status of one invitation; False when the record was stale."""
+        current = self.participants.find_one({"_id": invitation_id}, session=session)
+        if current is not None and current["version"] >= version:
+            return False
+        self.participants.update_one(
+            {"_id": invitation_id},
+            {"$set": {"event_id": event_id, "status": status, "version": version}},
+            upsert=True,
+            session=session,
+        )
+        return True
+
+    def refresh_participation(self, event_id: str, session: ClientSession) -> None:
+        """Recount the event's accepted and waitlisted invitees."""
+        counts = {"accepted": 0, "waitlisted": 0}
+        for status in counts:
+            counts[status] = self.participants.count_documents(
+                {"event_id": event_id, "status": status}, session=session
+            )
+        self.events.update_one(
+            {"_id": event_id}, {"$set": {"participation": counts}}, session=session
+        )

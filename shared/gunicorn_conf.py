@@ -1,0 +1,37 @@
+"""gunicorn settings shared by every service's ``web`` process.
+
+Workers and timeouts come from the environment (``MLP_WEB_WORKERS``,
+``MLP_WEB_THREADS``, ``MLP_WEB_TIMEOUT``); metrics of all workers are
+aggregated through prometheus-client's multiprocess mode.
+"""
+
+import os
+import shutil
+import tempfile
+
+workers = int(os.environ.get("MLP_WEB_WORKERS", "2"))
+threads = int(os.environ.get("MLP_WEB_THREADS", "4"))
+worker_class = "gthread"
+timeout = int(os.environ.get("MLP_WEB_TIMEOUT", "30"))
+graceful_timeout = 20
+keepalive = 5
+accesslog = None
+errorlog = "-"
+# Requests larger than this never reach Flask (MAX_CONTENT_LENGTH guards bodies).
+limit_request_line = 8190
+
+_metrics_dir = os.environ.setdefault(
+    "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="mlp-prometheus-")
+)
+
+
+def on_starting(server: object) -> None:
+    """Start with an empty metrics directory so old workers' samples do not linger."""
+    shutil.rmtree(_metrics_dir, ignore_errors=True)
+    os.makedirs(_metrics_dir, exist_ok=True)
+
+
+def child_exit(server: object, worker: object) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]

@@ -1,0 +1,72 @@
+"""HTTP conventions shared by every list and every versioned resource:
+``{"items": [...], "total": N}`` pages with ``page``/``page_size``/``sort``,
+and ETags with ``If-Match`` for optimistic concurrency."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+from marshmallow import Schema, fields, validate
+from pymongo import ASCENDING, DESCENDING
+
+from shared.errors import Problem
+
+MAX_PAGE_SIZE = 500
+
+
+class ListArgs(Schema):
+    """Query arguments of every list endpoint."""
+
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_PAGE_SIZE))
+    sort = fields.String(
+        load_default=None,
+        metadata={"description": "A field name, '-' first for descending; comma-separated."},
+    )
+
+
+def parse_sort(sort: str | None, allowed: dict[str, str], default: str) -> list[tuple[str, int]]:
+    """Turn ``"-starts_on,title"`` into a MongoDB sort; ``allowed`` maps API to stored names."""
+    spec = []
+    for part in (sort or default).split(","):
+        name = part.strip()
+        direction = DESCENDING if name.startswith("-") else ASCENDING
+        name = name.lstrip("-+")
+        if name not in allowed:
+            raise Problem(
+                422,
+                "The sort parameter names a field lists cannot be sorted by.",
+                errors={"sort": [f"Unknown sort field {name!r}; use one of {sorted(allowed)}."]},
+            )
+        spec.append((allowed[name], direction))
+    # A unique tie-breaker keeps pages stable when sort values repeat.
+    if all(field != "_id" for field, _ in spec):
+        spec.append(("_id", spec[0][1]))
+    return spec
+
+
+def page_body(items: list[Any], total: int, page: int, page_size: int) -> dict[str, Any]:
+    return {"items": items, "total": total, "page": page, "page_size": page_size}
+
+
+def etag(version: int) -> str:
+    """The strong ETag of a resource at ``version``."""
+    return f'"{version}"'
+
+
+def check_if_match(current_version: int) -> None:
+    """Refuse a write whose ``If-Match`` names another version than the current (412).
+
+    Without ``If-Match`` the write applies to whatever is current (last writer wins).
+    """
+    header = request.headers.get("If-Match")
+    if header is None:
+        return
+    candidates = {tag.strip().removeprefix("W/") for tag in header.split(",")}
+    if "*" not in candidates and etag(current_version) not in candidates:
+        raise Problem(
+            412,
+            "The resource changed since you read it; read it again and reapply your change.",
+            current_etag=etag(current_version),
+        )

@@ -1,0 +1,45 @@
+"""MongoDB access every service shares: one client per process, one database
+per service, and transactions that retry on transient errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from pymongo import MongoClient
+from pymongo.client_session import ClientSession
+from pymongo.database import Database
+from pymongo.read_concern import ReadConcern
+from pymongo.write_concern import WriteConcern
+
+from shared.config import Settings
+
+T = TypeVar("T")
+
+
+def connect(settings: Settings) -> MongoClient:
+    """A client for the process; safe to share between threads, never across fork."""
+    return MongoClient(
+        settings.mongo_uri,
+        tz_aware=True,
+        serverSelectionTimeoutMS=5000,
+        appname=f"mlp-{settings.service}",
+    )
+
+
+def in_transaction(client: MongoClient, work: Callable[[ClientSession], T]) -> T:
+    """Run ``work`` in one multi-document transaction: all its writes commit or none.
+
+    pymongo's ``with_transaction`` retries ``work`` on transient errors, so
+    ``work`` must do nothing but database writes through the session.
+    """
+    with client.start_session() as session:
+        return session.with_transaction(
+            work,
+            read_concern=ReadConcern("snapshot"),
+            write_concern=WriteConcern("majority"),
+        )
+
+
+def service_db(client: MongoClient, settings: Settings) -> Database:
+    return client[settings.database]

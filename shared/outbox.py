@@ -1,0 +1,220 @@
+"""The transactional outbox and its relay.
+
+A service announces a change by adding outbox records in the same MongoDB
+transaction as the change itself (:meth:`Outbox.add`), so either both commit or
+neither does. The worker's :class:`OutboxRelay` publishes pending records to
+Kafka with the idempotent producer, in order per key, and marks them published.
+Kafka being down leaves a backlog, never a lost event; a relay killed between
+publishing and marking publishes again, and consumers drop the duplicate by
+``ce_id``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from kafka import KafkaProducer
+from prometheus_client import Counter, Gauge
+from pymongo import ASCENDING
+from pymongo.client_session import ClientSession
+from pymongo.database import Database
+
+from shared.context import TraceContext, current_context
+from shared.envelope import encode
+from shared.leases import Lease
+from shared.topics import require_topic
+
+log = logging.getLogger(__name__)
+
+PUBLISHED = Counter("mlp_outbox_published_total", "Outbox records published to Kafka", ["topic"])
+BACKLOG = Gauge("mlp_outbox_backlog", "Outbox records waiting to be published")
+PUBLISH_FAILURES = Counter("mlp_outbox_publish_failures_total", "Failed outbox publish rounds")
+
+PENDING = "pending"
+RETENTION = timedelta(days=7)
+
+
+class Outbox:
+    """Writes outbox records; always inside the caller's transaction."""
+
+    def __init__(self, db: Database, source: str) -> None:
+        self.collection = db["outbox"]
+        self.source = source
+
+    def ensure_indexes(self) -> None:
+        self.collection.create_index([("status", ASCENDING), ("_id", ASCENDING)])
+        self.collection.create_index(
+            "published_at", expireAfterSeconds=int(RETENTION.total_seconds())
+        )
+
+    def add(
+        self,
+        session: ClientSession,
+        *,
+        topic: str,
+        key: str,
+        seq: int,
+        payload: dict[str, Any],
+        subject: str | None = None,
+        trace: TraceContext | None = None,
+    ) -> str:
+        """Record that ``topic`` must announce ``payload``; returns the ``ce_id``.
+
+        ``key`` is the programme event id (the partition key) and ``seq`` the
+        version of the changed resource, which orders records of one key.
+        """
+        trace = trace or current_context()
+        ce_id = str(uuid.uuid4())
+        self.collection.insert_one(
+            {
+                "ce_id": ce_id,
+                "topic": require_topic(topic),
+                "key": key,
+                "seq": seq,
+                "subject": subject or key,
+                "source": self.source,
+                "time": datetime.now(UTC),
+                "payload": payload,
+                "correlation_id": trace.correlation_id,
+                "causation_id": trace.causation_id,
+                "traceparent": trace.traceparent,
+                "status": PENDING,
+            },
+            session=session,
+        )
+        return ce_id
+
+
+class OutboxRelay:
+    """Publishes pending outbox records; one active relay per service (a lease)."""
+
+    def __init__(
+        self,
+        db: Database,
+        producer_factory: Any,
+        *,
+        batch_size: int = 500,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.collection = db["outbox"]
+        self.producer_factory = producer_factory
+        self.producer: KafkaProducer | None = None
+        self.batch_size = batch_size
+        self.stop = stop or threading.Event()
+        self.lease = Lease(db["leases"], "outbox-relay", ttl=timedelta(seconds=15))
+
+    def publish_pending(self) -> int:
+        """Publish one batch of pending records in order; return how many were published.
+
+        Records are taken in insertion order and sent in ``(key, seq)`` order;
+        a record is marked published only once Kafka acknowledged it, and after
+        a failure nothing later of the same key is marked.
+        """
+        batch = list(
+            self.collection.find({"status": PENDING}).sort("_id", ASCENDING).limit(self.batch_size)
+        )
+        if not batch:
+            BACKLOG.set(0)
+            return 0
+        batch.sort(key=lambda r: (r["key"], r["seq"], r["_id"]))
+        if self.producer is None:
+            self.producer = self.producer_factory()
+        sent = []
+        for record in batch:
+            wire = encode(
+                ce_id=record["ce_id"],
+                topic=record["topic"],
+                source=record["source"],
+                subject=record["subject"],
+                key=record["key"],
+                time=record["time"],
+                data=record["payload"],
+                trace=TraceContext(
+                    record["correlation_id"], record["causation_id"], record["traceparent"]
+                ),
+            )
+            future = self.producer.send(
+                wire.topic, key=wire.key, value=wire.value, headers=wire.headers
+            )
+            sent.append((record, future))
+        self.producer.flush()
+        done: list[Any] = []
+        failed_keys: set[str] = set()
+        for record, future in sent:
+            if record["key"] in failed_keys:
+                continue
+            try:
+                future.get(timeout=0)
+            except Exception as exc:  # any send failure keeps the record pending
+                failed_keys.add(record["key"])
+                log.warning("publish failed", extra={"topic": record["topic"], "error": str(exc)})
+                continue
+            done.append(record["_id"])
+            PUBLISHED.labels(record["topic"]).inc()
+        if done:
+            self.collection.update_many(
+                {"_id": {"$in": done}},
+                {"$set": {"status": "published", "published_at": datetime.now(UTC)}},
+            )
+        if failed_keys:
+            raise RelayError(f"{len(batch) - len(done)} records not acknowledged by Kafka")
+        return len(done)
+
+    def drain(self) -> int:
+        """Publish until nothing is pending; return how many were published."""
+        total = 0
+        while not self.stop.is_set():
+            published = self.publish_pending()
+            total += published
+            if published < self.batch_size:
+                break
+        return total
+
+    def run(self) -> None:
+        """Relay until stopped: drain, then sleep until a new record is inserted."""
+        backoff = 0.5
+        while not self.stop.is_set():
+            try:
+                if not self.lease.acquire():
+                    self.stop.wait(5.0)
+                    continue
+                self.drain()
+                BACKLOG.set(self.collection.count_documents({"status": PENDING}))
+                backoff = 0.5
+                self._wait_for_insert(timeout_s=5.0)
+            except Exception as exc:  # Kafka or MongoDB away: back off, keep the backlog
+                PUBLISH_FAILURES.inc()
+                log.warning("outbox relay round failed; retrying", extra={"error": str(exc)})
+                self._reset_producer()
+                self.stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+        self._reset_producer()
+        self.lease.release()
+
+    def _wait_for_insert(self, timeout_s: float) -> None:
+        """Block until a record is inserted (a change stream), at most ``timeout_s``."""
+        pipeline = [{"$match": {"operationType": "insert"}}]
+        deadline = datetime.now(UTC) + timedelta(seconds=timeout_s)
+        with self.collection.watch(pipeline, max_await_time_ms=250) as stream:
+            # Anything inserted between the last drain and opening the stream:
+            if self.collection.find_one({"status": PENDING}, {"_id": 1}) is not None:
+                return
+            while not self.stop.is_set() and datetime.now(UTC) < deadline:
+                if stream.try_next() is not None:
+                    return
+
+    def _reset_producer(self) -> None:
+        if self.producer is not None:
+            try:
+                self.producer.close(timeout=5)
+            except Exception:
+                log.debug("closing the producer failed", exc_info=True)
+            self.producer = None
+
+
+class RelayError(RuntimeError):
+    """Kafka did not acknowledge every record of a batch."""

@@ -1,0 +1,78 @@
+"""The ``worker`` process of a service: the outbox relay and the consumer loop.
+
+Both stop gracefully on SIGTERM or SIGINT: the record in hand is finished and
+committed, the relay finishes its batch, then clients are closed.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from types import FrameType
+
+from pymongo.database import Database
+
+from shared.bus import ensure_topics, make_consumer, make_producer
+from shared.config import Settings
+from shared.consumer import ConsumerRunner, Subscriptions
+from shared.logs import configure_logging
+from shared.mongo import connect, service_db
+from shared.outbox import Outbox, OutboxRelay
+
+log = logging.getLogger(__name__)
+
+
+def run_worker(
+    settings: Settings,
+    subscriptions: Subscriptions,
+    prepare: Callable[[Database], None] | None = None,
+) -> None:
+    """Run the relay (in a thread) and the consumer (in the main thread) until SIGTERM.
+
+    ``prepare`` gets the service database first (to create the indexes handlers use).
+    """
+    configure_logging(settings.service, settings.log_level)
+    stop = threading.Event()
+
+    def _stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("stopping", extra={"signal": signal.Signals(signum).name})
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+
+    ensure_topics(settings)
+    client = connect(settings)
+    db = service_db(client, settings)
+    outbox = Outbox(db, settings.source)
+    outbox.ensure_indexes()
+    if prepare is not None:
+        prepare(db)
+    relay = OutboxRelay(db, lambda: make_producer(settings), stop=stop)
+    relay_thread = threading.Thread(target=relay.run, name="outbox-relay", daemon=True)
+    relay_thread.start()
+    log.info("worker started", extra={"topics": subscriptions.topics})
+
+    if subscriptions.handlers:
+        runner = ConsumerRunner(
+            group=settings.service,
+            subscriptions=subscriptions,
+            client=client,
+            db=db,
+            outbox=outbox,
+            consumer_factory=lambda: make_consumer(
+                settings, settings.service, subscriptions.topics
+            ),
+            producer_factory=lambda: make_producer(settings),
+            max_attempts=settings.consumer_max_attempts,
+            stop=stop,
+        )
+        runner.ensure_indexes()
+        runner.run()
+    else:
+        stop.wait()
+    relay_thread.join(timeout=30)
+    client.close()
+    log.info("worker stopped")
