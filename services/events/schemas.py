@@ -41,7 +41,11 @@ class EventFieldsSchema(Schema):
     capacity = fields.Integer(
         load_default=None, allow_none=True, validate=validate.Range(min=1, max=100_000)
     )
-    registration_deadline = fields.AwareDateTime(load_default=None, allow_none=True)
+    registration_deadline = fields.AwareDateTime(
+        load_default=None,
+        allow_none=True,
+        error_messages={"invalid_awareness": "Give a time zone offset, e.g. 2027-02-01T12:00:00Z."},
+    )
     visibility = fields.String(
         load_default="invitation_only", validate=validate.OneOf(VISIBILITIES)
     )

@@ -1,0 +1,65 @@
+# MLP Ops: `make run` starts the whole local system, `make test` runs every test.
+# Both set up the virtual environment and the Kafka jars first.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PROCFILE ?= deploy/local/Procfile
+
+# Defaults of the local stack; every MLP_ variable already set is passed through.
+export MLP_ENV ?= development
+export MLP_KAFKA_PORT ?= 9092
+export MLP_KAFKA_BOOTSTRAP ?= 127.0.0.1:$(MLP_KAFKA_PORT)
+export MLP_MONGO_PORT ?= 27017
+export MLP_MONGO_URI ?= mongodb://127.0.0.1:$(MLP_MONGO_PORT)/?directConnection=true
+export MLP_SMTP_HOST ?= 127.0.0.1
+export MLP_SMTP_PORT ?= 1025
+export MLP_MAIL_DIR ?= var/mail
+export MLP_JWT_SECRET ?= mlp-development-secret-change-me
+export PYTHONPATH := .$(if $(PYTHONPATH),:$(PYTHONPATH))
+
+.PHONY: all prereqs venv jars run test lint format bench demo clean-var
+
+all: test
+
+prereqs:
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is missing; install Python 3.11 or newer."; exit 1; }
+	@command -v java >/dev/null || { echo "java is missing; install a Java 17+ runtime (it runs the local Kafka broker)."; exit 1; }
+	@command -v mvn >/dev/null || { echo "mvn is missing; install Maven (it fetches the Kafka jars)."; exit 1; }
+
+venv: prereqs $(STAMP)
+
+$(STAMP): requirements.lock
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -r requirements.lock
+	@touch $(STAMP)
+
+jars: venv
+	@$(PY) -m deploy.local.infra jars >/dev/null
+
+run: venv jars
+	@$(PY) -m deploy.local.infra check-ports
+	@mkdir -p var
+	exec $(VENV)/bin/honcho -f $(PROCFILE) -d . start
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: venv
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+test: venv jars lint
+	$(PY) -m pytest tests -q
+
+bench: venv jars
+	$(PY) -m bench
+
+demo: venv jars
+	$(PY) -m deploy.local.demo
+
+clean-var:
+	rm -rf var

@@ -1,0 +1,1 @@
+"""Deployment: the local process set (``deploy/local``) and production manifests."""

@@ -1,0 +1,43 @@
+"""Fixtures for tests of one service at a time against the real servers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from services.events.app import create_app
+from shared.bus import ensure_topics
+from tests.helpers import service_env, settings_for
+
+
+@pytest.fixture(scope="session")
+def topics(kafka) -> str:
+    """Every catalogue topic exists on the session broker; returns its bootstrap."""
+    from shared.config import Settings
+
+    ensure_topics(Settings(service="tests", kafka_bootstrap=kafka.bootstrap))
+    return kafka.bootstrap
+
+
+@pytest.fixture
+def events_env(kafka, mongo, monkeypatch) -> dict[str, str]:
+    env = service_env("events", kafka.bootstrap, mongo.uri)
+    settings_for("events", env, monkeypatch)
+    return env
+
+
+@pytest.fixture
+def events_app(events_env) -> Iterator[Flask]:
+    app = create_app()
+    yield app
+    runtime = app.extensions["mlp"]
+    runtime.client.drop_database(runtime.db.name)
+    runtime.client.close()
+
+
+@pytest.fixture
+def client(events_app) -> FlaskClient:
+    return events_app.test_client()
