@@ -8,6 +8,8 @@ import pytest
 
 from deploy.local.infra import free_port
 from deploy.local.smtp_sink import SmtpSink
+from shared.bus import ensure_topics
+from shared.config import Settings
 from tests.infra import (
     KafkaFactory,
     KafkaHandle,
@@ -36,6 +38,13 @@ def mongo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MongoHandle]:
         yield handle
     finally:
         teardown()
+
+
+@pytest.fixture(scope="session")
+def topics(kafka: KafkaHandle) -> str:
+    """Every catalogue topic exists on the session broker; returns its bootstrap."""
+    ensure_topics(Settings(service="tests", kafka_bootstrap=kafka.bootstrap))
+    return kafka.bootstrap
 
 
 @pytest.fixture

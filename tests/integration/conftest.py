@@ -9,17 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from services.events.app import create_app
-from shared.bus import ensure_topics
 from tests.helpers import service_env, settings_for
-
-
-@pytest.fixture(scope="session")
-def topics(kafka) -> str:
-    """Every catalogue topic exists on the session broker; returns its bootstrap."""
-    from shared.config import Settings
-
-    ensure_topics(Settings(service="tests", kafka_bootstrap=kafka.bootstrap))
-    return kafka.bootstrap
 
 
 @pytest.fixture

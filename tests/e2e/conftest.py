@@ -1,0 +1,52 @@
+"""End-to-end fixtures: services as real processes (gunicorn ``web`` and ``worker``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from deploy.local import services
+from deploy.local.infra import free_port
+from shared.bus import ensure_topics
+from shared.config import Settings
+from tests.helpers import service_env
+
+
+@dataclass
+class RunningService:
+    """A service's web and worker processes and where the web listens."""
+
+    name: str
+    env: dict[str, str]
+    base_url: str
+    web: services.ServiceProcess
+    worker: services.ServiceProcess
+    log_dir: Path
+
+    def restart_worker(self) -> None:
+        self.worker = services.worker(self.name, self.env, self.log_dir).start()
+
+
+@pytest.fixture
+def start_service(mongo, tmp_path) -> Iterator[Callable[..., RunningService]]:
+    started: list[RunningService] = []
+
+    def start(name: str, kafka_bootstrap: str) -> RunningService:
+        ensure_topics(Settings(service="tests", kafka_bootstrap=kafka_bootstrap))
+        env = service_env(name, kafka_bootstrap, mongo.uri)
+        port = free_port()
+        log_dir = tmp_path / "logs"
+        web = services.web(name, port, env, log_dir).start()
+        worker = services.worker(name, env, log_dir).start()
+        running = RunningService(name, env, f"http://127.0.0.1:{port}", web, worker, log_dir)
+        started.append(running)
+        services.wait_ready(running.base_url, web)
+        return running
+
+    yield start
+    for running in started:
+        running.web.stop()
+        running.worker.stop()

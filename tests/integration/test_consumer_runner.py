@@ -1,0 +1,212 @@
+"""The idempotent consumer runner against real Kafka and MongoDB, through the
+events service's own handlers (the participation read model)."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from kafka import KafkaConsumer, KafkaProducer
+from pymongo import MongoClient
+
+from services.events.handlers import subscriptions
+from services.events.store import EventStore
+from shared.bus import make_producer
+from shared.config import Settings
+from shared.consumer import ConsumerRunner
+from shared.context import fresh_context
+from shared.envelope import encode
+from shared.outbox import Outbox
+from tests.helpers import collect, header, partner_consumer
+
+# Invitation ids are unique, as the invitations service makes them: the
+# session's broker carries records of earlier tests too.
+INV = {n: f"inv-{n}-{uuid.uuid4()}" for n in range(10)}
+
+
+def _wait(condition, timeout_s=30.0):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+@pytest.fixture
+def runner_setup(topics, mongo):
+    settings = Settings(service="events", kafka_bootstrap=topics)
+    client = MongoClient(mongo.uri, tz_aware=True)
+    db = client[f"test_runner_{uuid.uuid4().hex[:8]}"]
+    store = EventStore(db)
+    store.ensure_indexes()
+    event_id = f"evt-{uuid.uuid4()}"
+    db.events.insert_one({"_id": event_id, "title": "Peer review", "version": 1})
+    stop = threading.Event()
+    group_id = f"test-runner-{uuid.uuid4().hex[:8]}"
+    runner = ConsumerRunner(
+        group="events",
+        subscriptions=subscriptions,
+        client=client,
+        db=db,
+        outbox=Outbox(db, "/mlp/events"),
+        consumer_factory=lambda: KafkaConsumer(
+            *subscriptions.topics,
+            bootstrap_servers=topics,
+            group_id=group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        ),
+        producer_factory=lambda: make_producer(settings),
+        max_attempts=3,
+        backoff_s=0.05,
+        stop=stop,
+    )
+    runner.ensure_indexes()
+    producer = KafkaProducer(bootstrap_servers=topics, acks="all")
+    thread = threading.Thread(target=runner.run, daemon=True)
+    thread.start()
+    yield {
+        "db": db,
+        "event_id": event_id,
+        "producer": producer,
+        "stop": stop,
+        "thread": thread,
+        "group_id": group_id,
+    }
+    stop.set()
+    thread.join(timeout=30)
+    producer.close()
+    client.drop_database(db.name)
+    client.close()
+
+
+def _send(producer, topic, event_id, ce_id=None, **data):
+    payload = {"event_id": event_id, "country": "LV", "role": "government_official", **data}
+    record = encode(
+        ce_id=ce_id or str(uuid.uuid4()),
+        topic=topic,
+        source="/mlp/invitations",
+        subject=str(data.get("invitation_id", event_id)),
+        key=event_id,
+        time=datetime.now(UTC),
+        data=payload,
+        trace=fresh_context(),
+    )
+    producer.send(topic, key=record.key, value=record.value, headers=record.headers).get(10)
+    return record
+
+
+def _participation(db, event_id):
+    return db.events.find_one({"_id": event_id}).get("participation")
+
+
+def test_handled_once_even_when_replayed_and_stale_records_change_nothing(runner_setup):
+    db, event_id, producer = runner_setup["db"], runner_setup["event_id"], runner_setup["producer"]
+    accepted = _send(
+        producer,
+        "invitation.accepted",
+        event_id,
+        invitation_id=INV[1],
+        status="accepted",
+        version=2,
+    )
+    _send(
+        producer,
+        "invitation.waitlisted",
+        event_id,
+        invitation_id=INV[2],
+        status="waitlisted",
+        version=2,
+    )
+    assert _wait(lambda: _participation(db, event_id) == {"accepted": 1, "waitlisted": 1})
+
+    # The same record again (a redelivery): no second effect, no second idempotency row.
+    ce_id = header(accepted, "ce_id")
+    producer.send(
+        "invitation.accepted", key=accepted.key, value=accepted.value, headers=accepted.headers
+    ).get(10)
+    # An out-of-order, older record for inv-2 (version 1) changes nothing either.
+    _send(
+        producer,
+        "invitation.declined",
+        event_id,
+        invitation_id=INV[2],
+        status="declined",
+        version=1,
+    )
+    # A newer decline of inv-1 does change the counts: it marks where the stream got to.
+    _send(
+        producer,
+        "invitation.declined",
+        event_id,
+        invitation_id=INV[1],
+        status="declined",
+        version=3,
+    )
+    assert _wait(lambda: _participation(db, event_id) == {"accepted": 0, "waitlisted": 1})
+    assert db.processed_records.count_documents({"ce_id": ce_id}) == 1
+    assert db.processed_records.count_documents({}) == 4
+    assert db.participants.find_one({"_id": INV[2]})["status"] == "waitlisted"
+
+
+def test_poison_and_failing_records_go_to_the_dead_letter_topic_and_the_consumer_goes_on(
+    runner_setup, topics
+):
+    db, event_id, producer = runner_setup["db"], runner_setup["event_id"], runner_setup["producer"]
+    dlq = partner_consumer(topics, "dlq.events")
+    # Not a CloudEvent at all:
+    producer.send("invitation.accepted", key=event_id.encode(), value=b"\x00garbage").get(10)
+    # A CloudEvent whose handler fails every time (no invitation_id):
+    failing = _send(producer, "invitation.accepted", event_id, status="accepted", version=1)
+    # And a good record after both: the consumer must get to it.
+    _send(
+        producer,
+        "invitation.accepted",
+        event_id,
+        invitation_id=INV[9],
+        status="accepted",
+        version=1,
+    )
+    assert _wait(lambda: _participation(db, event_id) == {"accepted": 1, "waitlisted": 0})
+
+    records = collect(dlq, lambda rs: sum(r.key == event_id.encode() for r in rs) >= 2)
+    ours = [r for r in records if r.key == event_id.encode()]
+    assert len(ours) == 2
+    poison, failed = sorted(ours, key=lambda r: int(header(r, "dlq_original_offset")))
+    assert poison.value == b"\x00garbage"
+    assert header(poison, "dlq_original_topic") == "invitation.accepted"
+    assert header(poison, "dlq_attempts") == "0"
+    assert "MalformedRecord" in header(poison, "dlq_error")
+    assert header(failed, "ce_id") == header(failing, "ce_id")
+    assert header(failed, "dlq_attempts") == "3"
+    assert "KeyError" in header(failed, "dlq_error")
+    assert header(failed, "dlq_original_partition") is not None
+    assert header(failed, "dlq_consumer_group") == "events"
+    dlq.close()
+
+
+def test_offsets_are_committed_so_a_restart_does_not_reprocess(runner_setup, topics):
+    db, event_id, producer = runner_setup["db"], runner_setup["event_id"], runner_setup["producer"]
+    _send(
+        producer,
+        "invitation.accepted",
+        event_id,
+        invitation_id=f"inv-{uuid.uuid4()}",
+        status="accepted",
+        version=1,
+    )
+    assert _wait(lambda: _participation(db, event_id) == {"accepted": 1, "waitlisted": 0})
+    runner_setup["stop"].set()
+    runner_setup["thread"].join(timeout=30)
+    assert not runner_setup["thread"].is_alive()  # SIGTERM-style stop finishes and closes
+    probe = KafkaConsumer(bootstrap_servers=topics, group_id=runner_setup["group_id"])
+    from kafka import TopicPartition
+
+    partitions = probe.partitions_for_topic("invitation.accepted")
+    committed = [probe.committed(TopicPartition("invitation.accepted", p)) for p in partitions]
+    probe.close()
+    assert any(offset for offset in committed)
