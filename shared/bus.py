@@ -26,6 +26,7 @@ def make_producer(settings: Settings, **overrides: object) -> KafkaProducer:
         "max_block_ms": 10_000,
         "request_timeout_ms": 10_000,
         "delivery_timeout_ms": 30_000,
+        "reconnect_backoff_max_ms": 1000,
     }
     config.update(overrides)
     return KafkaProducer(**config)
@@ -43,6 +44,7 @@ def make_consumer(settings: Settings, group: str, topics: list[str]) -> KafkaCon
         max_poll_records=200,
         session_timeout_ms=30_000,
         heartbeat_interval_ms=3_000,
+        reconnect_backoff_max_ms=1000,
     )
 
 
@@ -59,6 +61,7 @@ def ensure_topics(settings: Settings, timeout_s: float = 60.0) -> list[str]:
                 bootstrap_servers=settings.kafka_bootstrap.split(","),
                 client_id=f"mlp-{settings.service}-admin",
                 request_timeout_ms=10_000,
+                reconnect_backoff_max_ms=1000,
             )
             break
         except KafkaError as exc:

@@ -46,6 +46,7 @@ class Settings:
     consumer_max_attempts: int = 4
     log_level: str = "INFO"
     port: int = 0
+    worker_metrics_port: int = 0
 
     @property
     def database(self) -> str:
@@ -84,4 +85,7 @@ def load_settings(service: str) -> Settings:
         consumer_max_attempts=_env_int("CONSUMER_MAX_ATTEMPTS", 4),
         log_level=_env("LOG_LEVEL", "INFO"),
         port=_env_int(f"{upper}_PORT", SERVICE_PORTS.get(service, 8000)),
+        worker_metrics_port=_env_int(
+            f"{upper}_WORKER_METRICS_PORT", SERVICE_PORTS.get(service, 8000) + 100
+        ),
     )

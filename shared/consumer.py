@@ -23,7 +23,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 from pymongo import ASCENDING, MongoClient
 from pymongo.client_session import ClientSession
 from pymongo.database import Database
@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 HANDLED = Counter("mlp_consumer_records_total", "Consumed records by outcome", ["topic", "outcome"])
 HANDLE_SECONDS = Histogram("mlp_consumer_handle_seconds", "Time to handle one record", ["topic"])
+LAG = Gauge("mlp_consumer_lag", "Records not yet consumed", ["topic", "partition"])
 
 
 @dataclass
@@ -135,10 +136,11 @@ class ConsumerRunner:
                 for tp, records in batches.items():
                     if not self._handle_partition(consumer, tp, records):
                         break
+                _record_lag(consumer)
         finally:
             consumer.close(autocommit=False)
             if self.producer is not None:
-                self.producer.close(timeout=5)
+                self.producer.close(timeout=2)
 
     def _handle_partition(
         self, consumer: KafkaConsumer, tp: TopicPartition, records: list[ConsumerRecord]
@@ -243,6 +245,13 @@ class ConsumerRunner:
             "record dead-lettered",
             extra={"topic": record.topic, "offset": record.offset, "error": str(error)},
         )
+
+
+def _record_lag(consumer: KafkaConsumer) -> None:
+    for tp in consumer.assignment():
+        highwater = consumer.highwater(tp)
+        if highwater is not None:
+            LAG.labels(tp.topic, str(tp.partition)).set(max(0, highwater - consumer.position(tp)))
 
 
 class _Outage(Exception):

@@ -38,5 +38,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("kafka", "pymongo"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # kafka-python logs every refused connection as an ERROR; the relay and the
+    # consumer report outages themselves, once, in words an operator can act on.
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)
+    logging.getLogger("pymongo").setLevel(logging.WARNING)

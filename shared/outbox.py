@@ -17,11 +17,13 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pymongo
 from kafka import KafkaProducer
 from prometheus_client import Counter, Gauge
 from pymongo import ASCENDING
 from pymongo.client_session import ClientSession
 from pymongo.database import Database
+from pymongo.errors import PyMongoError
 
 from shared.context import TraceContext, current_context
 from shared.envelope import encode
@@ -193,7 +195,11 @@ class OutboxRelay:
                 self.stop.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
         self._reset_producer()
-        self.lease.release()
+        try:
+            with pymongo.timeout(2):  # at shutdown MongoDB may be stopping too
+                self.lease.release()
+        except PyMongoError:
+            log.info("lease not released; it expires by itself")
 
     def _wait_for_insert(self, timeout_s: float) -> None:
         """Block until a record is inserted (a change stream), at most ``timeout_s``."""
@@ -210,7 +216,7 @@ class OutboxRelay:
     def _reset_producer(self) -> None:
         if self.producer is not None:
             try:
-                self.producer.close(timeout=5)
+                self.producer.close(timeout=2)
             except Exception:
                 log.debug("closing the producer failed", exc_info=True)
             self.producer = None

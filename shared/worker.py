@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable
 from types import FrameType
 
+from prometheus_client import start_http_server
 from pymongo.database import Database
 
 from shared.bus import ensure_topics, make_consumer, make_producer
@@ -22,6 +23,16 @@ from shared.mongo import connect, service_db
 from shared.outbox import Outbox, OutboxRelay
 
 log = logging.getLogger(__name__)
+
+
+def _serve_metrics(port: int) -> None:
+    """Expose the worker's Prometheus metrics (consumer lag, outbox backlog) on ``port``."""
+    if port <= 0:
+        return
+    try:
+        start_http_server(port)
+    except OSError as exc:
+        log.warning("worker metrics not served", extra={"port": port, "error": str(exc)})
 
 
 def run_worker(
@@ -43,6 +54,7 @@ def run_worker(
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
 
+    _serve_metrics(settings.worker_metrics_port)
     ensure_topics(settings)
     client = connect(settings)
     db = service_db(client, settings)

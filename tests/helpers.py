@@ -36,6 +36,7 @@ def service_env(service: str, kafka_bootstrap: str, mongo_uri: str) -> dict[str,
         f"MLP_{service.upper()}_DB": f"test_{service}_{uuid.uuid4().hex[:10]}",
         "MLP_JWT_SECRET": JWT_SECRET,
         "MLP_LOG_LEVEL": "WARNING",
+        f"MLP_{service.upper()}_WORKER_METRICS_PORT": "0",
     }
 
 
