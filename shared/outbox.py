@@ -112,7 +112,8 @@ class OutboxRelay:
     def publish_pending(self) -> int:
         """Publish one batch of pending records in order; return how many were published.
 
-        Records are taken in insertion order and sent in ``(key, seq)`` order;
+        Records are taken in insertion order and sent grouped by key, each
+        resource's records (``subject``) in ``seq`` order;
         a record is marked published only once Kafka acknowledged it, and after
         a failure nothing later of the same key is marked.
         """
@@ -122,7 +123,7 @@ class OutboxRelay:
         if not batch:
             BACKLOG.set(0)
             return 0
-        batch.sort(key=lambda r: (r["key"], r["seq"], r["_id"]))
+        batch.sort(key=lambda r: (r["key"], r["subject"], r["seq"], r["_id"]))
         if self.producer is None:
             self.producer = self.producer_factory()
         sent = []

@@ -43,6 +43,22 @@ TOPICS: tuple[Topic, ...] = (
     Topic("document.withdrawn", "documents", "A document was withdrawn."),
     Topic("notification.sent", "notifications", "A message was delivered."),
     Topic("notification.failed", "notifications", "A message could not be delivered."),
+    # Internal: personal data and credentials the notifications service needs.
+    Topic(
+        "internal.invitation.issued",
+        "invitations",
+        "An invitation was issued or resent: invitee address, name, language, RSVP link.",
+    ),
+    Topic(
+        "internal.invitation.reminder_due",
+        "invitations",
+        "A pending invitee is due a reminder (one per invitee per schedule step).",
+    ),
+    Topic(
+        "internal.document.reminder_due",
+        "documents",
+        "An expected paper is missing near its due date; someone must be reminded.",
+    ),
 ) + tuple(
     Topic(f"dlq.{service}", service, f"Records the {service} worker could not process.")
     for service in SERVICES

@@ -21,6 +21,7 @@ from shared.consumer import ConsumerRunner, Subscriptions
 from shared.logs import configure_logging
 from shared.mongo import connect, service_db
 from shared.outbox import Outbox, OutboxRelay
+from shared.schedule import JobContext, PeriodicJob, run_jobs
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +40,10 @@ def run_worker(
     settings: Settings,
     subscriptions: Subscriptions,
     prepare: Callable[[Database], None] | None = None,
+    jobs: list[PeriodicJob] | None = None,
 ) -> None:
-    """Run the relay (in a thread) and the consumer (in the main thread) until SIGTERM.
+    """Run the relay and the periodic ``jobs`` (in threads) and the consumer (in the
+    main thread) until SIGTERM.
 
     ``prepare`` gets the service database first (to create the indexes handlers use).
     """
@@ -65,6 +68,14 @@ def run_worker(
     relay = OutboxRelay(db, lambda: make_producer(settings), stop=stop)
     relay_thread = threading.Thread(target=relay.run, name="outbox-relay", daemon=True)
     relay_thread.start()
+    jobs_thread = threading.Thread(
+        target=run_jobs,
+        args=(jobs or [], JobContext(client, db, outbox), stop),
+        name="periodic-jobs",
+        daemon=True,
+    )
+    if jobs:
+        jobs_thread.start()
     log.info("worker started", extra={"topics": subscriptions.topics})
 
     if subscriptions.handlers:
@@ -86,5 +97,7 @@ def run_worker(
     else:
         stop.wait()
     relay_thread.join(timeout=30)
+    if jobs:
+        jobs_thread.join(timeout=30)
     client.close()
     log.info("worker stopped")

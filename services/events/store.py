@@ -11,6 +11,8 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.client_session import ClientSession
 from pymongo.database import Database
 
+from shared.readmodel import apply_if_newer
+
 DATE_FIELDS = ("starts_on", "ends_on")
 
 
@@ -86,16 +88,8 @@ class EventStore:
         self, invitation_id: str, event_id: str, status: str, version: int, session: ClientSession
     ) -> bool:
         """Keep the newest status of one invitation; False when the record was stale."""
-        current = self.participants.find_one({"_id": invitation_id}, session=session)
-        if current is not None and current["version"] >= version:
-            return False
-        self.participants.update_one(
-            {"_id": invitation_id},
-            {"$set": {"event_id": event_id, "status": status, "version": version}},
-            upsert=True,
-            session=session,
-        )
-        return True
+        fields = {"event_id": event_id, "status": status}
+        return apply_if_newer(self.participants, invitation_id, version, fields, session)
 
     def refresh_participation(self, event_id: str, session: ClientSession) -> None:
         """Recount the event's accepted and waitlisted invitees."""
