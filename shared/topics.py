@@ -55,6 +55,11 @@ TOPICS: tuple[Topic, ...] = (
         "A pending invitee is due a reminder (one per invitee per schedule step).",
     ),
     Topic(
+        "internal.document.approved",
+        "documents",
+        "A paper was approved: the event's accepted participants may now read it.",
+    ),
+    Topic(
         "internal.document.reminder_due",
         "documents",
         "An expected paper is missing near its due date; someone must be reminded.",
