@@ -19,6 +19,9 @@ accesslog = None
 errorlog = "-"
 # Requests larger than this never reach Flask (MAX_CONTENT_LENGTH guards bodies).
 limit_request_line = 8190
+# gunicorn's control socket is one per user by default: several services (and
+# tests) on one machine would take it over from each other.
+control_socket_disable = True
 
 _metrics_dir = os.environ.setdefault(
     "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="mlp-prometheus-")

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
+from collections import deque
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,6 +23,7 @@ import pymongo
 from kafka import KafkaProducer
 from prometheus_client import Counter, Gauge
 from pymongo import ASCENDING
+from pymongo.change_stream import ChangeStream
 from pymongo.client_session import ClientSession
 from pymongo.database import Database
 from pymongo.errors import PyMongoError
@@ -38,6 +41,7 @@ PUBLISH_FAILURES = Counter("mlp_outbox_publish_failures_total", "Failed outbox p
 
 PENDING = "pending"
 RETENTION = timedelta(days=7)
+BACKLOG_EVERY_S = 5.0
 
 
 class Outbox:
@@ -108,6 +112,9 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.stop = stop or threading.Event()
         self.lease = Lease(db["leases"], "outbox-relay", ttl=timedelta(seconds=15))
+        # Ids published lately, to skip their change-stream notices.
+        self._published: _RecentIds = _RecentIds(maxlen=10 * batch_size)
+        self._backlog_counted_at = 0.0
 
     def publish_pending(self) -> int:
         """Publish one batch of pending records in order; return how many were published.
@@ -159,6 +166,7 @@ class OutboxRelay:
             done.append(record["_id"])
             PUBLISHED.labels(record["topic"]).inc()
         if done:
+            self._published.extend(done)
             self.collection.update_many(
                 {"_id": {"$in": done}},
                 {"$set": {"status": "published", "published_at": datetime.now(UTC)}},
@@ -178,41 +186,59 @@ class OutboxRelay:
         return total
 
     def run(self) -> None:
-        """Relay until stopped: drain, then sleep until a new record is inserted."""
-        backoff = 0.5
-        while not self.stop.is_set():
-            try:
-                if not self.lease.acquire():
-                    self.stop.wait(5.0)
-                    continue
-                self.drain()
-                BACKLOG.set(self.collection.count_documents({"status": PENDING}))
-                backoff = 0.5
-                self._wait_for_insert(timeout_s=5.0)
-            except Exception as exc:  # Kafka or MongoDB away: back off, keep the backlog
-                PUBLISH_FAILURES.inc()
-                log.warning("outbox relay round failed; retrying", extra={"error": str(exc)})
-                self._reset_producer()
-                self.stop.wait(backoff)
-                backoff = min(backoff * 2, 10.0)
-        self._reset_producer()
-        try:
-            with pymongo.timeout(2):  # at shutdown MongoDB may be stopping too
-                self.lease.release()
-        except PyMongoError:
-            log.info("lease not released; it expires by itself")
+        """Relay until stopped: drain, then sleep until a new record is inserted.
 
-    def _wait_for_insert(self, timeout_s: float) -> None:
-        """Block until a record is inserted (a change stream), at most ``timeout_s``."""
-        pipeline = [{"$match": {"operationType": "insert"}}]
-        deadline = datetime.now(UTC) + timedelta(seconds=timeout_s)
-        with self.collection.watch(pipeline, max_await_time_ms=250) as stream:
-            # Anything inserted between the last drain and opening the stream:
-            if self.collection.find_one({"status": PENDING}, {"_id": 1}) is not None:
+        One change stream stays open across rounds (opened before draining, so
+        no insert slips between a drain and the wait); its notices of records
+        this relay already published are skipped rather than re-queried.
+        """
+        backoff = 0.5
+        stream: ChangeStream | None = None
+        try:
+            while not self.stop.is_set():
+                try:
+                    if not self.lease.acquire():
+                        stream = _close(stream)
+                        self.stop.wait(5.0)
+                        continue
+                    if stream is None:
+                        stream = self.collection.watch(
+                            [{"$match": {"operationType": "insert"}}], max_await_time_ms=250
+                        )
+                    self.drain()
+                    self._report_backlog()
+                    backoff = 0.5
+                    self._wait_for_insert(stream, timeout_s=5.0)
+                except Exception as exc:  # Kafka or MongoDB away: back off, keep the backlog
+                    PUBLISH_FAILURES.inc()
+                    log.warning("outbox relay round failed; retrying", extra={"error": str(exc)})
+                    stream = _close(stream)
+                    self._reset_producer()
+                    self.stop.wait(backoff)
+                    backoff = min(backoff * 2, 10.0)
+        finally:
+            _close(stream)
+            self._reset_producer()
+            try:
+                with pymongo.timeout(2):  # at shutdown MongoDB may be stopping too
+                    self.lease.release()
+            except PyMongoError:
+                log.info("lease not released; it expires by itself")
+
+    def _report_backlog(self) -> None:
+        """Count pending records for the metric, at most every few seconds."""
+        now = time.monotonic()
+        if now - self._backlog_counted_at >= BACKLOG_EVERY_S:
+            self._backlog_counted_at = now
+            BACKLOG.set(self.collection.count_documents({"status": PENDING}))
+
+    def _wait_for_insert(self, stream: ChangeStream, timeout_s: float) -> None:
+        """Block until a record this relay has not published yet is inserted."""
+        deadline = time.monotonic() + timeout_s
+        while not self.stop.is_set() and time.monotonic() < deadline:
+            change = stream.try_next()
+            if change is not None and change["documentKey"]["_id"] not in self._published:
                 return
-            while not self.stop.is_set() and datetime.now(UTC) < deadline:
-                if stream.try_next() is not None:
-                    return
 
     def _reset_producer(self) -> None:
         if self.producer is not None:
@@ -221,6 +247,32 @@ class OutboxRelay:
             except Exception:
                 log.debug("closing the producer failed", exc_info=True)
             self.producer = None
+
+
+class _RecentIds:
+    """A bounded set that forgets the oldest ids first."""
+
+    def __init__(self, maxlen: int) -> None:
+        self._order: deque[Any] = deque(maxlen=maxlen)
+        self._members: set[Any] = set()
+
+    def extend(self, ids: list[Any]) -> None:
+        for ident in ids:
+            if len(self._order) == self._order.maxlen:
+                self._members.discard(self._order[0])
+            self._order.append(ident)
+            self._members.add(ident)
+
+    def __contains__(self, ident: object) -> bool:
+        return ident in self._members
+
+
+def _close(stream: ChangeStream | None) -> None:
+    if stream is not None:
+        try:
+            stream.close()
+        except PyMongoError:
+            log.debug("closing the change stream failed", exc_info=True)
 
 
 class RelayError(RuntimeError):

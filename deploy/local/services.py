@@ -1,8 +1,10 @@
 """Start a service's ``web`` (gunicorn) and ``worker`` processes from Python,
-for the end-to-end tests and the benchmarks: the same commands as the Procfile."""
+for the end-to-end tests and the benchmarks: the same commands as the Procfile.
+Each runs in a process group of its own, so stopping it stops its children."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -39,9 +41,20 @@ class ServiceProcess:
             )
         return self
 
+    @property
+    def pgid(self) -> int:
+        """The process group (the gunicorn master and its workers share it)."""
+        assert self.process is not None, "not started"
+        return self.process.pid
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
     def signal(self, sig: int) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, sig)
+        if self.process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, sig)
 
     def stop(self, timeout: float = 30.0) -> int | None:
         """SIGTERM, wait for a graceful exit, SIGKILL after ``timeout``; the exit code."""
@@ -49,10 +62,12 @@ class ServiceProcess:
             return None
         self.signal(signal.SIGTERM)
         try:
-            return self.process.wait(timeout)
+            code = self.process.wait(timeout)
         except subprocess.TimeoutExpired:
             self.kill()
-            return self.process.wait()
+            code = self.process.wait()
+        self.signal(signal.SIGKILL)  # stragglers of the group, if any
+        return code
 
     def kill(self) -> None:
         """SIGKILL: no chance to finish anything (a crash)."""
@@ -67,35 +82,40 @@ class ServiceProcess:
             return ""
 
 
-def web(service: str, port: int, env: dict[str, str], log_dir: Path) -> ServiceProcess:
-    """The service's gunicorn ``web`` process on ``127.0.0.1:port``."""
+def gunicorn(name: str, app: str, port: int, env: dict[str, str], log_dir: Path) -> ServiceProcess:
+    """gunicorn serving ``app`` on ``127.0.0.1:port`` with the platform's configuration."""
     command = [
         str(VENV_BIN / "gunicorn"),
         "--config",
         str(ROOT / "shared" / "gunicorn_conf.py"),
-        f"services.{service}.app:create_app()",
+        app,
         "--bind",
         f"127.0.0.1:{port}",
     ]
-    return ServiceProcess(command, env, log_dir / f"{service}-web.log")
+    return ServiceProcess(command, env, log_dir / f"{name}.log")
+
+
+def python_module(name: str, module: str, env: dict[str, str], log_dir: Path) -> ServiceProcess:
+    """``python -m module`` with the project's interpreter."""
+    return ServiceProcess([sys.executable, "-m", module], env, log_dir / f"{name}.log")
+
+
+def web(service: str, port: int, env: dict[str, str], log_dir: Path) -> ServiceProcess:
+    """The service's gunicorn ``web`` process on ``127.0.0.1:port``."""
+    return gunicorn(f"{service}-web", f"services.{service}.app:create_app()", port, env, log_dir)
 
 
 def worker(service: str, env: dict[str, str], log_dir: Path) -> ServiceProcess:
     """The service's ``worker`` process (consumer loop and outbox relay)."""
-    command = [sys.executable, "-m", f"services.{service}.worker"]
-    return ServiceProcess(command, env, log_dir / f"{service}-worker.log")
+    return python_module(f"{service}-worker", f"services.{service}.worker", env, log_dir)
 
 
-def wait_ready(base_url: str, process: ServiceProcess, timeout: float = 60.0) -> None:
-    """Wait until ``GET base_url/readyz`` answers 200; fail with the process's log."""
+def wait_ready(process: ServiceProcess, url: str, timeout: float = 60.0) -> None:
+    """Wait until ``GET url`` answers 200 while ``process`` lives; fail with its log."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.process is not None and process.process.poll() is not None:
-            break
-        try:
-            if requests.get(f"{base_url}/readyz", timeout=2).status_code == 200:
+    while time.monotonic() < deadline and process.alive:
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(url, timeout=2).status_code == 200:
                 return
-        except requests.RequestException:
-            pass
         time.sleep(0.2)
-    raise RuntimeError(f"{base_url} did not become ready:\n{process.tail()}")
+    raise RuntimeError(f"{url} did not become ready:\n{process.tail()}")

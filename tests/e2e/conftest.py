@@ -43,7 +43,7 @@ def start_service(mongo, tmp_path) -> Iterator[Callable[..., RunningService]]:
         worker = services.worker(name, env, log_dir).start()
         running = RunningService(name, env, f"http://127.0.0.1:{port}", web, worker, log_dir)
         started.append(running)
-        services.wait_ready(running.base_url, web)
+        services.wait_ready(web, f"{running.base_url}/readyz")
         return running
 
     yield start

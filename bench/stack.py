@@ -1,0 +1,83 @@
+"""What the benchmark runs: Kafka and MongoDB (its own, or external ones) and the
+service processes under test, each stopped again however the run ends."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from deploy.local.infra import KafkaServer, MongoServer, free_port
+
+VENV_BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parent.parent
+GUNICORN_CONF = "shared/gunicorn_conf.py"
+
+
+@dataclass(frozen=True)
+class Infra:
+    """Where Kafka and MongoDB are, what they are, and their process groups (local only)."""
+
+    kafka_bootstrap: str
+    mongo_uri: str
+    description: str
+    groups: dict[str, int] = field(default_factory=dict)
+
+
+@contextlib.contextmanager
+def infrastructure(data_dir: Path) -> Iterator[Infra]:
+    """Start Kafka and MongoDB on free ports (or use ``MLP_BENCH_INFRA=external`` ones)."""
+    mode = os.environ.get("MLP_BENCH_INFRA", "local").strip().lower() or "local"
+    if mode == "external":
+        bootstrap = os.environ.get("MLP_KAFKA_BOOTSTRAP", "")
+        uri = os.environ.get("MLP_MONGO_URI", "")
+        if not bootstrap or not uri:
+            raise SystemExit(
+                "MLP_BENCH_INFRA=external needs MLP_KAFKA_BOOTSTRAP and MLP_MONGO_URI."
+            )
+        yield Infra(bootstrap, uri, "external")
+        return
+    if mode != "local":
+        raise SystemExit(f"MLP_BENCH_INFRA must be 'local' or 'external', got {mode!r}.")
+    kafka = KafkaServer(free_port(), free_port(), data_dir / "kafka")
+    mongo = MongoServer(free_port(), data_dir / "mongo")
+    try:
+        print("Starting Kafka and MongoDB ...", flush=True)
+        kafka.start()
+        mongo.start()
+        groups = {"kafka": _pid(kafka.process), "mongo": _pid(mongo.process)}
+        yield Infra(kafka.bootstrap, mongo.uri, f"local Kafka + {mongo.engine}", groups)
+    finally:
+        mongo.stop()
+        kafka.stop()
+
+
+def _pid(popen: subprocess.Popen[bytes] | None) -> int:
+    assert popen is not None
+    return popen.pid
+
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(groups: dict[str, int]) -> dict[str, float]:
+    """CPU time (user + system) used so far by every live process of each process group."""
+    totals = dict.fromkeys(groups, 0.0)
+    by_pgid = {pgid: name for name, pgid in groups.items()}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        name = by_pgid.get(int(fields[2]))
+        if name is not None:
+            totals[name] += (int(fields[11]) + int(fields[12])) / TICK
+    return totals
+
+
+def cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {name: round(after[name] - before.get(name, 0.0), 2) for name in after}

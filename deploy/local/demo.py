@@ -1,0 +1,420 @@
+"""Load a realistic mutual-learning programme into the running system (``make demo``).
+
+Everything goes through the events service's public HTTP API with a development
+secretariat token, so the events are announced on Kafka like any other. Running
+it again skips the events whose title already exists.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from shared.auth import mint_token
+
+DEFAULT_URL = "http://127.0.0.1:8001"
+DEFAULT_SECRET = "mlp-development-secret-change-me"  # noqa: S105 - development default
+TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True)
+class DemoEvent:
+    """One programme event and the status it should end in."""
+
+    body: dict[str, Any]
+    status: str = "published"  # draft | published | completed | cancelled
+    reason: str = ""
+    steps: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        steps = {
+            "draft": (),
+            "published": ("publish",),
+            "completed": ("publish", "complete"),
+            "cancelled": ("publish", "cancel"),
+        }[self.status]
+        object.__setattr__(self, "steps", steps)
+
+
+def _event(
+    title: str,
+    summary: str,
+    fmt: str,
+    programme: str,
+    host: str,
+    guests: list[str],
+    dates: tuple[str, str],
+    city: str,
+    timezone: str,
+    languages: list[str],
+    deadline: str,
+    tags: list[str],
+    *,
+    capacity: int | None = 40,
+    visibility: str = "public",
+    online: bool = False,
+) -> dict[str, Any]:
+    return {
+        "title": title,
+        "summary": summary,
+        "format": fmt,
+        "programme": programme,
+        "host_country": host,
+        "guest_countries": guests,
+        "starts_on": dates[0],
+        "ends_on": dates[1],
+        "timezone": timezone,
+        "venue": {"city": city, "country": host, "online": online},
+        "languages": languages,
+        "capacity": capacity,
+        "registration_deadline": deadline,
+        "visibility": visibility,
+        "tags": tags,
+    }
+
+
+PROGRAMME: tuple[DemoEvent, ...] = (
+    DemoEvent(
+        _event(
+            "Skills forecasting: Estonia's OSKA system",
+            "Peer review of OSKA, Estonia's labour-market and skills forecasting system run by "
+            "the Education and Youth Board: sector panels of employers, trainers and ministries "
+            "agree on future skills needs, which steer study places and adult learning.",
+            "peer_review",
+            "employment",
+            "EE",
+            ["LV", "FI", "PT", "IE", "BE", "HR"],
+            ("2024-10-15", "2024-10-16"),
+            "Tallinn",
+            "Europe/Tallinn",
+            ["en", "et"],
+            "2024-09-20T17:00:00+03:00",
+            ["skills", "forecasting", "anticipation"],
+        ),
+        status="completed",
+    ),
+    DemoEvent(
+        _event(
+            "Lithuania's PES client-service model",
+            "Peer review of the Lithuanian Employment Service's segmented client-service model: "
+            "profiling at registration, case managers for people furthest from the labour "
+            "market, and digital self-service for the job-ready.",
+            "peer_review",
+            "employment",
+            "LT",
+            ["EE", "PL", "SK", "SI", "AT", "NL", "CY"],
+            ("2025-04-08", "2025-04-09"),
+            "Vilnius",
+            "Europe/Vilnius",
+            ["en", "lt"],
+            "2025-03-14T17:00:00+02:00",
+            ["pes", "profiling", "case_management"],
+            visibility="invitation_only",
+        ),
+        status="completed",
+    ),
+    DemoEvent(
+        _event(
+            "Belgium's 2012 Gender Pay Gap Law",
+            "Exchange of good practice on the Belgian law of 22 April 2012 that makes pay-gap "
+            "analysis part of social dialogue: biennial company reports, gender-neutral job "
+            "classification and a reference person for pay equity in larger firms.",
+            "good_practice_seminar",
+            "gender_equality",
+            "BE",
+            ["DE", "FR", "IT", "LU", "CZ", "IS"],
+            ("2024-06-12", "2024-06-13"),
+            "Brussels",
+            "Europe/Brussels",
+            ["en", "fr", "nl"],
+            "2024-05-24T17:00:00+02:00",
+            ["gender_pay_gap", "pay_transparency", "social_dialogue"],
+        ),
+        status="completed",
+    ),
+    DemoEvent(
+        _event(
+            "Sweden's individual taxation and women's employment",
+            "Good practice seminar on Sweden's move from joint to individual income taxation "
+            "in 1971 and its effect on second earners' work incentives and women's labour "
+            "market participation.",
+            "good_practice_seminar",
+            "gender_equality",
+            "SE",
+            ["DE", "IE", "PL", "MT", "ES", "NO"],
+            ("2025-09-23", "2025-09-24"),
+            "Stockholm",
+            "Europe/Stockholm",
+            ["en", "sv"],
+            "2025-09-01T17:00:00+02:00",
+            ["taxation", "second_earners", "female_employment"],
+        ),
+        status="completed",
+    ),
+    DemoEvent(
+        _event(
+            "Greece: protocol on support for victims of violence in asylum and migration",
+            "Thematic event on the Greek inter-agency protocol for identifying and referring "
+            "survivors of gender-based violence among asylum seekers and migrants, from "
+            "reception centres to shelters, health care and legal aid.",
+            "thematic_event",
+            "integration",
+            "GR",
+            ["IT", "ES", "CY", "MT", "BG", "AT", "DE", "NL", "SE"],
+            ("2026-05-19", "2026-05-20"),
+            "Athens",
+            "Europe/Athens",
+            ["en", "el"],
+            "2026-04-30T17:00:00+03:00",
+            ["gender_based_violence", "asylum", "reception", "referral"],
+            capacity=60,
+        ),
+        status="completed",
+    ),
+    DemoEvent(
+        _event(
+            "Finland's youth guarantee and the Ohjaamo one-stop guidance centres",
+            "Peer review of how Finland delivers its youth guarantee through Ohjaamo centres, "
+            "where employment, education, social and health services meet young people under "
+            "thirty under one roof.",
+            "peer_review",
+            "employment",
+            "FI",
+            ["SE", "DK", "EE", "LV", "RO", "IT", "FR"],
+            ("2026-09-29", "2026-09-30"),
+            "Helsinki",
+            "Europe/Helsinki",
+            ["en", "fi"],
+            "2026-09-04T17:00:00+03:00",
+            ["youth_guarantee", "neet", "one_stop_shop"],
+        ),
+        status="completed",
+    ),
+    DemoEvent(
+        _event(
+            "Austria's dual apprenticeship and the training guarantee",
+            "Learning exchange on Austria's apprenticeship system: company-based training "
+            "with part-time vocational school, supra-company apprenticeships under the "
+            "training guarantee up to age 25, and the role of the social partners.",
+            "learning_exchange",
+            "employment",
+            "AT",
+            ["HU", "SK", "HR", "RS"],
+            ("2027-03-16", "2027-03-17"),
+            "Vienna",
+            "Europe/Vienna",
+            ["en", "de"],
+            "2027-02-19T17:00:00+01:00",
+            ["apprenticeship", "vet", "training_guarantee"],
+            capacity=25,
+            visibility="invitation_only",
+        ),
+    ),
+    DemoEvent(
+        _event(
+            "Germany's Kurzarbeit: short-time work as a crisis instrument",
+            "Peer review of the German short-time work allowance (Kurzarbeitergeld): how the "
+            "Federal Employment Agency scaled it in the 2009 and 2020 crises, its costs, "
+            "deadweight and the link to training during reduced hours.",
+            "peer_review",
+            "employment",
+            "DE",
+            ["FR", "IT", "ES", "PT", "NL", "CZ", "SI", "LU"],
+            ("2027-04-20", "2027-04-21"),
+            "Nuremberg",
+            "Europe/Berlin",
+            ["en", "de"],
+            "2027-03-26T17:00:00+01:00",
+            ["short_time_work", "job_retention", "crisis"],
+        ),
+    ),
+    DemoEvent(
+        _event(
+            "Portugal's Decent Work Agenda: platform work and young workers",
+            "Dissemination seminar presenting the results of the mutual learning on "
+            "Portugal's 2023 Decent Work Agenda, including the presumption of employment for "
+            "platform workers, to national labour inspectors, social partners and NGOs.",
+            "dissemination_seminar",
+            "employment",
+            "PT",
+            [],
+            ("2027-05-11", "2027-05-11"),
+            "Lisbon",
+            "Europe/Lisbon",
+            ["pt", "en"],
+            "2027-04-23T18:00:00+01:00",
+            ["platform_work", "decent_work", "labour_inspection"],
+            capacity=120,
+        ),
+    ),
+    DemoEvent(
+        _event(
+            "Spain's Riders Law and algorithmic management",
+            "Thematic event on Spain's 2021 Riders Law: the presumption of employment for "
+            "delivery riders and the workers' right to know the algorithms that manage them.",
+            "thematic_event",
+            "employment",
+            "ES",
+            ["FR", "IT", "BE", "NL", "PT", "CY", "IE"],
+            ("2027-06-08", "2027-06-09"),
+            "Madrid",
+            "Europe/Madrid",
+            ["en", "es"],
+            "2027-05-14T17:00:00+02:00",
+            ["platform_work", "algorithmic_management"],
+            capacity=50,
+        ),
+    ),
+    DemoEvent(
+        _event(
+            "Mutual Learning Programme annual conference 2027: skills for the twin transition",
+            "Public conference closing the 2027 cycle: results of the year's peer reviews on "
+            "skills, youth employment and job retention, with ministers, social partners and "
+            "the European Commission.",
+            "conference",
+            "employment",
+            "BE",
+            ["EE", "LT", "FI", "AT", "DE", "PT", "ES", "IE", "SE", "GR", "FR", "IT", "PL"],
+            ("2027-11-18", "2027-11-18"),
+            "Brussels",
+            "Europe/Brussels",
+            ["en", "fr", "de"],
+            "2027-10-29T17:00:00+01:00",
+            ["skills", "green_transition", "digital_transition"],
+            capacity=300,
+        ),
+    ),
+    DemoEvent(
+        _event(
+            "Ireland's Intreo one-stop shop for jobseekers",
+            "Peer review of Intreo, Ireland's integrated employment and income-support "
+            "service, and of the Pathways to Work strategy's activation measures.",
+            "peer_review",
+            "employment",
+            "IE",
+            ["BE", "NL", "LT", "MT"],
+            ("2027-09-21", "2027-09-22"),
+            "Dublin",
+            "Europe/Dublin",
+            ["en", "ga"],
+            "2027-08-27T17:00:00+01:00",
+            ["pes", "activation", "one_stop_shop"],
+            visibility="invitation_only",
+        ),
+        status="draft",
+    ),
+    DemoEvent(
+        _event(
+            "Slovenia's long-term care reform and informal carers",
+            "Learning exchange on Slovenia's 2023 Long-Term Care Act: cash and in-kind "
+            "benefits, the new status of family carer and the effect on women's employment.",
+            "learning_exchange",
+            "gender_equality",
+            "SI",
+            ["HR", "AT", "IT"],
+            ("2027-02-23", "2027-02-24"),
+            "Ljubljana",
+            "Europe/Ljubljana",
+            ["en", "sl"],
+            "2027-01-29T17:00:00+01:00",
+            ["long_term_care", "carers", "work_life_balance"],
+            capacity=20,
+        ),
+        status="cancelled",
+        reason="The host ministry asked to postpone while the care-insurance contribution "
+        "is renegotiated; a new date will be proposed in 2027.",
+    ),
+)
+
+
+class DemoError(Exception):
+    """The demo could not be loaded; the message is one sentence."""
+
+
+class EventsClient:
+    """The few calls of the events API the demo needs."""
+
+    def __init__(self, base_url: str, token: str) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {token}"
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        url = f"{self.base_url}{path}"
+        try:
+            response = self.session.request(method, url, timeout=TIMEOUT_S, **kwargs)
+        except requests.ConnectionError as exc:
+            raise DemoError(
+                f"The events service is not answering at {self.base_url}; start it with `make run`."
+            ) from exc
+        if response.status_code >= 400:
+            detail = response.text.strip()[:500]
+            raise DemoError(f"{method} {path} answered {response.status_code}: {detail}")
+        return response
+
+    def check(self) -> None:
+        self._call("GET", "/healthz")
+
+    def exists(self, title: str) -> bool:
+        params: dict[str, str | int] = {"q": title[:200], "page_size": 500}
+        items = self._call("GET", "/v1/events", params=params).json()["items"]
+        return any(item["title"] == title for item in items)
+
+    def create(self, body: dict[str, Any]) -> tuple[str, str]:
+        response = self._call("POST", "/v1/events", json=body)
+        return response.json()["id"], response.headers["ETag"]
+
+    def transition(self, event_id: str, action: str, etag: str, reason: str = "") -> str:
+        body = {"reason": reason} if action == "cancel" else None
+        response = self._call(
+            "POST", f"/v1/events/{event_id}/{action}", json=body, headers={"If-Match": etag}
+        )
+        return response.headers["ETag"]
+
+
+def load(client: EventsClient) -> dict[str, int]:
+    """Create every demo event that is not there yet; return counts by outcome."""
+    client.check()
+    counts = {"created": 0, "skipped": 0}
+    for item in PROGRAMME:
+        title = item.body["title"]
+        if client.exists(title):
+            counts["skipped"] += 1
+            print(f"  = {title} (already there)")
+            continue
+        event_id, etag = client.create(item.body)
+        for step in item.steps:
+            etag = client.transition(event_id, step, etag, item.reason)
+        counts["created"] += 1
+        counts[item.status] = counts.get(item.status, 0) + 1
+        print(f"  + {title} [{item.body['format']}, {item.status}] {event_id}")
+    return counts
+
+
+def main() -> int:
+    base_url = os.environ.get("MLP_EVENTS_URL", DEFAULT_URL)
+    secret = os.environ.get("MLP_JWT_SECRET", DEFAULT_SECRET)
+    token = mint_token(secret, "demo-secretariat", ["secretariat"], email="secretariat@mlp.example")
+    print(f"Loading {len(PROGRAMME)} demo events into {base_url} ...")
+    try:
+        counts = load(EventsClient(base_url, token))
+    except DemoError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    by_status = ", ".join(
+        f"{counts[s]} {s}" for s in ("published", "completed", "draft", "cancelled") if s in counts
+    )
+    print(
+        f"Done: {counts['created']} created"
+        + (f" ({by_status})" if by_status else "")
+        + f", {counts['skipped']} already there."
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
