@@ -15,8 +15,24 @@ worker_class = "gthread"
 timeout = int(os.environ.get("MLP_WEB_TIMEOUT", "30"))
 graceful_timeout = 20
 keepalive = 5
-accesslog = None
+accesslog = None  # the app logs every request as JSON (shared/web.py)
 errorlog = "-"
+# gunicorn's own lines as JSON too, like everything else the services log.
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        }
+    },
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json"}},
+    "loggers": {
+        "gunicorn.error": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+    },
+}
 # Requests larger than this never reach Flask (MAX_CONTENT_LENGTH guards bodies).
 limit_request_line = 8190
 # gunicorn's control socket is one per user by default: several services (and

@@ -4,6 +4,7 @@ JSON logs, and the ``/healthz``, ``/readyz`` and ``/metrics`` endpoints."""
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import time
@@ -42,6 +43,7 @@ from shared.outbox import Outbox
 HTTP_SECONDS = Histogram(
     "mlp_http_request_seconds", "HTTP request latency", ["method", "route", "status"]
 )
+access_log = logging.getLogger("mlp.access")
 HTTP_REQUESTS = Counter("mlp_http_requests_total", "HTTP requests", ["method", "route", "status"])
 
 
@@ -127,6 +129,16 @@ def create_service_app(
         elapsed = time.perf_counter() - g.get("started", time.perf_counter())
         HTTP_SECONDS.labels(request.method, route, status).observe(elapsed)
         HTTP_REQUESTS.labels(request.method, route, status).inc()
+        access_log.info(
+            "request",
+            extra={
+                "method": request.method,
+                "route": route,
+                "status": response.status_code,
+                "duration_ms": round(elapsed * 1000, 1),
+                "request_id": g.get("request_id"),
+            },
+        )
         return response
 
     @app.teardown_request

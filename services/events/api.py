@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app, jsonify
+from flask import Response, current_app, jsonify, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -42,9 +42,12 @@ def store() -> EventStore:
 
 
 def _respond(event: dict[str, Any], status: int = 200) -> Response:
+    tag = etag(event["version"])
+    if request.method == "GET" and request.if_none_match.contains_weak(str(event["version"])):
+        return Response(status=304, headers={"ETag": tag})
     response = jsonify(_event_schema.dump(event))
     response.status_code = status
-    response.headers["ETag"] = etag(event["version"])
+    response.headers["ETag"] = tag
     if status == 201:
         response.headers["Location"] = f"/v1/events/{event['id']}"
     return response

@@ -48,6 +48,11 @@ def test_get_returns_the_event_with_etag(client):
     assert response.status_code == 200
     assert response.headers["ETag"] == '"1"'
     assert response.json["title"] == event["title"]
+    cached = client.get(f"/v1/events/{event['id']}", headers={**SEC, "If-None-Match": '"1"'})
+    assert cached.status_code == 304
+    assert cached.get_data() == b""
+    stale = client.get(f"/v1/events/{event['id']}", headers={**SEC, "If-None-Match": '"0"'})
+    assert stale.status_code == 200
 
 
 def test_lifecycle_and_its_announcements(client, events_app):
