@@ -36,6 +36,7 @@ from deploy.local.services import ServiceProcess, gunicorn, python_module, wait_
 from shared.auth import mint_token
 from shared.bus import ensure_topics
 from shared.config import Settings
+from tests.helpers import event_body as sample_event
 
 JWT_SECRET = "bench-secret-with-at-least-32-bytes!!"
 EVENTS_DB = "bench_events"
@@ -48,23 +49,7 @@ AIM_P99_MS = 250.0
 
 def event_body(i: int) -> dict[str, Any]:
     """A valid ``POST /v1/events`` body, different for every ``i``."""
-    return {
-        "title": f"Skills forecasting: Estonia's OSKA system (bench {i})",
-        "summary": "How OSKA anticipates labour and skills needs.",
-        "format": "peer_review",
-        "programme": "employment",
-        "host_country": "EE",
-        "guest_countries": ["LV", "FI", "PT"],
-        "starts_on": "2027-03-10",
-        "ends_on": "2027-03-11",
-        "timezone": "Europe/Tallinn",
-        "venue": {"city": "Tallinn", "country": "EE", "online": False},
-        "languages": ["en", "et"],
-        "capacity": 40,
-        "registration_deadline": "2027-02-20T17:00:00+02:00",
-        "visibility": "public",
-        "tags": ["skills", "forecasting"],
-    }
+    return sample_event(title=f"Skills forecasting: Estonia's OSKA system (bench {i})")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

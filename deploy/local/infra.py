@@ -1,7 +1,7 @@
 """Real Kafka and MongoDB-wire servers as plain local processes.
 
-Used both by the ``make run`` process set (``python -m deploy.local.kafka`` and
-``python -m deploy.local.mongo`` call :meth:`KafkaServer.run_foreground` and
+Used both by the ``make run`` process set (``python -m deploy.local.infra serve
+kafka|mongo`` calls :meth:`KafkaServer.run_foreground` or
 :meth:`MongoServer.run_foreground`) and by the test fixtures in ``tests/infra.py``
 (which call :meth:`start` / :meth:`stop` on free ports with data in a temp dir).
 
@@ -644,17 +644,39 @@ def procfile_ports() -> dict[str, tuple[int, str]]:
     return ports
 
 
+def serve(what: str) -> None:
+    """Run the local ``kafka`` or ``mongo`` in the foreground (a Procfile entry), or
+    idle when MLP_KAFKA_BOOTSTRAP / MLP_MONGO_URI name a server someone else runs."""
+    server: KafkaServer | MongoServer | None
+    if what == "kafka":
+        server = local_kafka()
+        external = f"Using the Kafka at {os.environ.get('MLP_KAFKA_BOOTSTRAP')}; not starting one."
+    else:
+        server = local_mongo()
+        external = "Using the MongoDB given by MLP_MONGO_URI; not starting one."
+    if server is None:
+        wait_forever(external)
+        return
+    server.run_foreground()
+
+
+USAGE = "usage: python -m deploy.local.infra {jars | check-ports | serve kafka | serve mongo}"
+
+
 def main(argv: list[str]) -> int:
-    """``jars`` fetches the Kafka jars; ``check-ports`` checks the make-run ports are free."""
+    """``jars`` fetches the Kafka jars; ``check-ports`` checks the make-run ports are free;
+    ``serve kafka|mongo`` runs one server of the process set."""
     try:
         if argv == ["jars"]:
             print(ensure_kafka_jars())
         elif argv == ["check-ports"]:
             check_ports(procfile_ports())
+        elif argv in (["serve", "kafka"], ["serve", "mongo"]):
+            serve(argv[1])
         else:
-            print("usage: python -m deploy.local.infra {jars|check-ports}", file=sys.stderr)
+            print(USAGE, file=sys.stderr)
             return 2
-    except PrerequisiteError as exc:
+    except (PrerequisiteError, StartError) as exc:
         print(exc, file=sys.stderr)
         return 1
     return 0
