@@ -138,7 +138,7 @@ class ConsumerRunner:
                         break
                 _record_lag(consumer)
         finally:
-            consumer.close(autocommit=False)
+            consumer.close(autocommit=False, timeout_ms=2000)
             if self.producer is not None:
                 self.producer.close(timeout=2)
 

@@ -24,6 +24,7 @@ from shared.outbox import Outbox, OutboxRelay
 from shared.schedule import JobContext, PeriodicJob, run_jobs
 
 log = logging.getLogger(__name__)
+SHUTDOWN_BUDGET_S = 2.0
 
 
 def _serve_metrics(port: int) -> None:
@@ -96,8 +97,11 @@ def run_worker(
         runner.run()
     else:
         stop.wait()
-    relay_thread.join(timeout=30)
+    # A relay round ends within a second when Kafka and MongoDB answer; when they
+    # are stopping too, the threads (daemons) are not waited for past the budget
+    # a supervisor allows (honcho kills after 5 s).
+    relay_thread.join(timeout=SHUTDOWN_BUDGET_S)
     if jobs:
-        jobs_thread.join(timeout=30)
+        jobs_thread.join(timeout=SHUTDOWN_BUDGET_S)
     client.close()
     log.info("worker stopped")
