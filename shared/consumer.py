@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 HANDLED = Counter("mlp_consumer_records_total", "Consumed records by outcome", ["topic", "outcome"])
 HANDLE_SECONDS = Histogram("mlp_consumer_handle_seconds", "Time to handle one record", ["topic"])
+PROCESSED_RETENTION_S = 30 * 24 * 3600
 LAG = Gauge("mlp_consumer_lag", "Records not yet consumed", ["topic", "partition"])
 
 
@@ -126,6 +127,8 @@ class ConsumerRunner:
         self.processed.create_index(
             [("group", ASCENDING), ("ce_id", ASCENDING)], unique=True, name="group_ce_id"
         )
+        # Far beyond Kafka's retention: no record can come again after that.
+        self.processed.create_index("processed_at", expireAfterSeconds=PROCESSED_RETENTION_S)
 
     def run(self) -> None:
         """Poll, handle, commit; on stop finish the record in hand, commit, close."""
@@ -158,7 +161,11 @@ class ConsumerRunner:
             consumer.seek(tp, outage.offset)
             self.stop.wait(1.0)
         if next_offset is not None:
-            consumer.commit({tp: OffsetAndMetadata(next_offset, "", -1)})
+            try:
+                consumer.commit({tp: OffsetAndMetadata(next_offset, "", -1)})
+            except KafkaError as exc:
+                # A rebalance or an outage: the records come again and are skipped by ce_id.
+                log.warning("offset commit failed", extra={"error": str(exc)})
         return not self.stop.is_set()
 
     def handle_record(self, record: ConsumerRecord) -> None:
