@@ -1,0 +1,101 @@
+"""Bearer tokens: HS256 in development, RS256 against a JWKS in production."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from flask import Flask
+
+from shared.auth import Authenticator, mint_token
+from shared.config import Settings
+from shared.errors import Problem
+
+SECRET = "unit-test-secret-with-at-least-32-bytes"
+
+
+def _authenticator(**settings) -> Authenticator:
+    return Authenticator(Settings(service="tests", jwt_secret=SECRET, **settings))
+
+
+def test_hs256_token_gives_roles_country_and_lowercased_email():
+    token = mint_token(SECRET, "u1", ["participant", "bogus"], email="Anna@Gov.EE", country="ee")
+    principal = _authenticator().decode(token)
+    assert principal.sub == "u1"
+    assert principal.roles == frozenset({"participant"})  # unknown roles are dropped
+    assert principal.email == "anna@gov.ee"
+    assert principal.country == "EE"
+    assert not principal.anonymous
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        mint_token("another-secret-with-at-least-32-bytes!", "u1", ["secretariat"]),
+        mint_token(SECRET, "u1", ["secretariat"], ttl_seconds=-5),
+        jwt.encode({"roles": ["secretariat"], "exp": int(time.time()) + 60}, SECRET),  # no sub
+        jwt.encode({"sub": "u1", "roles": ["secretariat"]}, SECRET),  # no exp
+        jwt.encode({"sub": "u", "exp": int(time.time()) + 60}, SECRET, algorithm="HS512"),
+        "not.a.token",
+    ],
+)
+def test_bad_tokens_are_refused_with_401(token):
+    with pytest.raises(Problem) as caught:
+        _authenticator().decode(token)
+    assert caught.value.status == 401
+
+
+def test_no_header_is_anonymous_and_a_wrong_scheme_is_401():
+    auth = _authenticator()
+    app = Flask("t")
+    with app.test_request_context("/"):
+        assert auth.authenticate_request().anonymous
+    with (
+        app.test_request_context("/", headers={"Authorization": "Basic abc"}),
+        pytest.raises(Problem),
+    ):
+        auth.authenticate_request()
+
+
+@pytest.fixture
+def jwks_server():
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public_jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    public_jwk.update({"kid": "k1", "use": "sig", "alg": "RS256"})
+    body = json.dumps({"keys": [public_jwk]}).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield key, f"http://127.0.0.1:{server.server_port}/jwks.json"
+    server.shutdown()
+
+
+def test_rs256_tokens_are_verified_against_the_jwks(jwks_server):
+    key, url = jwks_server
+    auth = _authenticator(jwt_jwks_url=url, jwt_audience="mlp")
+    claims = {"sub": "p1", "roles": ["partner"], "aud": "mlp", "exp": int(time.time()) + 60}
+    token = jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k1"})
+    assert auth.decode(token).roles == frozenset({"partner"})
+    wrong_audience = jwt.encode(
+        {**claims, "aud": "other"}, key, algorithm="RS256", headers={"kid": "k1"}
+    )
+    with pytest.raises(Problem):
+        auth.decode(wrong_audience)
+    # An HS256 token signed with the development secret is no good in RS256 mode.
+    with pytest.raises(Problem):
+        auth.decode(mint_token(SECRET, "p1", ["secretariat"]))
