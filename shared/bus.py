@@ -84,7 +84,12 @@ def ensure_topics(settings: Settings, timeout_s: float = 60.0) -> list[str]:
             }
             # Another worker may create some of them at the same moment: not an error.
             admin.create_topics(spec, raise_errors=False)
-            still_missing = set(missing) - set(admin.list_topics())
+            # New topics show in metadata after a moment; wait for them, then fail loudly.
+            still_missing = set(missing)
+            settle_by = time.monotonic() + 30
+            while still_missing and time.monotonic() < settle_by:
+                time.sleep(0.2)
+                still_missing -= set(admin.list_topics())
             if still_missing:
                 raise SystemExit(f"Kafka refused to create topics {sorted(still_missing)}.")
             log.info("created topics", extra={"topics": missing})
