@@ -83,12 +83,13 @@ def ensure_topics(settings: Settings, timeout_s: float = 60.0) -> list[str]:
                 for name in missing
             }
             # Another worker may create some of them at the same moment: not an error.
-            admin.create_topics(spec, raise_errors=False)
-            # New topics show in metadata after a moment; wait for them, then fail loudly.
+            # New topics show in metadata after a moment, and a broker that has just
+            # started may refuse a first request: ask again until they show, then fail.
             still_missing = set(missing)
             settle_by = time.monotonic() + 30
             while still_missing and time.monotonic() < settle_by:
-                time.sleep(0.2)
+                admin.create_topics({t: spec[t] for t in still_missing}, raise_errors=False)
+                time.sleep(0.5)
                 still_missing -= set(admin.list_topics())
             if still_missing:
                 raise SystemExit(f"Kafka refused to create topics {sorted(still_missing)}.")
