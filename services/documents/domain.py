@@ -268,7 +268,8 @@ def safe_filename(name: str | None, fallback: str = "document") -> str:
 
 def ascii_filename(name: str) -> str:
     """An ASCII stand-in for old clients (accents dropped, the rest '_')."""
-    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    decomposed = unicodedata.normalize("NFKD", name)
+    folded = "".join(c for c in decomposed if not unicodedata.combining(c))
     folded = re.sub(r"[^A-Za-z0-9._ ()+-]", "_", folded).strip()
     return folded or "document"
 
