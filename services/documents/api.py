@@ -57,6 +57,9 @@ blp = Blueprint("documents", __name__, url_prefix="/v1", description="Programme 
 
 DEFAULT_MAX_BYTES = 25 * 1024 * 1024
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries, headers and the text fields
+# werkzeug's decoder buffers up to a read chunk (64 KiB) plus a held-back tail
+# while it looks for the boundary; this bounds that buffer and the text fields.
+FORM_MEMORY = 512 * 1024
 SORTABLE = {
     "created_at": "created_at",
     "updated_at": "updated_at",
@@ -152,7 +155,7 @@ def _receive(allowed_fields: set[str]) -> tuple[dict[str, str], UploadSink, str,
         _, form, files = parse_form_data(
             request.environ,
             stream_factory=stream_factory,
-            max_form_memory_size=FORM_OVERHEAD,
+            max_form_memory_size=FORM_MEMORY,
             max_content_length=envelope,
             silent=False,
             max_form_parts=20,

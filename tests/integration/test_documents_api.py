@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import zipfile
 from datetime import date
 
@@ -114,6 +115,14 @@ def test_versions_are_all_kept_and_served_with_etag_ranges_and_304(docs, documen
     assert stale.status_code == 200 and stale.data == second
 
     assert docs.get(f"{url}?version=3", headers=SEC).status_code == 404
+
+
+def test_binary_content_with_line_breaks_streams_through(docs, documents_app):
+    # random bytes hold CR/LF, which make the multipart decoder hold data back
+    content = b"%PDF-1.7\n" + os.urandom(3 * MiB)
+    _, doc = _draft(docs, documents_app, content=content)
+    assert doc["sha256"] == hashlib.sha256(content).hexdigest()
+    assert docs.get(f"/v1/documents/{doc['id']}/content", headers=SEC).data == content
 
 
 def test_a_non_ascii_name_is_served_with_filename_star(docs, documents_app):
