@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import gridfs
-from bson import ObjectId
+from bson import Binary, ObjectId
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.client_session import ClientSession
 from pymongo.database import Database
@@ -26,8 +26,13 @@ CHUNK = 255 * 1024  # GridFS chunk size; also the read size when streaming out
 class UploadSink:
     """A write-only file werkzeug's form parser streams one file part into.
 
-    Each chunk goes straight into GridFS while its sha256, size and a UTF-8
-    probe are computed; more than ``max_bytes`` is refused (413) mid-stream.
+    Each chunk goes to GridFS (``files.chunks``, 255 KiB per document, as the
+    GridFS spec lays them out) while its sha256, size and a UTF-8 probe are
+    computed; the ``files.files`` document follows at :meth:`finish`. pymongo's
+    own ``GridIn`` is not used for writing: it batches chunk documents up to
+    48 MB before inserting, which would hold a whole 25 MiB paper in memory
+    (twice, with its BSON encoding). More than ``max_bytes`` is refused (413)
+    mid-stream.
     """
 
     def __init__(self, bucket: gridfs.GridFSBucket, max_bytes: int, filename: str) -> None:
@@ -35,12 +40,12 @@ class UploadSink:
         self.size = 0
         self.sha = hashlib.sha256()
         self.text = TextProbe()
-        self._in = bucket.open_upload_stream(
-            filename or "upload",
-            chunk_size_bytes=CHUNK,
-            metadata={"committed": False},
-        )
-        self.file_id: ObjectId = self._in._id
+        self.filename = filename or "upload"
+        self.file_id = ObjectId()
+        self._files = bucket._files
+        self._chunks = bucket._chunks
+        self._buffer = bytearray()
+        self._n = 0
         self.closed = False
 
     def write(self, data: bytes) -> int:
@@ -53,19 +58,39 @@ class UploadSink:
             )
         self.sha.update(data)
         self.text.feed(data)
-        self._in.write(data)
+        self._buffer += data
+        while len(self._buffer) >= CHUNK:
+            self._put(bytes(self._buffer[:CHUNK]))
+            del self._buffer[:CHUNK]
         return len(data)
+
+    def _put(self, chunk: bytes) -> None:
+        self._chunks.insert_one({"files_id": self.file_id, "n": self._n, "data": Binary(chunk)})
+        self._n += 1
 
     def seek(self, offset: int, whence: int = 0) -> int:  # the parser rewinds when done
         return 0
 
     def finish(self) -> None:
-        self._in.close()
+        if self._buffer:
+            self._put(bytes(self._buffer))
+            self._buffer.clear()
+        self._files.insert_one(
+            {
+                "_id": self.file_id,
+                "length": self.size,
+                "chunkSize": CHUNK,
+                "uploadDate": datetime.now(UTC),
+                "filename": self.filename,
+                "metadata": {"committed": False},
+            }
+        )
         self.closed = True
 
     def abort(self) -> None:
         if not self.closed:
-            self._in.abort()
+            self._chunks.delete_many({"files_id": self.file_id})
+            self._buffer.clear()
             self.closed = True
 
     @property
