@@ -1,0 +1,1 @@
+"""The documents service: programme papers with versions, review and publication."""

@@ -1,0 +1,166 @@
+"""marshmallow schemas of the documents service: the multipart form fields,
+HTTP bodies and query arguments, and the payloads of the topics it produces
+(``document.*``, ``internal.document.approved``, ``internal.document.reminder_due``)."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from services.documents.domain import CONTENT_TYPES, KINDS, STATUSES
+from shared.fields import CountryCode, LanguageCode
+from shared.http import ListArgs
+
+
+class DocumentFormSchema(Schema):
+    """The text fields of ``POST /v1/events/{event_id}/documents`` (multipart, with ``file``)."""
+
+    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    title = fields.String(required=True, validate=validate.Length(min=3, max=300))
+    language = LanguageCode(required=True)
+    country = CountryCode(load_default=None, allow_none=True)
+    summary = fields.String(load_default="", validate=validate.Length(max=5000))
+
+
+class UploadFormSchema(DocumentFormSchema):
+    """For the OpenAPI document only: the form with its file part."""
+
+    file = fields.Raw(required=True, metadata={"type": "string", "format": "binary"})
+
+
+class VersionFormSchema(Schema):
+    file = fields.Raw(required=True, metadata={"type": "string", "format": "binary"})
+
+
+class VersionSchema(Schema):
+    version = fields.Integer()
+    sha256 = fields.String()
+    size = fields.Integer()
+    content_type = fields.String(validate=validate.OneOf(CONTENT_TYPES))
+    filename = fields.String()
+    uploaded_by = fields.String()
+    uploaded_at = fields.AwareDateTime()
+
+
+class HistoryEntrySchema(Schema):
+    action = fields.String()
+    by = fields.String(allow_none=True)
+    at = fields.AwareDateTime()
+    from_status = fields.String(allow_none=True)
+    to_status = fields.String()
+    version = fields.Integer()
+
+
+class DocumentSchema(Schema):
+    id = fields.String()
+    event_id = fields.String()
+    kind = fields.String()
+    title = fields.String()
+    language = fields.String()
+    country = fields.String(allow_none=True)
+    summary = fields.String()
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    version = fields.Integer(metadata={"description": "The current file version"})
+    revision = fields.Integer(metadata={"description": "Increases with every change"})
+    sha256 = fields.String()
+    size = fields.Integer()
+    content_type = fields.String()
+    filename = fields.String()
+    uploaded_by = fields.String()
+    created_at = fields.AwareDateTime()
+    updated_at = fields.AwareDateTime()
+    versions = fields.List(fields.Nested(VersionSchema))
+
+
+class DocumentListSchema(Schema):
+    items = fields.List(fields.Nested(DocumentSchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    page_size = fields.Integer()
+
+
+class HistorySchema(Schema):
+    items = fields.List(fields.Nested(HistoryEntrySchema))
+
+
+class DocumentQuerySchema(ListArgs):
+    event_id = fields.String(validate=validate.Length(min=1, max=64))
+    kind = fields.String(validate=validate.OneOf(KINDS))
+    country = CountryCode()
+    language = LanguageCode()
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    q = fields.String(validate=validate.Length(min=1, max=200))
+
+
+class ContentQuerySchema(Schema):
+    version = fields.Integer(validate=validate.Range(min=1))
+    disposition = fields.String(
+        load_default="attachment", validate=validate.OneOf(("attachment", "inline"))
+    )
+
+
+class RecipientSchema(Schema):
+    email = fields.Email(required=True)
+    name = fields.String(load_default="", validate=validate.Length(max=200))
+    language = LanguageCode(load_default="en")
+
+
+class DueDateSchema(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    country = CountryCode(load_default=None, allow_none=True)
+    due_on = fields.Date(required=True)
+    remind_days_before = fields.List(
+        fields.Integer(validate=validate.Range(min=0, max=365)),
+        load_default=lambda: [7, 1],
+        validate=validate.Length(min=1, max=10),
+    )
+    recipients = fields.List(
+        fields.Nested(RecipientSchema), load_default=list, validate=validate.Length(max=50)
+    )
+
+
+class DueDatesSchema(Schema):
+    items = fields.List(
+        fields.Nested(DueDateSchema), required=True, validate=validate.Length(max=100)
+    )
+
+
+# --- topic payloads -------------------------------------------------------
+
+
+class DocumentPayloadSchema(Schema):
+    """Payload of ``document.*`` and ``internal.document.approved``: no personal data."""
+
+    document_id = fields.String(required=True)
+    event_id = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    title = fields.String(required=True)
+    language = fields.String(required=True)
+    country = fields.String(required=True, allow_none=True)
+    version = fields.Integer(required=True, metadata={"description": "The file version"})
+    sha256 = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+    revision = fields.Integer(required=True, metadata={"description": "Orders read models"})
+    occurred_at = fields.AwareDateTime(required=True)
+
+
+class ReminderPayloadSchema(Schema):
+    """Payload of ``internal.document.reminder_due`` (for the notifications service)."""
+
+    event_id = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    due_on = fields.Date(required=True)
+    recipients = fields.List(fields.Nested(RecipientSchema), required=True)
+    title = fields.String(required=True)
+    reminder_id = fields.String(required=True)
+    occurred_at = fields.AwareDateTime(required=True)
+    version = fields.Integer(required=True)
+
+
+TOPIC_PAYLOADS: dict[str, type[Schema]] = {
+    "document.uploaded": DocumentPayloadSchema,
+    "document.submitted": DocumentPayloadSchema,
+    "document.published": DocumentPayloadSchema,
+    "document.withdrawn": DocumentPayloadSchema,
+    "internal.document.approved": DocumentPayloadSchema,
+    "internal.document.reminder_due": ReminderPayloadSchema,
+}

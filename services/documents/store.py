@@ -1,0 +1,291 @@
+"""MongoDB access of the documents service: the ``documents`` collection and
+its indexes, the files in GridFS (streamed in and out), and the read models
+built from other services' topics (``events`` and ``invitees``)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import gridfs
+from bson import Binary, ObjectId
+from pymongo import ASCENDING, ReturnDocument
+from pymongo.client_session import ClientSession
+from pymongo.database import Database
+
+from services.documents.domain import TextProbe
+from shared.errors import Problem
+from shared.readmodel import apply_if_newer
+
+CHUNK = 255 * 1024  # GridFS chunk size; also the read size when streaming out
+
+
+class UploadSink:
+    """A write-only file werkzeug's form parser streams one file part into.
+
+    Each chunk goes to GridFS (``files.chunks``, 255 KiB per document, as the
+    GridFS spec lays them out) while its sha256, size and a UTF-8 probe are
+    computed; the ``files.files`` document follows at :meth:`finish`. pymongo's
+    own ``GridIn`` is not used for writing: it batches chunk documents up to
+    48 MB before inserting, which would hold a whole 25 MiB paper in memory
+    (twice, with its BSON encoding). More than ``max_bytes`` is refused (413)
+    mid-stream.
+    """
+
+    def __init__(self, bucket: gridfs.GridFSBucket, max_bytes: int, filename: str) -> None:
+        self.max_bytes = max_bytes
+        self.size = 0
+        self.sha = hashlib.sha256()
+        self.text = TextProbe()
+        self.filename = filename or "upload"
+        self.file_id = ObjectId()
+        self._files = bucket._files
+        self._chunks = bucket._chunks
+        self._buffer = bytearray()
+        self._n = 0
+        self.closed = False
+
+    def write(self, data: bytes) -> int:
+        self.size += len(data)
+        if self.size > self.max_bytes:
+            raise Problem(
+                413,
+                f"The file is larger than {self.max_bytes} bytes.",
+                max_bytes=self.max_bytes,
+            )
+        self.sha.update(data)
+        self.text.feed(data)
+        self._buffer += data
+        while len(self._buffer) >= CHUNK:
+            self._put(bytes(self._buffer[:CHUNK]))
+            del self._buffer[:CHUNK]
+        return len(data)
+
+    def _put(self, chunk: bytes) -> None:
+        self._chunks.insert_one({"files_id": self.file_id, "n": self._n, "data": Binary(chunk)})
+        self._n += 1
+
+    def seek(self, offset: int, whence: int = 0) -> int:  # the parser rewinds when done
+        return 0
+
+    def finish(self) -> None:
+        if self._buffer:
+            self._put(bytes(self._buffer))
+            self._buffer.clear()
+        self._files.insert_one(
+            {
+                "_id": self.file_id,
+                "length": self.size,
+                "chunkSize": CHUNK,
+                "uploadDate": datetime.now(UTC),
+                "filename": self.filename,
+                "metadata": {"committed": False},
+            }
+        )
+        self.closed = True
+
+    def abort(self) -> None:
+        if not self.closed:
+            self._chunks.delete_many({"files_id": self.file_id})
+            self._buffer.clear()
+            self.closed = True
+
+    @property
+    def sha256(self) -> str:
+        return self.sha.hexdigest()
+
+
+def from_db(doc: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in doc.items() if k not in {"_id", "search_terms"}}
+    out["id"] = doc["_id"]
+    return out
+
+
+class DocumentStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.documents = db["documents"]
+        self.events = db["events"]
+        self.invitees = db["invitees"]
+        self.due_dates = db["due_dates"]
+        self.reminders = db["reminders"]
+        self.bucket = gridfs.GridFSBucket(db, bucket_name="files")
+        self.files = db["files.files"]
+
+    def ensure_indexes(self) -> None:
+        d = self.documents
+        for field in ("created_at", "updated_at", "title", "kind"):
+            d.create_index([(field, ASCENDING), ("_id", ASCENDING)])
+        d.create_index([("event_id", ASCENDING), ("status", ASCENDING), ("created_at", ASCENDING)])
+        d.create_index([("status", ASCENDING), ("created_at", ASCENDING)])
+        d.create_index([("uploaded_by", ASCENDING), ("status", ASCENDING)])
+        d.create_index([("kind", ASCENDING), ("created_at", ASCENDING)])
+        d.create_index([("country", ASCENDING), ("created_at", ASCENDING)])
+        d.create_index([("language", ASCENDING), ("created_at", ASCENDING)])
+        d.create_index([("search_terms", ASCENDING)])
+        self.invitees.create_index([("email_hash", ASCENDING), ("status", ASCENDING)])
+        self.files.create_index([("metadata.committed", ASCENDING), ("uploadDate", ASCENDING)])
+        self.files.create_index([("filename", ASCENDING), ("uploadDate", ASCENDING)])
+        self.db["files.chunks"].create_index(
+            [("files_id", ASCENDING), ("n", ASCENDING)], unique=True
+        )
+
+    # --- documents ---------------------------------------------------------
+
+    def get(self, document_id: str, session: ClientSession | None = None) -> dict | None:
+        doc = self.documents.find_one({"_id": document_id}, session=session)
+        return from_db(doc) if doc else None
+
+    def find(
+        self, query: dict[str, Any], sort: list[tuple[str, int]], skip: int, limit: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        total = self.documents.count_documents(query)
+        cursor = self.documents.find(query, {"search_terms": 0}).sort(sort).skip(skip).limit(limit)
+        return [from_db(doc) for doc in cursor], total
+
+    def iter_all(self, query: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        cursor = self.documents.find(query, {"search_terms": 0, "history": 0})
+        for doc in cursor.sort([("kind", ASCENDING), ("created_at", ASCENDING)]):
+            yield from_db(doc)
+
+    def insert(self, doc: dict[str, Any], session: ClientSession) -> None:
+        self.documents.insert_one(doc, session=session)
+
+    def update(
+        self,
+        document_id: str,
+        expected_revision: int,
+        values: dict[str, Any],
+        session: ClientSession,
+        push: dict[str, Any] | None = None,
+    ) -> dict[str, Any] | None:
+        """Apply ``values`` if the document is still at ``expected_revision``."""
+        change: dict[str, Any] = {"$set": values, "$inc": {"revision": 1}}
+        if push:
+            change["$push"] = push
+        doc = self.documents.find_one_and_update(
+            {"_id": document_id, "revision": expected_revision},
+            change,
+            return_document=ReturnDocument.AFTER,
+            session=session,
+        )
+        return from_db(doc) if doc else None
+
+    # --- files -------------------------------------------------------------
+
+    def open_upload(self, max_bytes: int, filename: str) -> UploadSink:
+        return UploadSink(self.bucket, max_bytes, filename)
+
+    def open_file(self, file_id: ObjectId) -> gridfs.GridOut:
+        return self.bucket.open_download_stream(file_id)
+
+    def delete_file(self, file_id: ObjectId) -> None:
+        with contextlib.suppress(gridfs.errors.NoFile):
+            self.bucket.delete(file_id)
+
+    def commit_file(
+        self, file_id: ObjectId, document_id: str, version: int, session: ClientSession
+    ) -> None:
+        """Mark a streamed file as belonging to a version (in the version's transaction)."""
+        self.files.update_one(
+            {"_id": file_id},
+            {
+                "$set": {
+                    "metadata.committed": True,
+                    "metadata.document_id": document_id,
+                    "metadata.version": version,
+                }
+            },
+            session=session,
+        )
+
+    def sweep_orphans(self, older_than: timedelta) -> int:
+        """Delete files whose upload never became a version (a crash between the two)."""
+        cutoff = datetime.now(UTC) - older_than
+        orphans = self.files.find(
+            {"metadata.committed": False, "uploadDate": {"$lt": cutoff}}, {"_id": 1}
+        )
+        count = 0
+        for row in orphans:
+            self.delete_file(row["_id"])
+            count += 1
+        return count
+
+    # --- events read model (from event.*) ---------------------------------
+
+    def record_event(
+        self, event_id: str, version: int, fields: dict[str, Any], session: ClientSession
+    ) -> bool:
+        return apply_if_newer(self.events, event_id, version, fields, session)
+
+    def get_event(self, event_id: str, session: ClientSession | None = None) -> dict | None:
+        return self.events.find_one({"_id": event_id}, session=session)
+
+    # --- invitee read model (from invitation.* and internal.invitation.issued)
+
+    def record_invitee_status(
+        self, invitation_id: str, event_id: str, status: str, version: int, session: ClientSession
+    ) -> bool:
+        """Keep the newest status of one invitation; a stale or replayed record changes nothing."""
+        current = self.invitees.find_one({"_id": invitation_id}, session=session)
+        if current is not None and current.get("status_version", 0) >= version:
+            return False
+        self.invitees.update_one(
+            {"_id": invitation_id},
+            {"$set": {"event_id": event_id, "status": status, "status_version": version}},
+            upsert=True,
+            session=session,
+        )
+        return True
+
+    def record_invitee_email(
+        self, invitation_id: str, event_id: str, digest: str, version: int, session: ClientSession
+    ) -> bool:
+        """Keep the sha256 of the invitee's address (never the address itself)."""
+        current = self.invitees.find_one({"_id": invitation_id}, session=session)
+        if current is not None and current.get("email_version", 0) >= version:
+            return False
+        self.invitees.update_one(
+            {"_id": invitation_id},
+            {"$set": {"event_id": event_id, "email_hash": digest, "email_version": version}},
+            upsert=True,
+            session=session,
+        )
+        return True
+
+    def accepted_events(self, digest: str | None) -> list[str]:
+        """The events where the holder of this address hash accepted an invitation."""
+        if not digest:
+            return []
+        rows = self.invitees.find({"email_hash": digest, "status": "accepted"}, {"event_id": 1})
+        return sorted({row["event_id"] for row in rows})
+
+    # --- due dates and reminders -------------------------------------------
+
+    def set_due_dates(self, event_id: str, items: list[dict[str, Any]], by: str | None) -> dict:
+        doc = {"items": items, "updated_at": datetime.now(UTC), "updated_by": by}
+        return self.due_dates.find_one_and_update(
+            {"_id": event_id},
+            {"$set": doc},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+
+    def get_due_dates(self, event_id: str) -> dict | None:
+        return self.due_dates.find_one({"_id": event_id})
+
+    def all_due_dates(self) -> Iterator[dict[str, Any]]:
+        yield from self.due_dates.find({})
+
+    def has_paper(self, event_id: str, kind: str, country: str | None) -> bool:
+        query: dict[str, Any] = {
+            "event_id": event_id,
+            "kind": kind,
+            "status": {"$in": ["submitted", "approved", "published"]},
+        }
+        if country:
+            query["country"] = country
+        return self.documents.find_one(query, {"_id": 1}) is not None

@@ -1,0 +1,181 @@
+"""The documents service end to end: events and documents as real processes
+(gunicorn web + worker), real Kafka and MongoDB. The invitations service is
+built in parallel, so this test plays its part: it produces
+``internal.invitation.issued`` and ``invitation.*`` records with a plain
+kafka-python producer and the shared envelope."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import uuid
+import zipfile
+from datetime import UTC, datetime
+
+import requests
+from kafka import KafkaProducer
+
+from shared.context import fresh_context
+from shared.envelope import encode
+from tests.fixtures_documents import PDF_BYTES, ooxml
+from tests.helpers import auth, collect, event_body, partner_consumer
+
+SEC = auth("secretariat")
+ACCEPTED = auth("participant", email="accepted.official@example.lv", country="LV")
+INVITED = auth("participant", email="invited.official@example.fi", country="FI")
+
+
+def _produce(producer: KafkaProducer, topic: str, event_id: str, subject: str, data: dict):
+    wire = encode(
+        ce_id=str(uuid.uuid4()),
+        topic=topic,
+        source="/mlp/invitations",
+        subject=subject,
+        key=event_id,
+        time=datetime.now(UTC),
+        data={**data, "occurred_at": datetime.now(UTC).isoformat()},
+        trace=fresh_context(),
+    )
+    producer.send(wire.topic, key=wire.key, value=wire.value, headers=wire.headers).get(10)
+
+
+def _invitation(producer, event_id, email, status, version, invitation_id=None):
+    invitation_id = invitation_id or str(uuid.uuid4())
+    if email:
+        _produce(
+            producer,
+            "internal.invitation.issued",
+            event_id,
+            invitation_id,
+            {
+                "invitation_id": invitation_id,
+                "event_id": event_id,
+                "version": 1,
+                "email": email,
+                "name": "An Official",
+                "language": "en",
+                "country": "LV",
+                "role": "government_official",
+                "resend": False,
+            },
+        )
+    _produce(
+        producer,
+        f"invitation.{status}",
+        event_id,
+        invitation_id,
+        {
+            "invitation_id": invitation_id,
+            "event_id": event_id,
+            "country": "LV",
+            "role": "government_official",
+            "status": "pending" if status == "sent" else status,
+            "version": version,
+        },
+    )
+    return invitation_id
+
+
+def _eventually(check, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def _upload(base, event_id, headers, content=PDF_BYTES, filename="host-paper.pdf", **fields):
+    form = {"kind": "host_country_paper", "title": "Host country paper", "language": "en"}
+    form.update(fields)
+    return requests.post(
+        f"{base}/v1/events/{event_id}/documents",
+        data=form,
+        files={"file": (filename, io.BytesIO(content))},
+        headers=headers,
+        timeout=30,
+    )
+
+
+def test_papers_circulate_to_accepted_participants_and_then_to_everyone(start_service, topics):
+    events = start_service("events", topics)
+    documents = start_service("documents", topics)
+    base = documents.base_url
+    partner = partner_consumer(topics, "document.published")
+    producer = KafkaProducer(bootstrap_servers=topics, acks="all")
+
+    response = requests.post(f"{events.base_url}/v1/events", json=event_body(), headers=SEC)
+    assert response.status_code == 201
+    event_id = response.json()["id"]
+    # the documents service learns of the event from event.created
+    assert _eventually(lambda: _upload(base, event_id, SEC).status_code == 201)
+    accepted_id = _invitation(producer, event_id, "Accepted.Official@example.lv", "accepted", 2)
+    _invitation(producer, event_id, "invited.official@example.fi", "sent", 1)
+
+    paper = _upload(base, event_id, SEC, summary="OSKA in practice").json()
+    draft = _upload(base, event_id, SEC, kind="agenda", title="Draft agenda").json()
+    url = f"{base}/v1/documents/{paper['id']}"
+    assert requests.get(url, headers=ACCEPTED).status_code == 404
+    for action in ("submit", "approve"):
+        assert requests.post(f"{url}/{action}", headers=SEC).status_code == 200
+
+    assert _eventually(lambda: requests.get(url, headers=ACCEPTED).status_code == 200)
+    content = requests.get(f"{url}/content", headers=ACCEPTED)
+    assert content.content == PDF_BYTES
+    assert requests.get(url, headers=INVITED).status_code == 404
+    assert requests.get(f"{url}/content").status_code == 404
+    listed = requests.get(f"{base}/v1/documents?event_id={event_id}", headers=ACCEPTED).json()
+    assert [d["id"] for d in listed["items"]] == [paper["id"]]
+    archive = requests.get(f"{base}/v1/events/{event_id}/documents.zip", headers=ACCEPTED)
+    with zipfile.ZipFile(io.BytesIO(archive.content)) as opened:
+        assert opened.namelist() == ["host_country_paper/host-paper.pdf"]
+    assert requests.get(f"{base}/v1/documents/{draft['id']}", headers=ACCEPTED).status_code == 404
+
+    # publish: anyone may read; a partner hears of it without personal data
+    assert requests.post(f"{url}/publish", headers=SEC).status_code == 200
+    assert requests.get(f"{url}/content").content == PDF_BYTES
+    records = collect(partner, lambda rs: any(r.key == event_id.encode() for r in rs))
+    [record] = [r for r in records if r.key == event_id.encode()]
+    payload = json.loads(record.value)
+    assert payload["document_id"] == paper["id"] and payload["status"] == "published"
+    assert "@" not in record.value.decode()
+
+    # a second version is served; the first stays retrievable
+    second = ooxml()
+    response = requests.post(
+        f"{url}/versions",
+        files={"file": ("host-paper-v2.docx", io.BytesIO(second))},
+        headers=SEC,
+        timeout=30,
+    )
+    assert response.status_code == 201, response.text
+    assert requests.get(f"{url}/content").content == second
+    assert requests.get(f"{url}/content?version=1").content == PDF_BYTES
+    etag = requests.get(f"{url}/content").headers["ETag"]
+    assert requests.get(f"{url}/content", headers={"If-None-Match": etag}).status_code == 304
+    ranged = requests.get(f"{url}/content?version=1", headers={"Range": "bytes=0-4"})
+    assert ranged.status_code == 206 and ranged.content == b"%PDF-"
+
+    # an approved (unpublished) paper disappears when the participant declines
+    other = _upload(base, event_id, SEC, kind="background_paper", title="Background").json()
+    for action in ("submit", "approve"):
+        requests.post(f"{base}/v1/documents/{other['id']}/{action}", headers=SEC)
+    other_url = f"{base}/v1/documents/{other['id']}"
+    assert requests.get(other_url, headers=ACCEPTED).status_code == 200
+    _invitation(producer, event_id, None, "declined", 3, invitation_id=accepted_id)
+    assert _eventually(lambda: requests.get(other_url, headers=ACCEPTED).status_code == 404)
+    assert requests.get(url, headers=ACCEPTED).status_code == 200  # published stays public
+
+    # bad input through gunicorn: an oversized body is refused from its Content-Length
+    big = requests.post(
+        f"{base}/v1/events/{event_id}/documents",
+        data=b"x" * (26 * 1024 * 1024),
+        headers={**SEC, "Content-Type": "multipart/form-data; boundary=x"},
+        timeout=60,
+    )
+    assert big.status_code == 413
+    disguised = _upload(base, event_id, SEC, content=b"MZ\x90\x00" + b"\x00" * 100)
+    assert disguised.status_code == 415
+    producer.close()
+    partner.close()
