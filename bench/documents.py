@@ -4,7 +4,7 @@ put/get on the same MongoDB in the same run, and the peak memory (RSS) of the
 gunicorn worker during the uploads.
 
 Run: ``PYTHONPATH=. python -m bench.documents`` (starts its own Kafka and
-Mongo-wire server unless ``MLP_TEST_INFRA=external``).
+Mongo-wire server unless ``MLP_BENCH_INFRA=external``).
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ import gridfs
 import requests
 from pymongo import MongoClient
 
+from bench.stack import infrastructure
 from deploy.local import services
 from deploy.local.infra import free_port
 from shared.bus import ensure_topics
 from shared.config import Settings
 from tests.helpers import auth, service_env
-from tests.infra import start_kafka, start_mongo
 
 SIZE = 10 * 1024 * 1024
 MIB = 1024 * 1024
@@ -87,19 +87,23 @@ def _bare_gridfs(uri: str, payload: bytes) -> tuple[float, float]:
 
 def main() -> None:
     payload = b"%PDF-1.7\n" + os.urandom(SIZE - 9)
-    with tempfile.TemporaryDirectory(prefix="mlp-bench-docs-") as tmp:
-        kafka, stop_kafka = start_kafka(Path(tmp) / "kafka")
-        mongo, stop_mongo = start_mongo(Path(tmp) / "mongo")
+    with (
+        tempfile.TemporaryDirectory(prefix="mlp-bench-docs-") as tmp,
+        infrastructure(Path(tmp)) as infra,
+    ):
         web = None
         try:
-            ensure_topics(Settings(service="bench", kafka_bootstrap=kafka.bootstrap))
-            env = {**service_env("documents", kafka.bootstrap, mongo.uri), "MLP_WEB_WORKERS": "1"}
+            ensure_topics(Settings(service="bench", kafka_bootstrap=infra.kafka_bootstrap))
+            env = {
+                **service_env("documents", infra.kafka_bootstrap, infra.mongo_uri),
+                "MLP_WEB_WORKERS": "1",
+            }
             port = free_port()
             web = services.web("documents", port, env, Path(tmp) / "logs").start()
             base = f"http://127.0.0.1:{port}"
-            services.wait_ready(base, web)
+            services.wait_ready(web, f"{base}/readyz")
             event_id = str(uuid.uuid4())
-            with MongoClient(mongo.uri) as client:
+            with MongoClient(infra.mongo_uri) as client:
                 client[env["MLP_DOCUMENTS_DB"]]["events"].insert_one(
                     {"_id": event_id, "status": "published", "title": "Bench", "version": 1}
                 )
@@ -107,7 +111,7 @@ def main() -> None:
             baseline = _rss_kib(worker)
             headers = auth("secretariat")
 
-            bare_up, bare_down = _bare_gridfs(mongo.uri, payload)
+            bare_up, bare_down = _bare_gridfs(infra.mongo_uri, payload)
 
             sampler = RssSampler(worker)
             sampler.start()
@@ -160,8 +164,6 @@ def main() -> None:
         finally:
             if web is not None:
                 web.stop()
-            stop_mongo()
-            stop_kafka()
 
 
 if __name__ == "__main__":
