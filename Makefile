@@ -20,7 +20,7 @@ export MLP_MAIL_DIR ?= var/mail
 export MLP_JWT_SECRET ?= mlp-development-secret-change-me
 export PYTHONPATH := .$(if $(PYTHONPATH),:$(PYTHONPATH))
 
-.PHONY: all prereqs venv jars run test lint format bench demo clean-var
+.PHONY: all prereqs venv jars run test lint format bench demo clean-var manifests
 
 all: test
 
@@ -60,6 +60,12 @@ bench: venv jars
 
 demo: venv jars
 	$(PY) -m deploy.local.demo
+
+# Regenerate docker-compose.yml, deploy/k8s/base and the image's runtime pins from
+# deploy/catalog.py and requirements.lock (tests fail while they are stale).
+manifests: venv
+	$(PY) -m deploy.requirements
+	$(PY) -m deploy.manifests
 
 clean-var:
 	rm -rf var

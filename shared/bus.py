@@ -91,3 +91,31 @@ def ensure_topics(settings: Settings, timeout_s: float = 60.0) -> list[str]:
         return missing
     finally:
         admin.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m shared.bus provision``: create the catalogue topics, then exit.
+
+    The one-shot provisioning step of docker-compose.yml and of deployments that
+    want topics to exist before any worker starts (the workers create missing
+    ones as well). Reads ``MLP_KAFKA_BOOTSTRAP``, ``MLP_KAFKA_PARTITIONS`` and
+    ``MLP_KAFKA_REPLICATION``.
+    """
+    import argparse
+    import sys
+
+    from shared.config import load_settings
+
+    parser = argparse.ArgumentParser(prog="python -m shared.bus")
+    parser.add_argument("command", choices=["provision"])
+    parser.add_argument("--timeout", type=float, default=120.0, help="wait for Kafka, seconds")
+    args = parser.parse_args(argv)
+    settings = load_settings("provision")
+    created = ensure_topics(settings, timeout_s=args.timeout)
+    sys.stdout.write(
+        f"{len(TOPICS)} topics in the catalogue; created {len(created)}: {', '.join(created)}\n"
+    )
+
+
+if __name__ == "__main__":
+    main()
