@@ -195,3 +195,174 @@ def _read(path: Path) -> str:
         return path.read_text()
     except OSError:
         return ""
+
+
+# --- Kubernetes ------------------------------------------------------------
+
+REQUIRED_TOP = ("apiVersion", "kind", "metadata")
+
+
+def _probe_path(container: dict[str, Any], probe: str) -> str | None:
+    return ((container.get(probe) or {}).get("httpGet") or {}).get("path")
+
+
+def _port_names(container: dict[str, Any]) -> dict[Any, int]:
+    ports: dict[Any, int] = {}
+    for port in container.get("ports") or []:
+        ports[port.get("containerPort")] = port.get("containerPort")
+        if "name" in port:
+            ports[port["name"]] = port.get("containerPort")
+    return ports
+
+
+def check_k8s(
+    docs: list[dict[str, Any]],
+    routes: set[str],
+    *,
+    rendered: bool = False,
+) -> list[str]:
+    """Problems of a list of Kubernetes objects (the base, or a rendered overlay).
+
+    ``routes`` are the URL rules of the services' apps (probes must hit real
+    routes). ``rendered`` also requires every ConfigMap/Secret reference to
+    resolve to an object in ``docs`` (kustomize renames generated ones).
+    """
+    from deploy.catalog import DEPLOYED
+
+    problems: list[str] = []
+    by_kind: dict[str, dict[str, dict[str, Any]]] = {}
+    for i, doc in enumerate(docs):
+        if not isinstance(doc, dict):
+            problems.append(f"document {i} is not a mapping")
+            continue
+        missing = [k for k in REQUIRED_TOP if k not in doc]
+        name = (doc.get("metadata") or {}).get("name")
+        if missing or not name:
+            lacks = missing or ["metadata.name"]
+            problems.append(f"document {i} ({doc.get('kind')}) lacks {lacks}")
+            continue
+        by_kind.setdefault(doc["kind"], {})[name] = doc
+
+    deployments = by_kind.get("Deployment", {})
+    for name, dep in deployments.items():
+        spec = dep.get("spec") or {}
+        template = spec.get("template") or {}
+        pod_labels = (template.get("metadata") or {}).get("labels") or {}
+        match = (spec.get("selector") or {}).get("matchLabels") or {}
+        if not match or any(pod_labels.get(k) != v for k, v in match.items()):
+            problems.append(f"Deployment {name}: selector does not match its pod labels")
+        pod = template.get("spec") or {}
+        if not (pod.get("securityContext") or {}).get("runAsNonRoot"):
+            problems.append(f"Deployment {name}: pods may run as root")
+        containers = pod.get("containers") or []
+        if not containers:
+            problems.append(f"Deployment {name}: no containers")
+        for c in containers:
+            res = c.get("resources") or {}
+            for part in ("requests", "limits"):
+                for kind in ("cpu", "memory"):
+                    if kind not in (res.get(part) or {}):
+                        problems.append(f"Deployment {name}: no {kind} {part}")
+            if not c.get("image"):
+                problems.append(f"Deployment {name}: no image")
+            ports = _port_names(c)
+            for probe in ("readinessProbe", "livenessProbe"):
+                get = (c.get(probe) or {}).get("httpGet")
+                if get is None:
+                    continue
+                path = get.get("path")
+                if path not in routes:
+                    problems.append(f"Deployment {name}: {probe} path {path} is no route")
+                if get.get("port") not in ports:
+                    problems.append(f"Deployment {name}: {probe} port {get.get('port')} undeclared")
+            if rendered:
+                for ref in c.get("envFrom") or []:
+                    cm = (ref.get("configMapRef") or {}).get("name")
+                    if cm and cm not in by_kind.get("ConfigMap", {}):
+                        problems.append(f"Deployment {name}: ConfigMap {cm} does not exist")
+                for var in c.get("env") or []:
+                    sk = ((var.get("valueFrom") or {}).get("secretKeyRef")) or {}
+                    if sk:
+                        secret = by_kind.get("Secret", {}).get(sk.get("name"))
+                        if secret is None:
+                            problems.append(f"Deployment {name}: Secret {sk.get('name')} missing")
+                        elif sk.get("key") not in (secret.get("data") or {}):
+                            problems.append(f"Deployment {name}: Secret key {sk['key']} missing")
+
+    for s in DEPLOYED:
+        web = deployments.get(f"{s.name}-web")
+        worker = deployments.get(f"{s.name}-worker")
+        if web is None or worker is None:
+            problems.append(f"{s.name}: web and worker Deployments required")
+            continue
+        wc = web["spec"]["template"]["spec"]["containers"][0]
+        kc = worker["spec"]["template"]["spec"]["containers"][0]
+        if _probe_path(wc, "readinessProbe") != "/readyz":
+            problems.append(f"{s.name}-web: readiness probe is not /readyz")
+        if _probe_path(wc, "livenessProbe") != "/healthz":
+            problems.append(f"{s.name}-web: liveness probe is not /healthz")
+        if s.port not in _port_names(wc).values():
+            problems.append(f"{s.name}-web: does not listen on {s.port}")
+        env = {e["name"]: e for e in wc.get("env") or []}
+        if (env.get(f"MLP_{s.upper}_PORT") or {}).get("value") != str(s.port):
+            problems.append(f"{s.name}-web: MLP_{s.upper}_PORT is not {s.port}")
+        if "secretKeyRef" not in ((env.get("MLP_JWT_SECRET") or {}).get("valueFrom") or {}):
+            problems.append(f"{s.name}-web: MLP_JWT_SECRET does not come from a Secret")
+        if not any("configMapRef" in r for r in wc.get("envFrom") or []):
+            problems.append(f"{s.name}-web: no ConfigMap reference")
+        if wc.get("args") != ["web"] or kc.get("args") != ["worker"]:
+            problems.append(f"{s.name}: web/worker entry points wrong")
+        images = {_repository(wc.get("image", "")), _repository(kc.get("image", ""))}
+        if len(images) != 1 or not next(iter(images)).endswith(s.image):
+            problems.append(f"{s.name}: images {sorted(images)} are not {s.image}")
+
+        svc = by_kind.get("Service", {}).get(s.name)
+        web_labels = web["spec"]["template"]["metadata"]["labels"]
+        if svc is None:
+            problems.append(f"{s.name}: no Service")
+        else:
+            sel = svc["spec"].get("selector") or {}
+            if not sel or any(web_labels.get(k) != v for k, v in sel.items()):
+                problems.append(f"Service {s.name}: selector matches no web pod")
+            for port in svc["spec"].get("ports") or []:
+                if port.get("targetPort") not in _port_names(wc):
+                    target = port.get("targetPort")
+                    problems.append(f"Service {s.name}: targetPort {target} unknown")
+                if port.get("port") != s.port:
+                    problems.append(f"Service {s.name}: port {port.get('port')} is not {s.port}")
+        pdb = by_kind.get("PodDisruptionBudget", {}).get(f"{s.name}-web")
+        if pdb is None:
+            problems.append(f"{s.name}: no PodDisruptionBudget for web")
+        else:
+            sel = (pdb["spec"].get("selector") or {}).get("matchLabels") or {}
+            if not sel or any(web_labels.get(k) != v for k, v in sel.items()):
+                problems.append(f"PodDisruptionBudget {s.name}-web: selects no web pod")
+        hpa = by_kind.get("HorizontalPodAutoscaler", {}).get(f"{s.name}-web")
+        if hpa is None:
+            problems.append(f"{s.name}: no HorizontalPodAutoscaler for web")
+        else:
+            ref = hpa["spec"].get("scaleTargetRef") or {}
+            if ref.get("kind") != "Deployment" or ref.get("name") != f"{s.name}-web":
+                problems.append(f"HorizontalPodAutoscaler {s.name}-web: targets {ref.get('name')}")
+            if not 1 <= hpa["spec"].get("minReplicas", 1) <= hpa["spec"].get("maxReplicas", 0):
+                problems.append(f"HorizontalPodAutoscaler {s.name}-web: bad replica bounds")
+    return problems
+
+
+def _repository(image: str) -> str:
+    """The image without its tag or digest."""
+    image = image.split("@", 1)[0]
+    head, _, tail = image.rpartition(":")
+    return head if head and "/" not in tail else image
+
+
+def check_kustomization(path: Path) -> list[str]:
+    """Every file a kustomization names exists."""
+    import yaml
+
+    doc = yaml.safe_load(path.read_text())
+    problems = []
+    for entry in doc.get("resources") or []:
+        if not (path.parent / entry).exists():
+            problems.append(f"{path.name}: resource {entry} does not exist")
+    return problems

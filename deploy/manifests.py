@@ -227,9 +227,278 @@ def compose() -> dict[str, Any]:
     }
 
 
+# --- deploy/k8s ------------------------------------------------------------
+
+K8S = ROOT / "deploy" / "k8s"
+PART_OF = "mlp-ops"
+SECRET = "mlp-secrets"  # noqa: S105 - the Secret's name, not a secret
+CONFIG = "mlp-config"
+
+
+def _labels(s: DeployedService, component: str) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": s.name,
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/part-of": PART_OF,
+    }
+
+
+def _pod_security() -> dict[str, Any]:
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": 10001,
+        "runAsGroup": 10001,
+        "fsGroup": 10001,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def _container_security() -> dict[str, Any]:
+    return {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+
+
+def _env(s: DeployedService, extra: dict[str, str]) -> list[dict[str, Any]]:
+    env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in extra.items()]
+    env.append(
+        {
+            "name": "MLP_JWT_SECRET",
+            "valueFrom": {"secretKeyRef": {"name": SECRET, "key": "MLP_JWT_SECRET"}},
+        }
+    )
+    return env
+
+
+def _deployment(
+    s: DeployedService,
+    component: str,
+    container: dict[str, Any],
+    replicas: int | None,
+    grace_s: int,
+) -> dict[str, Any]:
+    """``replicas=None`` leaves the count to the HorizontalPodAutoscaler."""
+    labels = _labels(s, component)
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": f"{s.name}-{component}", "labels": labels},
+        "spec": {
+            **({} if replicas is None else {"replicas": replicas}),
+            "revisionHistoryLimit": 5,
+            "selector": {"matchLabels": labels},
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+            },
+            "template": {
+                "metadata": {
+                    "labels": labels,
+                    "annotations": {
+                        "prometheus.io/scrape": "true",
+                        "prometheus.io/port": str(container["ports"][0]["containerPort"]),
+                        "prometheus.io/path": "/metrics",
+                    },
+                },
+                "spec": {
+                    "securityContext": _pod_security(),
+                    "terminationGracePeriodSeconds": grace_s,
+                    "containers": [container],
+                    "volumes": [{"name": "tmp", "emptyDir": {}}],
+                },
+            },
+        },
+    }
+
+
+def _web_container(s: DeployedService) -> dict[str, Any]:
+    return {
+        "name": "web",
+        "image": f"{s.image}:dev",
+        "args": ["web"],
+        "ports": [{"name": "http", "containerPort": s.port, "protocol": "TCP"}],
+        "envFrom": [{"configMapRef": {"name": CONFIG}}],
+        "env": _env(s, {f"MLP_{s.upper}_PORT": str(s.port)}),
+        "readinessProbe": {
+            "httpGet": {"path": "/readyz", "port": "http"},
+            "periodSeconds": 5,
+            "timeoutSeconds": 3,
+            "failureThreshold": 3,
+        },
+        "livenessProbe": {
+            "httpGet": {"path": "/healthz", "port": "http"},
+            "initialDelaySeconds": 10,
+            "periodSeconds": 10,
+            "timeoutSeconds": 3,
+            "failureThreshold": 3,
+        },
+        "lifecycle": {"preStop": {"exec": {"command": ["sleep", "5"]}}},
+        "resources": {
+            "requests": {"cpu": "100m", "memory": "256Mi"},
+            "limits": {"cpu": "1", "memory": "512Mi"},
+        },
+        "securityContext": _container_security(),
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108 - emptyDir
+    }
+
+
+def _worker_container(s: DeployedService) -> dict[str, Any]:
+    return {
+        "name": "worker",
+        "image": f"{s.image}:dev",
+        "args": ["worker"],
+        "ports": [{"name": "metrics", "containerPort": s.worker_metrics_port, "protocol": "TCP"}],
+        "envFrom": [{"configMapRef": {"name": CONFIG}}],
+        "env": _env(
+            s,
+            {
+                f"MLP_{s.upper}_PORT": str(s.port),
+                f"MLP_{s.upper}_WORKER_METRICS_PORT": str(s.worker_metrics_port),
+            },
+        ),
+        "livenessProbe": {
+            "httpGet": {"path": "/metrics", "port": "metrics"},
+            "initialDelaySeconds": 20,
+            "periodSeconds": 15,
+            "timeoutSeconds": 5,
+            "failureThreshold": 4,
+        },
+        "resources": {
+            "requests": {"cpu": "100m", "memory": "256Mi"},
+            "limits": {"cpu": "1", "memory": "512Mi"},
+        },
+        "securityContext": _container_security(),
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108 - emptyDir
+    }
+
+
+def k8s_service_documents(s: DeployedService) -> list[dict[str, Any]]:
+    web_labels = _labels(s, "web")
+    return [
+        _deployment(s, "web", _web_container(s), replicas=None, grace_s=30),
+        _deployment(s, "worker", _worker_container(s), replicas=1, grace_s=45),
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": s.name, "labels": web_labels},
+            "spec": {
+                "selector": web_labels,
+                "ports": [{"name": "http", "port": s.port, "targetPort": "http"}],
+            },
+        },
+        {
+            "apiVersion": "policy/v1",
+            "kind": "PodDisruptionBudget",
+            "metadata": {"name": f"{s.name}-web", "labels": web_labels},
+            "spec": {"minAvailable": 1, "selector": {"matchLabels": web_labels}},
+        },
+        {
+            "apiVersion": "autoscaling/v2",
+            "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": f"{s.name}-web", "labels": web_labels},
+            "spec": {
+                "scaleTargetRef": {
+                    "apiVersion": "apps/v1",
+                    "kind": "Deployment",
+                    "name": f"{s.name}-web",
+                },
+                "minReplicas": 2,
+                "maxReplicas": 10,
+                "metrics": [
+                    {
+                        "type": "Resource",
+                        "resource": {
+                            "name": "cpu",
+                            "target": {"type": "Utilization", "averageUtilization": 70},
+                        },
+                    }
+                ],
+            },
+        },
+    ]
+
+
+def k8s_base_kustomization() -> dict[str, Any]:
+    return {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "labels": [{"pairs": {"app.kubernetes.io/part-of": PART_OF}}],
+        "resources": [f"{s.name}.yaml" for s in DEPLOYED],
+        # Shared settings; MLP_JWT_SECRET comes from the Secret `mlp-secrets`
+        # (key MLP_JWT_SECRET), which the overlay or the cluster provides.
+        "configMapGenerator": [
+            {
+                "name": CONFIG,
+                "literals": [
+                    "MLP_ENV=production",
+                    "MLP_KAFKA_BOOTSTRAP=kafka:9092",
+                    "MLP_KAFKA_PARTITIONS=6",
+                    "MLP_KAFKA_REPLICATION=3",
+                    f"MLP_MONGO_URI=mongodb://mongo:27017/?replicaSet={REPLICA_SET}",
+                    "MLP_SMTP_HOST=smtp",
+                    "MLP_SMTP_PORT=25",
+                    "MLP_PUBLIC_BASE_URL=https://mlp.example.org",
+                    "MLP_LOG_LEVEL=INFO",
+                    "MLP_WEB_WORKERS=2",
+                    "MLP_WEB_THREADS=4",
+                    "MLP_WEB_TIMEOUT=30",
+                ],
+            }
+        ],
+    }
+
+
+def k8s_example_overlay() -> dict[str, Any]:
+    return {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "namespace": "mlp-ops",
+        "resources": ["namespace.yaml", "../../base"],
+        # One entry per service: roll a service forward or back by changing its tag alone.
+        "images": [
+            {"name": s.image, "newName": f"registry.example.org/{s.image}", "newTag": "1.0.0"}
+            for s in DEPLOYED
+        ],
+        "configMapGenerator": [
+            {
+                "name": CONFIG,
+                "behavior": "merge",
+                "literals": [
+                    "MLP_KAFKA_BOOTSTRAP=kafka-kafka-bootstrap.kafka.svc:9092",
+                    "MLP_MONGO_URI=mongodb://mongo-0.mongo.mongodb.svc:27017,"
+                    "mongo-1.mongo.mongodb.svc:27017,mongo-2.mongo.mongodb.svc:27017"
+                    f"/?replicaSet={REPLICA_SET}",
+                    "MLP_SMTP_HOST=smtp.example.org",
+                    "MLP_SMTP_PORT=587",
+                    "MLP_PUBLIC_BASE_URL=https://mlp.example.org",
+                ],
+            }
+        ],
+        # An example only: in a real cluster create the Secret from your secret
+        # store (sealed-secrets, external-secrets) and drop this generator.
+        "secretGenerator": [
+            {"name": SECRET, "literals": ["MLP_JWT_SECRET=change-me-to-32-random-bytes-or-more"]}
+        ],
+    }
+
+
+def k8s_files() -> dict[Path, str]:
+    files = {
+        K8S / "base" / "kustomization.yaml": HEADER + dump(k8s_base_kustomization()),
+        K8S / "overlays" / "example" / "kustomization.yaml": HEADER + dump(k8s_example_overlay()),
+        K8S / "overlays" / "example" / "namespace.yaml": HEADER
+        + dump({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "mlp-ops"}}),
+    }
+    for s in DEPLOYED:
+        files[K8S / "base" / f"{s.name}.yaml"] = HEADER + dump_all(k8s_service_documents(s))
+    return files
+
+
 def rendered() -> dict[Path, str]:
     """Every generated file and its content."""
-    return {ROOT / "docker-compose.yml": HEADER + dump(compose())}
+    return {ROOT / "docker-compose.yml": HEADER + dump(compose()), **k8s_files()}
 
 
 def stale() -> list[str]:
