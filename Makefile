@@ -20,7 +20,7 @@ export MLP_MAIL_DIR ?= var/mail
 export MLP_JWT_SECRET ?= mlp-development-secret-change-me
 export PYTHONPATH := .$(if $(PYTHONPATH),:$(PYTHONPATH))
 
-.PHONY: all prereqs venv jars run test lint format bench demo clean-var manifests
+.PHONY: all prereqs venv jars run test lint format bench demo clean-var manifests contracts contracts-check dlq-replay
 
 all: test
 
@@ -66,6 +66,16 @@ demo: venv jars
 manifests: venv
 	$(PY) -m deploy.requirements
 	$(PY) -m deploy.manifests
+
+# Regenerate docs/asyncapi.yaml, docs/schemas/*.json and docs/openapi/*.json from the
+# marshmallow schemas and blueprints; refuses a backward-incompatible payload change.
+contracts: venv
+	$(PY) -m deploy.contracts write
+
+# Fail when the contract files are stale or a payload schema broke compatibility;
+# CONTRACT_BASE=origin/main also compares with that git ref (tests/deploy runs the rest).
+contracts-check: venv
+	$(PY) -m deploy.contracts check $(if $(CONTRACT_BASE),--against $(CONTRACT_BASE))
 
 clean-var:
 	rm -rf var
