@@ -77,5 +77,11 @@ contracts: venv
 contracts-check: venv
 	$(PY) -m deploy.contracts check $(if $(CONTRACT_BASE),--against $(CONTRACT_BASE))
 
+# Re-publish a service's dead-letter topic to the original topics and commit:
+#   make dlq-replay SERVICE=events [DRY_RUN=1]   (uses MLP_KAFKA_BOOTSTRAP)
+dlq-replay: venv
+	@test -n "$(SERVICE)" || { echo "usage: make dlq-replay SERVICE=<events|invitations|documents|notifications> [DRY_RUN=1]"; exit 2; }
+	$(PY) -m shared.dlq replay --service $(SERVICE) $(if $(DRY_RUN),--dry-run)
+
 clean-var:
 	rm -rf var
