@@ -74,19 +74,24 @@ def ensure_topics(settings: Settings, timeout_s: float = 60.0) -> list[str]:
     try:
         existing = set(admin.list_topics())
         missing = [t.name for t in TOPICS if t.name not in existing]
-        if missing:
+        still_missing = set(missing)
+        # A broker that has just started may refuse or not yet list new topics:
+        # retry until the deadline (another worker creating them too is no error).
+        while still_missing:
             spec = {
                 name: {
                     "num_partitions": settings.kafka_partitions,
                     "replication_factor": settings.kafka_replication,
                 }
-                for name in missing
+                for name in sorted(still_missing)
             }
-            # Another worker may create some of them at the same moment: not an error.
             admin.create_topics(spec, raise_errors=False)
-            still_missing = set(missing) - set(admin.list_topics())
-            if still_missing:
+            still_missing -= set(admin.list_topics())
+            if still_missing and time.monotonic() > deadline:
                 raise SystemExit(f"Kafka refused to create topics {sorted(still_missing)}.")
+            if still_missing:
+                time.sleep(0.5)
+        if missing:
             log.info("created topics", extra={"topics": missing})
         return missing
     finally:
