@@ -125,3 +125,27 @@ def test_provision_cli_creates_exactly_the_catalogue(kafka_factory):
         assert len(described[0]["partitions"]) == 2
     finally:
         admin.close()
+
+
+def test_every_service_in_the_tree_is_deployed():
+    """A new service slots in by one line in deploy/catalog.py (then make manifests contracts)."""
+    from deploy.catalog import names
+
+    present = sorted(p.parent.name for p in (ROOT / "services").glob("*/app.py"))
+    missing = sorted(set(present) - set(names()))
+    assert missing == [], f"add DeployedService({missing[0]!r}) to deploy/catalog.py"
+
+
+def test_one_catalog_entry_generates_a_services_compose_and_k8s_files(monkeypatch):
+    from deploy import catalog
+
+    extended = (*catalog.DEPLOYED, catalog.DeployedService("invitations"))
+    monkeypatch.setattr(manifests, "DEPLOYED", extended)
+    doc = manifests.compose()["services"]
+    assert doc["invitations-web"]["ports"] == ["8002:8002"]
+    assert doc["invitations-worker"]["command"] == ["worker"]
+    assert doc["invitations-worker"]["environment"]["MLP_INVITATIONS_WORKER_METRICS_PORT"] == "8102"
+    files = {p.relative_to(ROOT).as_posix() for p in manifests.k8s_files()}
+    assert "deploy/k8s/base/invitations.yaml" in files
+    kustomization = yaml.safe_load(manifests.dump(manifests.k8s_base_kustomization()))
+    assert kustomization["resources"] == ["events.yaml", "invitations.yaml"]
