@@ -20,7 +20,7 @@ export MLP_MAIL_DIR ?= var/mail
 export MLP_JWT_SECRET ?= mlp-development-secret-change-me
 export PYTHONPATH := .$(if $(PYTHONPATH),:$(PYTHONPATH))
 
-.PHONY: all prereqs venv jars run test lint format bench demo clean-var
+.PHONY: all prereqs venv jars run test lint format bench demo clean-var manifests contracts contracts-check dlq-replay
 
 all: test
 
@@ -60,6 +60,28 @@ bench: venv jars
 
 demo: venv jars
 	$(PY) -m deploy.local.demo
+
+# Regenerate docker-compose.yml, deploy/k8s/base and the image's runtime pins from
+# deploy/catalog.py and requirements.lock (tests fail while they are stale).
+manifests: venv
+	$(PY) -m deploy.requirements
+	$(PY) -m deploy.manifests
+
+# Regenerate docs/asyncapi.yaml, docs/schemas/*.json and docs/openapi/*.json from the
+# marshmallow schemas and blueprints; refuses a backward-incompatible payload change.
+contracts: venv
+	$(PY) -m deploy.contracts write
+
+# Fail when the contract files are stale or a payload schema broke compatibility;
+# CONTRACT_BASE=origin/main also compares with that git ref (tests/deploy runs the rest).
+contracts-check: venv
+	$(PY) -m deploy.contracts check $(if $(CONTRACT_BASE),--against $(CONTRACT_BASE))
+
+# Re-publish a service's dead-letter topic to the original topics and commit:
+#   make dlq-replay SERVICE=events [DRY_RUN=1]   (uses MLP_KAFKA_BOOTSTRAP)
+dlq-replay: venv
+	@test -n "$(SERVICE)" || { echo "usage: make dlq-replay SERVICE=<events|invitations|documents|notifications> [DRY_RUN=1]"; exit 2; }
+	$(PY) -m shared.dlq replay --service $(SERVICE) $(if $(DRY_RUN),--dry-run)
 
 clean-var:
 	rm -rf var

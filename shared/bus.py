@@ -74,26 +74,53 @@ def ensure_topics(settings: Settings, timeout_s: float = 60.0) -> list[str]:
     try:
         existing = set(admin.list_topics())
         missing = [t.name for t in TOPICS if t.name not in existing]
-        if missing:
+        still_missing = set(missing)
+        # A broker that has just started may refuse or not yet list new topics:
+        # retry until the deadline (another worker creating them too is no error).
+        while still_missing:
             spec = {
                 name: {
                     "num_partitions": settings.kafka_partitions,
                     "replication_factor": settings.kafka_replication,
                 }
-                for name in missing
+                for name in sorted(still_missing)
             }
-            # Another worker may create some of them at the same moment: not an error.
-            # New topics show in metadata after a moment, and a broker that has just
-            # started may refuse a first request: ask again until they show, then fail.
-            still_missing = set(missing)
-            settle_by = time.monotonic() + 30
-            while still_missing and time.monotonic() < settle_by:
-                admin.create_topics({t: spec[t] for t in still_missing}, raise_errors=False)
-                time.sleep(0.5)
-                still_missing -= set(admin.list_topics())
-            if still_missing:
+            admin.create_topics(spec, raise_errors=False)
+            still_missing -= set(admin.list_topics())
+            if still_missing and time.monotonic() > deadline:
                 raise SystemExit(f"Kafka refused to create topics {sorted(still_missing)}.")
+            if still_missing:
+                time.sleep(0.5)
+        if missing:
             log.info("created topics", extra={"topics": missing})
         return missing
     finally:
         admin.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m shared.bus provision``: create the catalogue topics, then exit.
+
+    The one-shot provisioning step of docker-compose.yml and of deployments that
+    want topics to exist before any worker starts (the workers create missing
+    ones as well). Reads ``MLP_KAFKA_BOOTSTRAP``, ``MLP_KAFKA_PARTITIONS`` and
+    ``MLP_KAFKA_REPLICATION``.
+    """
+    import argparse
+    import sys
+
+    from shared.config import load_settings
+
+    parser = argparse.ArgumentParser(prog="python -m shared.bus")
+    parser.add_argument("command", choices=["provision"])
+    parser.add_argument("--timeout", type=float, default=120.0, help="wait for Kafka, seconds")
+    args = parser.parse_args(argv)
+    settings = load_settings("provision")
+    created = ensure_topics(settings, timeout_s=args.timeout)
+    sys.stdout.write(
+        f"{len(TOPICS)} topics in the catalogue; created {len(created)}: {', '.join(created)}\n"
+    )
+
+
+if __name__ == "__main__":
+    main()

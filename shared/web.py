@@ -70,22 +70,24 @@ class _ProblemApi(Api):
         return problem_response(problem_from_http_exception(error))
 
 
-def create_service_app(
-    settings: Settings,
+def create_api_app(
+    service: str,
     *,
     title: str,
     blueprints: Iterable[Blueprint],
-) -> Flask:
-    """Build a service's Flask app around its ``blueprints``."""
-    configure_logging(settings.service, settings.log_level)
-    app = Flask(settings.service)
+    max_request_bytes: int = 1024 * 1024,
+) -> tuple[Flask, Api]:
+    """The Flask app with its flask-smorest ``Api`` and routes, and no database:
+    what :func:`create_service_app` builds on, and enough to export the service's
+    OpenAPI document (``deploy/contracts.py``) without MongoDB."""
+    app = Flask(service)
     app.config.update(
         API_TITLE=title,
         API_VERSION="1.0.0",
         OPENAPI_VERSION="3.1.0",
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
-        MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        MAX_CONTENT_LENGTH=max_request_bytes,
         JSON_SORT_KEYS=False,
     )
     api = _ProblemApi(app)
@@ -94,6 +96,23 @@ def create_service_app(
     )
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
+    return app, api
+
+
+def create_service_app(
+    settings: Settings,
+    *,
+    title: str,
+    blueprints: Iterable[Blueprint],
+) -> Flask:
+    """Build a service's Flask app around its ``blueprints``."""
+    configure_logging(settings.service, settings.log_level)
+    app, _api = create_api_app(
+        settings.service,
+        title=title,
+        blueprints=blueprints,
+        max_request_bytes=settings.max_request_bytes,
+    )
     install_error_handlers(app)
 
     client = connect(settings)

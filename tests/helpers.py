@@ -58,6 +58,10 @@ def partner_consumer(bootstrap: str, *topics: str) -> KafkaConsumer:
     deadline = time.monotonic() + 30
     while not consumer.assignment() and time.monotonic() < deadline:
         consumer.poll(timeout_ms=200)
+    # Resolve "latest" now: left lazy, it is resolved at the first fetch, after
+    # records the test produces meanwhile (or after a broker restart), which are lost.
+    for tp in consumer.assignment():
+        consumer.position(tp)
     return consumer
 
 

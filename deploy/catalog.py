@@ -1,0 +1,50 @@
+"""The services this repository deploys: the ONE list the deployment files are
+generated from (``docker-compose.yml``, ``deploy/k8s/``, the contracts in
+``docs/``).
+
+A new service slots in by adding one entry to :data:`DEPLOYED` and running
+``make manifests contracts``; ``tests/deploy`` fail until the checked-in files
+match. Ports come from :data:`shared.config.SERVICE_PORTS`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.config import SERVICE_PORTS
+
+IMAGE_REPOSITORY = "mlp-ops"
+
+
+@dataclass(frozen=True)
+class DeployedService:
+    name: str
+
+    @property
+    def port(self) -> int:
+        return SERVICE_PORTS[self.name]
+
+    @property
+    def worker_metrics_port(self) -> int:
+        """Where the worker serves Prometheus metrics (``shared.config`` default)."""
+        return self.port + 100
+
+    @property
+    def upper(self) -> str:
+        return self.name.upper()
+
+    @property
+    def image(self) -> str:
+        return f"{IMAGE_REPOSITORY}/{self.name}"
+
+
+DEPLOYED: tuple[DeployedService, ...] = (
+    DeployedService("events"),
+    # DeployedService("invitations"),
+    # DeployedService("documents"),
+    # DeployedService("notifications"),
+)
+
+
+def names() -> list[str]:
+    return [s.name for s in DEPLOYED]

@@ -1,0 +1,368 @@
+"""Static checks of the deployment files, used by ``tests/deploy``: each returns
+a list of problems (empty when sound), so a test can break a copy on purpose and
+see the problem reported."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+from shared.config import SERVICE_PORTS
+
+ROOT = Path(__file__).resolve().parents[1]
+MLP_VAR = re.compile(r"\bMLP_[A-Z0-9_]+\b")
+ONE_SHOT_RESTARTS = {"no", "on-failure", None}
+CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
+SERVICE_NAMES = tuple(SERVICE_PORTS)
+
+
+def documented_variables(root: Path = ROOT) -> str:
+    """The text that documents ``MLP_`` variables: the README and shared/config.py."""
+    return (root / "README.md").read_text() + (root / "shared" / "config.py").read_text()
+
+
+def undocumented(names: set[str], documentation: str) -> list[str]:
+    """``MLP_`` names not in ``documentation``; ``MLP_<SERVICE>_X`` counts as documented
+    when ``MLP_EVENTS_X`` is (the README documents the per-service family once)."""
+    known = set(MLP_VAR.findall(documentation))
+    missing = []
+    for name in sorted(names):
+        generic = name
+        for service in SERVICE_NAMES:
+            generic = generic.replace(f"MLP_{service.upper()}_", "MLP_EVENTS_")
+        if name not in known and generic not in known:
+            missing.append(name)
+    return missing
+
+
+def module_file(root: Path, module: str) -> Path | None:
+    base = root / Path(*module.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__main__.py"):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def _command(value: Any) -> list[str]:
+    if value is None:
+        return []
+    return shlex.split(value) if isinstance(value, str) else [str(v) for v in value]
+
+
+def _own_image_service(spec: dict[str, Any]) -> str | None:
+    build = spec.get("build")
+    if isinstance(build, dict):
+        return (build.get("args") or {}).get("SERVICE")
+    return None
+
+
+def check_compose(doc: Any, root: Path = ROOT, documentation: str | None = None) -> list[str]:
+    """Problems of a parsed docker-compose document."""
+    from deploy.catalog import names as deployed_names
+
+    if not isinstance(doc, dict) or not isinstance(doc.get("services"), dict):
+        return ["no services mapping"]
+    problems: list[str] = []
+    services: dict[str, dict[str, Any]] = doc["services"]
+    documentation = documentation if documentation is not None else documented_variables(root)
+
+    for name, spec in services.items():
+        build = spec.get("build")
+        if build is not None:
+            context = root / (build if isinstance(build, str) else build.get("context", "."))
+            if not context.is_dir():
+                problems.append(f"{name}: build context {context} does not exist")
+            dockerfile = "Dockerfile" if isinstance(build, str) else build.get("dockerfile")
+            if not (context / (dockerfile or "Dockerfile")).is_file():
+                problems.append(f"{name}: Dockerfile {dockerfile} does not exist")
+        elif "image" not in spec:
+            problems.append(f"{name}: neither build nor image")
+
+        own = _own_image_service(spec)
+        command = _command(spec.get("command"))
+        if own is not None:
+            if not (root / "services" / own / "app.py").is_file():
+                problems.append(f"{name}: build arg SERVICE={own} names no service")
+            if not command:
+                problems.append(f"{name}: no command (web or worker)")
+            elif command[0] == "web":
+                if "def create_app" not in _read(root / "services" / own / "app.py"):
+                    problems.append(f"{name}: services/{own}/app.py has no create_app")
+            elif command[0] == "worker":
+                if not (root / "services" / own / "worker.py").is_file():
+                    problems.append(f"{name}: services/{own}/worker.py does not exist")
+            elif command[:2] == ["python", "-m"] and len(command) > 2:
+                path = module_file(root, command[2])
+                if path is None:
+                    problems.append(f"{name}: module {command[2]} does not exist")
+                elif "__main__" not in _read(path):
+                    problems.append(f"{name}: module {command[2]} is not runnable")
+                elif len(command) > 3 and command[3] not in _read(path):
+                    problems.append(f"{name}: {command[2]} has no command {command[3]!r}")
+            else:
+                problems.append(f"{name}: unknown command {command}")
+
+        env = spec.get("environment") or {}
+        if isinstance(env, list):
+            env = dict(item.split("=", 1) for item in env)
+        for port in spec.get("ports") or []:
+            published, _, target = str(port).rpartition(":")
+            if own is not None and command[:1] == ["web"]:
+                expected = str(SERVICE_PORTS.get(own))
+                if target != expected:
+                    problems.append(f"{name}: container port {target} is not {own}'s {expected}")
+                if str(env.get(f"MLP_{own.upper()}_PORT")) != target:
+                    problems.append(f"{name}: MLP_{own.upper()}_PORT does not match port {target}")
+            if not published or not target.isdigit():
+                problems.append(f"{name}: port {port!r} is not host:container")
+
+        for dep, cond in (spec.get("depends_on") or {}).items():
+            condition = (cond or {}).get("condition", "service_started")
+            if dep not in services:
+                problems.append(f"{name}: depends on unknown service {dep}")
+                continue
+            if condition not in CONDITIONS:
+                problems.append(f"{name}: unknown depends_on condition {condition}")
+            if condition == "service_healthy" and "healthcheck" not in services[dep]:
+                problems.append(f"{name}: waits for {dep} to be healthy but it has no healthcheck")
+            if (
+                condition == "service_completed_successfully"
+                and services[dep].get("restart") not in ONE_SHOT_RESTARTS
+            ):
+                problems.append(f"{name}: waits for {dep} to complete but it restarts forever")
+
+    text_vars: set[str] = set()
+    _collect_vars(doc, text_vars)
+    for var in undocumented(text_vars, documentation):
+        problems.append(f"variable {var} is documented neither in README.md nor shared/config.py")
+
+    for service in deployed_names():
+        images = set()
+        for role in ("web", "worker"):
+            spec = services.get(f"{service}-{role}")
+            if spec is None:
+                problems.append(f"{service}: no {service}-{role} in compose")
+                continue
+            images.add(spec.get("image"))
+            if "healthcheck" not in spec:
+                problems.append(f"{service}-{role}: no healthcheck")
+            if not spec.get("depends_on"):
+                problems.append(f"{service}-{role}: no depends_on")
+        if len(images) > 1:
+            problems.append(f"{service}: web and worker run different images {sorted(images)}")
+
+    kafka_env = (services.get("kafka") or {}).get("environment") or {}
+    if str(kafka_env.get("KAFKA_AUTO_CREATE_TOPICS_ENABLE")).lower() != "false":
+        problems.append("kafka: automatic topic creation is not off")
+    if "broker" not in str(kafka_env.get("KAFKA_PROCESS_ROLES", "")) or "controller" not in str(
+        kafka_env.get("KAFKA_PROCESS_ROLES", "")
+    ):
+        problems.append("kafka: not a KRaft combined broker+controller")
+    provisioners = [
+        n
+        for n, s in services.items()
+        if _command(s.get("command"))[:4] == ["python", "-m", "shared.bus", "provision"]
+    ]
+    if not provisioners:
+        problems.append("no topic-provisioning service (python -m shared.bus provision)")
+    mongo_cmd = _command((services.get("mongo") or {}).get("command"))
+    replset = mongo_cmd[mongo_cmd.index("--replSet") + 1] if "--replSet" in mongo_cmd else None
+    if replset is None:
+        problems.append("mongo: not started as a replica set")
+    for name, spec in services.items():
+        uri = str((spec.get("environment") or {}).get("MLP_MONGO_URI", ""))
+        if uri and f"replicaSet={replset}" not in uri:
+            problems.append(f"{name}: MLP_MONGO_URI does not name replica set {replset}")
+    return problems
+
+
+def _collect_vars(node: Any, out: set[str]) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            _collect_vars(key, out)
+            _collect_vars(value, out)
+    elif isinstance(node, list):
+        for item in node:
+            _collect_vars(item, out)
+    elif isinstance(node, str):
+        out.update(MLP_VAR.findall(node))
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
+
+
+# --- Kubernetes ------------------------------------------------------------
+
+REQUIRED_TOP = ("apiVersion", "kind", "metadata")
+
+
+def _probe_path(container: dict[str, Any], probe: str) -> str | None:
+    return ((container.get(probe) or {}).get("httpGet") or {}).get("path")
+
+
+def _port_names(container: dict[str, Any]) -> dict[Any, int]:
+    ports: dict[Any, int] = {}
+    for port in container.get("ports") or []:
+        ports[port.get("containerPort")] = port.get("containerPort")
+        if "name" in port:
+            ports[port["name"]] = port.get("containerPort")
+    return ports
+
+
+def check_k8s(
+    docs: list[dict[str, Any]],
+    routes: set[str],
+    *,
+    rendered: bool = False,
+) -> list[str]:
+    """Problems of a list of Kubernetes objects (the base, or a rendered overlay).
+
+    ``routes`` are the URL rules of the services' apps (probes must hit real
+    routes). ``rendered`` also requires every ConfigMap/Secret reference to
+    resolve to an object in ``docs`` (kustomize renames generated ones).
+    """
+    from deploy.catalog import DEPLOYED
+
+    problems: list[str] = []
+    by_kind: dict[str, dict[str, dict[str, Any]]] = {}
+    for i, doc in enumerate(docs):
+        if not isinstance(doc, dict):
+            problems.append(f"document {i} is not a mapping")
+            continue
+        missing = [k for k in REQUIRED_TOP if k not in doc]
+        name = (doc.get("metadata") or {}).get("name")
+        if missing or not name:
+            lacks = missing or ["metadata.name"]
+            problems.append(f"document {i} ({doc.get('kind')}) lacks {lacks}")
+            continue
+        by_kind.setdefault(doc["kind"], {})[name] = doc
+
+    deployments = by_kind.get("Deployment", {})
+    for name, dep in deployments.items():
+        spec = dep.get("spec") or {}
+        template = spec.get("template") or {}
+        pod_labels = (template.get("metadata") or {}).get("labels") or {}
+        match = (spec.get("selector") or {}).get("matchLabels") or {}
+        if not match or any(pod_labels.get(k) != v for k, v in match.items()):
+            problems.append(f"Deployment {name}: selector does not match its pod labels")
+        pod = template.get("spec") or {}
+        if not (pod.get("securityContext") or {}).get("runAsNonRoot"):
+            problems.append(f"Deployment {name}: pods may run as root")
+        containers = pod.get("containers") or []
+        if not containers:
+            problems.append(f"Deployment {name}: no containers")
+        for c in containers:
+            res = c.get("resources") or {}
+            for part in ("requests", "limits"):
+                for kind in ("cpu", "memory"):
+                    if kind not in (res.get(part) or {}):
+                        problems.append(f"Deployment {name}: no {kind} {part}")
+            if not c.get("image"):
+                problems.append(f"Deployment {name}: no image")
+            ports = _port_names(c)
+            for probe in ("readinessProbe", "livenessProbe"):
+                get = (c.get(probe) or {}).get("httpGet")
+                if get is None:
+                    continue
+                path = get.get("path")
+                if path not in routes:
+                    problems.append(f"Deployment {name}: {probe} path {path} is no route")
+                if get.get("port") not in ports:
+                    problems.append(f"Deployment {name}: {probe} port {get.get('port')} undeclared")
+            if rendered:
+                for ref in c.get("envFrom") or []:
+                    cm = (ref.get("configMapRef") or {}).get("name")
+                    if cm and cm not in by_kind.get("ConfigMap", {}):
+                        problems.append(f"Deployment {name}: ConfigMap {cm} does not exist")
+                for var in c.get("env") or []:
+                    sk = ((var.get("valueFrom") or {}).get("secretKeyRef")) or {}
+                    if sk:
+                        secret = by_kind.get("Secret", {}).get(sk.get("name"))
+                        if secret is None:
+                            problems.append(f"Deployment {name}: Secret {sk.get('name')} missing")
+                        elif sk.get("key") not in (secret.get("data") or {}):
+                            problems.append(f"Deployment {name}: Secret key {sk['key']} missing")
+
+    for s in DEPLOYED:
+        web = deployments.get(f"{s.name}-web")
+        worker = deployments.get(f"{s.name}-worker")
+        if web is None or worker is None:
+            problems.append(f"{s.name}: web and worker Deployments required")
+            continue
+        wc = web["spec"]["template"]["spec"]["containers"][0]
+        kc = worker["spec"]["template"]["spec"]["containers"][0]
+        if _probe_path(wc, "readinessProbe") != "/readyz":
+            problems.append(f"{s.name}-web: readiness probe is not /readyz")
+        if _probe_path(wc, "livenessProbe") != "/healthz":
+            problems.append(f"{s.name}-web: liveness probe is not /healthz")
+        if s.port not in _port_names(wc).values():
+            problems.append(f"{s.name}-web: does not listen on {s.port}")
+        env = {e["name"]: e for e in wc.get("env") or []}
+        if (env.get(f"MLP_{s.upper}_PORT") or {}).get("value") != str(s.port):
+            problems.append(f"{s.name}-web: MLP_{s.upper}_PORT is not {s.port}")
+        if "secretKeyRef" not in ((env.get("MLP_JWT_SECRET") or {}).get("valueFrom") or {}):
+            problems.append(f"{s.name}-web: MLP_JWT_SECRET does not come from a Secret")
+        if not any("configMapRef" in r for r in wc.get("envFrom") or []):
+            problems.append(f"{s.name}-web: no ConfigMap reference")
+        if wc.get("args") != ["web"] or kc.get("args") != ["worker"]:
+            problems.append(f"{s.name}: web/worker entry points wrong")
+        images = {_repository(wc.get("image", "")), _repository(kc.get("image", ""))}
+        if len(images) != 1 or not next(iter(images)).endswith(s.image):
+            problems.append(f"{s.name}: images {sorted(images)} are not {s.image}")
+
+        svc = by_kind.get("Service", {}).get(s.name)
+        web_labels = web["spec"]["template"]["metadata"]["labels"]
+        if svc is None:
+            problems.append(f"{s.name}: no Service")
+        else:
+            sel = svc["spec"].get("selector") or {}
+            if not sel or any(web_labels.get(k) != v for k, v in sel.items()):
+                problems.append(f"Service {s.name}: selector matches no web pod")
+            for port in svc["spec"].get("ports") or []:
+                if port.get("targetPort") not in _port_names(wc):
+                    target = port.get("targetPort")
+                    problems.append(f"Service {s.name}: targetPort {target} unknown")
+                if port.get("port") != s.port:
+                    problems.append(f"Service {s.name}: port {port.get('port')} is not {s.port}")
+        pdb = by_kind.get("PodDisruptionBudget", {}).get(f"{s.name}-web")
+        if pdb is None:
+            problems.append(f"{s.name}: no PodDisruptionBudget for web")
+        else:
+            sel = (pdb["spec"].get("selector") or {}).get("matchLabels") or {}
+            if not sel or any(web_labels.get(k) != v for k, v in sel.items()):
+                problems.append(f"PodDisruptionBudget {s.name}-web: selects no web pod")
+        hpa = by_kind.get("HorizontalPodAutoscaler", {}).get(f"{s.name}-web")
+        if hpa is None:
+            problems.append(f"{s.name}: no HorizontalPodAutoscaler for web")
+        else:
+            ref = hpa["spec"].get("scaleTargetRef") or {}
+            if ref.get("kind") != "Deployment" or ref.get("name") != f"{s.name}-web":
+                problems.append(f"HorizontalPodAutoscaler {s.name}-web: targets {ref.get('name')}")
+            if not 1 <= hpa["spec"].get("minReplicas", 1) <= hpa["spec"].get("maxReplicas", 0):
+                problems.append(f"HorizontalPodAutoscaler {s.name}-web: bad replica bounds")
+    return problems
+
+
+def _repository(image: str) -> str:
+    """The image without its tag or digest."""
+    image = image.split("@", 1)[0]
+    head, _, tail = image.rpartition(":")
+    return head if head and "/" not in tail else image
+
+
+def check_kustomization(path: Path) -> list[str]:
+    """Every file a kustomization names exists."""
+    import yaml
+
+    doc = yaml.safe_load(path.read_text())
+    problems = []
+    for entry in doc.get("resources") or []:
+        if not (path.parent / entry).exists():
+            problems.append(f"{path.name}: resource {entry} does not exist")
+    return problems

@@ -1,0 +1,89 @@
+"""The container images' dependency pins, derived from ``requirements.lock``.
+
+``requirements.lock`` is the one source of truth. The image installs its pins
+minus the packages only tests and the local stack need (:data:`NOT_IN_IMAGES`);
+``python -m deploy.requirements`` rewrites ``deploy/requirements-runtime.txt``
+and ``tests/deploy`` fail when that file and the lock disagree.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+LOCK = ROOT / "requirements.lock"
+RUNTIME = ROOT / "deploy" / "requirements-runtime.txt"
+
+# Test runner, linter, testcontainers, the local Mongo-wire server (GPL, a separate
+# process in development only), the Procfile runner, and what only they pull in.
+NOT_IN_IMAGES = frozenset(
+    name.lower()
+    for name in (
+        "pytest",
+        "pytest-timeout",
+        "iniconfig",
+        "pluggy",
+        "Pygments",
+        "ruff",
+        "testcontainers",
+        "docker",
+        "wrapt",
+        "python-dotenv",
+        "SecantusDB",
+        "shapely",
+        "numpy",
+        "s2sphere",
+        "future",
+        "honcho",
+    )
+)
+
+_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)$")
+
+
+def normalise(name: str) -> str:
+    """PEP 503 name normalisation."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def parse_pins(text: str) -> dict[str, str]:
+    """``name -> version`` of every ``name==version`` line; anything else is an error."""
+    pins: dict[str, str] = {}
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        match = _PIN.match(line)
+        if match is None:
+            raise ValueError(f"not an exact pin: {raw!r}")
+        pins[match.group(1)] = match.group(2)
+    return pins
+
+
+def runtime_pins(lock_text: str) -> dict[str, str]:
+    excluded = {normalise(n) for n in NOT_IN_IMAGES}
+    return {
+        name: version
+        for name, version in parse_pins(lock_text).items()
+        if normalise(name) not in excluded
+    }
+
+
+def render(lock_text: str) -> str:
+    lines = [
+        "# Generated from requirements.lock by `python -m deploy.requirements`; do not edit.",
+        "# The container images install exactly these pins (pip install --no-deps).",
+    ]
+    lines += [f"{name}=={version}" for name, version in runtime_pins(lock_text).items()]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    RUNTIME.write_text(render(LOCK.read_text()))
+    sys.stdout.write(f"wrote {RUNTIME.relative_to(ROOT)}\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""pytest plugin (``-p tests.contract_plugin`` in pyproject's addopts): every
+record a service announces anywhere in the test suite — every ``Outbox.add``
+called from a module under ``services/`` (operations, handlers, jobs) — is
+validated against its topic's JSON Schema (``deploy.contracts``, strict: no
+undeclared fields). Backbone tests that add synthetic records to an outbox
+directly are not services and are not checked. Violations do not disturb the
+test that produced them; they are listed at the end and fail the session.
+
+Topics of services that are not deployed yet (not in ``deploy/catalog.py``) have
+no schema to check against and are skipped.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import pytest
+
+VIOLATIONS: list[str] = []
+CHECKED: list[int] = [0]
+
+
+def _install() -> Any:
+    from deploy import contracts
+    from shared.outbox import Outbox
+
+    original = Outbox.add
+    known = set(contracts.topic_payloads())
+
+    def add(self: Outbox, session: Any, *, topic: str, payload: dict[str, Any], **kw: Any) -> str:
+        caller = sys._getframe(1).f_globals.get("__name__", "")
+        if topic in known and caller.startswith("services."):
+            CHECKED[0] += 1
+            VIOLATIONS.extend(contracts.payload_errors(topic, payload))
+        return original(self, session, topic=topic, payload=payload, **kw)
+
+    Outbox.add = add  # type: ignore[method-assign]
+    return original
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config._mlp_outbox_add = _install()  # type: ignore[attr-defined]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    from shared.outbox import Outbox
+
+    original = getattr(config, "_mlp_outbox_add", None)
+    if original is not None:
+        Outbox.add = original  # type: ignore[method-assign]
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if CHECKED[0] or VIOLATIONS:
+        terminalreporter.write_line(
+            f"topic contracts: {CHECKED[0]} produced records checked, "
+            f"{len(VIOLATIONS)} schema violations"
+        )
+    for violation in VIOLATIONS[:50]:
+        terminalreporter.write_line(f"  contract violation: {violation}", red=True)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if VIOLATIONS and exitstatus == 0:
+        session.exitstatus = 1
