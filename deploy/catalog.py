@@ -41,7 +41,7 @@ class DeployedService:
 DEPLOYED: tuple[DeployedService, ...] = (
     DeployedService("events"),
     # DeployedService("invitations"),
-    # DeployedService("documents"),
+    DeployedService("documents"),
     # DeployedService("notifications"),
 )
 
