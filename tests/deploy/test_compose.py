@@ -138,14 +138,17 @@ def test_every_service_in_the_tree_is_deployed():
 
 def test_one_catalog_entry_generates_a_services_compose_and_k8s_files(monkeypatch):
     from deploy import catalog
+    from shared import config
 
-    extended = (*catalog.DEPLOYED, catalog.DeployedService("invitations"))
+    # A service that does not exist yet (a surveys service, say) needs one entry.
+    monkeypatch.setitem(config.SERVICE_PORTS, "surveys", 8005)
+    extended = (*catalog.DEPLOYED, catalog.DeployedService("surveys"))
     monkeypatch.setattr(manifests, "DEPLOYED", extended)
     doc = manifests.compose()["services"]
-    assert doc["invitations-web"]["ports"] == ["8002:8002"]
-    assert doc["invitations-worker"]["command"] == ["worker"]
-    assert doc["invitations-worker"]["environment"]["MLP_INVITATIONS_WORKER_METRICS_PORT"] == "8102"
+    assert doc["surveys-web"]["ports"] == ["8005:8005"]
+    assert doc["surveys-worker"]["command"] == ["worker"]
+    assert doc["surveys-worker"]["environment"]["MLP_SURVEYS_WORKER_METRICS_PORT"] == "8105"
     files = {p.relative_to(ROOT).as_posix() for p in manifests.k8s_files()}
-    assert "deploy/k8s/base/invitations.yaml" in files
+    assert "deploy/k8s/base/surveys.yaml" in files
     kustomization = yaml.safe_load(manifests.dump(manifests.k8s_base_kustomization()))
-    assert kustomization["resources"] == ["events.yaml", "invitations.yaml"]
+    assert kustomization["resources"] == [f"{s.name}.yaml" for s in extended]
