@@ -59,13 +59,14 @@ def _permanent(exc: Exception) -> bool:
 class MailSender:
     """Sends due mails of the outbox over one SMTP connection per run."""
 
-    def __init__(self, ns: NotificationSettings, connections: int = 4) -> None:
+    def __init__(self, ns: NotificationSettings, connections: int = 1) -> None:
         self.ns = ns
         self.connections = connections
         self.pool = ThreadPoolExecutor(connections, thread_name_prefix="smtp")
 
     def run(self, ctx: JobContext) -> int:
-        """Drain due mails over ``connections`` SMTP connections in parallel."""
+        """Drain due mails over ``connections`` SMTP connections (1 by default: on a
+        small machine parallel senders only contend for MongoDB)."""
         store = NotificationStore(ctx.db)
         first = self._drain(ctx, store, limit=1)  # nothing due: no threads woken
         if not first:
