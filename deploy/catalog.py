@@ -42,7 +42,7 @@ DEPLOYED: tuple[DeployedService, ...] = (
     DeployedService("events"),
     # DeployedService("invitations"),
     DeployedService("documents"),
-    # DeployedService("notifications"),
+    DeployedService("notifications"),
 )
 
 

@@ -1,0 +1,206 @@
+"""``python -m bench.notifications``: figures of the notifications service.
+
+Starts Kafka, MongoDB (tests/infra.py, ``MLP_TEST_INFRA`` as for the tests), an
+in-memory SMTP sink and a local webhook receiver, runs the notifications
+worker as a real process, and measures
+
+- mail latency: from producing an ``invitation.accepted`` record (paced at
+  ``--rate``/s, 1,000 of them) to the confirmation mail's arrival at the SMTP
+  sink, p50/p99 (the invitations service is played by this script);
+- webhook deliveries per second to a local receiver (``--webhooks`` records of
+  ``event.published`` to one subscription).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from email import message_from_bytes
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from aiosmtpd.controller import Controller
+from pymongo import MongoClient
+
+from deploy.local import services
+from deploy.local.infra import free_port
+from services.notifications.operations import create_subscription
+from services.notifications.store import NotificationStore
+from shared.bus import ensure_topics
+from shared.config import Settings
+from tests.fixtures_notifications import Producer, event_payload, issued_payload, status_payload
+from tests.helpers import service_env
+from tests.infra import start_kafka, start_mongo
+
+
+class TimingSink:
+    """SMTP sink that notes when each message arrives, by recipient and template."""
+
+    def __init__(self) -> None:
+        self.arrivals: dict[str, float] = {}
+        self.count = 0
+        self.lock = threading.Lock()
+        self.port = free_port()
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        now = time.monotonic()
+        msg = message_from_bytes(envelope.original_content or b"")
+        subject = str(msg["Subject"] or "")
+        with self.lock:
+            self.count += 1
+            for rcpt in envelope.rcpt_tos:
+                self.arrivals[f"{rcpt}|{subject[:9]}"] = now
+        await asyncio.sleep(0)
+        return "250 OK"
+
+
+class Receiver:
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers["content-length"]))
+                receiver.times.append(time.monotonic())
+                self.send_response(204)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def wait_until(predicate, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.notifications")
+    parser.add_argument("--acceptances", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=20.0, help="acceptances per second")
+    parser.add_argument("--webhooks", type=int, default=1000)
+    args = parser.parse_args(argv)
+
+    tmp = Path(tempfile.mkdtemp(prefix="mlp-bench-notifications-"))
+    kafka, stop_kafka = start_kafka(tmp / "kafka")
+    mongo, stop_mongo = start_mongo(tmp / "mongo")
+    sink = TimingSink()
+    sink.controller.start()
+    receiver = Receiver()
+    worker = None
+    try:
+        ensure_topics(Settings(service="bench", kafka_bootstrap=kafka.bootstrap))
+        env = service_env("notifications", kafka.bootstrap, mongo.uri)
+        env.update(MLP_SMTP_PORT=str(sink.port), MLP_SMTP_HOST="127.0.0.1")
+        worker = services.worker("notifications", env, tmp / "logs").start()
+        producer = Producer(kafka.bootstrap)
+        # Warm up: the consumer group joins, the first mail goes out.
+        event_id = str(uuid.uuid4())
+        producer.send("event.published", event_payload(event_id, version=2), key=event_id)
+        producer.send(
+            "internal.invitation.issued",
+            issued_payload(event_id, str(uuid.uuid4()), "warmup@bench.example"),
+            key=event_id,
+        )
+        if not wait_until(lambda: sink.count >= 1, 90):
+            raise SystemExit(f"the worker sent nothing:\n{worker.tail()}")
+
+        # --- mail latency: acceptance -> confirmation in the sink -------------
+        n = args.acceptances
+        invitations = [(str(uuid.uuid4()), f"p{i}@bench.example") for i in range(n)]
+        for inv, email in invitations:
+            producer.send(
+                "internal.invitation.issued",
+                issued_payload(event_id, inv, email),
+                key=event_id,
+            )
+        if not wait_until(lambda: sink.count >= n + 1, 600):
+            raise SystemExit(f"invitations not all sent ({sink.count})")
+        sent_at: dict[str, float] = {}
+        interval = 1.0 / args.rate
+        start = time.monotonic()
+        for i, (inv, email) in enumerate(invitations):
+            target = start + i * interval
+            delay = target - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            sent_at[email] = time.monotonic()
+            producer.send(
+                "invitation.accepted",
+                status_payload(event_id, inv, "accepted", 2),
+                key=event_id,
+            )
+        wait_until(lambda: sink.count >= 2 * n + 1, 120)
+        latencies = [
+            (sink.arrivals[f"{email}|Confirmed"] - sent_at[email]) * 1000
+            for email in sent_at
+            if f"{email}|Confirmed" in sink.arrivals
+        ]
+
+        # --- webhook deliveries per second -----------------------------------
+        client = MongoClient(mongo.uri)
+        store = NotificationStore(client[env["MLP_NOTIFICATIONS_DB"]])
+        create_subscription(
+            client,
+            store,
+            owner_sub="bench",
+            owner_email=None,
+            url=receiver.url,
+            topics=["event.published"],
+            description="bench",
+        )
+        time.sleep(0.5)
+        w = args.webhooks
+        for _ in range(w):
+            eid = str(uuid.uuid4())
+            producer.send("event.published", event_payload(eid), key=eid)
+        wait_until(lambda: len(receiver.times) >= w, 300)
+        times = receiver.times[:w]
+        span = (times[-1] - times[0]) if len(times) > 1 else float("nan")
+        rate = (len(times) - 1) / span if span and span > 0 else float("nan")
+        client.close()
+        producer.close()
+
+        print("notifications benchmark (worker as a process, real Kafka + MongoDB)")
+        print(f"  acceptances paced at {args.rate:.0f}/s: {len(latencies)}/{n} confirmations")
+        if latencies:
+            print(
+                f"  accept -> confirmation mail in sink: p50 {statistics.median(latencies):.0f} ms,"
+                f" p99 {pct(latencies, 0.99):.0f} ms, max {max(latencies):.0f} ms"
+            )
+        print(f"  webhook deliveries: {len(times)}/{w}, {rate:.0f} deliveries/s to one receiver")
+    finally:
+        if worker is not None:
+            worker.stop()
+        sink.controller.stop()
+        receiver.server.shutdown()
+        stop_mongo()
+        stop_kafka()
+
+
+if __name__ == "__main__":
+    main()

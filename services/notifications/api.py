@@ -1,0 +1,208 @@
+"""HTTP routes of the notifications service (thin: validation and authorisation
+here, writes in ``operations``)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Response, current_app, jsonify, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from pymongo import DESCENDING
+
+from services.notifications import domain, operations
+from services.notifications.config import load
+from services.notifications.schemas import (
+    DeliveryListSchema,
+    DeliveryQuerySchema,
+    DeliverySchema,
+    FeedItemSchema,
+    FeedQuerySchema,
+    FeedSchema,
+    SubscriptionCreatedSchema,
+    SubscriptionCreateSchema,
+    SubscriptionListSchema,
+    SubscriptionSchema,
+    UnsubscribedSchema,
+)
+from services.notifications.store import NotificationStore
+from shared.auth import current_principal, require_roles
+from shared.errors import Problem
+from shared.http import ListArgs, page_body
+from shared.web import runtime
+
+blp = Blueprint(
+    "notifications",
+    __name__,
+    url_prefix="/v1",
+    description="In-app feed, partner webhooks, mail preferences",
+)
+SUBSCRIBER_ROLES = ("partner", "secretariat", "ops")
+
+
+def store() -> NotificationStore:
+    return current_app.extensions["store"]
+
+
+def _feed_query() -> dict[str, Any]:
+    principal = current_principal()
+    return store().feed_query(principal.sub, principal.email)
+
+
+@blp.route("/notifications")
+class Feed(MethodView):
+    @require_roles()
+    @blp.arguments(FeedQuerySchema, location="query")
+    @blp.response(200, FeedSchema)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The caller's notifications (matched on the token's e-mail or subject), newest first."""
+        page, size = args["page"], args["page_size"]
+        items, total, unread = store().feed_page(_feed_query(), (page - 1) * size, size)
+        return {**page_body(items, total, page, size), "unread": unread}
+
+
+@blp.route("/notifications/<item_id>/read", methods=["POST"])
+@require_roles()
+@blp.response(200, FeedItemSchema)
+def mark_read(item_id: str) -> dict[str, Any]:
+    """Mark one of the caller's notifications read; someone else's is 404."""
+    doc = store().mark_read(_feed_query(), item_id, datetime.now(UTC))
+    if doc is None:
+        raise Problem(404, f"There is no notification {item_id} for you.")
+    return doc
+
+
+# --- subscriptions ----------------------------------------------------------------
+
+
+def _owned(subscription_id: str) -> dict[str, Any]:
+    sub = store().owned_subscription(subscription_id, current_principal().sub or "")
+    if sub is None:
+        raise Problem(404, f"There is no subscription {subscription_id}.")
+    return sub
+
+
+@blp.route("/subscriptions")
+class Subscriptions(MethodView):
+    @require_roles(*SUBSCRIBER_ROLES)
+    @blp.arguments(ListArgs, location="query")
+    @blp.response(200, SubscriptionListSchema)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The caller's own webhook subscriptions."""
+        query = {"owner_sub": current_principal().sub, "status": {"$ne": "deleted"}}
+        page, size = args["page"], args["page_size"]
+        coll = store().subscriptions
+        total = coll.count_documents(query)
+        items = list(
+            coll.find(query)
+            .sort([("created_at", DESCENDING), ("_id", DESCENDING)])
+            .skip((page - 1) * size)
+            .limit(size)
+        )
+        return page_body(items, total, page, size)
+
+    @require_roles(*SUBSCRIBER_ROLES)
+    @blp.arguments(SubscriptionCreateSchema)
+    @blp.response(201, SubscriptionCreatedSchema)
+    def post(self, body: dict[str, Any]) -> Response:
+        """Subscribe a URL to partner-visible topics; the signing secret is shown only here."""
+        ns = load()
+        try:
+            domain.check_target(body["url"], allow_loopback=ns.webhook_allow_loopback)
+        except domain.UnsafeTarget as exc:
+            raise Problem(422, str(exc), slug="unsafe-target", errors={"url": [str(exc)]}) from exc
+        principal = current_principal()
+        doc = operations.create_subscription(
+            runtime().client,
+            store(),
+            owner_sub=principal.sub or "",
+            owner_email=principal.email,
+            url=body["url"],
+            topics=body["topics"],
+            description=body["description"],
+        )
+        response = jsonify(SubscriptionCreatedSchema().dump(doc))
+        response.status_code = 201
+        response.headers["Location"] = f"/v1/subscriptions/{doc['_id']}"
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+
+@blp.route("/subscriptions/<subscription_id>")
+class SubscriptionItem(MethodView):
+    @require_roles(*SUBSCRIBER_ROLES)
+    @blp.response(200, SubscriptionSchema)
+    def get(self, subscription_id: str) -> dict[str, Any]:
+        """One of the caller's subscriptions (never its secret)."""
+        return _owned(subscription_id)
+
+    @require_roles(*SUBSCRIBER_ROLES)
+    @blp.response(204)
+    def delete(self, subscription_id: str) -> None:
+        """Stop a subscription; its pending deliveries are cancelled."""
+        operations.delete_subscription(runtime().client, store(), _owned(subscription_id))
+
+
+@blp.route("/subscriptions/<subscription_id>/deliveries")
+@require_roles(*SUBSCRIBER_ROLES)
+@blp.arguments(DeliveryQuerySchema, location="query")
+@blp.response(200, DeliveryListSchema)
+def deliveries(args: dict[str, Any], subscription_id: str) -> dict[str, Any]:
+    """The delivery log: status code, latency and attempts of each delivery, newest first."""
+    sub = _owned(subscription_id)
+    query: dict[str, Any] = {"subscription_id": sub["_id"]}
+    if "status" in args:
+        query["status"] = args["status"]
+    page, size = args["page"], args["page_size"]
+    coll = store().deliveries
+    total = coll.count_documents(query)
+    items = list(
+        coll.find(query, {"body": 0})
+        .sort([("created_at", DESCENDING), ("_id", DESCENDING)])
+        .skip((page - 1) * size)
+        .limit(size)
+    )
+    return page_body(items, total, page, size)
+
+
+@blp.route("/subscriptions/<subscription_id>/deliveries/<delivery_id>/redeliver", methods=["POST"])
+@require_roles(*SUBSCRIBER_ROLES)
+@blp.response(202, DeliverySchema)
+def redeliver(subscription_id: str, delivery_id: str) -> dict[str, Any]:
+    """Send a delivery again (dead-lettered or not), with the same webhook-id."""
+    return operations.redeliver(store(), _owned(subscription_id), delivery_id)
+
+
+# --- mail preferences ---------------------------------------------------------------
+
+
+def _token_hash(token: str) -> str:
+    email_hash = domain.read_unsubscribe_token(runtime().settings.jwt_secret, token)
+    if email_hash is None:
+        raise Problem(404, "This unsubscribe link is not valid.")
+    return email_hash
+
+
+@blp.route("/preferences/unsubscribe/<token>")
+class Unsubscribe(MethodView):
+    @blp.response(200, UnsubscribedSchema)
+    def get(self, token: str) -> dict[str, Any]:
+        """Show what the link does; a GET never changes anything (mail scanners prefetch)."""
+        email_hash = _token_hash(token)
+        done = store().opted_out(email_hash)
+        return {
+            "unsubscribed": done,
+            "detail": "POST to this link to stop reminders and paper notices; "
+            "invitations, confirmations and cancellations always reach you.",
+        }
+
+    @blp.response(200, UnsubscribedSchema)
+    def post(self, token: str) -> dict[str, Any]:
+        """Opt out of non-essential mail (RFC 8058 one-click: ``List-Unsubscribe=One-Click``)."""
+        _ = request.get_data(cache=False)  # form body of one-click clients, ignored
+        operations.unsubscribe(store(), _token_hash(token))
+        return {
+            "unsubscribed": True,
+            "detail": "You will no longer receive reminders and paper notices.",
+        }

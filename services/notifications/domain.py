@@ -1,0 +1,230 @@
+"""Rules of the notifications service, without I/O: which mails exist and which
+of them are essential, idempotency keys and Message-IDs, retry schedules, the
+webhook signature, the target (SSRF) guard and signed unsubscribe links."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import ipaddress
+import secrets
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from itsdangerous import BadSignature, URLSafeSerializer
+
+# template -> essential? Essential (transactional) mail always goes; the others
+# carry an unsubscribe link and respect the recipient's opt-out.
+TEMPLATES: dict[str, bool] = {
+    "invitation": True,
+    "accepted": True,
+    "promoted": True,
+    "waitlisted": True,
+    "declined": True,
+    "revoked": True,
+    "cancelled": True,
+    "changed": True,
+    "invitation_reminder": False,
+    "document_reminder": False,
+    "papers_available": False,
+    "papers_published": False,
+    "starts_tomorrow": False,
+}
+LANGUAGES = ("en", "fr", "de")
+DEFAULT_LANGUAGE = "en"
+
+# invitation.* status -> the mail it causes (accepted with promoted=true: "promoted").
+STATUS_TEMPLATES = {
+    "accepted": "accepted",
+    "waitlisted": "waitlisted",
+    "declined": "declined",
+    "revoked": "revoked",
+}
+# Statuses of people who still expect to come (or may): they hear of changes.
+INVOLVED_STATUSES = ("pending", "sent", "accepted", "waitlisted")
+# Fields of an event whose change makes a calendar update.
+CALENDAR_FIELDS = frozenset({"starts_on", "ends_on", "venue", "timezone"})
+
+MAIL_BACKOFF_S = (5, 15, 60, 300, 600)  # then every 600 s, for ever: mail is never dropped
+WEBHOOK_BACKOFF_S = (2, 10, 60, 300, 1800, 7200, 21600, 43200)
+MAIL_FAILED_AFTER = 5  # attempts after which notification.failed says "still failing"
+
+
+def is_essential(template: str) -> bool:
+    return TEMPLATES[template]
+
+
+def language_for(requested: str | None) -> str:
+    """The recipient's language when we have mails in it, English otherwise."""
+    code = (requested or "").split("-")[0].lower()
+    return code if code in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def email_hash(email: str) -> str:
+    """How opt-outs are stored: no address in clear."""
+    return hashlib.sha256(normalise_email(email).encode()).hexdigest()
+
+
+def idempotency_key(cause_id: str, recipient: str, template: str) -> str:
+    """One mail per cause, recipient and template."""
+    raw = f"{cause_id}|{normalise_email(recipient)}|{template}"
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def message_id(key: str, domain: str = "mlp-ops.local") -> str:
+    """A Message-ID derived from the idempotency key: a resend has the same one."""
+    return f"<{key[:40]}@{domain}>"
+
+
+def calendar_uid(event_id: str, invitation_id: str) -> str:
+    """Stable per invitation and event: every update and the cancel name the same entry."""
+    return f"{event_id}.{invitation_id}@mlp-ops"
+
+
+def next_mail_attempt(attempts: int, now: datetime) -> datetime:
+    delay = MAIL_BACKOFF_S[min(attempts - 1, len(MAIL_BACKOFF_S) - 1)]
+    return now + timedelta(seconds=delay)
+
+
+def next_webhook_attempt(
+    attempts: int, created_at: datetime, now: datetime, horizon_s: int
+) -> datetime | None:
+    """When to try a delivery again after ``attempts`` failures; None: dead-letter it."""
+    delay = WEBHOOK_BACKOFF_S[min(attempts - 1, len(WEBHOOK_BACKOFF_S) - 1)]
+    when = now + timedelta(seconds=delay)
+    if when > created_at + timedelta(seconds=horizon_s):
+        return None
+    return when
+
+
+# --- Standard Webhooks ------------------------------------------------------
+
+
+def new_webhook_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+def secret_bytes(secret: str) -> bytes:
+    return base64.b64decode(secret.removeprefix("whsec_"))
+
+
+def sign(secret: str, msg_id: str, timestamp: int, body: str) -> str:
+    """``v1,<base64 HMAC-SHA256(secret, "id.timestamp.body")>``."""
+    mac = hmac.new(secret_bytes(secret), f"{msg_id}.{timestamp}.{body}".encode(), hashlib.sha256)
+    return "v1," + base64.b64encode(mac.digest()).decode()
+
+
+# --- SSRF guard ---------------------------------------------------------------
+
+METADATA_ADDRESSES = frozenset({ipaddress.ip_address("169.254.169.254")})
+Resolver = Callable[..., list[Any]]
+
+
+class UnsafeTarget(ValueError):
+    """A webhook target this service will not call."""
+
+
+@dataclass(frozen=True)
+class Target:
+    url: str
+    host: str
+    addresses: tuple[str, ...]
+
+
+def _refusal(address: ipaddress.IPv4Address | ipaddress.IPv6Address, allow_loopback: bool) -> str:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    if address in METADATA_ADDRESSES:
+        return "a cloud metadata address"
+    if address.is_loopback:
+        return "" if allow_loopback else "a loopback address"
+    for label, flag in (
+        ("a link-local address", address.is_link_local),
+        ("a multicast address", address.is_multicast),
+        ("an unspecified address", address.is_unspecified),
+        ("a reserved address", address.is_reserved),
+        ("a private address", address.is_private),
+        ("a non-global address", not address.is_global),
+    ):
+        if flag:
+            return label
+    return ""
+
+
+def check_target(
+    url: str, *, allow_loopback: bool, resolve: Resolver = socket.getaddrinfo
+) -> Target:
+    """Refuse non-http(s) URLs and hosts that resolve to anything but public
+    addresses (loopback only when ``allow_loopback``); return the resolved target."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:
+        raise UnsafeTarget(f"The URL is not valid: {exc}.") from exc
+    if parts.scheme not in ("http", "https"):
+        raise UnsafeTarget("Only http and https URLs can receive webhooks.")
+    host = parts.hostname
+    if not host:
+        raise UnsafeTarget("The URL has no host.")
+    if parts.username or parts.password:
+        raise UnsafeTarget("Credentials in the URL are not accepted; use the signature.")
+    try:
+        infos = resolve(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        raise UnsafeTarget(f"The host {host} does not resolve.") from exc
+    addresses = []
+    for info in infos:
+        raw = info[4][0].split("%")[0]
+        address = ipaddress.ip_address(raw)
+        why = _refusal(address, allow_loopback)
+        if why:
+            raise UnsafeTarget(f"The host {host} resolves to {why} ({raw}); it is refused.")
+        addresses.append(raw)
+    if not addresses:
+        raise UnsafeTarget(f"The host {host} does not resolve.")
+    return Target(url=url, host=host, addresses=tuple(addresses))
+
+
+# --- unsubscribe links ----------------------------------------------------------
+
+
+def _serializer(secret: str) -> URLSafeSerializer:
+    return URLSafeSerializer(secret, salt="mlp-notifications-unsubscribe")
+
+
+def unsubscribe_token(secret: str, email: str) -> str:
+    return _serializer(secret).dumps({"h": email_hash(email)})
+
+
+def read_unsubscribe_token(secret: str, token: str) -> str | None:
+    """The e-mail hash a token names, or None when it was not signed by us."""
+    try:
+        data = _serializer(secret).loads(token)
+    except BadSignature:
+        return None
+    value = data.get("h") if isinstance(data, dict) else None
+    return value if isinstance(value, str) and len(value) == 64 else None
+
+
+def tomorrow_in(timezone: str, now: datetime) -> str:
+    """Tomorrow's date (ISO) where the event takes place."""
+    from zoneinfo import ZoneInfo
+
+    try:
+        zone = ZoneInfo(timezone)
+    except Exception:
+        zone = ZoneInfo("UTC")
+    return (now.astimezone(zone) + timedelta(days=1)).date().isoformat()
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

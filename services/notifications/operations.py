@@ -1,0 +1,480 @@
+"""Every write path of the notifications service.
+
+Handlers call :func:`queue_mail` and :func:`queue_webhooks` inside the
+consumer's transaction (with the record's idempotency row); the API's writes
+(subscriptions, redelivery, opt-out) and the senders' outcomes
+(:func:`record_mail_outcome`, :func:`record_delivery_outcome`) each run in one
+transaction with the ``notification.*`` outbox record they announce.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pymongo.client_session import ClientSession
+from pymongo.database import Database
+
+from services.notifications import domain, mail
+from services.notifications.config import NotificationSettings
+from services.notifications.store import NotificationStore
+from shared.context import TraceContext, current_context
+from shared.errors import Problem
+from shared.mongo import in_transaction
+from shared.outbox import Outbox
+from shared.topics import TOPICS
+
+
+@dataclass(frozen=True)
+class Recipient:
+    email: str
+    name: str = ""
+    language: str | None = None
+    sub: str | None = None
+
+
+@dataclass(frozen=True)
+class CalendarPart:
+    method: str  # REQUEST or CANCEL
+    uid: str
+    sequence: int
+
+
+def sender_address(ns: NotificationSettings) -> str:
+    raw = ns.mail_from
+    return raw[raw.find("<") + 1 : raw.find(">")] if "<" in raw else raw
+
+
+def queue_mail(
+    store: NotificationStore,
+    ns: NotificationSettings,
+    session: ClientSession,
+    *,
+    template: str,
+    cause_id: str,
+    recipient: Recipient,
+    context: dict[str, Any],
+    event_id: str | None,
+    calendar: CalendarPart | None = None,
+    action_url: str | None = None,
+    trace: TraceContext | None = None,
+) -> bool:
+    """Render one mail and put it in the mail outbox, with its feed entry, unless
+    this cause already produced it for this recipient; True when queued."""
+    email = domain.normalise_email(recipient.email)
+    key = domain.idempotency_key(cause_id, email, template)
+    if store.has_mail(key, session):  # read first: a duplicate key would abort the transaction
+        return False
+    unsubscribe_url = None
+    if not domain.is_essential(template):
+        token = domain.unsubscribe_token(ns.base.jwt_secret, email)
+        unsubscribe_url = f"{ns.public_url}/v1/preferences/unsubscribe/{token}"
+    rendered = mail.render(
+        template,
+        recipient.language,
+        {"name": recipient.name or email, **context},
+        action_url=action_url,
+        unsubscribe_url=unsubscribe_url,
+    )
+    ics = None
+    if calendar is not None and (context.get("event") or {}).get("starts_on"):
+        ics = mail.calendar(
+            method=calendar.method,
+            uid=calendar.uid,
+            sequence=calendar.sequence,
+            event=context["event"],
+            attendee_email=email,
+            attendee_name=recipient.name,
+            organizer=sender_address(ns),
+            url=action_url,
+        )
+    msg_id = domain.message_id(key)
+    now = datetime.now(UTC)
+    raw = mail.build_message(
+        rendered=rendered,
+        sender=ns.mail_from,
+        recipient=email,
+        recipient_name=recipient.name,
+        message_id=msg_id,
+        ics=ics,
+        ics_method=calendar.method if ics else None,
+        unsubscribe_url=unsubscribe_url,
+        when=now,
+    )
+    trace = trace or current_context()
+    store.insert_mail(
+        {
+            "_id": key,
+            "cause_id": cause_id,
+            "template": template,
+            "event_id": event_id,
+            "to": email,
+            "email_hash": domain.email_hash(email),
+            "language": rendered.language,
+            "subject": rendered.subject,
+            "message_id": msg_id,
+            "raw": raw.decode("utf-8", "surrogateescape"),
+            "essential": domain.is_essential(template),
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+            "correlation_id": trace.correlation_id,
+            "traceparent": trace.traceparent,
+        },
+        session,
+    )
+    add_feed(
+        store,
+        session,
+        key=key,
+        email=email,
+        sub=recipient.sub,
+        kind=template,
+        title=rendered.subject,
+        event_id=event_id,
+        link=action_url,
+        at=now,
+    )
+    return True
+
+
+def add_feed(
+    store: NotificationStore,
+    session: ClientSession | None,
+    *,
+    key: str,
+    email: str | None,
+    sub: str | None,
+    kind: str,
+    title: str,
+    event_id: str | None,
+    link: str | None,
+    at: datetime,
+) -> None:
+    store.insert_feed(
+        {
+            "_id": str(uuid.uuid4()),
+            "key": key,
+            "email": email,
+            "sub": sub,
+            "kind": kind,
+            "title": title,
+            "event_id": event_id,
+            "link": link,
+            "created_at": at,
+            "read_at": None,
+        },
+        session,
+    )
+
+
+# --- webhooks -------------------------------------------------------------------
+
+PARTNER_TOPICS = frozenset(t.name for t in TOPICS if t.partner_visible)
+
+
+def queue_webhooks(
+    store: NotificationStore,
+    session: ClientSession,
+    *,
+    topic: str,
+    ce_id: str,
+    event_id: str | None,
+    time: datetime | None,
+    data: dict[str, Any],
+) -> int:
+    """One delivery row per active subscription to ``topic`` (unique per ce_id)."""
+    if topic not in PARTNER_TOPICS:
+        return 0
+    count = 0
+    now = datetime.now(UTC)
+    body = json.dumps(
+        {"type": topic, "timestamp": (time or now).isoformat(), "data": data},
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    for sub in store.subscriptions_for(topic, session):
+        if store.has_delivery(sub["_id"], ce_id, session):
+            continue
+        store.deliveries.insert_one(
+            {
+                "_id": f"msg_{uuid.uuid4().hex}",
+                "subscription_id": sub["_id"],
+                "ce_id": ce_id,
+                "topic": topic,
+                "event_id": event_id,
+                "body": body,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+                "horizon_from": now,
+                "log": [],
+            },
+            session=session,
+        )
+        count += 1
+    return count
+
+
+def create_subscription(
+    client: Any,
+    store: NotificationStore,
+    *,
+    owner_sub: str,
+    owner_email: str | None,
+    url: str,
+    topics: list[str],
+    description: str,
+) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    doc = {
+        "_id": str(uuid.uuid4()),
+        "owner_sub": owner_sub,
+        "owner_email": owner_email,
+        "url": url,
+        "topics": sorted(set(topics)),
+        "description": description,
+        "secret": domain.new_webhook_secret(),
+        "status": "active",
+        "consecutive_failures": 0,
+        "created_at": now,
+    }
+    store.subscriptions.insert_one(doc)
+    return doc
+
+
+def delete_subscription(client: Any, store: NotificationStore, sub: dict[str, Any]) -> None:
+    """Stop deliveries: pending ones are cancelled, the log stays readable for a while."""
+
+    def work(session: ClientSession) -> None:
+        store.subscriptions.update_one(
+            {"_id": sub["_id"]},
+            {"$set": {"status": "deleted", "deleted_at": datetime.now(UTC)}},
+            session=session,
+        )
+        store.deliveries.update_many(
+            {"subscription_id": sub["_id"], "status": "pending"},
+            {"$set": {"status": "cancelled"}},
+            session=session,
+        )
+
+    in_transaction(client, work)
+
+
+def redeliver(store: NotificationStore, sub: dict[str, Any], delivery_id: str) -> dict:
+    now = datetime.now(UTC)
+    doc = store.deliveries.find_one({"_id": delivery_id, "subscription_id": sub["_id"]})
+    if doc is None:
+        raise Problem(404, f"There is no delivery {delivery_id} of this subscription.")
+    if doc["status"] == "pending":
+        raise Problem(409, "This delivery is already waiting to be sent.")
+    if sub["status"] != "active":
+        raise Problem(409, f"The subscription is {sub['status']}; re-create it first.")
+    store.deliveries.update_one(
+        {"_id": delivery_id},
+        {"$set": {"status": "pending", "next_attempt_at": now, "horizon_from": now}},
+    )
+    return store.deliveries.find_one({"_id": delivery_id})
+
+
+def _announce(
+    outbox: Outbox,
+    session: ClientSession,
+    topic: str,
+    *,
+    notification_id: str,
+    cause_id: str,
+    event_id: str | None,
+    channel: str,
+    template: str,
+    attempts: int,
+    trace: TraceContext,
+) -> None:
+    outbox.add(
+        session,
+        topic=topic,
+        key=event_id or notification_id,
+        seq=attempts,
+        subject=notification_id,
+        payload={
+            "notification_id": notification_id,
+            "cause_id": cause_id,
+            "event_id": event_id,
+            "channel": channel,
+            "template": template,
+            "attempts": attempts,
+            "occurred_at": datetime.now(UTC).isoformat(),
+            "version": attempts,
+        },
+        trace=trace,
+    )
+
+
+def _mail_trace(doc: dict[str, Any]) -> TraceContext:
+    ctx = current_context()
+    return TraceContext(
+        correlation_id=doc.get("correlation_id") or ctx.correlation_id,
+        causation_id=doc["cause_id"],
+        traceparent=doc.get("traceparent") or ctx.traceparent,
+    )
+
+
+def record_mail_outcome(
+    client: Any,
+    db: Database,
+    outbox: Outbox,
+    doc: dict[str, Any],
+    outcome: str,
+    error: str = "",
+) -> None:
+    """``sent``, ``failed`` (permanent), ``retry`` (transient) or ``suppressed`` (opted out)."""
+    now = datetime.now(UTC)
+    attempts = doc.get("attempts", 0) + (0 if outcome == "suppressed" else 1)
+
+    def work(session: ClientSession) -> None:
+        values: dict[str, Any] = {"attempts": attempts, "last_attempt_at": now}
+        announce = None
+        if outcome == "sent":
+            values.update(status="sent", sent_at=now, last_error=None)
+            announce = "notification.sent"
+        elif outcome == "suppressed":
+            values.update(status="suppressed")
+        elif outcome == "failed":
+            values.update(status="failed", last_error=error)
+            announce = "notification.failed"
+        else:  # transient: stays pending, never dropped
+            values.update(next_attempt_at=domain.next_mail_attempt(attempts, now), last_error=error)
+            if attempts == domain.MAIL_FAILED_AFTER:
+                announce = "notification.failed"  # still retried; operators should know
+        db["mails"].update_one({"_id": doc["_id"]}, {"$set": values}, session=session)
+        if announce:
+            _announce(
+                outbox,
+                session,
+                announce,
+                notification_id=doc["_id"],
+                cause_id=doc["cause_id"],
+                event_id=doc.get("event_id"),
+                channel="email",
+                template=doc["template"],
+                attempts=attempts,
+                trace=_mail_trace(doc),
+            )
+
+    in_transaction(client, work)
+
+
+def record_delivery_outcome(
+    client: Any,
+    store: NotificationStore,
+    outbox: Outbox,
+    ns: NotificationSettings,
+    doc: dict[str, Any],
+    *,
+    ok: bool,
+    status_code: int | None,
+    latency_ms: float,
+    error: str,
+) -> None:
+    now = datetime.now(UTC)
+    attempts = doc.get("attempts", 0) + 1
+    entry = {
+        "at": now,
+        "status_code": status_code,
+        "latency_ms": round(latency_ms, 1),
+        "error": error or None,
+    }
+
+    def work(session: ClientSession) -> None:
+        values: dict[str, Any] = {
+            "attempts": attempts,
+            "last_status_code": status_code,
+            "last_latency_ms": round(latency_ms, 1),
+            "last_error": error or None,
+            "last_attempt_at": now,
+        }
+        announce = None
+        sub_update: dict[str, Any] | None = None
+        if ok:
+            values.update(status="succeeded", delivered_at=now)
+            announce = "notification.sent"
+            sub_update = {"$set": {"consecutive_failures": 0}}
+        else:
+            horizon_from = doc.get("horizon_from") or doc["created_at"]
+            when = domain.next_webhook_attempt(
+                attempts, horizon_from, now, ns.webhook_retry_horizon_s
+            )
+            if when is None:
+                values.update(status="dead", dead_at=now)
+                announce = "notification.failed"
+                sub_update = {"$inc": {"consecutive_failures": 1}}
+            else:
+                values["next_attempt_at"] = when
+        store.deliveries.update_one(
+            {"_id": doc["_id"]},
+            {"$set": values, "$push": {"log": {"$each": [entry], "$slice": -50}}},
+            session=session,
+        )
+        if sub_update is not None:
+            sub = store.subscriptions.find_one_and_update(
+                {"_id": doc["subscription_id"]},
+                sub_update,
+                session=session,
+                return_document=True,
+            )
+            if (
+                sub
+                and not ok
+                and sub["status"] == "active"
+                and sub.get("consecutive_failures", 0) >= ns.webhook_disable_after
+            ):
+                store.subscriptions.update_one(
+                    {"_id": sub["_id"]},
+                    {"$set": {"status": "disabled", "disabled_at": now}},
+                    session=session,
+                )
+                add_feed(
+                    store,
+                    session,
+                    key=f"disabled:{sub['_id']}:{now.isoformat()}",
+                    email=sub.get("owner_email"),
+                    sub=sub["owner_sub"],
+                    kind="subscription_disabled",
+                    title=(
+                        f"Webhook subscription to {sub['url']} disabled after "
+                        f"{sub['consecutive_failures']} failed deliveries in a row: "
+                        "fix the endpoint and create a new subscription"
+                    ),
+                    event_id=None,
+                    link=f"/v1/subscriptions/{sub['_id']}",
+                    at=now,
+                )
+        # Outcomes of notification.* deliveries are not announced again (no loops).
+        if announce and not doc["topic"].startswith("notification."):
+            _announce(
+                outbox,
+                session,
+                announce,
+                notification_id=doc["_id"],
+                cause_id=doc["ce_id"],
+                event_id=doc.get("event_id"),
+                channel="webhook",
+                template=doc["topic"],
+                attempts=attempts,
+                trace=current_context(),
+            )
+
+    in_transaction(client, work)
+
+
+def unsubscribe(store: NotificationStore, email_hash: str) -> None:
+    store.opt_out(email_hash, datetime.now(UTC))
+
+
+def hold(seconds: float) -> datetime:
+    return datetime.now(UTC) + timedelta(seconds=seconds)

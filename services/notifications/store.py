@@ -1,0 +1,200 @@
+"""MongoDB access of the notifications service and the indexes of every query path.
+
+Collections: ``contacts`` (invitations: address, language, RSVP link, status;
+from ``internal.invitation.issued`` and ``invitation.*``), ``events`` (read
+model from ``event.*``), ``deferred`` (status mails waiting for their contact),
+``mails`` (the mail outbox; unique idempotency key), ``feed`` (in-app
+notifications), ``optouts`` (e-mail hashes), ``subscriptions`` and
+``deliveries`` (partner webhooks; unique (subscription, ce_id)).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.client_session import ClientSession
+from pymongo.database import Database
+
+from shared.readmodel import apply_if_newer
+
+Session = ClientSession | None
+
+
+class NotificationStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.contacts = db["contacts"]
+        self.events = db["events"]
+        self.deferred = db["deferred"]
+        self.mails = db["mails"]
+        self.feed = db["feed"]
+        self.optouts = db["optouts"]
+        self.subscriptions = db["subscriptions"]
+        self.deliveries = db["deliveries"]
+
+    def ensure_indexes(self) -> None:
+        self.contacts.create_index([("event_id", ASCENDING), ("status", ASCENDING)])
+        self.events.create_index([("status", ASCENDING), ("starts_on", ASCENDING)])
+        self.deferred.create_index([("invitation_id", ASCENDING)])
+        self.mails.create_index([("status", ASCENDING), ("next_attempt_at", ASCENDING)])
+        self.mails.create_index([("cause_id", ASCENDING)])
+        self.feed.create_index([("email", ASCENDING), ("created_at", DESCENDING)])
+        self.feed.create_index([("sub", ASCENDING), ("created_at", DESCENDING)])
+        self.feed.create_index([("key", ASCENDING)], unique=True)
+        self.subscriptions.create_index([("topics", ASCENDING), ("status", ASCENDING)])
+        self.subscriptions.create_index([("owner_sub", ASCENDING), ("created_at", DESCENDING)])
+        self.deliveries.create_index(
+            [("subscription_id", ASCENDING), ("ce_id", ASCENDING)], unique=True
+        )
+        self.deliveries.create_index([("subscription_id", ASCENDING), ("created_at", DESCENDING)])
+        self.deliveries.create_index([("status", ASCENDING), ("next_attempt_at", ASCENDING)])
+
+    # --- read models ------------------------------------------------------------
+
+    def apply_event(self, event_id: str, version: int, fields: dict[str, Any], s: Session) -> bool:
+        return apply_if_newer(self.events, event_id, version, fields, s)
+
+    def event(self, event_id: str, s: Session = None) -> dict[str, Any] | None:
+        return self.events.find_one({"_id": event_id}, session=s)
+
+    def contact(self, invitation_id: str, s: Session = None) -> dict[str, Any] | None:
+        return self.contacts.find_one({"_id": invitation_id}, session=s)
+
+    def apply_contact(
+        self, invitation_id: str, version: int, fields: dict[str, Any], s: Session
+    ) -> bool:
+        """Keep the newest address/link of an invitation; False when the record is older."""
+        current = self.contacts.find_one({"_id": invitation_id}, {"contact_version": 1}, session=s)
+        if current is not None and current.get("contact_version", 0) > version:
+            return False
+        self.contacts.update_one(
+            {"_id": invitation_id},
+            {"$set": {**fields, "contact_version": version}, "$setOnInsert": {"status": "pending"}},
+            upsert=True,
+            session=s,
+        )
+        return True
+
+    def apply_status(
+        self, invitation_id: str, event_id: str, status: str, version: int, s: Session
+    ) -> bool:
+        """Keep the newest status of an invitation; False when the record is stale."""
+        current = self.contacts.find_one({"_id": invitation_id}, {"status_version": 1}, session=s)
+        if current is not None and current.get("status_version", 0) >= version:
+            return False
+        self.contacts.update_one(
+            {"_id": invitation_id},
+            {"$set": {"event_id": event_id, "status": status, "status_version": version}},
+            upsert=True,
+            session=s,
+        )
+        return True
+
+    def contacts_of(
+        self, event_id: str, statuses: tuple[str, ...], s: Session = None
+    ) -> list[dict[str, Any]]:
+        query = {"event_id": event_id, "status": {"$in": list(statuses)}, "email": {"$exists": 1}}
+        return list(self.contacts.find(query, session=s))
+
+    def defer(self, doc: dict[str, Any], s: Session) -> None:
+        self.deferred.insert_one(doc, session=s)
+
+    def take_deferred(self, invitation_id: str, s: Session) -> list[dict[str, Any]]:
+        docs = list(self.deferred.find({"invitation_id": invitation_id}, session=s).sort("_id", 1))
+        if docs:
+            self.deferred.delete_many({"invitation_id": invitation_id}, session=s)
+        return docs
+
+    def events_starting(self, dates: list[str]) -> list[dict[str, Any]]:
+        return list(self.events.find({"status": "published", "starts_on": {"$in": dates}}))
+
+    # --- mails and feed ---------------------------------------------------------
+
+    def has_mail(self, key: str, s: Session) -> bool:
+        return self.mails.find_one({"_id": key}, {"_id": 1}, session=s) is not None
+
+    def insert_mail(self, doc: dict[str, Any], s: Session) -> None:
+        self.mails.insert_one(doc, session=s)
+
+    def insert_feed(self, doc: dict[str, Any], s: Session) -> None:
+        if self.feed.find_one({"key": doc["key"]}, {"_id": 1}, session=s) is None:
+            self.feed.insert_one(doc, session=s)
+
+    def claim_mail(self, now: datetime, hold_until: datetime) -> dict[str, Any] | None:
+        """Take the oldest due pending mail for this sender until ``hold_until``."""
+        return self.mails.find_one_and_update(
+            {"status": "pending", "next_attempt_at": {"$lte": now}},
+            {"$set": {"next_attempt_at": hold_until}},
+            sort=[("next_attempt_at", ASCENDING)],
+            return_document=ReturnDocument.AFTER,
+        )
+
+    def opted_out(self, email_hash: str) -> bool:
+        return self.optouts.find_one({"_id": email_hash}, {"_id": 1}) is not None
+
+    def opt_out(self, email_hash: str, at: datetime) -> None:
+        self.optouts.update_one({"_id": email_hash}, {"$setOnInsert": {"at": at}}, upsert=True)
+
+    def feed_query(self, sub: str | None, email: str | None) -> dict[str, Any]:
+        clauses: list[dict[str, Any]] = []
+        if sub:
+            clauses.append({"sub": sub})
+        if email:
+            clauses.append({"email": email})
+        return {"$or": clauses} if clauses else {"_id": None}
+
+    def feed_page(
+        self, query: dict[str, Any], skip: int, limit: int
+    ) -> tuple[list[dict[str, Any]], int, int]:
+        total = self.feed.count_documents(query)
+        unread = self.feed.count_documents({**query, "read_at": None})
+        cursor = (
+            self.feed.find(query)
+            .sort([("created_at", DESCENDING), ("_id", DESCENDING)])
+            .skip(skip)
+            .limit(limit)
+        )
+        return list(cursor), total, unread
+
+    def mark_read(self, query: dict[str, Any], item_id: str, at: datetime) -> dict | None:
+        doc = self.feed.find_one({"$and": [query, {"_id": item_id}]})
+        if doc is None:
+            return None
+        if doc.get("read_at") is None:
+            self.feed.update_one({"_id": item_id}, {"$set": {"read_at": at}})
+            doc["read_at"] = at
+        return doc
+
+    # --- webhooks --------------------------------------------------------------
+
+    def subscriptions_for(self, topic: str, s: Session) -> list[dict[str, Any]]:
+        return list(
+            self.subscriptions.find({"topics": topic, "status": "active"}, {"_id": 1}, session=s)
+        )
+
+    def has_delivery(self, subscription_id: str, ce_id: str, s: Session) -> bool:
+        query = {"subscription_id": subscription_id, "ce_id": ce_id}
+        return self.deliveries.find_one(query, {"_id": 1}, session=s) is not None
+
+    def subscription(self, subscription_id: str) -> dict[str, Any] | None:
+        return self.subscriptions.find_one({"_id": subscription_id})
+
+    def owned_subscription(self, subscription_id: str, owner: str) -> dict[str, Any] | None:
+        return self.subscriptions.find_one(
+            {"_id": subscription_id, "owner_sub": owner, "status": {"$ne": "deleted"}}
+        )
+
+    def claim_delivery(
+        self, now: datetime, hold_until: datetime, busy: list[str]
+    ) -> dict[str, Any] | None:
+        query: dict[str, Any] = {"status": "pending", "next_attempt_at": {"$lte": now}}
+        if busy:
+            query["subscription_id"] = {"$nin": busy}
+        return self.deliveries.find_one_and_update(
+            query,
+            {"$set": {"next_attempt_at": hold_until}},
+            sort=[("next_attempt_at", ASCENDING)],
+            return_document=ReturnDocument.AFTER,
+        )

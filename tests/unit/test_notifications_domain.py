@@ -1,0 +1,192 @@
+"""Rules of the notifications service without I/O: templates, iCalendar, the
+SSRF guard, webhook signatures, keys and backoff, unsubscribe tokens."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import socket
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from icalendar import Calendar
+from standardwebhooks.webhooks import Webhook
+
+from services.notifications import domain, mail
+
+EVENT = {
+    "title": "Skills forecasting",
+    "starts_on": "2027-03-10",
+    "ends_on": "2027-03-11",
+    "timezone": "Europe/Tallinn",
+    "venue": {"city": "Tallinn", "country": "EE", "online": False},
+}
+
+
+@pytest.mark.parametrize("template", sorted(domain.TEMPLATES))
+@pytest.mark.parametrize("language", ["en", "fr", "de"])
+def test_every_template_renders_in_every_language(template, language):
+    rendered = mail.render(
+        template,
+        language,
+        {
+            "name": "Ana",
+            "event": EVENT,
+            "rsvp_url": "https://mlp.example/v1/rsvp/t",
+            "deadline": "2027-02-20 17:00 (UTC+02:00)",
+            "document": {"title": "Host country paper", "kind": "host_country_paper"},
+            "changed": ["starts_on"],
+            "kind": "comments paper",
+            "due_on": "2027-03-01",
+        },
+        unsubscribe_url="https://mlp.example/u",
+    )
+    assert rendered.language == language
+    assert rendered.subject and "\n" not in rendered.subject
+    assert "Ana" in rendered.text and "<p>" in rendered.html
+    assert "https://mlp.example/u" in rendered.text
+
+
+def test_unknown_languages_fall_back_to_english_and_html_is_escaped():
+    rendered = mail.render("invitation", "et", {"name": "<b>Ana</b>", "event": EVENT})
+    assert rendered.language == "en"
+    assert rendered.subject.startswith("Please reply")
+    assert "<b>Ana</b>" not in rendered.html and "&lt;b&gt;Ana&lt;/b&gt;" in rendered.html
+    assert mail.render("accepted", "fr-BE", {"event": EVENT}).language == "fr"
+
+
+def test_subjects_say_what_is_expected():
+    subject = mail.render("invitation", "en", {"event": EVENT, "deadline": "2027-02-20"}).subject
+    assert subject.startswith("Please reply by 2027-02-20")
+    assert "no action needed" in mail.render("accepted", "en", {"event": EVENT}).subject
+    assert (
+        "remove it from your calendar" in mail.render("cancelled", "en", {"event": EVENT}).subject
+    )
+
+
+@pytest.mark.parametrize("method,sequence", [("REQUEST", 0), ("REQUEST", 4), ("CANCEL", 5)])
+def test_icalendar_parses_with_uid_sequence_and_method(method, sequence):
+    raw = mail.calendar(
+        method=method,
+        uid="e1.i1@mlp-ops",
+        sequence=sequence,
+        event=EVENT,
+        attendee_email="ana@example.ee",
+        attendee_name="Ana",
+        organizer="no-reply@mlp.example",
+    )
+    cal = Calendar.from_ical(raw)
+    assert str(cal["METHOD"]) == method
+    [vevent] = cal.walk("VEVENT")
+    assert str(vevent["UID"]) == "e1.i1@mlp-ops"
+    assert int(vevent["SEQUENCE"]) == sequence
+    assert vevent.decoded("DTSTART").isoformat() == "2027-03-10"
+    assert vevent.decoded("DTEND").isoformat() == "2027-03-12"  # exclusive end of all-day
+    assert str(vevent["STATUS"]) == ("CANCELLED" if method == "CANCEL" else "CONFIRMED")
+
+
+def test_the_message_carries_the_derived_message_id_and_unsubscribe_headers():
+    key = domain.idempotency_key("ce-1", "Ana@Example.EE", "papers_available")
+    assert key == domain.idempotency_key("ce-1", "ana@example.ee", "papers_available")
+    assert key != domain.idempotency_key("ce-2", "ana@example.ee", "papers_available")
+    rendered = mail.render("papers_available", "en", {"event": EVENT})
+    raw = mail.build_message(
+        rendered=rendered,
+        sender="MLP <n@x>",
+        recipient="ana@example.ee",
+        recipient_name="Ana",
+        message_id=domain.message_id(key),
+        unsubscribe_url="https://mlp.example/" + "u" * 150,
+    )
+    text = raw.decode()
+    assert f"Message-ID: {domain.message_id(key)}\r\n" in text
+    assert "List-Unsubscribe: <https://mlp.example/" + "u" * 150 + ">\r\n" in text
+    assert "List-Unsubscribe-Post: List-Unsubscribe=One-Click" in text
+
+
+def _resolver(*addresses: str):
+    def resolve(host, port, **_):
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port)) for a in addresses]
+
+    return resolve
+
+
+@pytest.mark.parametrize(
+    "url,addresses",
+    [
+        ("http://169.254.169.254/latest/meta-data", ("169.254.169.254",)),
+        ("http://10.0.0.1/hook", ("10.0.0.1",)),
+        ("http://partner.example/hook", ("192.168.1.5",)),
+        ("http://partner.example/hook", ("93.184.216.34", "172.16.0.9")),
+        ("http://localhost.partner.example/hook", ("127.0.0.1",)),  # outside development
+        ("http://[::1]/hook", ("::1",)),
+        ("http://multi.example/hook", ("224.0.0.1",)),
+        ("http://zero.example/hook", ("0.0.0.0",)),
+        ("http://mapped.example/hook", ("::ffff:169.254.169.254",)),
+    ],
+)
+def test_ssrf_guard_refuses_non_public_addresses(url, addresses):
+    with pytest.raises(domain.UnsafeTarget):
+        domain.check_target(url, allow_loopback=False, resolve=_resolver(*addresses))
+
+
+@pytest.mark.parametrize(
+    "url", ["file:///etc/passwd", "ftp://partner.example/x", "gopher://x", "http://", "hook"]
+)
+def test_ssrf_guard_refuses_other_schemes(url):
+    with pytest.raises(domain.UnsafeTarget):
+        domain.check_target(url, allow_loopback=True, resolve=_resolver("93.184.216.34"))
+
+
+def test_ssrf_guard_allows_public_and_loopback_only_when_allowed():
+    target = domain.check_target(
+        "https://partner.example/h", allow_loopback=False, resolve=_resolver("93.184.216.34")
+    )
+    assert target.addresses == ("93.184.216.34",)
+    domain.check_target("http://127.0.0.1:9/h", allow_loopback=True, resolve=_resolver("127.0.0.1"))
+    with pytest.raises(domain.UnsafeTarget):  # metadata stays refused even then
+        domain.check_target(
+            "http://169.254.169.254/", allow_loopback=True, resolve=_resolver("169.254.169.254")
+        )
+    with pytest.raises(domain.UnsafeTarget):
+        domain.check_target(
+            "http://user:pw@partner.example/",
+            allow_loopback=False,
+            resolve=_resolver("93.184.216.34"),
+        )
+
+
+def test_signature_is_the_standard_webhooks_algorithm():
+    secret = domain.new_webhook_secret()
+    assert secret.startswith("whsec_") and len(base64.b64decode(secret[6:])) == 24
+    ts = int(datetime.now(UTC).timestamp())
+    body = '{"type":"event.published","timestamp":"t","data":{"a":1}}'
+    signature = domain.sign(secret, "msg_1", ts, body)
+    expected = hmac.new(base64.b64decode(secret[6:]), f"msg_1.{ts}.{body}".encode(), hashlib.sha256)
+    assert signature == "v1," + base64.b64encode(expected.digest()).decode()
+    headers = {"webhook-id": "msg_1", "webhook-timestamp": str(ts), "webhook-signature": signature}
+    assert Webhook(secret).verify(body, headers)["data"] == {"a": 1}
+
+
+def test_webhook_backoff_grows_then_dead_letters_at_the_horizon():
+    start = datetime(2027, 1, 1, tzinfo=UTC)
+    first = domain.next_webhook_attempt(1, start, start, 86400)
+    second = domain.next_webhook_attempt(2, start, start, 86400)
+    assert first - start == timedelta(seconds=2) and second - start == timedelta(seconds=10)
+    assert domain.next_webhook_attempt(3, start, start + timedelta(hours=24), 86400) is None
+    assert domain.next_mail_attempt(1, start) - start == timedelta(seconds=5)
+    assert domain.next_mail_attempt(50, start) - start == timedelta(seconds=600)  # never gives up
+
+
+def test_unsubscribe_tokens_are_signed():
+    token = domain.unsubscribe_token("secret", "Ana@Example.EE")
+    assert domain.read_unsubscribe_token("secret", token) == domain.email_hash("ana@example.ee")
+    assert domain.read_unsubscribe_token("other", token) is None
+    assert domain.read_unsubscribe_token("secret", token[:-2] + "xx") is None
+
+
+def test_tomorrow_is_counted_where_the_event_takes_place():
+    late_evening_utc = datetime(2027, 3, 8, 23, 30, tzinfo=UTC)  # already 9 March in Tallinn
+    assert domain.tomorrow_in("Europe/Tallinn", late_evening_utc) == "2027-03-10"
+    assert domain.tomorrow_in("UTC", late_evening_utc) == "2027-03-09"
