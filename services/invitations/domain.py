@@ -14,7 +14,9 @@ from shared.auth import Principal
 ROLES = ("government_official", "expert", "stakeholder", "observer", "speaker")
 STATUSES = ("pending", "accepted", "declined", "waitlisted", "revoked", "expired")
 RESPONSES = ("accept", "decline")
-OPEN_STATUSES = ("pending", "accepted", "waitlisted")  # what a cancellation revokes
+# What a cancellation revokes: every invitation whose link still works (a declined
+# invitee may still change their mind), so that none of them stays answerable.
+OPEN_STATUSES = ("pending", "accepted", "waitlisted", "declined")
 ANSWERABLE_STATUSES = ("pending", "accepted", "declined", "waitlisted")
 MAX_INVITEES = 5000
 TOPIC_OF_STATUS = {

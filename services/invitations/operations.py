@@ -432,7 +432,7 @@ def resend(rt: Runtime, store: InvitationStore, invitation_id: str, by: str) -> 
 def revoke_all_open(
     store: InvitationStore, outbox: Outbox, session: ClientSession, event_id: str
 ) -> int:
-    """The event was cancelled: revoke every open invitation."""
+    """The event was cancelled: revoke every invitation not yet revoked or expired."""
     store.bump_seats(event_id, {}, session)  # conflicts with a concurrent invite
     count = 0
     while True:
