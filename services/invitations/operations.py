@@ -346,7 +346,9 @@ def answer(
             domain.check_answerable(inv, event, now(), deadline_binds=not on_behalf)
         except domain.RsvpRefused as exc:
             raise Problem(exc.status, exc.detail, **exc.extensions) from exc
-        seats = store.get_seats(inv["event_id"], session)
+        if response == "accept" and inv["status"] in ("accepted", "waitlisted"):
+            return inv  # already holds a seat or a place: nothing to change
+        seats = store.lock_seats(inv["event_id"], session)
         free = domain.seat_free(seats["accepted"], event.get("capacity"))
         to = domain.next_status(inv["status"], response, free)
         if to == inv["status"]:

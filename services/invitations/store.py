@@ -118,6 +118,18 @@ class InvitationStore:
         doc = self.seats.find_one({"_id": event_id}, session=session)
         return doc or {"accepted": 0, "waitlisted": 0}
 
+    def lock_seats(self, event_id: str, session: ClientSession) -> dict[str, Any]:
+        """Write the event's seat document first, then read it: a concurrent seat
+        change conflicts at once (before any other work) and the counts read are
+        the ones this transaction will commit against."""
+        doc = self.seats.find_one_and_update(
+            {"_id": event_id},
+            {"$inc": {"changes": 1}},
+            return_document=ReturnDocument.AFTER,
+            session=session,
+        )
+        return doc or {"accepted": 0, "waitlisted": 0}
+
     def bump_seats(self, event_id: str, inc: dict[str, int], session: ClientSession) -> None:
         """Move the counters; every call writes the document (the per-event conflict point)."""
         self.seats.update_one({"_id": event_id}, {"$inc": {**inc, "changes": 1}}, session=session)
