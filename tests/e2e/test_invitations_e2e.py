@@ -70,7 +70,7 @@ def test_capacity_waitlist_promotion_and_cancellation(start_service, topics):
     ids = {c["email"]: c["id"] for c in result["created"]}
     assert len(ids) == 3
 
-    issued = collect(mailer, lambda rs: len(_of_event(rs, event_id)) >= 3)
+    issued = collect(mailer, lambda rs: len(_of_event(rs, event_id)) >= 3, timeout_s=90)
     links = {}
     for record in _of_event(issued, event_id):
         payload = json.loads(record.value)
@@ -100,6 +100,7 @@ def test_capacity_waitlist_promotion_and_cancellation(start_service, topics):
             for r in rs
             if r.topic == "invitation.accepted"
         ),
+        timeout_s=90,
     )
     promoted = [
         json.loads(r.value)
