@@ -122,6 +122,7 @@ def test_capacity_waitlist_promotion_and_cancellation(start_service, topics):
         lambda rs: (
             len([r for r in _of_event(rs, event_id) if r.topic == "invitation.revoked"]) >= 3
         ),
+        timeout_s=90,
     )
     assert {
         json.loads(r.value)["invitation_id"] for r in revoked if r.topic == "invitation.revoked"
