@@ -40,7 +40,7 @@ class DeployedService:
 
 DEPLOYED: tuple[DeployedService, ...] = (
     DeployedService("events"),
-    # DeployedService("invitations"),
+    DeployedService("invitations"),
     DeployedService("documents"),
     DeployedService("notifications"),
 )

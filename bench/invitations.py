@@ -1,0 +1,189 @@
+"""Benchmark of the invitations service: ``python -m bench.invitations``.
+
+Starts its own Kafka and Mongo-wire server (``MLP_BENCH_INFRA=local``, the
+default; ``external`` uses ``MLP_KAFKA_BOOTSTRAP`` / ``MLP_MONGO_URI``) and the
+invitations service as real processes (gunicorn ``web`` + ``worker``), then:
+
+1. invites 5,000 officials in one request: seconds until the API answers, and
+   until the last ``invitation.sent`` reaches a partner consumer;
+2. RSVP accepts through the links (taken from ``internal.invitation.issued``):
+   requests/s and p50/p99 latency with a fixed number of concurrent clients.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import requests
+from kafka import KafkaProducer
+from pymongo import MongoClient
+
+from deploy.local import services
+from deploy.local.infra import free_port
+from shared.bus import ensure_topics
+from shared.config import Settings
+from shared.context import fresh_context
+from shared.envelope import encode
+from tests.helpers import auth, collect, event_body, partner_consumer, service_env
+from tests.infra import start_kafka, start_mongo
+
+INVITEES = int(os.environ.get("MLP_BENCH_INVITEES", 5000))
+RSVP_REQUESTS = int(os.environ.get("MLP_BENCH_RSVP_REQUESTS", 2000))
+RSVP_CLIENTS = int(os.environ.get("MLP_BENCH_RSVP_CLIENTS", 8))
+
+
+def _publish_event(bootstrap: str, capacity: int) -> str:
+    """Announce a published event as the events service would (event.published)."""
+    event_id = str(uuid.uuid4())
+    payload = {
+        **event_body(capacity=capacity),
+        "registration_deadline": (datetime.now(UTC) + timedelta(days=30)).isoformat(),
+        "event_id": event_id,
+        "status": "published",
+        "version": 2,
+        "occurred_at": datetime.now(UTC).isoformat(),
+    }
+    wire = encode(
+        ce_id=str(uuid.uuid4()),
+        topic="event.published",
+        source="/mlp/events",
+        subject=event_id,
+        key=event_id,
+        time=datetime.now(UTC),
+        data=payload,
+        trace=fresh_context(),
+    )
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer.send(wire.topic, key=wire.key, value=wire.value, headers=wire.headers).get(30)
+    producer.close()
+    return event_id
+
+
+def _percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
+
+
+def run(bootstrap: str, mongo_uri: str, workdir: Path) -> dict[str, float]:
+    ensure_topics(Settings(service="bench", kafka_bootstrap=bootstrap))
+    env = service_env("invitations", bootstrap, mongo_uri)
+    env["MLP_RSVP_RATE_LIMIT"] = "0"  # one client address drives all the load here
+    port = free_port()
+    web = services.web("invitations", port, env, workdir / "logs").start()
+    worker = services.worker("invitations", env, workdir / "logs").start()
+    base = f"http://127.0.0.1:{port}"
+    sec = auth("secretariat")
+    try:
+        services.wait_ready(base, web)
+        sent = partner_consumer(bootstrap, "invitation.sent")
+        issued = partner_consumer(bootstrap, "internal.invitation.issued")
+        event_id = _publish_event(bootstrap, capacity=INVITEES // 2)
+        people = [
+            {
+                "email": f"official{i}@gov{i % 27}.example.eu",
+                "name": f"Official {i}",
+                "country": ("EE", "LV", "FI", "PT", "DE", "FR")[i % 6],
+                "organisation": "Ministry of Labour",
+                "role": "government_official",
+                "language": ("en", "fr", "de")[i % 3],
+            }
+            for i in range(INVITEES)
+        ]
+        # Wait until the worker has put the event into the service's read model.
+        with MongoClient(mongo_uri) as client:
+            db = client[env["MLP_INVITATIONS_DB"]]
+            deadline = time.monotonic() + 60
+            while db.events.find_one({"_id": event_id}) is None:
+                assert time.monotonic() < deadline, "the event never reached the read model"
+                time.sleep(0.2)
+        started = time.monotonic()
+        response = requests.post(
+            f"{base}/v1/events/{event_id}/invitations",
+            json={"invitees": people},
+            headers=sec,
+            timeout=120,
+        )
+        api_s = time.monotonic() - started
+        assert response.status_code == 201, response.text[:500]
+        assert len(response.json()["created"]) == INVITEES
+        key = event_id.encode()
+        collect(sent, lambda rs: sum(1 for r in rs if r.key == key) >= INVITEES, 300)
+        announced_s = time.monotonic() - started
+        links = collect(
+            issued, lambda rs: sum(1 for r in rs if r.key == key) >= INVITEES, timeout_s=120
+        )
+        tokens = [json.loads(r.value)["rsvp_url"].rsplit("/", 1)[1] for r in links if r.key == key][
+            :RSVP_REQUESTS
+        ]
+        session_local = threading.local()
+
+        def accept(token: str) -> float:
+            if not hasattr(session_local, "s"):
+                session_local.s = requests.Session()
+            t0 = time.perf_counter()
+            r = session_local.s.post(
+                f"{base}/v1/rsvp/{token}", json={"response": "accept"}, timeout=60
+            )
+            elapsed = time.perf_counter() - t0
+            assert r.status_code == 200, r.text[:300]
+            return elapsed
+
+        rsvp_started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=RSVP_CLIENTS) as pool:
+            latencies = list(pool.map(accept, tokens))
+        rsvp_s = time.monotonic() - rsvp_started
+        sent.close()
+        issued.close()
+        return {
+            "invite_api_s": api_s,
+            "invite_announced_s": announced_s,
+            "rsvp_requests": len(latencies),
+            "rsvp_rps": len(latencies) / rsvp_s,
+            "rsvp_p50_ms": statistics.median(latencies) * 1000,
+            "rsvp_p99_ms": _percentile(latencies, 99) * 1000,
+        }
+    finally:
+        web.stop()
+        worker.stop()
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="mlp-bench-invitations-") as tmp:
+        workdir = Path(tmp)
+        if os.environ.get("MLP_BENCH_INFRA", "local") == "external":
+            bootstrap = os.environ["MLP_KAFKA_BOOTSTRAP"]
+            mongo_uri = os.environ["MLP_MONGO_URI"]
+            figures = run(bootstrap, mongo_uri, workdir)
+        else:
+            kafka, stop_kafka = start_kafka(workdir / "kafka")
+            mongo, stop_mongo = start_mongo(workdir / "mongo")
+            try:
+                figures = run(kafka.bootstrap, mongo.uri, workdir)
+            finally:
+                stop_kafka()
+                stop_mongo()
+    print(f"invitations: invite {INVITEES} officials in one request")
+    print(f"  API answered after            {figures['invite_api_s']:8.2f} s")
+    print(f"  last invitation.sent received {figures['invite_announced_s']:8.2f} s")
+    print(
+        f"invitations: RSVP accept ({figures['rsvp_requests']} requests, "
+        f"{RSVP_CLIENTS} concurrent clients)"
+    )
+    print(f"  throughput                    {figures['rsvp_rps']:8.1f} requests/s")
+    print(
+        f"  p50 / p99 latency             {figures['rsvp_p50_ms']:8.1f} / "
+        f"{figures['rsvp_p99_ms']:.1f} ms"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The invitations service: invitation-only participation, RSVP links, capacity and waiting list."""

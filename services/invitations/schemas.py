@@ -1,0 +1,199 @@
+"""marshmallow schemas of the invitations service: HTTP bodies, query arguments
+and the payloads of the topics it produces (``invitation.*`` for partners,
+``internal.invitation.*`` for the notifications service)."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from services.invitations.domain import RESPONSES, ROLES, STATUSES
+from shared.fields import CountryCode, LanguageCode
+from shared.http import ListArgs
+
+
+class InviteeSchema(Schema):
+    """One invitee (a JSON object or a CSV row)."""
+
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    country = CountryCode(required=True)
+    organisation = fields.String(load_default="", validate=validate.Length(max=200))
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    language = LanguageCode(load_default="en")
+
+
+class InviteManySchema(Schema):
+    """``{"invitees": [...]}``; a single invitee object is also accepted."""
+
+    invitees = fields.List(fields.Dict(), required=True)
+
+
+class InviteResultSchema(Schema):
+    created = fields.List(fields.Dict())
+    skipped = fields.List(fields.Dict())
+    rejected = fields.List(fields.Dict())
+
+
+class InvitationSchema(Schema):
+    """An invitation as the management API shows it."""
+
+    id = fields.String()
+    event_id = fields.String()
+    email = fields.String()
+    name = fields.String()
+    country = fields.String()
+    organisation = fields.String()
+    role = fields.String()
+    language = fields.String()
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    version = fields.Integer()
+    promoted = fields.Boolean()
+    on_behalf = fields.Boolean()
+    created_at = fields.AwareDateTime()
+    updated_at = fields.AwareDateTime()
+    answered_at = fields.AwareDateTime(allow_none=True)
+    waitlisted_at = fields.AwareDateTime(allow_none=True)
+    sent_count = fields.Integer()
+
+
+class InvitationListSchema(Schema):
+    items = fields.List(fields.Nested(InvitationSchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    page_size = fields.Integer()
+    counts = fields.Dict(metadata={"description": "Per status and per country (secretariat)"})
+
+
+class InvitationQuerySchema(ListArgs):
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    country = CountryCode()
+    role = fields.String(validate=validate.OneOf(ROLES))
+
+
+class MyInvitationsQuerySchema(ListArgs):
+    status = fields.String(validate=validate.OneOf(STATUSES))
+
+
+class AnswerSchema(Schema):
+    response = fields.String(required=True, validate=validate.OneOf(RESPONSES))
+
+
+class HistoryEntrySchema(Schema):
+    at = fields.AwareDateTime()
+    by = fields.String(allow_none=True)
+    action = fields.String()
+    from_status = fields.String(data_key="from", allow_none=True)
+    to_status = fields.String(data_key="to", allow_none=True)
+    on_behalf = fields.Boolean()
+    version = fields.Integer()
+
+
+class HistorySchema(Schema):
+    invitation_id = fields.String()
+    items = fields.List(fields.Nested(HistoryEntrySchema))
+
+
+class RsvpVenueSchema(Schema):
+    city = fields.String(allow_none=True)
+    country = fields.String(allow_none=True)
+    online = fields.Boolean()
+
+
+class RsvpEventSchema(Schema):
+    id = fields.String()
+    title = fields.String()
+    format = fields.String()
+    status = fields.String()
+    starts_on = fields.String()
+    ends_on = fields.String()
+    timezone = fields.String()
+    venue = fields.Nested(RsvpVenueSchema, allow_none=True)
+    registration_deadline = fields.AwareDateTime(allow_none=True)
+
+
+class RsvpSchema(Schema):
+    """What the holder of an RSVP link sees."""
+
+    id = fields.String()
+    status = fields.String()
+    name = fields.String()
+    language = fields.String()
+    role = fields.String()
+    registration_deadline = fields.AwareDateTime(allow_none=True)
+    can_answer = fields.Boolean()
+    event = fields.Nested(RsvpEventSchema)
+
+
+# --- topic payloads -------------------------------------------------------
+
+
+class InvitationPayloadSchema(Schema):
+    """Payload of every partner-visible ``invitation.*`` topic: no e-mail address,
+    no name, no token."""
+
+    invitation_id = fields.String(required=True)
+    event_id = fields.String(required=True)
+    country = fields.String(required=True)
+    role = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+    version = fields.Integer(required=True)
+    occurred_at = fields.AwareDateTime(required=True)
+    promoted = fields.Boolean(metadata={"description": "accepted from the waiting list"})
+    on_behalf = fields.Boolean(metadata={"description": "the secretariat recorded the answer"})
+
+
+class IssuedEventSchema(Schema):
+    title = fields.String()
+    format = fields.String()
+    starts_on = fields.String()
+    ends_on = fields.String()
+    timezone = fields.String()
+    venue = fields.Nested(RsvpVenueSchema, allow_none=True)
+
+
+class InvitationIssuedPayloadSchema(Schema):
+    """``internal.invitation.issued``: what the notifications service needs to
+    write the invitation mail (personal data and the RSVP link)."""
+
+    invitation_id = fields.String(required=True)
+    event_id = fields.String(required=True)
+    version = fields.Integer(required=True)
+    email = fields.String(required=True)
+    name = fields.String(required=True)
+    language = fields.String(required=True)
+    country = fields.String(required=True)
+    organisation = fields.String()
+    role = fields.String(required=True)
+    rsvp_url = fields.String(required=True)
+    registration_deadline = fields.AwareDateTime(allow_none=True)
+    resend = fields.Boolean(required=True)
+    event = fields.Nested(IssuedEventSchema)
+    occurred_at = fields.AwareDateTime(required=True)
+
+
+class ReminderDuePayloadSchema(Schema):
+    """``internal.invitation.reminder_due``: a pending invitee is due a reminder."""
+
+    invitation_id = fields.String(required=True)
+    event_id = fields.String(required=True)
+    step = fields.String(required=True)
+    registration_deadline = fields.AwareDateTime(allow_none=True)
+    version = fields.Integer(required=True)
+    occurred_at = fields.AwareDateTime(required=True)
+
+
+TOPIC_PAYLOADS: dict[str, type[Schema]] = {
+    **{
+        topic: InvitationPayloadSchema
+        for topic in (
+            "invitation.sent",
+            "invitation.accepted",
+            "invitation.declined",
+            "invitation.waitlisted",
+            "invitation.revoked",
+            "invitation.expired",
+        )
+    },
+    "internal.invitation.issued": InvitationIssuedPayloadSchema,
+    "internal.invitation.reminder_due": ReminderDuePayloadSchema,
+}

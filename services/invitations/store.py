@@ -1,0 +1,265 @@
+"""MongoDB access of the invitations service.
+
+Collections:
+
+- ``events``: the read model of programme events, built from ``event.*`` topics.
+- ``seats``: one counter document per event (``accepted``, ``waitlisted``,
+  ``invited``, ``changes``). Every write that moves a seat, invites, or revokes
+  for a cancellation updates it in the same transaction, so two concurrent
+  acceptances of the last seat conflict on it and MongoDB lets only one commit
+  (the other transaction is retried and sees the seat taken).
+- ``invitations``: one per (event, lower-cased e-mail), a unique index; the
+  RSVP token only as its SHA-256 (unique index); the audit trail embedded as
+  ``history``.
+- ``reminders``: one row per (invitation, schedule step), unique.
+- ``rate_limits``: fixed-window RSVP counters per client IP (TTL-expired).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.client_session import ClientSession
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from shared.readmodel import apply_if_newer
+
+EVENT_FIELDS = (
+    "title",
+    "format",
+    "status",
+    "host_country",
+    "guest_countries",
+    "starts_on",
+    "ends_on",
+    "timezone",
+    "venue",
+    "languages",
+    "capacity",
+    "registration_deadline",
+)
+
+
+def from_db(doc: dict[str, Any]) -> dict[str, Any]:
+    item = {k: v for k, v in doc.items() if k not in {"_id", "token_hash"}}
+    item["id"] = doc["_id"]
+    return item
+
+
+def parse_time(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+class InvitationStore:
+    def __init__(self, db: Database) -> None:
+        self.events = db["events"]
+        self.seats = db["seats"]
+        self.invitations = db["invitations"]
+        self.reminders = db["reminders"]
+        self.rate_limits = db["rate_limits"]
+
+    def ensure_indexes(self) -> None:
+        i = self.invitations
+        i.create_index(
+            [("event_id", ASCENDING), ("email", ASCENDING)], unique=True, name="one_per_email"
+        )
+        i.create_index("token_hash", unique=True, name="token_hash")
+        i.create_index([("event_id", ASCENDING), ("status", ASCENDING), ("created_at", ASCENDING)])
+        i.create_index(
+            [("event_id", ASCENDING), ("status", ASCENDING), ("waitlisted_at", ASCENDING)]
+        )
+        i.create_index([("event_id", ASCENDING), ("country", ASCENDING)])
+        i.create_index([("event_id", ASCENDING), ("role", ASCENDING)])
+        i.create_index([("email", ASCENDING), ("created_at", DESCENDING)])
+        self.events.create_index([("status", ASCENDING), ("registration_deadline", ASCENDING)])
+        self.reminders.create_index(
+            [("invitation_id", ASCENDING), ("step", ASCENDING)], unique=True, name="once_per_step"
+        )
+        self.rate_limits.create_index("expires_at", expireAfterSeconds=0)
+
+    # --- events read model -------------------------------------------------
+
+    def apply_event(self, data: dict[str, Any], session: ClientSession) -> bool:
+        """Keep the newest version of an event; False when the record was stale."""
+        fields = {name: data.get(name) for name in EVENT_FIELDS}
+        fields["registration_deadline"] = parse_time(fields["registration_deadline"])
+        event_id = str(data["event_id"])
+        changed = apply_if_newer(self.events, event_id, int(data["version"]), fields, session)
+        if changed and self.seats.find_one({"_id": event_id}, {"_id": 1}, session=session) is None:
+            self.seats.insert_one(
+                {"_id": event_id, "accepted": 0, "waitlisted": 0, "invited": 0, "changes": 0},
+                session=session,
+            )
+        return changed
+
+    def get_event(
+        self, event_id: str, session: ClientSession | None = None
+    ) -> dict[str, Any] | None:
+        doc = self.events.find_one({"_id": event_id}, session=session)
+        return from_db(doc) if doc else None
+
+    def events_past_deadline(self, now: datetime) -> list[str]:
+        query = {"status": "published", "registration_deadline": {"$lte": now}}
+        return [d["_id"] for d in self.events.find(query, {"_id": 1})]
+
+    def events_open(self, now: datetime) -> list[dict[str, Any]]:
+        query = {"status": "published", "registration_deadline": {"$gt": now}}
+        return [from_db(d) for d in self.events.find(query)]
+
+    # --- seat counters -----------------------------------------------------
+
+    def get_seats(self, event_id: str, session: ClientSession) -> dict[str, Any]:
+        doc = self.seats.find_one({"_id": event_id}, session=session)
+        return doc or {"accepted": 0, "waitlisted": 0}
+
+    def lock_seats(self, event_id: str, session: ClientSession) -> dict[str, Any]:
+        """Write the event's seat document first, then read it: a concurrent seat
+        change conflicts at once (before any other work) and the counts read are
+        the ones this transaction will commit against."""
+        doc = self.seats.find_one_and_update(
+            {"_id": event_id},
+            {"$inc": {"changes": 1}},
+            return_document=ReturnDocument.AFTER,
+            session=session,
+        )
+        return doc or {"accepted": 0, "waitlisted": 0}
+
+    def bump_seats(self, event_id: str, inc: dict[str, int], session: ClientSession) -> None:
+        """Move the counters; every call writes the document (the per-event conflict point)."""
+        self.seats.update_one({"_id": event_id}, {"$inc": {**inc, "changes": 1}}, session=session)
+
+    # --- invitations ------------------------------------------------------
+
+    def existing_emails(self, event_id: str, emails: list[str]) -> dict[str, str]:
+        """Of ``emails``, those already invited to the event -> their invitation id."""
+        found: dict[str, str] = {}
+        for start in range(0, len(emails), 1000):
+            chunk = emails[start : start + 1000]
+            for doc in self.invitations.find(
+                {"event_id": event_id, "email": {"$in": chunk}}, {"email": 1}
+            ):
+                found[doc["email"]] = doc["_id"]
+        return found
+
+    def insert_many(self, docs: list[dict[str, Any]], session: ClientSession) -> None:
+        self.invitations.insert_many(docs, ordered=True, session=session)
+
+    def get(self, invitation_id: str, session: ClientSession | None = None) -> dict | None:
+        doc = self.invitations.find_one({"_id": invitation_id}, session=session)
+        return from_db(doc) if doc else None
+
+    def get_with_history(self, invitation_id: str) -> dict[str, Any] | None:
+        doc = self.invitations.find_one({"_id": invitation_id})
+        return from_db(doc) if doc else None
+
+    def by_token_hash(self, digest: str, session: ClientSession | None = None) -> dict | None:
+        doc = self.invitations.find_one({"token_hash": digest}, session=session)
+        return from_db(doc) if doc else None
+
+    def update(
+        self,
+        invitation_id: str,
+        expected_version: int,
+        values: dict[str, Any],
+        history: dict[str, Any],
+        session: ClientSession,
+    ) -> dict[str, Any] | None:
+        """Apply ``values`` if still at ``expected_version``; bump the version, log ``history``."""
+        doc = self.invitations.find_one_and_update(
+            {"_id": invitation_id, "version": expected_version},
+            {"$set": values, "$inc": {"version": 1}, "$push": {"history": history}},
+            return_document=ReturnDocument.AFTER,
+            projection={"history": 0},
+            session=session,
+        )
+        return from_db(doc) if doc else None
+
+    def earliest_waitlisted(
+        self, event_id: str, limit: int, session: ClientSession
+    ) -> list[dict[str, Any]]:
+        cursor = (
+            self.invitations.find(
+                {"event_id": event_id, "status": "waitlisted"}, {"history": 0}, session=session
+            )
+            .sort([("waitlisted_at", ASCENDING), ("_id", ASCENDING)])
+            .limit(limit)
+        )
+        return [from_db(d) for d in cursor]
+
+    def with_status(
+        self,
+        event_id: str,
+        statuses: list[str],
+        limit: int,
+        session: ClientSession | None = None,
+    ) -> list[dict[str, Any]]:
+        cursor = (
+            self.invitations.find(
+                {"event_id": event_id, "status": {"$in": statuses}},
+                {"history": 0},
+                session=session,
+            )
+            .sort([("created_at", ASCENDING), ("_id", ASCENDING)])
+            .limit(limit)
+        )
+        return [from_db(d) for d in cursor]
+
+    def find(
+        self, query: dict[str, Any], sort: list[tuple[str, int]], skip: int, limit: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        total = self.invitations.count_documents(query)
+        cursor = self.invitations.find(query, {"history": 0}).sort(sort).skip(skip).limit(limit)
+        return [from_db(doc) for doc in cursor], total
+
+    def counts(self, query: dict[str, Any]) -> dict[str, dict[str, int]]:
+        """Counts of the matching invitations per status and per country."""
+        out: dict[str, dict[str, int]] = {}
+        for name in ("status", "country"):
+            pipeline = [{"$match": query}, {"$group": {"_id": f"${name}", "n": {"$sum": 1}}}]
+            out[f"by_{name}"] = {
+                str(row["_id"]): row["n"] for row in self.invitations.aggregate(pipeline)
+            }
+        return out
+
+    # --- reminders --------------------------------------------------------
+
+    def reminded(
+        self, invitation_ids: list[str], step: str, session: ClientSession | None = None
+    ) -> set[str]:
+        return {
+            d["invitation_id"]
+            for d in self.reminders.find(
+                {"invitation_id": {"$in": invitation_ids}, "step": step},
+                {"invitation_id": 1},
+                session=session,
+            )
+        }
+
+    def record_reminders(self, rows: list[dict[str, Any]], session: ClientSession) -> None:
+        self.reminders.insert_many(rows, session=session)
+
+    # --- rate limit -------------------------------------------------------
+
+    def hit(self, client: str, window_s: int, now: datetime) -> int:
+        """Count one request of ``client`` in the current fixed window; the count so far."""
+        start = int(now.timestamp()) // window_s * window_s
+        key = f"{client}|{start}"
+        expires = datetime.fromtimestamp(start, UTC) + timedelta(seconds=window_s * 2)
+        for _ in range(3):
+            try:
+                doc = self.rate_limits.find_one_and_update(
+                    {"_id": key},
+                    {"$inc": {"count": 1}, "$setOnInsert": {"expires_at": expires}},
+                    upsert=True,
+                    return_document=ReturnDocument.AFTER,
+                )
+                return int(doc["count"])
+            except DuplicateKeyError:  # two first hits of a window at once: count again
+                continue
+        return 0
