@@ -55,8 +55,12 @@ format: venv
 test: venv jars lint
 	$(PY) -m pytest tests -q
 
+# Each benchmark starts its own Kafka and Mongo-wire server and prints its figures.
 bench: venv jars
 	$(PY) -m bench
+	$(PY) -m bench.invitations
+	$(PY) -m bench.documents
+	$(PY) -m bench.notifications
 
 demo: venv jars
 	$(PY) -m deploy.local.demo

@@ -27,6 +27,7 @@ import requests
 from kafka import KafkaProducer
 from pymongo import MongoClient
 
+from bench.stack import infrastructure
 from deploy.local import services
 from deploy.local.infra import free_port
 from shared.bus import ensure_topics
@@ -34,7 +35,6 @@ from shared.config import Settings
 from shared.context import fresh_context
 from shared.envelope import encode
 from tests.helpers import auth, collect, event_body, partner_consumer, service_env
-from tests.infra import start_kafka, start_mongo
 
 INVITEES = int(os.environ.get("MLP_BENCH_INVITEES", 5000))
 RSVP_REQUESTS = int(os.environ.get("MLP_BENCH_RSVP_REQUESTS", 2000))
@@ -157,20 +157,11 @@ def run(bootstrap: str, mongo_uri: str, workdir: Path) -> dict[str, float]:
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory(prefix="mlp-bench-invitations-") as tmp:
-        workdir = Path(tmp)
-        if os.environ.get("MLP_BENCH_INFRA", "local") == "external":
-            bootstrap = os.environ["MLP_KAFKA_BOOTSTRAP"]
-            mongo_uri = os.environ["MLP_MONGO_URI"]
-            figures = run(bootstrap, mongo_uri, workdir)
-        else:
-            kafka, stop_kafka = start_kafka(workdir / "kafka")
-            mongo, stop_mongo = start_mongo(workdir / "mongo")
-            try:
-                figures = run(kafka.bootstrap, mongo.uri, workdir)
-            finally:
-                stop_kafka()
-                stop_mongo()
+    with (
+        tempfile.TemporaryDirectory(prefix="mlp-bench-invitations-") as tmp,
+        infrastructure(Path(tmp)) as infra,
+    ):
+        figures = run(infra.kafka_bootstrap, infra.mongo_uri, Path(tmp))
     print(f"invitations: invite {INVITEES} officials in one request")
     print(f"  API answered after            {figures['invite_api_s']:8.2f} s")
     print(f"  last invitation.sent received {figures['invite_announced_s']:8.2f} s")

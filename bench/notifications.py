@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import statistics
 import tempfile
 import threading
@@ -27,6 +28,7 @@ from pathlib import Path
 from aiosmtpd.controller import Controller
 from pymongo import MongoClient
 
+from bench.stack import infrastructure
 from deploy.local import services
 from deploy.local.infra import free_port
 from services.notifications.operations import create_subscription
@@ -35,7 +37,6 @@ from shared.bus import ensure_topics
 from shared.config import Settings
 from tests.fixtures_notifications import Producer, event_payload, issued_payload, status_payload
 from tests.helpers import service_env
-from tests.infra import start_kafka, start_mongo
 
 
 class TimingSink:
@@ -106,18 +107,18 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     tmp = Path(tempfile.mkdtemp(prefix="mlp-bench-notifications-"))
-    kafka, stop_kafka = start_kafka(tmp / "kafka")
-    mongo, stop_mongo = start_mongo(tmp / "mongo")
+    servers = contextlib.ExitStack()
+    infra = servers.enter_context(infrastructure(tmp))
     sink = TimingSink()
     sink.controller.start()
     receiver = Receiver()
     worker = None
     try:
-        ensure_topics(Settings(service="bench", kafka_bootstrap=kafka.bootstrap))
-        env = service_env("notifications", kafka.bootstrap, mongo.uri)
+        ensure_topics(Settings(service="bench", kafka_bootstrap=infra.kafka_bootstrap))
+        env = service_env("notifications", infra.kafka_bootstrap, infra.mongo_uri)
         env.update(MLP_SMTP_PORT=str(sink.port), MLP_SMTP_HOST="127.0.0.1")
         worker = services.worker("notifications", env, tmp / "logs").start()
-        producer = Producer(kafka.bootstrap)
+        producer = Producer(infra.kafka_bootstrap)
         # Warm up: the consumer group joins, the first mail goes out.
         event_id = str(uuid.uuid4())
         producer.send("event.published", event_payload(event_id, version=2), key=event_id)
@@ -162,7 +163,7 @@ def main(argv: list[str] | None = None) -> None:
         ]
 
         # --- webhook deliveries per second -----------------------------------
-        client = MongoClient(mongo.uri)
+        client = MongoClient(infra.mongo_uri)
         store = NotificationStore(client[env["MLP_NOTIFICATIONS_DB"]])
         create_subscription(
             client,
@@ -198,8 +199,7 @@ def main(argv: list[str] | None = None) -> None:
             worker.stop()
         sink.controller.stop()
         receiver.server.shutdown()
-        stop_mongo()
-        stop_kafka()
+        servers.close()
 
 
 if __name__ == "__main__":
