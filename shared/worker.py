@@ -63,7 +63,6 @@ def run_worker(
     client = connect(settings)
     db = service_db(client, settings)
     outbox = Outbox(db, settings.source)
-    outbox.ensure_indexes()
     if prepare is not None:
         prepare(db)
     relay = OutboxRelay(db, lambda: make_producer(settings), stop=stop)

@@ -25,18 +25,25 @@ def _install() -> Any:
     from deploy import contracts
     from shared.outbox import Outbox
 
-    original = Outbox.add
+    original = Outbox.record
     known = set(contracts.topic_payloads())
 
-    def add(self: Outbox, session: Any, *, topic: str, payload: dict[str, Any], **kw: Any) -> str:
-        caller = sys._getframe(1).f_globals.get("__name__", "")
-        if topic in known and caller.startswith("services."):
+    def record(self: Outbox, *, topic: str, payload: dict[str, Any], **kw: Any) -> dict[str, Any]:
+        if topic in known and _caller_module().startswith("services."):
             CHECKED[0] += 1
             VIOLATIONS.extend(contracts.payload_errors(topic, payload))
-        return original(self, session, topic=topic, payload=payload, **kw)
+        return original(self, topic=topic, payload=payload, **kw)
 
-    Outbox.add = add  # type: ignore[method-assign]
+    Outbox.record = record  # type: ignore[method-assign]
     return original
+
+
+def _caller_module() -> str:
+    """The first module outside ``shared.outbox`` and this plugin on the call stack."""
+    frame = sys._getframe(2)
+    while frame is not None and frame.f_globals.get("__name__") in {"shared.outbox", __name__}:
+        frame = frame.f_back
+    return frame.f_globals.get("__name__", "") if frame is not None else ""
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -48,7 +55,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
     original = getattr(config, "_mlp_outbox_add", None)
     if original is not None:
-        Outbox.add = original  # type: ignore[method-assign]
+        Outbox.record = original  # type: ignore[method-assign]
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

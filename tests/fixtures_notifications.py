@@ -155,7 +155,6 @@ class InProcessWorker:
         self.store = NotificationStore(self.db)
         self.store.ensure_indexes()
         self.outbox = Outbox(self.db, self.ns.base.source)
-        self.outbox.ensure_indexes()
         self.bootstrap = bootstrap
         self.stop = threading.Event()
         self.threads: list[threading.Thread] = []

@@ -18,6 +18,5 @@ def create_app() -> Flask:
     runtime = app.extensions["mlp"]
     store = DocumentStore(runtime.db)
     store.ensure_indexes()
-    runtime.outbox.ensure_indexes()
     app.extensions["store"] = store
     return app

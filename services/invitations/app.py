@@ -19,7 +19,6 @@ def create_app() -> Flask:
     runtime = app.extensions["mlp"]
     store = InvitationStore(runtime.db)
     store.ensure_indexes()
-    runtime.outbox.ensure_indexes()
     app.extensions["store"] = store
     app.extensions["invitations_config"] = InvitationConfig.from_env()
     return app

@@ -25,12 +25,10 @@ from services.invitations.schemas import (
     ReminderDuePayloadSchema,
 )
 from services.invitations.store import InvitationStore
-from shared.context import current_context
 from shared.errors import Problem
 from shared.mongo import in_transaction
-from shared.outbox import PENDING, Outbox
+from shared.outbox import Outbox
 from shared.schedule import JobContext
-from shared.topics import require_topic
 from shared.web import Runtime
 
 _partner = InvitationPayloadSchema()
@@ -101,26 +99,6 @@ def issued_payload(
             "occurred_at": now(),
         }
     )
-
-
-def _outbox_doc(source: str, topic: str, key: str, seq: int, subject: str, payload: dict) -> dict:
-    """An outbox record shaped exactly as :meth:`shared.outbox.Outbox.add` writes it,
-    for ``insert_many`` of thousands of records in one round trip."""
-    trace = current_context()
-    return {
-        "ce_id": str(uuid.uuid4()),
-        "topic": require_topic(topic),
-        "key": key,
-        "seq": seq,
-        "subject": subject,
-        "source": source,
-        "time": now(),
-        "payload": payload,
-        "correlation_id": trace.correlation_id,
-        "causation_id": trace.causation_id,
-        "traceparent": trace.traceparent,
-        "status": PENDING,
-    }
 
 
 def _history(action: str, by: str | None, before: str | None, after: str | None, **extra) -> dict:
@@ -224,26 +202,24 @@ def _invite_once(
         for doc, url in zip(docs, links, strict=True):
             inv = {**doc, "id": doc["_id"]}
             outbox.append(
-                _outbox_doc(
-                    rt.outbox.source,
-                    "invitation.sent",
-                    event_id,
-                    1,
-                    inv["id"],
-                    partner_payload(inv),
+                rt.outbox.record(
+                    topic="invitation.sent",
+                    key=event_id,
+                    seq=1,
+                    subject=inv["id"],
+                    payload=partner_payload(inv),
                 )
             )
             outbox.append(
-                _outbox_doc(
-                    rt.outbox.source,
-                    "internal.invitation.issued",
-                    event_id,
-                    1,
-                    inv["id"],
-                    issued_payload(inv, event or {}, url, resend=False),
+                rt.outbox.record(
+                    topic="internal.invitation.issued",
+                    key=event_id,
+                    seq=1,
+                    subject=inv["id"],
+                    payload=issued_payload(inv, event or {}, url, resend=False),
                 )
             )
-        rt.outbox.collection.insert_many(outbox, ordered=True, session=session)
+        rt.outbox.add_many(session, outbox)
 
     in_transaction(rt.client, work)
     created = [

@@ -18,6 +18,5 @@ def create_app() -> Flask:
     runtime = app.extensions["mlp"]
     store = NotificationStore(runtime.db)
     store.ensure_indexes()
-    runtime.outbox.ensure_indexes()
     app.extensions["store"] = store
     return app

@@ -39,7 +39,6 @@ def test_create_stores_the_event_and_its_outbox_record(client, events_app):
     assert record["key"] == event["id"]
     assert record["payload"]["event_id"] == event["id"]
     assert record["payload"]["title"] == event["title"]
-    assert record["status"] == "pending"
 
 
 def test_get_returns_the_event_with_etag(client):
