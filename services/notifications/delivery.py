@@ -43,7 +43,10 @@ MAILS = Counter("mlp_notifications_mails_total", "Mail send attempts by outcome"
 WEBHOOKS = Counter("mlp_notifications_webhooks_total", "Webhook attempts by outcome", ["outcome"])
 WEBHOOK_SECONDS = Histogram("mlp_notifications_webhook_seconds", "Webhook request latency")
 
-MAIL_HOLD_S = 120
+# A sender claims a mail for this many SMTP timeouts (a send is a handful of
+# exchanges, each bounded by the timeout); a sender that died mid-send releases
+# its mail to the others when the claim runs out.
+CLAIM_TIMEOUTS = 6
 MAIL_BATCH = 100
 
 
@@ -62,6 +65,7 @@ class MailSender:
     def __init__(self, ns: NotificationSettings, connections: int = 1) -> None:
         self.ns = ns
         self.connections = connections
+        self.claim_s = CLAIM_TIMEOUTS * ns.smtp_timeout_s
         self.pool = ThreadPoolExecutor(connections, thread_name_prefix="smtp")
 
     def run(self, ctx: JobContext) -> int:
@@ -91,7 +95,7 @@ class MailSender:
         try:
             while handled < limit:
                 now = datetime.now(UTC)
-                doc = store.claim_mail(now, now + timedelta(seconds=MAIL_HOLD_S))
+                doc = store.claim_mail(now, now + timedelta(seconds=self.claim_s))
                 if doc is None:
                     break
                 handled += 1
