@@ -26,6 +26,14 @@ class ListArgs(Schema):
     )
 
 
+class PageSchema(Schema):
+    """The envelope of every list answer; a list schema adds its ``items``."""
+
+    total = fields.Integer()
+    page = fields.Integer()
+    page_size = fields.Integer()
+
+
 def parse_sort(sort: str | None, allowed: dict[str, str], default: str) -> list[tuple[str, int]]:
     """Turn ``"-starts_on,title"`` into a MongoDB sort; ``allowed`` maps API to stored names."""
     spec = []

@@ -18,7 +18,7 @@ from services.documents.handlers import subscriptions
 from shared.consumer import HandlerContext
 from shared.envelope import Envelope
 from shared.mongo import in_transaction
-from tests.helpers import service_env, settings_for
+from tests.helpers import running_app, service_env, settings_for
 
 PDF_BYTES = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n"
 EXE_BYTES = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 64
@@ -49,11 +49,8 @@ def documents_env(kafka, mongo, monkeypatch) -> dict[str, str]:
 
 @pytest.fixture
 def documents_app(documents_env) -> Iterator[Flask]:
-    app = create_app()
-    yield app
-    runtime = app.extensions["mlp"]
-    runtime.client.drop_database(runtime.db.name)
-    runtime.client.close()
+    with running_app(create_app) as app:
+        yield app
 
 
 @pytest.fixture

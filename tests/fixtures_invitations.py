@@ -19,7 +19,7 @@ from services.invitations.handlers import subscriptions
 from shared.consumer import ConsumerRunner
 from shared.context import fresh_context
 from shared.envelope import encode
-from tests.helpers import auth, event_body, service_env, settings_for
+from tests.helpers import auth, event_body, running_app, service_env, settings_for
 
 SEC = auth("secretariat")
 
@@ -34,11 +34,8 @@ def invitations_env(kafka, mongo, monkeypatch) -> dict[str, str]:
 
 @pytest.fixture
 def invitations_app(invitations_env) -> Iterator[Flask]:
-    app = create_app()
-    yield app
-    runtime = app.extensions["mlp"]
-    runtime.client.drop_database(runtime.db.name)
-    runtime.client.close()
+    with running_app(create_app) as app:
+        yield app
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from shared.envelope import encode
 from shared.mongo import connect, service_db
 from shared.outbox import Outbox
 from shared.schedule import JobContext, PeriodicJob, run_jobs
-from tests.helpers import service_env, settings_for
+from tests.helpers import running_app, service_env, settings_for
 
 # Fixtures a test module gets with ``from tests.fixtures_notifications import *``.
 __all__ = [
@@ -236,11 +236,8 @@ def notifications_env(kafka, mongo, topics, smtp_sink, monkeypatch) -> dict[str,
 
 @pytest.fixture
 def notifications_app(notifications_env) -> Iterator[Flask]:
-    app = create_app()
-    yield app
-    rt = app.extensions["mlp"]
-    rt.client.drop_database(rt.db.name)
-    rt.client.close()
+    with running_app(create_app) as app:
+        yield app
 
 
 @pytest.fixture

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from flask import Flask
 from kafka import KafkaConsumer
 
 from shared.auth import mint_token
@@ -44,6 +46,18 @@ def settings_for(service: str, env: dict[str, str], monkeypatch: Any) -> Setting
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return load_settings(service)
+
+
+@contextlib.contextmanager
+def running_app(create_app: Callable[[], Flask]) -> Iterator[Flask]:
+    """A service's app on the test servers; its database is dropped afterwards."""
+    app = create_app()
+    try:
+        yield app
+    finally:
+        runtime = app.extensions["mlp"]
+        runtime.client.drop_database(runtime.db.name)
+        runtime.client.close()
 
 
 def partner_consumer(bootstrap: str, *topics: str) -> KafkaConsumer:

@@ -8,7 +8,7 @@ from marshmallow import Schema, fields, validate
 
 from services.documents.domain import CONTENT_TYPES, KINDS, STATUSES
 from shared.fields import CountryCode, LanguageCode
-from shared.http import ListArgs
+from shared.http import ListArgs, PageSchema
 
 
 class DocumentFormSchema(Schema):
@@ -71,11 +71,8 @@ class DocumentSchema(Schema):
     versions = fields.List(fields.Nested(VersionSchema))
 
 
-class DocumentListSchema(Schema):
+class DocumentListSchema(PageSchema):
     items = fields.List(fields.Nested(DocumentSchema))
-    total = fields.Integer()
-    page = fields.Integer()
-    page_size = fields.Integer()
 
 
 class HistorySchema(Schema):

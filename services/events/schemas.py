@@ -9,7 +9,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from services.events.domain import FORMATS, STATUSES, VISIBILITIES, validate_event
 from shared.fields import CountryCode, LanguageCode, TimeZone
-from shared.http import ListArgs
+from shared.http import ListArgs, PageSchema
 
 SLUG = validate.Regexp(
     r"^[a-z][a-z0-9_]{1,39}$", error="Use a lower-case slug such as 'employment'."
@@ -93,11 +93,8 @@ class EventSchema(EventFieldsSchema):
     participation = fields.Nested(ParticipationSchema)
 
 
-class EventListSchema(Schema):
+class EventListSchema(PageSchema):
     items = fields.List(fields.Nested(EventSchema))
-    total = fields.Integer()
-    page = fields.Integer()
-    page_size = fields.Integer()
 
 
 class EventQuerySchema(ListArgs):

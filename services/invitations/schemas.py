@@ -8,7 +8,7 @@ from marshmallow import Schema, fields, validate
 
 from services.invitations.domain import RESPONSES, ROLES, STATUSES
 from shared.fields import CountryCode, LanguageCode
-from shared.http import ListArgs
+from shared.http import ListArgs, PageSchema
 
 
 class InviteeSchema(Schema):
@@ -56,11 +56,8 @@ class InvitationSchema(Schema):
     sent_count = fields.Integer()
 
 
-class InvitationListSchema(Schema):
+class InvitationListSchema(PageSchema):
     items = fields.List(fields.Nested(InvitationSchema))
-    total = fields.Integer()
-    page = fields.Integer()
-    page_size = fields.Integer()
     counts = fields.Dict(metadata={"description": "Per status and per country (secretariat)"})
 
 

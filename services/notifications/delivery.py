@@ -269,7 +269,9 @@ class WebhookDispatcher:
         )
 
     def close(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        """Cancel queued deliveries and wait for those in flight (each bounded by the
+        webhook timeout), so none outlives the database client it reports to."""
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 # --- "your event starts tomorrow" ---------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from shared.http import ListArgs
+from shared.http import ListArgs, PageSchema
 from shared.topics import TOPICS
 
 PARTNER_TOPICS = sorted(t.name for t in TOPICS if t.partner_visible)
@@ -70,11 +70,8 @@ class SubscriptionCreatedSchema(SubscriptionSchema):
     secret = fields.String(metadata={"description": "whsec_<base64>: shown only in this response"})
 
 
-class SubscriptionListSchema(Schema):
+class SubscriptionListSchema(PageSchema):
     items = fields.List(fields.Nested(SubscriptionSchema))
-    total = fields.Integer()
-    page = fields.Integer()
-    page_size = fields.Integer()
 
 
 class AttemptSchema(Schema):
@@ -100,11 +97,8 @@ class DeliverySchema(Schema):
     log = fields.List(fields.Nested(AttemptSchema))
 
 
-class DeliveryListSchema(Schema):
+class DeliveryListSchema(PageSchema):
     items = fields.List(fields.Nested(DeliverySchema))
-    total = fields.Integer()
-    page = fields.Integer()
-    page_size = fields.Integer()
 
 
 class DeliveryQuerySchema(ListArgs):

@@ -9,7 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from services.events.app import create_app
-from tests.helpers import service_env, settings_for
+from tests.helpers import running_app, service_env, settings_for
 
 
 @pytest.fixture
@@ -21,11 +21,8 @@ def events_env(kafka, mongo, monkeypatch) -> dict[str, str]:
 
 @pytest.fixture
 def events_app(events_env) -> Iterator[Flask]:
-    app = create_app()
-    yield app
-    runtime = app.extensions["mlp"]
-    runtime.client.drop_database(runtime.db.name)
-    runtime.client.close()
+    with running_app(create_app) as app:
+        yield app
 
 
 @pytest.fixture
