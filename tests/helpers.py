@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from flask import Flask
-from kafka import KafkaConsumer
+from kafka import KafkaConsumer, TopicPartition
 
 from shared.auth import mint_token
 from shared.config import Settings, load_settings
@@ -61,21 +61,25 @@ def running_app(create_app: Callable[[], Flask]) -> Iterator[Flask]:
 
 
 def partner_consumer(bootstrap: str, *topics: str) -> KafkaConsumer:
-    """A consumer as an integration partner would write it, from the newest offsets."""
-    consumer = KafkaConsumer(
-        *topics,
-        bootstrap_servers=bootstrap,
-        group_id=f"partner-{uuid.uuid4().hex[:8]}",
-        auto_offset_reset="latest",
-        enable_auto_commit=False,
-    )
+    """A plain kafka-python consumer reading ``topics`` from their current ends.
+
+    It assigns itself every partition rather than joining a group: a group member
+    whose heartbeats starve on a busy machine is evicted, and on rejoining without
+    committed offsets it would start again from "latest", skipping records.
+    """
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    partitions: list[TopicPartition] = []
     deadline = time.monotonic() + 30
-    while not consumer.assignment() and time.monotonic() < deadline:
-        consumer.poll(timeout_ms=200)
-    # Resolve "latest" now: left lazy, it is resolved at the first fetch, after
-    # records the test produces meanwhile (or after a broker restart), which are lost.
-    for tp in consumer.assignment():
-        consumer.position(tp)
+    for topic in topics:
+        while (found := consumer.partitions_for_topic(topic)) is None:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"topic {topic} has no partitions on {bootstrap}")
+            time.sleep(0.1)
+        partitions += [TopicPartition(topic, p) for p in sorted(found)]
+    consumer.assign(partitions)
+    consumer.seek_to_end(*partitions)
+    for tp in partitions:
+        consumer.position(tp)  # resolve the end now, not at the first fetch
     return consumer
 
 
