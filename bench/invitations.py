@@ -83,7 +83,7 @@ def run(bootstrap: str, mongo_uri: str, workdir: Path) -> dict[str, float]:
     base = f"http://127.0.0.1:{port}"
     sec = auth("secretariat")
     try:
-        services.wait_ready(base, web)
+        services.wait_ready(web, f"{base}/readyz")
         sent = partner_consumer(bootstrap, "invitation.sent")
         issued = partner_consumer(bootstrap, "internal.invitation.issued")
         event_id = _publish_event(bootstrap, capacity=INVITEES // 2)
