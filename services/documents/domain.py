@@ -15,6 +15,7 @@ from typing import IO, Any
 from urllib.parse import quote
 
 from shared.auth import Principal
+from shared.lifecycle import Lifecycle
 
 KINDS = (
     "host_country_paper",
@@ -44,19 +45,8 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str, str]] = {
 }
 
 
-class IllegalTransition(Exception):
-    """The action is not possible from the document's current status (409)."""
-
-
-def next_status(action: str, status: str) -> tuple[str, str]:
-    """The status ``action`` leads to from ``status`` and the topic announcing it."""
-    try:
-        sources, target, topic = TRANSITIONS[action]
-    except KeyError as exc:
-        raise IllegalTransition(f"There is no action {action!r}.") from exc
-    if status not in sources:
-        raise IllegalTransition(f"A {status} document cannot be {target} (action {action!r}).")
-    return target, topic
+LIFECYCLE = Lifecycle("document", TRANSITIONS)
+next_status = LIFECYCLE.next_status
 
 
 # --- who may do what -------------------------------------------------------

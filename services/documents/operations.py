@@ -15,7 +15,7 @@ from typing import Any
 
 from pymongo.client_session import ClientSession
 
-from services.documents.domain import IllegalTransition, next_status, search_terms
+from services.documents.domain import next_status, search_terms
 from services.documents.schemas import DocumentPayloadSchema, ReminderPayloadSchema
 from services.documents.store import DocumentStore, UploadSink
 from shared.auth import Principal
@@ -193,12 +193,7 @@ def transition(
     def work(session: ClientSession) -> dict[str, Any]:
         doc = _load(store, document_id, session)
         check_if_match(doc["revision"])
-        try:
-            status, topic = next_status(action, doc["status"])
-        except IllegalTransition as exc:
-            raise Problem(
-                409, str(exc), slug="illegal-transition", current_status=doc["status"]
-            ) from exc
+        status, topic = next_status(action, doc["status"])
         now = datetime.now(UTC)
         values = {"status": status, "updated_at": now, f"{status}_at": now}
         push = {"history": _history(action, by, doc["status"], status, doc["version"])}

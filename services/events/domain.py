@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import Any
 
 from shared.auth import Principal
+from shared.lifecycle import Lifecycle
 
 FORMATS = (
     "peer_review",
@@ -32,23 +33,8 @@ EDITABLE_STATUSES = frozenset({"draft", "published"})
 CATALOGUE_STATUSES = ("published", "completed")
 
 
-class IllegalTransition(Exception):
-    """The action does not apply to the event's current status."""
-
-    def __init__(self, action: str, status: str) -> None:
-        allowed = sorted(TRANSITIONS[action][0]) if action in TRANSITIONS else []
-        super().__init__(
-            f"Cannot {action} an event that is {status}; "
-            f"{action} applies to {' or '.join(allowed)} events."
-        )
-
-
-def next_status(action: str, status: str) -> tuple[str, str]:
-    """The status ``action`` leads to from ``status`` and the topic announcing it."""
-    sources, target, topic = TRANSITIONS[action]
-    if status not in sources:
-        raise IllegalTransition(action, status)
-    return target, topic
+LIFECYCLE = Lifecycle("event", TRANSITIONS)
+next_status = LIFECYCLE.next_status
 
 
 def validate_event(event: dict[str, Any]) -> dict[str, list[str]]:

@@ -11,7 +11,6 @@ from pymongo.client_session import ClientSession
 
 from services.events.domain import (
     EDITABLE_STATUSES,
-    IllegalTransition,
     changed_fields,
     next_status,
     search_terms,
@@ -126,12 +125,7 @@ def transition(
     def work(session: ClientSession) -> dict[str, Any]:
         event = _load(store, event_id, session)
         check_if_match(event["version"])
-        try:
-            status, topic = next_status(action, event["status"])
-        except IllegalTransition as exc:
-            raise Problem(
-                409, str(exc), slug="illegal-transition", current_status=event["status"]
-            ) from exc
+        status, topic = next_status(action, event["status"])
         now = datetime.now(UTC)
         values: dict[str, Any] = {"status": status, "updated_at": now, f"{status}_at": now}
         extra: dict[str, Any] = {}

@@ -14,7 +14,6 @@ from services.documents.domain import (
     TEXT,
     TRANSITIONS,
     XLSX,
-    IllegalTransition,
     TextProbe,
     confirm_type,
     content_disposition,
@@ -29,6 +28,7 @@ from services.documents.domain import (
     sniff,
 )
 from shared.auth import ANONYMOUS, Principal
+from shared.lifecycle import IllegalTransition
 from tests.fixtures_documents import EXE_BYTES, PDF_BYTES, odf, ooxml
 
 SEC = Principal(sub="sec", roles=frozenset({"secretariat"}))

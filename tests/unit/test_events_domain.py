@@ -4,7 +4,6 @@ import pytest
 from marshmallow import ValidationError
 
 from services.events.domain import (
-    IllegalTransition,
     next_status,
     query_terms,
     search_terms,
@@ -13,6 +12,7 @@ from services.events.domain import (
 )
 from services.events.schemas import EventCreateSchema
 from shared.auth import ANONYMOUS, Principal
+from shared.lifecycle import IllegalTransition
 
 
 def _event(**overrides):
