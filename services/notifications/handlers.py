@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from services.notifications import domain
-from services.notifications.config import load
+from services.notifications.config import NotificationSettings, load
 from services.notifications.operations import (
     CalendarPart,
     Recipient,
@@ -107,20 +107,8 @@ def on_event_updated(record: Envelope, ctx: HandlerContext) -> None:
         ns = load()
         event_id = str(data["event_id"])
         event = _event_view(store, event_id, None, ctx.session)
-        for contact in store.contacts_of(event_id, domain.INVOLVED_STATUSES, ctx.session):
-            queue_mail(
-                store,
-                ns,
-                ctx.session,
-                template="changed",
-                cause_id=record.id,
-                recipient=_recipient(contact),
-                context={"event": event, "changed": changed},
-                event_id=event_id,
-                calendar=CalendarPart(
-                    "REQUEST", domain.calendar_uid(event_id, contact["_id"]), int(data["version"])
-                ),
-            )
+        context = {"event": event, "changed": changed}
+        _calendar_to_involved(store, ns, record, ctx, "changed", "REQUEST", context)
     _webhooks(record, ctx, store)
 
 
@@ -130,24 +118,39 @@ def on_event_cancelled(record: Envelope, ctx: HandlerContext) -> None:
     store = NotificationStore(ctx.db)
     _apply_event(store, record, ctx)
     data = record.data
-    event_id = str(data["event_id"])
     ns = load()
     event = {k: data.get(k) for k in EVENT_FIELDS}
+    context = {"event": event, "reason": data.get("reason") or ""}
+    _calendar_to_involved(store, ns, record, ctx, "cancelled", "CANCEL", context)
+    _webhooks(record, ctx, store)
+
+
+def _calendar_to_involved(
+    store: NotificationStore,
+    ns: NotificationSettings,
+    record: Envelope,
+    ctx: HandlerContext,
+    template: str,
+    method: str,
+    context: dict[str, Any],
+) -> None:
+    """Mail everyone still involved in the event, with an iCalendar ``method``
+    part on their invitation's UID and the event's version as SEQUENCE."""
+    event_id = str(record.data["event_id"])
     for contact in store.contacts_of(event_id, domain.INVOLVED_STATUSES, ctx.session):
         queue_mail(
             store,
             ns,
             ctx.session,
-            template="cancelled",
+            template=template,
             cause_id=record.id,
             recipient=_recipient(contact),
-            context={"event": event, "reason": data.get("reason") or ""},
+            context=context,
             event_id=event_id,
             calendar=CalendarPart(
-                "CANCEL", domain.calendar_uid(event_id, contact["_id"]), int(data["version"])
+                method, domain.calendar_uid(event_id, contact["_id"]), int(record.data["version"])
             ),
         )
-    _webhooks(record, ctx, store)
 
 
 # --- invitations ------------------------------------------------------------
