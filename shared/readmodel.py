@@ -20,18 +20,28 @@ def apply_if_newer(
     version: int,
     fields: dict[str, Any],
     session: ClientSession,
+    *,
+    version_field: str = "version",
+    on_insert: dict[str, Any] | None = None,
+    replace_equal: bool = False,
 ) -> bool:
-    """Store ``fields`` for ``resource_id`` at ``version`` unless a newer or equal
-    version is already there; True when the copy changed."""
+    """Store ``fields`` for ``resource_id`` at ``version`` unless the copy already
+    holds a newer version (or an equal one, unless ``replace_equal``); True when
+    the copy changed.
+
+    A document fed by several topics keeps one ``version_field`` per topic (a
+    status and an address of one invitation change independently);
+    ``on_insert`` fills fields only when the copy is created.
+    """
     # Read, then write: inside a transaction a duplicate-key error would abort it,
     # and a concurrent writer of the same id makes the transaction retry instead.
-    current = collection.find_one({"_id": resource_id}, {"version": 1}, session=session)
-    if current is not None and current.get("version", 0) >= version:
-        return False
-    collection.update_one(
-        {"_id": resource_id},
-        {"$set": {**fields, "version": version}},
-        upsert=True,
-        session=session,
-    )
+    current = collection.find_one({"_id": resource_id}, {version_field: 1}, session=session)
+    if current is not None:
+        held = current.get(version_field, 0)
+        if held > version or (held == version and not replace_equal):
+            return False
+    update: dict[str, Any] = {"$set": {**fields, version_field: version}}
+    if on_insert:
+        update["$setOnInsert"] = on_insert
+    collection.update_one({"_id": resource_id}, update, upsert=True, session=session)
     return True

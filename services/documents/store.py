@@ -230,31 +230,19 @@ class DocumentStore:
         self, invitation_id: str, event_id: str, status: str, version: int, session: ClientSession
     ) -> bool:
         """Keep the newest status of one invitation; a stale or replayed record changes nothing."""
-        current = self.invitees.find_one({"_id": invitation_id}, session=session)
-        if current is not None and current.get("status_version", 0) >= version:
-            return False
-        self.invitees.update_one(
-            {"_id": invitation_id},
-            {"$set": {"event_id": event_id, "status": status, "status_version": version}},
-            upsert=True,
-            session=session,
+        fields = {"event_id": event_id, "status": status}
+        return apply_if_newer(
+            self.invitees, invitation_id, version, fields, session, version_field="status_version"
         )
-        return True
 
     def record_invitee_email(
         self, invitation_id: str, event_id: str, digest: str, version: int, session: ClientSession
     ) -> bool:
         """Keep the sha256 of the invitee's address (never the address itself)."""
-        current = self.invitees.find_one({"_id": invitation_id}, session=session)
-        if current is not None and current.get("email_version", 0) >= version:
-            return False
-        self.invitees.update_one(
-            {"_id": invitation_id},
-            {"$set": {"event_id": event_id, "email_hash": digest, "email_version": version}},
-            upsert=True,
-            session=session,
+        fields = {"event_id": event_id, "email_hash": digest}
+        return apply_if_newer(
+            self.invitees, invitation_id, version, fields, session, version_field="email_version"
         )
-        return True
 
     def accepted_events(self, digest: str | None) -> list[str]:
         """The events where the holder of this address hash accepted an invitation."""

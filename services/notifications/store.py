@@ -65,32 +65,27 @@ class NotificationStore:
     def apply_contact(
         self, invitation_id: str, version: int, fields: dict[str, Any], s: Session
     ) -> bool:
-        """Keep the newest address/link of an invitation; False when the record is older."""
-        current = self.contacts.find_one({"_id": invitation_id}, {"contact_version": 1}, session=s)
-        if current is not None and current.get("contact_version", 0) > version:
-            return False
-        self.contacts.update_one(
-            {"_id": invitation_id},
-            {"$set": {**fields, "contact_version": version}, "$setOnInsert": {"status": "pending"}},
-            upsert=True,
-            session=s,
+        """Keep the newest address/link of an invitation (a resend at the same
+        version replaces it); False when the record is older."""
+        return apply_if_newer(
+            self.contacts,
+            invitation_id,
+            version,
+            fields,
+            s,
+            version_field="contact_version",
+            on_insert={"status": "pending"},
+            replace_equal=True,
         )
-        return True
 
     def apply_status(
         self, invitation_id: str, event_id: str, status: str, version: int, s: Session
     ) -> bool:
         """Keep the newest status of an invitation; False when the record is stale."""
-        current = self.contacts.find_one({"_id": invitation_id}, {"status_version": 1}, session=s)
-        if current is not None and current.get("status_version", 0) >= version:
-            return False
-        self.contacts.update_one(
-            {"_id": invitation_id},
-            {"$set": {"event_id": event_id, "status": status, "status_version": version}},
-            upsert=True,
-            session=s,
+        fields = {"event_id": event_id, "status": status}
+        return apply_if_newer(
+            self.contacts, invitation_id, version, fields, s, version_field="status_version"
         )
-        return True
 
     def contacts_of(
         self, event_id: str, statuses: tuple[str, ...], s: Session = None
