@@ -35,7 +35,7 @@ from services.notifications.operations import create_subscription
 from services.notifications.store import NotificationStore
 from shared.bus import ensure_topics
 from shared.config import Settings
-from tests.fixtures_notifications import Producer, event_payload, issued_payload, status_payload
+from tests.fixtures.notifications import Producer, event_payload, issued_payload, status_payload
 from tests.helpers import service_env
 
 

@@ -4,14 +4,15 @@ generated from (``docker-compose.yml``, ``deploy/k8s/``, the contracts in
 
 A new service slots in by adding one entry to :data:`DEPLOYED` and running
 ``make manifests contracts``; ``tests/deploy`` fail until the checked-in files
-match. Ports come from :data:`shared.config.SERVICE_PORTS`.
+match. Each service's port is the ``DEFAULT_PORT`` of its ``config.py``.
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 
-from shared.config import SERVICE_PORTS
+from shared.config import WORKER_METRICS_OFFSET
 
 IMAGE_REPOSITORY = "mlp-ops"
 
@@ -22,12 +23,12 @@ class DeployedService:
 
     @property
     def port(self) -> int:
-        return SERVICE_PORTS[self.name]
+        return int(importlib.import_module(f"services.{self.name}.config").DEFAULT_PORT)
 
     @property
     def worker_metrics_port(self) -> int:
         """Where the worker serves Prometheus metrics (``shared.config`` default)."""
-        return self.port + 100
+        return self.port + WORKER_METRICS_OFFSET
 
     @property
     def upper(self) -> str:

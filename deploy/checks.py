@@ -9,13 +9,14 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from shared.config import SERVICE_PORTS
+from deploy.catalog import DEPLOYED
 
 ROOT = Path(__file__).resolve().parents[1]
 MLP_VAR = re.compile(r"\bMLP_[A-Z0-9_]+\b")
 ONE_SHOT_RESTARTS = {"no", "on-failure", None}
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
-SERVICE_NAMES = tuple(SERVICE_PORTS)
+SERVICE_NAMES = tuple(s.name for s in DEPLOYED)
+SERVICE_PORTS = {s.name: s.port for s in DEPLOYED}
 
 
 def documented_variables(root: Path = ROOT) -> str:

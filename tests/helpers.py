@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask
 from kafka import KafkaConsumer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
 
 from shared.auth import mint_token
-from shared.config import Settings, load_settings
+from shared.config import Settings
+from shared.consumer import ConsumerRunner, Subscriptions
+from shared.context import fresh_context
+from shared.envelope import encode
 
 JWT_SECRET = "test-secret-with-at-least-32-bytes!!"
 
@@ -42,22 +48,22 @@ def service_env(service: str, kafka_bootstrap: str, mongo_uri: str) -> dict[str,
     }
 
 
-def settings_for(service: str, env: dict[str, str], monkeypatch: Any) -> Settings:
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    return load_settings(service)
+def service_settings(service: str, env: dict[str, str]) -> Settings:
+    """The settings ``service``'s own ``config.load_settings`` reads from ``env``
+    (a mapping of ``MLP_`` variables; the process environment is not touched)."""
+    return importlib.import_module(f"services.{service}.config").load_settings(env)
 
 
 @contextlib.contextmanager
-def running_app(create_app: Callable[[], Flask]) -> Iterator[Flask]:
+def running_app(create_app: Callable[[Any], Flask], settings: Settings) -> Iterator[Flask]:
     """A service's app on the test servers; its database is dropped afterwards."""
-    app = create_app()
+    app = create_app(settings)
     try:
         yield app
     finally:
-        runtime = app.extensions["mlp"]
-        runtime.client.drop_database(runtime.db.name)
-        runtime.client.close()
+        ctx = app.extensions["mlp"]
+        ctx.client.drop_database(ctx.db.name)
+        ctx.client.close()
 
 
 def partner_consumer(bootstrap: str, *topics: str) -> KafkaConsumer:
@@ -128,3 +134,103 @@ def event_body(**overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+class RecordDeliverer:
+    """Hands records to a service's handlers through its real :class:`ConsumerRunner`
+    (payload schema, idempotency row, transaction), without a broker round trip."""
+
+    def __init__(self, app: Flask, subscriptions: Subscriptions, source: str) -> None:
+        ctx = app.extensions["mlp"]
+        self.source = source
+        self.runner = ConsumerRunner(
+            group=ctx.settings.service,
+            subscriptions=subscriptions,
+            ctx=ctx,
+            consumer_factory=lambda: None,
+            producer_factory=lambda: None,
+            max_attempts=1,
+        )
+        self.runner.ensure_indexes()
+        self.offset = 0
+
+    def __call__(self, topic: str, data: dict[str, Any], ce_id: str | None = None) -> str:
+        ce_id = ce_id or str(uuid.uuid4())
+        key = str(data.get("event_id"))
+        wire = encode(
+            ce_id=ce_id,
+            topic=topic,
+            source=self.source,
+            subject=key,
+            key=key,
+            time=datetime.now(UTC),
+            data=data,
+            trace=fresh_context(),
+        )
+        self.offset += 1
+        record = ConsumerRecord(
+            topic, 0, None, self.offset, 0, 0, wire.key, wire.value, wire.headers, None, 0, 0, 0
+        )
+        self.runner.handle_record(record)
+        return ce_id
+
+
+def event_payload(
+    event_id: str | None = None, version: int = 1, **overrides: Any
+) -> dict[str, Any]:
+    """A valid ``event.*`` payload as the events service publishes it (published)."""
+    body: dict[str, Any] = {
+        **event_body(),
+        "event_id": event_id or str(uuid.uuid4()),
+        "status": "published",
+        "version": version,
+        "occurred_at": datetime.now(UTC).isoformat(),
+    }
+    body.update(overrides)
+    return body
+
+
+def status_payload(
+    event_id: str, invitation_id: str, status: str, version: int, **overrides: Any
+) -> dict[str, Any]:
+    """A valid ``invitation.*`` payload."""
+    return {
+        "invitation_id": invitation_id,
+        "event_id": event_id,
+        "country": "LV",
+        "role": "government_official",
+        "status": status,
+        "version": version,
+        "occurred_at": datetime.now(UTC).isoformat(),
+        **overrides,
+    }
+
+
+def issued_payload(
+    event_id: str, invitation_id: str, email: str, version: int = 1, **overrides: Any
+) -> dict[str, Any]:
+    """A valid ``internal.invitation.issued`` payload."""
+    return {
+        "invitation_id": invitation_id,
+        "event_id": event_id,
+        "version": version,
+        "email": email,
+        "name": "Kadri Tamm",
+        "language": "en",
+        "country": "EE",
+        "organisation": "Ministry of Social Affairs",
+        "role": "government_official",
+        "rsvp_url": f"http://127.0.0.1:8002/v1/rsvp/tok-{invitation_id}",
+        "registration_deadline": "2027-02-20T17:00:00+02:00",
+        "resend": False,
+        "event": {
+            "title": "Skills forecasting: Estonia's OSKA system",
+            "format": "peer_review",
+            "starts_on": "2027-03-10",
+            "ends_on": "2027-03-11",
+            "timezone": "Europe/Tallinn",
+            "venue": {"city": "Tallinn", "country": "EE", "online": False},
+        },
+        "occurred_at": datetime.now(UTC).isoformat(),
+        **overrides,
+    }

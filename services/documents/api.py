@@ -10,13 +10,12 @@ memory nor spooled to disk, and an oversized one is refused (413) from its
 
 from __future__ import annotations
 
-import os
 import zipfile
 from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any
 
-from flask import Response, current_app, jsonify, request
+from flask import Response, jsonify, request
 from flask_smorest import Blueprint
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
@@ -38,6 +37,7 @@ from services.documents.domain import (
     safe_filename,
     sniff,
 )
+from services.documents.operations import Context
 from services.documents.schemas import (
     ContentQuerySchema,
     DocumentFormSchema,
@@ -49,13 +49,13 @@ from services.documents.schemas import (
 )
 from services.documents.store import CHUNK, DocumentStore, UploadSink
 from shared.auth import Principal, current_principal, require_roles
-from shared.errors import Problem
+from shared.errors import DomainError
 from shared.http import etag, page_body, parse_sort
-from shared.web import runtime
+from shared.problems import Problem
+from shared.web import service_context
 
 blp = Blueprint("documents", __name__, url_prefix="/v1", description="Programme papers")
 
-DEFAULT_MAX_BYTES = 25 * 1024 * 1024
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries, headers and the text fields
 # werkzeug's decoder buffers up to a read chunk (64 KiB) plus a held-back tail
 # while it looks for the boundary; this bounds that buffer and the text fields.
@@ -70,20 +70,12 @@ _document_schema = DocumentSchema()
 _form_schema = DocumentFormSchema()
 
 
+def ctx() -> Context:
+    return service_context()
+
+
 def store() -> DocumentStore:
-    return current_app.extensions["store"]
-
-
-def max_bytes() -> int:
-    return int(current_app.config.get("DOCUMENT_MAX_BYTES", DEFAULT_MAX_BYTES))
-
-
-def document_max_bytes_from_env() -> int:
-    raw = os.environ.get("MLP_DOCUMENT_MAX_BYTES", str(DEFAULT_MAX_BYTES))
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise SystemExit(f"MLP_DOCUMENT_MAX_BYTES must be an integer, got {raw!r}.") from exc
+    return ctx().store
 
 
 def accepted_events(who: Principal) -> list[str]:
@@ -129,7 +121,7 @@ def _discard(sinks: list[UploadSink]) -> None:
 def _receive(allowed_fields: set[str]) -> tuple[dict[str, str], UploadSink, str, str]:
     """Stream the multipart body: its text fields, the ``file`` part's sink (finished,
     in GridFS), the sanitised file name and the confirmed content type."""
-    limit = max_bytes()
+    limit = ctx().settings.document_max_bytes
     envelope = limit + FORM_OVERHEAD
     if request.content_length is not None and request.content_length > envelope:
         raise Problem(413, f"Documents may be at most {limit} bytes.", max_bytes=limit)
@@ -160,7 +152,7 @@ def _receive(allowed_fields: set[str]) -> tuple[dict[str, str], UploadSink, str,
             silent=False,
             max_form_parts=20,
         )
-    except (Problem, HTTPException):
+    except (Problem, DomainError, HTTPException):
         _discard(sinks)
         raise
     except ValueError as exc:
@@ -238,9 +230,7 @@ def upload_document(event_id: str) -> Response:
         raise Problem(
             422, "The request body or parameters are not valid.", errors=exc.messages
         ) from exc
-    doc = operations.create_document(
-        runtime(), store(), event_id, data, sink, content_type, filename, who
-    )
+    doc = operations.create_document(ctx(), event_id, data, sink, content_type, filename, who)
     return _respond(doc, 201)
 
 
@@ -258,9 +248,7 @@ def add_version(document_id: str) -> Response:
             403, "Only the secretariat, or the uploader before approval, may add versions."
         )
     _, sink, filename, content_type = _receive(set())
-    updated = operations.add_version(
-        runtime(), store(), document_id, sink, content_type, filename, who
-    )
+    updated = operations.add_version(ctx(), document_id, sink, content_type, filename, who)
     return _respond(updated, 201)
 
 
@@ -333,7 +321,11 @@ def _transition_view(action: str, doc: str) -> None:
         current = _readable(document_id)
         if not may_act(action, current, who):
             raise Problem(403, f"You may not {action} this document.")
-        return _respond(operations.transition(runtime(), store(), document_id, action, who))
+        return _respond(
+            operations.transition(
+                ctx(), document_id, action, who, if_match=request.headers.get("If-Match")
+            )
+        )
 
     view.__name__ = f"{action}_document"
     view.__doc__ = doc

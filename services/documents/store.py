@@ -17,7 +17,7 @@ from pymongo.client_session import ClientSession
 from pymongo.database import Database
 
 from services.documents.domain import TextProbe
-from shared.errors import Problem
+from shared.errors import TooLarge
 from shared.readmodel import apply_if_newer
 
 CHUNK = 255 * 1024  # GridFS chunk size; also the read size when streaming out
@@ -51,10 +51,8 @@ class UploadSink:
     def write(self, data: bytes) -> int:
         self.size += len(data)
         if self.size > self.max_bytes:
-            raise Problem(
-                413,
-                f"The file is larger than {self.max_bytes} bytes.",
-                max_bytes=self.max_bytes,
+            raise TooLarge(
+                f"The file is larger than {self.max_bytes} bytes.", max_bytes=self.max_bytes
             )
         self.sha.update(data)
         self.text.feed(data)
@@ -267,6 +265,18 @@ class DocumentStore:
 
     def all_due_dates(self) -> Iterator[dict[str, Any]]:
         yield from self.due_dates.find({})
+
+    def was_reminded(self, reminder_id: str, session: ClientSession | None = None) -> bool:
+        return (
+            self.reminders.find_one({"_id": reminder_id}, {"_id": 1}, session=session) is not None
+        )
+
+    def record_reminder(
+        self, reminder_id: str, event_id: str, at: datetime, session: ClientSession
+    ) -> None:
+        self.reminders.insert_one(
+            {"_id": reminder_id, "event_id": event_id, "at": at}, session=session
+        )
 
     def has_paper(self, event_id: str, kind: str, country: str | None) -> bool:
         query: dict[str, Any] = {

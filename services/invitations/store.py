@@ -25,6 +25,8 @@ from pymongo.client_session import ClientSession
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
+from shared.payloads import plain
+from shared.payloads.events import EventPayload
 from shared.readmodel import apply_if_newer
 
 EVENT_FIELDS = (
@@ -47,13 +49,6 @@ def from_db(doc: dict[str, Any]) -> dict[str, Any]:
     item = {k: v for k, v in doc.items() if k not in {"_id", "token_hash"}}
     item["id"] = doc["_id"]
     return item
-
-
-def parse_time(value: Any) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        return value
-    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 class InvitationStore:
@@ -85,12 +80,11 @@ class InvitationStore:
 
     # --- events read model -------------------------------------------------
 
-    def apply_event(self, data: dict[str, Any], session: ClientSession) -> bool:
+    def apply_event(self, event: EventPayload, session: ClientSession) -> bool:
         """Keep the newest version of an event; False when the record was stale."""
-        fields = {name: data.get(name) for name in EVENT_FIELDS}
-        fields["registration_deadline"] = parse_time(fields["registration_deadline"])
-        event_id = str(data["event_id"])
-        changed = apply_if_newer(self.events, event_id, int(data["version"]), fields, session)
+        fields = {name: plain(getattr(event, name)) for name in EVENT_FIELDS}
+        event_id = event.event_id
+        changed = apply_if_newer(self.events, event_id, event.version, fields, session)
         if changed and self.seats.find_one({"_id": event_id}, {"_id": 1}, session=session) is None:
             self.seats.insert_one(
                 {"_id": event_id, "accepted": 0, "waitlisted": 0, "invited": 0, "changes": 0},

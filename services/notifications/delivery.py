@@ -26,16 +26,15 @@ from prometheus_client import Counter, Histogram
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from services.notifications import domain
-from services.notifications.config import NotificationSettings
+from services.notifications.config import NotificationsSettings
 from services.notifications.operations import (
+    Context,
     Recipient,
     queue_mail,
     record_delivery_outcome,
     record_mail_outcome,
 )
 from services.notifications.store import NotificationStore
-from shared.mongo import in_transaction
-from shared.schedule import JobContext
 
 log = logging.getLogger(__name__)
 
@@ -62,16 +61,16 @@ def _permanent(exc: Exception) -> bool:
 class MailSender:
     """Sends due mails of the outbox over one SMTP connection per run."""
 
-    def __init__(self, ns: NotificationSettings, connections: int = 1) -> None:
+    def __init__(self, ns: NotificationsSettings, connections: int = 1) -> None:
         self.ns = ns
         self.connections = connections
         self.claim_s = CLAIM_TIMEOUTS * ns.smtp_timeout_s
         self.pool = ThreadPoolExecutor(connections, thread_name_prefix="smtp")
 
-    def run(self, ctx: JobContext) -> int:
+    def run(self, ctx: Context) -> int:
         """Drain due mails over ``connections`` SMTP connections (1 by default: on a
         small machine parallel senders only contend for MongoDB)."""
-        store = NotificationStore(ctx.db)
+        store = ctx.store
         first = self._drain(ctx, store, limit=1)  # nothing due: no threads woken
         if not first:
             return 0
@@ -81,15 +80,14 @@ class MailSender:
         return first + sum(f.result() for f in futures)
 
     def _connect(self) -> smtplib.SMTP:
-        base = self.ns.base
-        smtp = smtplib.SMTP(base.smtp_host, base.smtp_port, timeout=self.ns.smtp_timeout_s)
+        smtp = smtplib.SMTP(self.ns.smtp_host, self.ns.smtp_port, timeout=self.ns.smtp_timeout_s)
         if self.ns.smtp_starttls:
             smtp.starttls()
         if self.ns.smtp_username:
             smtp.login(self.ns.smtp_username, self.ns.smtp_password)
         return smtp
 
-    def _drain(self, ctx: JobContext, store: NotificationStore, limit: int) -> int:
+    def _drain(self, ctx: Context, store: NotificationStore, limit: int) -> int:
         smtp: smtplib.SMTP | None = None
         handled = 0
         try:
@@ -100,7 +98,7 @@ class MailSender:
                     break
                 handled += 1
                 if not doc.get("essential") and store.opted_out(doc["email_hash"]):
-                    record_mail_outcome(ctx.client, ctx.db, ctx.outbox, doc, "suppressed")
+                    record_mail_outcome(ctx, doc, "suppressed")
                     MAILS.labels("suppressed").inc()
                     continue
                 try:
@@ -112,7 +110,7 @@ class MailSender:
                     )
                 except (OSError, smtplib.SMTPException) as exc:
                     outcome = "failed" if _permanent(exc) else "retry"
-                    record_mail_outcome(ctx.client, ctx.db, ctx.outbox, doc, outcome, str(exc))
+                    record_mail_outcome(ctx, doc, outcome, str(exc))
                     MAILS.labels(outcome).inc()
                     if outcome == "retry":
                         _quit(smtp)
@@ -120,7 +118,7 @@ class MailSender:
                         if isinstance(exc, OSError | smtplib.SMTPServerDisconnected):
                             break  # the server is away: the rest waits for the next run
                     continue
-                record_mail_outcome(ctx.client, ctx.db, ctx.outbox, doc, "sent")
+                record_mail_outcome(ctx, doc, "sent")
                 MAILS.labels("sent").inc()
         finally:
             _quit(smtp)
@@ -151,7 +149,7 @@ class WebhookDispatcher:
 
     def __init__(
         self,
-        ns: NotificationSettings,
+        ns: NotificationsSettings,
         resolve: Callable[..., list[Any]] = socket.getaddrinfo,
     ) -> None:
         self.ns = ns
@@ -162,8 +160,8 @@ class WebhookDispatcher:
         self.session = requests.Session()
         self.session.trust_env = False  # never through a proxy from the environment
 
-    def run(self, ctx: JobContext) -> int:
-        store = NotificationStore(ctx.db)
+    def run(self, ctx: Context) -> int:
+        store = ctx.store
         claimed = 0
         hold_s = self.ns.webhook_timeout_s * 3 + 30
         while True:
@@ -183,7 +181,7 @@ class WebhookDispatcher:
             claimed += 1
         return claimed
 
-    def _deliver(self, ctx: JobContext, store: NotificationStore, doc: dict[str, Any]) -> None:
+    def _deliver(self, ctx: Context, store: NotificationStore, doc: dict[str, Any]) -> None:
         """Send ``doc``, then keep this thread on the same subscription's due
         deliveries (a bounded run), so throughput does not wait for the next tick
         while the per-subscription cap still keeps partners apart."""
@@ -214,7 +212,7 @@ class WebhookDispatcher:
                 if self.in_flight[sid] <= 0:
                     del self.in_flight[sid]
 
-    def _attempt(self, ctx: JobContext, store: NotificationStore, doc: dict[str, Any]) -> None:
+    def _attempt(self, ctx: Context, store: NotificationStore, doc: dict[str, Any]) -> None:
         sub = store.subscription(doc["subscription_id"])
         if sub is None or sub["status"] != "active":
             store.deliveries.update_one(
@@ -257,10 +255,7 @@ class WebhookDispatcher:
         ok = not error
         WEBHOOKS.labels("ok" if ok else "failed").inc()
         record_delivery_outcome(
-            ctx.client,
-            store,
-            ctx.outbox,
-            self.ns,
+            ctx,
             doc,
             ok=ok,
             status_code=status_code,
@@ -280,12 +275,12 @@ class WebhookDispatcher:
 class StartsTomorrow:
     """Once per event and start date, a note to every accepted participant."""
 
-    def __init__(self, ns: NotificationSettings, clock: Callable[[], datetime] | None = None):
+    def __init__(self, ns: NotificationsSettings, clock: Callable[[], datetime] | None = None):
         self.ns = ns
         self.clock = clock or (lambda: datetime.now(UTC))
 
-    def run(self, ctx: JobContext) -> int:
-        store = NotificationStore(ctx.db)
+    def run(self, ctx: Context) -> int:
+        store = ctx.store
         now = self.clock()
         candidates = [(now + timedelta(days=d)).date().isoformat() for d in (0, 1, 2)]
         queued = 0
@@ -295,15 +290,14 @@ class StartsTomorrow:
             queued += self._one_event(ctx, store, event)
         return queued
 
-    def _one_event(self, ctx: JobContext, store: NotificationStore, event: dict) -> int:
+    def _one_event(self, ctx: Context, store: NotificationStore, event: dict) -> int:
         cause = f"starts_tomorrow:{event['_id']}:{event['starts_on']}"
 
         def work(session: Any) -> int:
             count = 0
             for contact in store.contacts_of(event["_id"], ("accepted",), session):
                 count += queue_mail(
-                    store,
-                    self.ns,
+                    ctx,
                     session,
                     template="starts_tomorrow",
                     cause_id=cause,
@@ -316,7 +310,7 @@ class StartsTomorrow:
             return count
 
         try:
-            return in_transaction(ctx.client, work)
+            return ctx.transaction(work)
         except (DuplicateKeyError, OperationFailure) as exc:
             # Another worker queued the same mails at the same moment: they exist once.
             log.info("starts-tomorrow raced another worker", extra={"error": str(exc)})

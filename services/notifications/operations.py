@@ -16,16 +16,20 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo.client_session import ClientSession
-from pymongo.database import Database
 
 from services.notifications import domain, mail
-from services.notifications.config import NotificationSettings
+from services.notifications.config import NotificationsSettings
 from services.notifications.store import NotificationStore
 from shared.context import TraceContext, current_context
-from shared.errors import Problem
-from shared.mongo import in_transaction
-from shared.outbox import Outbox
+from shared.errors import Conflict, NotFound
+from shared.payloads.notifications import NotificationPayloadSchema
+from shared.service import ServiceContext
 from shared.topics import TOPICS
+
+Context = ServiceContext[NotificationsSettings, NotificationStore]
+"""What the notifications service's views, handlers and jobs run with."""
+
+_payload_schema = NotificationPayloadSchema()
 
 
 @dataclass(frozen=True)
@@ -43,14 +47,13 @@ class CalendarPart:
     sequence: int
 
 
-def sender_address(ns: NotificationSettings) -> str:
+def sender_address(ns: NotificationsSettings) -> str:
     raw = ns.mail_from
     return raw[raw.find("<") + 1 : raw.find(">")] if "<" in raw else raw
 
 
 def queue_mail(
-    store: NotificationStore,
-    ns: NotificationSettings,
+    ctx: Context,
     session: ClientSession,
     *,
     template: str,
@@ -64,13 +67,14 @@ def queue_mail(
 ) -> bool:
     """Render one mail and put it in the mail outbox, with its feed entry, unless
     this cause already produced it for this recipient; True when queued."""
+    store, ns = ctx.store, ctx.settings
     email = domain.normalise_email(recipient.email)
     key = domain.idempotency_key(cause_id, email, template)
     if store.has_mail(key, session):  # read first: a duplicate key would abort the transaction
         return False
     unsubscribe_url = None
     if not domain.is_essential(template):
-        token = domain.unsubscribe_token(ns.base.jwt_secret, email)
+        token = domain.unsubscribe_token(ns.jwt_secret, email)
         unsubscribe_url = f"{ns.public_url}/v1/preferences/unsubscribe/{token}"
     rendered = mail.render(
         template,
@@ -128,7 +132,7 @@ def queue_mail(
         session,
     )
     add_feed(
-        store,
+        ctx,
         session,
         key=key,
         email=email,
@@ -143,7 +147,7 @@ def queue_mail(
 
 
 def add_feed(
-    store: NotificationStore,
+    ctx: Context,
     session: ClientSession | None,
     *,
     key: str,
@@ -155,7 +159,7 @@ def add_feed(
     link: str | None,
     at: datetime,
 ) -> None:
-    store.insert_feed(
+    ctx.store.insert_feed(
         {
             "_id": str(uuid.uuid4()),
             "key": key,
@@ -178,7 +182,7 @@ PARTNER_TOPICS = frozenset(t.name for t in TOPICS if t.partner_visible)
 
 
 def queue_webhooks(
-    store: NotificationStore,
+    ctx: Context,
     session: ClientSession,
     *,
     topic: str,
@@ -197,6 +201,7 @@ def queue_webhooks(
         separators=(",", ":"),
         ensure_ascii=False,
     )
+    store = ctx.store
     for sub in store.subscriptions_for(topic, session):
         if store.has_delivery(sub["_id"], ce_id, session):
             continue
@@ -222,8 +227,7 @@ def queue_webhooks(
 
 
 def create_subscription(
-    client: Any,
-    store: NotificationStore,
+    ctx: Context,
     *,
     owner_sub: str,
     owner_email: str | None,
@@ -244,12 +248,13 @@ def create_subscription(
         "consecutive_failures": 0,
         "created_at": now,
     }
-    store.subscriptions.insert_one(doc)
+    ctx.store.subscriptions.insert_one(doc)
     return doc
 
 
-def delete_subscription(client: Any, store: NotificationStore, sub: dict[str, Any]) -> None:
+def delete_subscription(ctx: Context, sub: dict[str, Any]) -> None:
     """Stop deliveries: pending ones are cancelled, the log stays readable for a while."""
+    store = ctx.store
 
     def work(session: ClientSession) -> None:
         store.subscriptions.update_one(
@@ -263,18 +268,19 @@ def delete_subscription(client: Any, store: NotificationStore, sub: dict[str, An
             session=session,
         )
 
-    in_transaction(client, work)
+    ctx.transaction(work)
 
 
-def redeliver(store: NotificationStore, sub: dict[str, Any], delivery_id: str) -> dict:
+def redeliver(ctx: Context, sub: dict[str, Any], delivery_id: str) -> dict:
+    store = ctx.store
     now = datetime.now(UTC)
     doc = store.deliveries.find_one({"_id": delivery_id, "subscription_id": sub["_id"]})
     if doc is None:
-        raise Problem(404, f"There is no delivery {delivery_id} of this subscription.")
+        raise NotFound(f"There is no delivery {delivery_id} of this subscription.")
     if doc["status"] == "pending":
-        raise Problem(409, "This delivery is already waiting to be sent.")
+        raise Conflict("This delivery is already waiting to be sent.")
     if sub["status"] != "active":
-        raise Problem(409, f"The subscription is {sub['status']}; re-create it first.")
+        raise Conflict(f"The subscription is {sub['status']}; re-create it first.")
     store.deliveries.update_one(
         {"_id": delivery_id},
         {"$set": {"status": "pending", "next_attempt_at": now, "horizon_from": now}},
@@ -283,7 +289,7 @@ def redeliver(store: NotificationStore, sub: dict[str, Any], delivery_id: str) -
 
 
 def _announce(
-    outbox: Outbox,
+    ctx: Context,
     session: ClientSession,
     topic: str,
     *,
@@ -295,39 +301,39 @@ def _announce(
     attempts: int,
     trace: TraceContext,
 ) -> None:
-    outbox.add(
+    ctx.outbox.add(
         session,
         topic=topic,
         key=event_id or notification_id,
         seq=attempts,
         subject=notification_id,
-        payload={
-            "notification_id": notification_id,
-            "cause_id": cause_id,
-            "event_id": event_id,
-            "channel": channel,
-            "template": template,
-            "attempts": attempts,
-            "occurred_at": datetime.now(UTC).isoformat(),
-            "version": attempts,
-        },
+        payload=_payload_schema.dump(
+            {
+                "notification_id": notification_id,
+                "cause_id": cause_id,
+                "event_id": event_id,
+                "channel": channel,
+                "template": template,
+                "attempts": attempts,
+                "occurred_at": datetime.now(UTC),
+                "version": attempts,
+            }
+        ),
         trace=trace,
     )
 
 
 def _mail_trace(doc: dict[str, Any]) -> TraceContext:
-    ctx = current_context()
+    here = current_context()
     return TraceContext(
-        correlation_id=doc.get("correlation_id") or ctx.correlation_id,
+        correlation_id=doc.get("correlation_id") or here.correlation_id,
         causation_id=doc["cause_id"],
-        traceparent=doc.get("traceparent") or ctx.traceparent,
+        traceparent=doc.get("traceparent") or here.traceparent,
     )
 
 
 def record_mail_outcome(
-    client: Any,
-    db: Database,
-    outbox: Outbox,
+    ctx: Context,
     doc: dict[str, Any],
     outcome: str,
     error: str = "",
@@ -351,10 +357,10 @@ def record_mail_outcome(
             values.update(next_attempt_at=domain.next_mail_attempt(attempts, now), last_error=error)
             if attempts == domain.MAIL_FAILED_AFTER:
                 announce = "notification.failed"  # still retried; operators should know
-        db["mails"].update_one({"_id": doc["_id"]}, {"$set": values}, session=session)
+        ctx.store.mails.update_one({"_id": doc["_id"]}, {"$set": values}, session=session)
         if announce:
             _announce(
-                outbox,
+                ctx,
                 session,
                 announce,
                 notification_id=doc["_id"],
@@ -366,14 +372,11 @@ def record_mail_outcome(
                 trace=_mail_trace(doc),
             )
 
-    in_transaction(client, work)
+    ctx.transaction(work)
 
 
 def record_delivery_outcome(
-    client: Any,
-    store: NotificationStore,
-    outbox: Outbox,
-    ns: NotificationSettings,
+    ctx: Context,
     doc: dict[str, Any],
     *,
     ok: bool,
@@ -381,6 +384,7 @@ def record_delivery_outcome(
     latency_ms: float,
     error: str,
 ) -> None:
+    store, ns = ctx.store, ctx.settings
     now = datetime.now(UTC)
     attempts = doc.get("attempts", 0) + 1
     entry = {
@@ -439,7 +443,7 @@ def record_delivery_outcome(
                     session=session,
                 )
                 add_feed(
-                    store,
+                    ctx,
                     session,
                     key=f"disabled:{sub['_id']}:{now.isoformat()}",
                     email=sub.get("owner_email"),
@@ -457,7 +461,7 @@ def record_delivery_outcome(
         # Outcomes of notification.* deliveries are not announced again (no loops).
         if announce and not doc["topic"].startswith("notification."):
             _announce(
-                outbox,
+                ctx,
                 session,
                 announce,
                 notification_id=doc["_id"],
@@ -469,11 +473,11 @@ def record_delivery_outcome(
                 trace=current_context(),
             )
 
-    in_transaction(client, work)
+    ctx.transaction(work)
 
 
-def unsubscribe(store: NotificationStore, email_hash: str) -> None:
-    store.opt_out(email_hash, datetime.now(UTC))
+def unsubscribe(ctx: Context, email_hash: str) -> None:
+    ctx.store.opt_out(email_hash, datetime.now(UTC))
 
 
 def hold(seconds: float) -> datetime:

@@ -138,10 +138,15 @@ def test_every_service_in_the_tree_is_deployed():
 
 def test_one_catalog_entry_generates_a_services_compose_and_k8s_files(monkeypatch):
     from deploy import catalog
-    from shared import config
 
-    # A service that does not exist yet (a surveys service, say) needs one entry.
-    monkeypatch.setitem(config.SERVICE_PORTS, "surveys", 8005)
+    # A service that does not exist yet (a surveys service, say) needs one entry
+    # (and its folder, whose config.py names its port).
+    known_port = catalog.DeployedService.port.fget
+    monkeypatch.setattr(
+        catalog.DeployedService,
+        "port",
+        property(lambda s: 8005 if s.name == "surveys" else known_port(s)),
+    )
     extended = (*catalog.DEPLOYED, catalog.DeployedService("surveys"))
     monkeypatch.setattr(manifests, "DEPLOYED", extended)
     doc = manifests.compose()["services"]

@@ -18,7 +18,7 @@ from kafka import KafkaProducer
 
 from shared.context import fresh_context
 from shared.envelope import encode
-from tests.fixtures_documents import PDF_BYTES, ooxml
+from tests.fixtures.documents import PDF_BYTES, ooxml
 from tests.helpers import auth, collect, event_body, partner_consumer
 
 SEC = auth("secretariat")

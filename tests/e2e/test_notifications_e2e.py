@@ -11,7 +11,7 @@ from email.header import decode_header, make_header
 import requests
 from icalendar import Calendar
 
-from tests.fixtures_notifications import (
+from tests.fixtures.notifications import (
     Producer,
     event_payload,
     issued_payload,

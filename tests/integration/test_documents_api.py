@@ -12,21 +12,8 @@ import pytest
 
 from services.documents.operations import send_due_reminders
 from shared.schedule import JobContext
-from tests import fixtures_documents
-from tests.fixtures_documents import (
-    EXE_BYTES,
-    PDF_BYTES,
-    invite,
-    known_event,
-    ooxml,
-    upload,
-)
+from tests.fixtures.documents import EXE_BYTES, PDF_BYTES, invite, known_event, ooxml, upload
 from tests.helpers import auth
-
-# the service's fixtures, shared with the other documents test modules
-documents_env = fixtures_documents.documents_env
-documents_app = fixtures_documents.documents_app
-docs = fixtures_documents.docs
 
 SEC = auth("secretariat")
 MiB = 1024 * 1024

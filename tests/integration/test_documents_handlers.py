@@ -5,19 +5,8 @@ from __future__ import annotations
 
 import uuid
 
-from tests import fixtures_documents
-from tests.fixtures_documents import (
-    deliver,
-    known_event,
-    set_invitation,
-    upload,
-)
+from tests.fixtures.documents import known_event, set_invitation, upload
 from tests.helpers import auth
-
-# the service's fixtures, shared with the other documents test modules
-documents_env = fixtures_documents.documents_env
-documents_app = fixtures_documents.documents_app
-docs = fixtures_documents.docs
 
 SEC = auth("secretariat")
 EMAIL = "Official@Example.lv"

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from tests.fixtures_invitations)
 """The invitations API through the Flask client, against the real Mongo-wire server."""
 
 from __future__ import annotations
@@ -7,18 +6,7 @@ import json
 import threading
 from datetime import UTC, datetime, timedelta
 
-from tests.fixtures_invitations import (  # noqa: F401
-    SEC,
-    deliver,
-    event_payload,
-    inv_client,
-    invitations_app,
-    invitations_env,
-    invitee,
-    issued_links,
-    published_event,
-    token_of,
-)
+from tests.fixtures.invitations import SEC, event_payload, invitee, issued_links, token_of
 from tests.helpers import auth
 
 CSV = (

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from tests.fixtures_invitations)
 """Reactions to ``event.*`` records through the real consumer runner, and the
 periodic jobs (expiry at the deadline, reminders) against the real database."""
 
@@ -9,18 +8,7 @@ from datetime import UTC, datetime, timedelta
 from services.invitations import operations
 from services.invitations.domain import parse_schedule
 from shared.schedule import JobContext
-from tests.fixtures_invitations import (  # noqa: F401
-    SEC,
-    deliver,
-    event_payload,
-    inv_client,
-    invitations_app,
-    invitations_env,
-    invitee,
-    issued_links,
-    published_event,
-    token_of,
-)
+from tests.fixtures.invitations import SEC, event_payload, invitee, issued_links, token_of
 
 
 def _db(app):

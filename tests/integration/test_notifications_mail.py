@@ -10,13 +10,7 @@ from email.header import decode_header, make_header
 
 from icalendar import Calendar
 
-from tests.fixtures_notifications import *  # noqa: F403 - the fixtures
-from tests.fixtures_notifications import (
-    event_payload,
-    issued_payload,
-    status_payload,
-    wait_for,
-)
+from tests.fixtures.notifications import event_payload, issued_payload, status_payload, wait_for
 
 
 def _ids() -> tuple[str, str]:

@@ -11,8 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from tests.fixtures_notifications import *  # noqa: F403 - the fixtures
-from tests.fixtures_notifications import event_payload, issued_payload, wait_for
+from tests.fixtures.notifications import event_payload, issued_payload, wait_for
 from tests.helpers import auth
 
 

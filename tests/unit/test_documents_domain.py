@@ -29,7 +29,7 @@ from services.documents.domain import (
 )
 from shared.auth import ANONYMOUS, Principal
 from shared.lifecycle import IllegalTransition
-from tests.fixtures_documents import EXE_BYTES, PDF_BYTES, odf, ooxml
+from tests.fixtures.documents import EXE_BYTES, PDF_BYTES, odf, ooxml
 
 SEC = Principal(sub="sec", roles=frozenset({"secretariat"}))
 UPLOADER = Principal(sub="up", email="up@example.org", roles=frozenset({"expert"}))
