@@ -85,6 +85,9 @@ def _history(action: str, by: str | None, before: str | None, after: str | None,
 
 # --- inviting -----------------------------------------------------------------
 
+Invited = tuple[dict[str, Any], str]
+"""A new invitation and its RSVP link (only the token's hash is stored)."""
+
 
 def invite(
     ctx: Context,
@@ -116,9 +119,25 @@ def _invite_once(
     rows: list[tuple[int, dict[str, Any]]],
     by: str,
 ) -> dict[str, Any]:
-    store = ctx.store
-    emails = [row["email"] for _, row in rows]
-    existing = store.existing_emails(event_id, emails)
+    """One attempt of :func:`invite`: read who is invited already, then create
+    the others' invitations in one transaction."""
+    existing = ctx.store.existing_emails(event_id, [row["email"] for _, row in rows])
+    fresh, skipped = _sort_out(rows, existing)
+    created_at = now()
+    # Built once, outside the transaction: a retried transaction writes the same ids.
+    invited = [_new_invitation(ctx, event_id, row, by, created_at) for _, row in fresh]
+    ctx.transaction(lambda session: _write_invitations(ctx, session, event_id, invited))
+    created = [
+        {"row": index, "id": inv["id"], "email": inv["email"], "status": "pending"}
+        for (index, _), (inv, _url) in zip(fresh, invited, strict=True)
+    ]
+    return {"created": created, "skipped": skipped, "rejected": []}
+
+
+def _sort_out(
+    rows: list[tuple[int, dict[str, Any]]], existing: dict[str, str]
+) -> tuple[list[tuple[int, dict[str, Any]]], list[dict[str, Any]]]:
+    """The rows to invite, and the skipped ones: already invited, or listed twice."""
     skipped: list[dict[str, Any]] = []
     fresh: list[tuple[int, dict[str, Any]]] = []
     seen: set[str] = set()
@@ -138,69 +157,57 @@ def _invite_once(
         else:
             seen.add(email)
             fresh.append((index, row))
-    created_at = now()
-    docs: list[dict[str, Any]] = []
-    links: list[str] = []
-    for _, row in fresh:
-        token = domain.new_token()
-        links.append(domain.rsvp_url(ctx.settings.public_base_url, token))
-        docs.append(
-            {
-                "_id": str(uuid.uuid4()),
-                "event_id": event_id,
-                **row,
-                "status": "pending",
-                "version": 1,
-                "token_hash": domain.token_hash(token),
-                "promoted": False,
-                "on_behalf": False,
-                "created_at": created_at,
-                "updated_at": created_at,
-                "answered_at": None,
-                "waitlisted_at": None,
-                "sent_count": 1,
-                "created_by": by,
-                "history": [_history("invited", by, None, "pending", version=1)],
-            }
-        )
+    return fresh, skipped
 
-    def work(session: ClientSession) -> None:
-        event = store.get_event(event_id, session)
-        domain.check_invitable(event, event_id, now())
-        if not docs:
-            return
-        # Touch the event's seat document: conflicts with a concurrent cancellation.
-        store.bump_seats(event_id, {"invited": len(docs)}, session)
-        store.insert_many(docs, session)
-        outbox: list[dict[str, Any]] = []
-        for doc, url in zip(docs, links, strict=True):
-            inv = {**doc, "id": doc["_id"]}
+
+def _new_invitation(
+    ctx: Context, event_id: str, row: dict[str, Any], by: str, created_at: datetime
+) -> Invited:
+    token = domain.new_token()
+    invitation = {
+        "id": str(uuid.uuid4()),
+        "event_id": event_id,
+        **row,
+        "status": "pending",
+        "version": 1,
+        "token_hash": domain.token_hash(token),
+        "promoted": False,
+        "on_behalf": False,
+        "created_at": created_at,
+        "updated_at": created_at,
+        "answered_at": None,
+        "waitlisted_at": None,
+        "sent_count": 1,
+        "created_by": by,
+        "history": [_history("invited", by, None, "pending", version=1)],
+    }
+    return invitation, domain.rsvp_url(ctx.settings.public_base_url, token)
+
+
+def _write_invitations(
+    ctx: Context, session: ClientSession, event_id: str, invited: list[Invited]
+) -> None:
+    """Store the invitations and announce each (``invitation.sent`` for partners,
+    ``internal.invitation.issued`` for the mail), if the event still takes them."""
+    event = ctx.store.get_event(event_id, session)
+    domain.check_invitable(event, event_id, now())
+    if not invited:
+        return
+    # Touch the event's seat document first: conflicts with a concurrent cancellation.
+    ctx.store.bump_seats(event_id, {"invited": len(invited)}, session)
+    ctx.store.insert_invitations([inv for inv, _url in invited], session)
+    outbox: list[dict[str, Any]] = []
+    for inv, url in invited:
+        for topic, payload in (
+            ("invitation.sent", partner_payload(inv)),
+            ("internal.invitation.issued", issued_payload(inv, event or {}, url, resend=False)),
+        ):
             outbox.append(
                 ctx.outbox.record(
-                    topic="invitation.sent",
-                    key=event_id,
-                    seq=1,
-                    subject=inv["id"],
-                    payload=partner_payload(inv),
+                    topic=topic, key=event_id, seq=1, subject=inv["id"], payload=payload
                 )
             )
-            outbox.append(
-                ctx.outbox.record(
-                    topic="internal.invitation.issued",
-                    key=event_id,
-                    seq=1,
-                    subject=inv["id"],
-                    payload=issued_payload(inv, event or {}, url, resend=False),
-                )
-            )
-        ctx.outbox.add_many(session, outbox)
-
-    ctx.transaction(work)
-    created = [
-        {"row": index, "id": doc["_id"], "email": doc["email"], "status": "pending"}
-        for (index, _), doc in zip(fresh, docs, strict=True)
-    ]
-    return {"created": created, "skipped": skipped, "rejected": []}
+    ctx.outbox.add_many(session, outbox)
 
 
 # --- state changes ------------------------------------------------------------

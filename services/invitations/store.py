@@ -51,6 +51,11 @@ def from_db(doc: dict[str, Any]) -> dict[str, Any]:
     return item
 
 
+def to_db(item: dict[str, Any]) -> dict[str, Any]:
+    """The document of a new item: its ``id`` stored as ``_id``."""
+    return {"_id": item["id"], **{k: v for k, v in item.items() if k != "id"}}
+
+
 class InvitationStore:
     def __init__(self, db: Database) -> None:
         self.events = db["events"]
@@ -141,8 +146,10 @@ class InvitationStore:
                 found[doc["email"]] = doc["_id"]
         return found
 
-    def insert_many(self, docs: list[dict[str, Any]], session: ClientSession) -> None:
-        self.invitations.insert_many(docs, ordered=True, session=session)
+    def insert_invitations(self, invitations: list[dict[str, Any]], session: ClientSession) -> None:
+        """Insert new invitations (their ``id`` becomes ``_id``); a duplicate e-mail
+        of the event or a duplicate token hash fails the whole insert."""
+        self.invitations.insert_many([to_db(i) for i in invitations], ordered=True, session=session)
 
     def get(self, invitation_id: str, session: ClientSession | None = None) -> dict | None:
         doc = self.invitations.find_one({"_id": invitation_id}, session=session)
