@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -71,42 +72,47 @@ def _visible(invitation_id: str) -> dict[str, Any]:
 
 
 def _parse_csv(raw: bytes) -> list[tuple[int, Any]]:
+    """(line number, invitee or why the row is unreadable) pairs of a CSV file."""
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise Problem(422, "The CSV file is not UTF-8 text.", slug="malformed-csv") from exc
     reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
     try:
-        header = [name.strip() for name in (reader.fieldnames or [])]
-        if not header:
-            raise Problem(422, "The CSV file has no header row.", slug="malformed-csv")
-        reader.fieldnames = header
-        unknown = sorted(set(header) - CSV_COLUMNS)
-        missing = sorted({"email", "name", "country", "role"} - set(header))
-        if unknown or missing:
-            raise Problem(
-                422,
-                "The CSV header names unknown columns or lacks required ones.",
-                slug="malformed-csv",
-                unknown_columns=unknown,
-                missing_columns=missing,
-                allowed_columns=sorted(CSV_COLUMNS),
-            )
-        rows: list[tuple[int, Any]] = []
-        for record in reader:
-            if None in record or None in record.values():
-                rows.append((reader.line_num, "The row's field count differs from the header."))
-                continue
-            rows.append(
-                (reader.line_num, {k: v.strip() for k, v in record.items() if v.strip() != ""})
-            )
+        reader.fieldnames = _csv_header(reader.fieldnames)
+        return [_csv_row(reader.line_num, record) for record in reader]
     except csv.Error as exc:
         raise Problem(
             422,
             f"The CSV file is malformed: {exc} (line {reader.line_num}).",
             slug="malformed-csv",
         ) from exc
-    return rows
+
+
+def _csv_header(fieldnames: Sequence[str] | None) -> list[str]:
+    """The header row's column names; refused unless they are invitee fields."""
+    header = [name.strip() for name in (fieldnames or [])]
+    if not header:
+        raise Problem(422, "The CSV file has no header row.", slug="malformed-csv")
+    unknown = sorted(set(header) - CSV_COLUMNS)
+    missing = sorted({"email", "name", "country", "role"} - set(header))
+    if unknown or missing:
+        raise Problem(
+            422,
+            "The CSV header names unknown columns or lacks required ones.",
+            slug="malformed-csv",
+            unknown_columns=unknown,
+            missing_columns=missing,
+            allowed_columns=sorted(CSV_COLUMNS),
+        )
+    return header
+
+
+def _csv_row(line: int, record: dict[Any, Any]) -> tuple[int, Any]:
+    """The row's non-empty fields, or why it is unreadable."""
+    if None in record or None in record.values():
+        return line, "The row's field count differs from the header."
+    return line, {k: v.strip() for k, v in record.items() if v.strip() != ""}
 
 
 def _read_invitees() -> list[tuple[int, Any]]:
@@ -122,7 +128,11 @@ def _read_invitees() -> list[tuple[int, Any]]:
         return _parse_csv(upload.read())
     if mimetype != "application/json":
         raise Problem(415, "Send JSON (application/json) or CSV (text/csv or multipart 'file').")
-    body = request.get_json(silent=True)
+    return list(enumerate(_json_invitees(request.get_json(silent=True))))
+
+
+def _json_invitees(body: Any) -> list[Any]:
+    """The raw invitees of a JSON body: one invitee, a list, or ``{"invitees": [...]}``."""
     if body is None:
         raise Problem(400, "The request body is not valid JSON.")
     if isinstance(body, dict) and "invitees" in body:
@@ -142,7 +152,7 @@ def _read_invitees() -> list[tuple[int, Any]]:
         body = [body]
     if not isinstance(body, list):
         raise Problem(422, 'Send one invitee, a list, or {"invitees": [...]}.')
-    return list(enumerate(body))
+    return body
 
 
 def _validate(raw: list[tuple[int, Any]]) -> tuple[list[tuple[int, dict]], list[dict]]:
@@ -162,6 +172,35 @@ def _validate(raw: list[tuple[int, Any]]) -> tuple[list[tuple[int, dict]], list[
             continue
         row["email"] = row["email"].strip().lower()
         valid.append((index, row))
+    return valid, rejected
+
+
+def _checked_invitees(
+    raw: list[tuple[int, Any]], partial: bool
+) -> tuple[list[tuple[int, dict]], list[dict]]:
+    """The valid invitees and the rejected rows; refused when the list is empty
+    or too long, or (unless ``partial``) when any row is rejected."""
+    if not raw:
+        raise Problem(
+            422,
+            "The list of invitees is empty.",
+            slug="validation-error",
+            errors={"invitees": ["Give at least one invitee."]},
+        )
+    if len(raw) > domain.MAX_INVITEES:
+        raise Problem(
+            422,
+            f"At most {domain.MAX_INVITEES} invitees in one request, got {len(raw)}.",
+            errors={"invitees": ["Too many invitees."]},
+        )
+    valid, rejected = _validate(raw)
+    if rejected and not partial:
+        raise Problem(
+            422,
+            f"{len(rejected)} of {len(raw)} invitees are not valid; nothing "
+            "was created (add ?partial=true to create the valid ones).",
+            rejected=rejected,
+        )
     return valid, rejected
 
 
@@ -194,28 +233,7 @@ def invite(event_id: str) -> Response:
     """
     request.max_content_length = ctx().settings.invitation_max_request_bytes
     partial = request.args.get("partial", "false").lower() in ("1", "true", "yes")
-    raw = _read_invitees()
-    if not raw:
-        raise Problem(
-            422,
-            "The list of invitees is empty.",
-            slug="validation-error",
-            errors={"invitees": ["Give at least one invitee."]},
-        )
-    if len(raw) > domain.MAX_INVITEES:
-        raise Problem(
-            422,
-            f"At most {domain.MAX_INVITEES} invitees in one request, got {len(raw)}.",
-            errors={"invitees": ["Too many invitees."]},
-        )
-    valid, rejected = _validate(raw)
-    if rejected and not partial:
-        raise Problem(
-            422,
-            f"{len(rejected)} of {len(raw)} invitees are not valid; nothing "
-            "was created (add ?partial=true to create the valid ones).",
-            rejected=rejected,
-        )
+    valid, rejected = _checked_invitees(_read_invitees(), partial)
     result = {"created": [], "skipped": [], "rejected": rejected}
     if valid:
         result = operations.invite(ctx(), event_id, valid, current_principal().sub)
