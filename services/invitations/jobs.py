@@ -83,22 +83,28 @@ def _remind(ctx: Context, chunk: list[dict[str, Any]], step: str, deadline: date
             session,
         )
         for inv in rows:
-            payload = {
-                "invitation_id": inv["id"],
-                "event_id": inv["event_id"],
-                "step": step,
-                "registration_deadline": deadline,
-                "version": inv["version"],
-                "occurred_at": now(),
-            }
-            ctx.outbox.add(
-                session,
-                topic="internal.invitation.reminder_due",
-                key=inv["event_id"],
-                seq=inv["version"],
-                subject=inv["id"],
-                payload=_reminder.dump(payload),
-            )
+            _announce_reminder(ctx, session, inv, step, deadline)
         return len(rows)
 
     return ctx.transaction(work)
+
+
+def _announce_reminder(
+    ctx: Context, session: ClientSession, inv: dict[str, Any], step: str, deadline: datetime
+) -> None:
+    payload = {
+        "invitation_id": inv["id"],
+        "event_id": inv["event_id"],
+        "step": step,
+        "registration_deadline": deadline,
+        "version": inv["version"],
+        "occurred_at": now(),
+    }
+    ctx.outbox.add(
+        session,
+        topic="internal.invitation.reminder_due",
+        key=inv["event_id"],
+        seq=inv["version"],
+        subject=inv["id"],
+        payload=_reminder.dump(payload),
+    )
