@@ -66,6 +66,7 @@ SORTABLE = {
     "title": "title",
     "kind": "kind",
 }
+FILTERS = ("event_id", "kind", "country", "language", "status")
 _document_schema = DocumentSchema()
 _form_schema = DocumentFormSchema()
 
@@ -258,17 +259,13 @@ def add_version(document_id: str) -> Response:
 def list_documents(args: dict[str, Any]) -> dict[str, Any]:
     """The papers the caller may read: filter, sort and page them."""
     who = current_principal()
-    clauses: list[dict[str, Any]] = [read_filter(who, accepted_events(who))]
-    for name in ("event_id", "kind", "country", "language", "status"):
-        if name in args:
-            clauses.append({name: args[name]})
-    if args.get("q"):
-        terms = query_terms(args["q"])
-        if terms:
-            clauses.append({"search_terms": {"$all": terms}})
+    filters = {name: args[name] for name in FILTERS if name in args}
+    terms = query_terms(args["q"]) if args.get("q") else []
     sort = parse_sort(args["sort"], SORTABLE, default="-created_at")
     page, size = args["page"], args["page_size"]
-    items, total = store().find({"$and": clauses}, sort, (page - 1) * size, size)
+    items, total = store().find(
+        read_filter(who, accepted_events(who)), filters, terms, sort, (page - 1) * size, size
+    )
     return page_body(items, total, page, size)
 
 
@@ -397,8 +394,7 @@ def event_documents_zip(event_id: str) -> Response:
     """Every paper of the event the caller may read (current versions), as one zip."""
     _known_event(event_id)
     who = current_principal()
-    query = {"$and": [read_filter(who, accepted_events(who)), {"event_id": event_id}]}
-    docs = list(store().iter_all(query))
+    docs = list(store().event_papers(read_filter(who, accepted_events(who)), event_id))
     response = Response(_zip_stream(docs, store()), mimetype="application/zip")
     response.headers["Content-Disposition"] = content_disposition(f"papers-{event_id}.zip")
     response.headers["Cache-Control"] = "private, no-store"
