@@ -1,11 +1,10 @@
 """HTTP routes of the documents service (thin: validation, authorisation and
-responses here; receiving files in ``uploads``, write paths in ``operations``)."""
+responses here; receiving files in ``uploads``, the zip in ``archive``, write
+paths in ``operations``)."""
 
 from __future__ import annotations
 
-import zipfile
-from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from flask import Response, jsonify, request
@@ -13,7 +12,7 @@ from flask_smorest import Blueprint
 from marshmallow import ValidationError
 from werkzeug.wsgi import wrap_file
 
-from services.documents import operations, uploads
+from services.documents import archive, operations, uploads
 from services.documents.domain import (
     UPLOAD_ROLES,
     content_disposition,
@@ -244,62 +243,13 @@ _transition_view("withdraw", "Withdraw a paper (secretariat; the uploader before
 # --- the event's papers as one zip ---------------------------------------------
 
 
-class _ZipSink:
-    """An unseekable file that zipfile writes into and the response generator drains."""
-
-    def __init__(self) -> None:
-        self.buffer = bytearray()
-        self.position = 0
-
-    def write(self, data: bytes) -> int:
-        self.buffer += data
-        self.position += len(data)
-        return len(data)
-
-    def tell(self) -> int:
-        return self.position
-
-    def flush(self) -> None:
-        pass
-
-    def drain(self) -> bytes:
-        data = bytes(self.buffer)
-        self.buffer.clear()
-        return data
-
-
-def _zip_stream(docs: list[dict[str, Any]], st: DocumentStore) -> Iterator[bytes]:
-    sink = _ZipSink()
-    used: set[str] = set()
-    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
-        for doc in docs:
-            name = f"{doc['kind']}/{doc['filename']}"
-            stem, dot, ext = name.rpartition(".")
-            n = 1
-            while name in used:
-                n += 1
-                name = f"{stem} ({n}).{ext}" if dot else f"{doc['kind']}/{doc['filename']} ({n})"
-            used.add(name)
-            current = next(v for v in doc["versions"] if v["version"] == doc["version"])
-            stamp: datetime = current["uploaded_at"]
-            info = zipfile.ZipInfo(name, date_time=stamp.timetuple()[:6])
-            info.compress_type = zipfile.ZIP_DEFLATED
-            with st.open_file(current["file_id"]) as source, archive.open(info, "w") as target:
-                while chunk := source.read(CHUNK):
-                    target.write(chunk)
-                    if len(sink.buffer) >= CHUNK:
-                        yield sink.drain()
-            yield sink.drain()
-    yield sink.drain()
-
-
 @blp.route("/events/<event_id>/documents.zip", methods=["GET"])
 def event_documents_zip(event_id: str) -> Response:
     """Every paper of the event the caller may read (current versions), as one zip."""
     _known_event(event_id)
     who = current_principal()
     docs = list(store().event_papers(read_filter(who, accepted_events(who)), event_id))
-    response = Response(_zip_stream(docs, store()), mimetype="application/zip")
+    response = Response(archive.zip_stream(docs, store()), mimetype="application/zip")
     response.headers["Content-Disposition"] = content_disposition(f"papers-{event_id}.zip")
     response.headers["Cache-Control"] = "private, no-store"
     return response
