@@ -16,13 +16,10 @@ from pymongo.client_session import ClientSession
 from services.documents.domain import email_hash
 from services.documents.operations import Context
 from shared.consumer import Message, Subscriptions
-from shared.payloads import plain
 from shared.payloads.events import EventPayload
 from shared.payloads.invitations import InvitationIssuedPayload, InvitationPayload
 
 subscriptions = Subscriptions()
-
-EVENT_FIELDS = ("status", "title", "starts_on", "ends_on")
 
 
 @subscriptions.handler(
@@ -30,9 +27,7 @@ EVENT_FIELDS = ("status", "title", "starts_on", "ends_on")
 )
 def on_event_changed(message: Message[EventPayload], ctx: Context, session: ClientSession) -> None:
     """Keep the newest status, title and dates of each programme event."""
-    event = message.payload
-    fields = {name: plain(getattr(event, name)) for name in EVENT_FIELDS}
-    ctx.store.record_event(event.event_id, event.version, fields, session)
+    ctx.store.record_event(message.payload, session)
 
 
 @subscriptions.handler(

@@ -117,6 +117,3 @@ class DueDatesSchema(Schema):
     items = fields.List(
         fields.Nested(DueDateSchema), required=True, validate=validate.Length(max=100)
     )
-
-
-# --- topic payloads -------------------------------------------------------

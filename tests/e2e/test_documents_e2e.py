@@ -19,7 +19,14 @@ from kafka import KafkaProducer
 from shared.context import fresh_context
 from shared.envelope import encode
 from tests.fixtures.documents import PDF_BYTES, ooxml
-from tests.helpers import auth, collect, event_body, partner_consumer
+from tests.helpers import (
+    auth,
+    collect,
+    event_body,
+    issued_payload,
+    partner_consumer,
+    status_payload,
+)
 
 SEC = auth("secretariat")
 ACCEPTED = auth("participant", email="accepted.official@example.lv", country="LV")
@@ -34,46 +41,22 @@ def _produce(producer: KafkaProducer, topic: str, event_id: str, subject: str, d
         subject=subject,
         key=event_id,
         time=datetime.now(UTC),
-        data={**data, "occurred_at": datetime.now(UTC).isoformat()},
+        data=data,
         trace=fresh_context(),
     )
     producer.send(wire.topic, key=wire.key, value=wire.value, headers=wire.headers).get(10)
 
 
 def _invitation(producer, event_id, email, status, version, invitation_id=None):
+    """What the invitations service would announce: the issue record naming the
+    invitee (when ``email`` is given), then the status (valid payloads both)."""
     invitation_id = invitation_id or str(uuid.uuid4())
     if email:
-        _produce(
-            producer,
-            "internal.invitation.issued",
-            event_id,
-            invitation_id,
-            {
-                "invitation_id": invitation_id,
-                "event_id": event_id,
-                "version": 1,
-                "email": email,
-                "name": "An Official",
-                "language": "en",
-                "country": "LV",
-                "role": "government_official",
-                "resend": False,
-            },
-        )
-    _produce(
-        producer,
-        f"invitation.{status}",
-        event_id,
-        invitation_id,
-        {
-            "invitation_id": invitation_id,
-            "event_id": event_id,
-            "country": "LV",
-            "role": "government_official",
-            "status": "pending" if status == "sent" else status,
-            "version": version,
-        },
-    )
+        issued = issued_payload(event_id, invitation_id, email, name="An Official", country="LV")
+        _produce(producer, "internal.invitation.issued", event_id, invitation_id, issued)
+    state = "pending" if status == "sent" else status
+    changed = status_payload(event_id, invitation_id, state, version)
+    _produce(producer, f"invitation.{status}", event_id, invitation_id, changed)
     return invitation_id
 
 

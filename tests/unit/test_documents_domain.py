@@ -10,7 +10,6 @@ from services.documents.domain import (
     ODT,
     PDF,
     PPTX,
-    STATUSES,
     TEXT,
     TRANSITIONS,
     XLSX,
@@ -28,7 +27,8 @@ from services.documents.domain import (
     sniff,
 )
 from shared.auth import ANONYMOUS, Principal
-from shared.lifecycle import IllegalTransition
+from shared.errors import IllegalTransition
+from shared.payloads.documents import STATUSES
 from tests.fixtures.documents import EXE_BYTES, PDF_BYTES, odf, ooxml
 
 SEC = Principal(sub="sec", roles=frozenset({"secretariat"}))
