@@ -15,8 +15,8 @@ import yaml
 from kafka import KafkaAdminClient
 
 from deploy import manifests
-from deploy.checks import check_compose
 from shared.topics import TOPIC_NAMES
+from tests.deploy.checks import check_compose
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -59,9 +59,9 @@ BREAKAGES = {
     "MLP_EVENTS_PORT does not match": lambda s: s["events-web"]["environment"].update(
         MLP_EVENTS_PORT="9000"
     ),
-    "MLP_EVENTS_SECRET_SAUCE is documented neither": lambda s: s["events-web"][
-        "environment"
-    ].update(MLP_EVENTS_SECRET_SAUCE="1"),
+    "MLP_EVENTS_SECRET_SAUCE is not documented": lambda s: s["events-web"]["environment"].update(
+        MLP_EVENTS_SECRET_SAUCE="1"
+    ),
     "depends on unknown service": lambda s: s["events-web"]["depends_on"].update(
         redis={"condition": "service_healthy"}
     ),

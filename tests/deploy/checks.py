@@ -1,5 +1,5 @@
-"""Static checks of the deployment files, used by ``tests/deploy``: each returns
-a list of problems (empty when sound), so a test can break a copy on purpose and
+"""Static checks of the deployment files for ``tests/deploy``: each returns a
+list of problems (empty when sound), so a test can break a copy on purpose and
 see the problem reported."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 from deploy.catalog import DEPLOYED
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MLP_VAR = re.compile(r"\bMLP_[A-Z0-9_]+\b")
 ONE_SHOT_RESTARTS = {"no", "on-failure", None}
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
@@ -19,14 +19,20 @@ SERVICE_NAMES = tuple(s.name for s in DEPLOYED)
 SERVICE_PORTS = {s.name: s.port for s in DEPLOYED}
 
 
+DOCUMENTATION = ("README.md", "services/*/README.md", "docs/*.md", "shared/config.py")
+
+
 def documented_variables(root: Path = ROOT) -> str:
-    """The text that documents ``MLP_`` variables: the README and shared/config.py."""
-    return (root / "README.md").read_text() + (root / "shared" / "config.py").read_text()
+    """The text that documents ``MLP_`` variables: the READMEs (the repository's
+    and each service's), the guides in ``docs/`` and shared/config.py; a file
+    that does not exist adds nothing."""
+    paths = sorted({path for pattern in DOCUMENTATION for path in root.glob(pattern)})
+    return "".join(_read(path) for path in paths)
 
 
 def undocumented(names: set[str], documentation: str) -> list[str]:
     """``MLP_`` names not in ``documentation``; ``MLP_<SERVICE>_X`` counts as documented
-    when ``MLP_EVENTS_X`` is (the README documents the per-service family once)."""
+    when ``MLP_EVENTS_X`` is (the per-service family may be documented once)."""
     known = set(MLP_VAR.findall(documentation))
     missing = []
     for name in sorted(names):
@@ -137,7 +143,7 @@ def check_compose(doc: Any, root: Path = ROOT, documentation: str | None = None)
     text_vars: set[str] = set()
     _collect_vars(doc, text_vars)
     for var in undocumented(text_vars, documentation):
-        problems.append(f"variable {var} is documented neither in README.md nor shared/config.py")
+        problems.append(f"variable {var} is not documented ({', '.join(DOCUMENTATION)})")
 
     for service in deployed_names():
         images = set()
