@@ -148,7 +148,7 @@ def test_one_catalog_entry_generates_a_services_compose_and_k8s_files(monkeypatc
         property(lambda s: 8005 if s.name == "surveys" else known_port(s)),
     )
     extended = (*catalog.DEPLOYED, catalog.DeployedService("surveys"))
-    monkeypatch.setattr(manifests, "DEPLOYED", extended)
+    monkeypatch.setattr(catalog, "DEPLOYED", extended)
     doc = manifests.compose()["services"]
     assert doc["surveys-web"]["ports"] == ["8005:8005"]
     assert doc["surveys-worker"]["command"] == ["worker"]
