@@ -7,16 +7,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-# Defaults of the local stack; every MLP_ variable already set is passed through.
-export MLP_ENV ?= development
-export MLP_KAFKA_PORT ?= 9092
-export MLP_KAFKA_BOOTSTRAP ?= 127.0.0.1:$(MLP_KAFKA_PORT)
-export MLP_MONGO_PORT ?= 27017
-export MLP_MONGO_URI ?= mongodb://127.0.0.1:$(MLP_MONGO_PORT)/?directConnection=true
-export MLP_SMTP_HOST ?= 127.0.0.1
-export MLP_SMTP_PORT ?= 1025
-export MLP_MAIL_DIR ?= var/mail
-export MLP_JWT_SECRET ?= mlp-development-secret-change-me
+# The local stack's defaults live in shared/config.py (deploy/local/settings.py
+# reads them); every MLP_ variable already set is passed through.
 export PYTHONPATH := .$(if $(PYTHONPATH),:$(PYTHONPATH))
 
 .PHONY: all prereqs venv jars run test lint format bench demo clean-var manifests contracts contracts-check dlq-replay
