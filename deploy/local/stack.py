@@ -9,6 +9,7 @@ import os
 import sys
 from pathlib import Path
 
+from deploy.local.errors import PrerequisiteError
 from deploy.local.kafka import KafkaServer
 from deploy.local.mongo import MongoServer
 from deploy.local.ports import refuse_taken_port
@@ -76,8 +77,10 @@ def run(stack: LocalStack, procfile: Path = PROCFILE) -> None:
     """Replace this process with honcho running the whole process set, every
     process with the stack's environment (:meth:`LocalStack.environment`)."""
     os.chdir(ROOT)
-    Path("var").mkdir(exist_ok=True)
+    (ROOT / "var").mkdir(exist_ok=True)
     honcho = str(Path(sys.executable).parent / "honcho")
+    if not os.access(honcho, os.X_OK):
+        raise PrerequisiteError(f"{honcho} is missing; run `make venv` (it runs the Procfile).")
     env = {**os.environ, **stack.environment()}
     sys.stdout.flush()
     sys.stderr.flush()

@@ -122,3 +122,17 @@ def test_deploy_local_has_no_import_cycle():
 
     for module in graph:
         visit(module, ())
+
+
+def test_run_hands_honcho_the_generated_procfile_and_the_stacks_environment(monkeypatch, tmp_path):
+    calls = []
+    monkeypatch.setattr(stack.os, "execve", lambda *args: calls.append(args))
+    monkeypatch.setattr(stack.os, "chdir", lambda path: calls.append(path))
+    monkeypatch.setattr(stack, "ROOT", tmp_path)
+    stack.run(LocalStack.from_environ({"MLP_KAFKA_PORT": "19092"}))
+    [root, (honcho, argv, env)] = calls
+    assert root == tmp_path and (tmp_path / "var").is_dir()
+    assert argv[1:] == ["-f", str(LOCAL / "Procfile"), "-d", str(tmp_path), "start"]
+    assert honcho.endswith("/honcho")
+    assert env["MLP_KAFKA_BOOTSTRAP"] == "127.0.0.1:19092"
+    assert env["MLP_MONGO_URI"] == config.DEFAULT_MONGO_URI
