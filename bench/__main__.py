@@ -31,7 +31,7 @@ from pymongo import MongoClient
 
 from bench import load
 from bench.stack import Infra, cpu_seconds, cpu_used, infrastructure
-from deploy.local.infra import free_port
+from deploy.local.ports import free_port
 from deploy.local.services import ServiceProcess, gunicorn, python_module, wait_ready
 from shared.auth import mint_token
 from shared.bus import ensure_topics

@@ -29,7 +29,7 @@ from pymongo import MongoClient
 
 from bench.stack import infrastructure
 from deploy.local import services
-from deploy.local.infra import free_port
+from deploy.local.ports import free_port
 from shared.bus import ensure_topics
 from shared.config import Settings
 from shared.context import fresh_context

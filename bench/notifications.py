@@ -30,7 +30,7 @@ from pymongo import MongoClient
 
 from bench.stack import infrastructure
 from deploy.local import services
-from deploy.local.infra import free_port
+from deploy.local.ports import free_port
 from services.notifications.operations import create_subscription
 from services.notifications.store import NotificationStore
 from shared.bus import ensure_topics

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from deploy.local.infra import free_port
+from deploy.local.ports import free_port
 from deploy.local.smtp_sink import SmtpSink
 from shared.bus import ensure_topics
 from shared.config import Settings

@@ -7,17 +7,16 @@ it again skips the events whose title already exists.
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass, field
 from typing import Any
 
 import requests
 
+from deploy.local.settings import LocalStack
 from shared.auth import mint_token
+from shared.config import Env
 
-DEFAULT_URL = "http://127.0.0.1:8001"
-DEFAULT_SECRET = "mlp-development-secret-change-me"  # noqa: S105 - development default
 TIMEOUT_S = 10.0
 
 
@@ -396,9 +395,11 @@ def load(client: EventsClient) -> dict[str, int]:
 
 
 def main() -> int:
-    base_url = os.environ.get("MLP_EVENTS_URL", DEFAULT_URL)
-    secret = os.environ.get("MLP_JWT_SECRET", DEFAULT_SECRET)
-    token = mint_token(secret, "demo-secretariat", ["secretariat"], email="secretariat@mlp.example")
+    stack = LocalStack.from_environ()
+    base_url = Env().str("EVENTS_URL", stack.service_url("events"))
+    token = mint_token(
+        stack.jwt_secret, "demo-secretariat", ["secretariat"], email="secretariat@mlp.example"
+    )
     print(f"Loading {len(PROGRAMME)} demo events into {base_url} ...")
     try:
         counts = load(EventsClient(base_url, token))

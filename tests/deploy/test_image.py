@@ -17,7 +17,7 @@ import requests
 from packaging.requirements import Requirement
 
 from deploy import catalog
-from deploy.local.infra import free_port
+from deploy.local.ports import free_port
 from deploy.requirements import normalise, parse_pins, render, runtime_pins
 from tests.helpers import service_env
 
