@@ -62,7 +62,8 @@ OPTIONAL_MODULES: dict[str, str] = {
     "*_page.py": "one server-rendered HTML page (its template in templates/)",
     "mail.py": "rendering e-mail, without I/O (its templates in templates/)",
     "delivery.py": "sending to the outside world: SMTP, webhooks",
-    "uploads.py": "receiving uploaded files",
+    "uploads.py": "receiving uploaded files (streamed multipart)",
+    "archive.py": "streaming archives of stored files",
 }
 # ... and any folder of it one of these.
 OPTIONAL_FOLDERS: dict[str, str] = {
