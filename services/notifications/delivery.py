@@ -190,15 +190,8 @@ class WebhookDispatcher:
             for _ in range(RUN_LENGTH):
                 self._attempt(ctx, store, doc)
                 now = datetime.now(UTC)
-                nxt = store.deliveries.find_one_and_update(
-                    {
-                        "subscription_id": doc["subscription_id"],
-                        "status": "pending",
-                        "next_attempt_at": {"$lte": now},
-                    },
-                    {"$set": {"next_attempt_at": now + timedelta(seconds=hold_s)}},
-                    sort=[("next_attempt_at", 1)],
-                    return_document=True,
+                nxt = store.claim_next_delivery_of(
+                    doc["subscription_id"], now, now + timedelta(seconds=hold_s)
                 )
                 if nxt is None:
                     break
@@ -215,10 +208,7 @@ class WebhookDispatcher:
     def _attempt(self, ctx: Context, store: NotificationStore, doc: dict[str, Any]) -> None:
         sub = store.subscription(doc["subscription_id"])
         if sub is None or sub["status"] != "active":
-            store.deliveries.update_one(
-                {"_id": doc["_id"], "status": "pending"},
-                {"$set": {"status": "cancelled"}},
-            )
+            store.cancel_delivery(doc["_id"])
             return
         status_code: int | None = None
         error = ""

@@ -205,7 +205,7 @@ def queue_webhooks(
     for sub in store.subscriptions_for(topic, session):
         if store.has_delivery(sub["_id"], ce_id, session):
             continue
-        store.deliveries.insert_one(
+        store.insert_delivery(
             {
                 "_id": f"msg_{uuid.uuid4().hex}",
                 "subscription_id": sub["_id"],
@@ -220,7 +220,7 @@ def queue_webhooks(
                 "horizon_from": now,
                 "log": [],
             },
-            session=session,
+            session,
         )
         count += 1
     return count
@@ -248,7 +248,7 @@ def create_subscription(
         "consecutive_failures": 0,
         "created_at": now,
     }
-    ctx.store.subscriptions.insert_one(doc)
+    ctx.store.insert_subscription(doc)
     return doc
 
 
@@ -257,16 +257,8 @@ def delete_subscription(ctx: Context, sub: dict[str, Any]) -> None:
     store = ctx.store
 
     def work(session: ClientSession) -> None:
-        store.subscriptions.update_one(
-            {"_id": sub["_id"]},
-            {"$set": {"status": "deleted", "deleted_at": datetime.now(UTC)}},
-            session=session,
-        )
-        store.deliveries.update_many(
-            {"subscription_id": sub["_id"], "status": "pending"},
-            {"$set": {"status": "cancelled"}},
-            session=session,
-        )
+        store.mark_subscription_deleted(sub["_id"], datetime.now(UTC), session)
+        store.cancel_pending_deliveries(sub["_id"], session)
 
     ctx.transaction(work)
 
@@ -274,18 +266,14 @@ def delete_subscription(ctx: Context, sub: dict[str, Any]) -> None:
 def redeliver(ctx: Context, sub: dict[str, Any], delivery_id: str) -> dict:
     store = ctx.store
     now = datetime.now(UTC)
-    doc = store.deliveries.find_one({"_id": delivery_id, "subscription_id": sub["_id"]})
+    doc = store.delivery_of(sub["_id"], delivery_id)
     if doc is None:
         raise NotFound(f"There is no delivery {delivery_id} of this subscription.")
     if doc["status"] == "pending":
         raise Conflict("This delivery is already waiting to be sent.")
     if sub["status"] != "active":
         raise Conflict(f"The subscription is {sub['status']}; re-create it first.")
-    store.deliveries.update_one(
-        {"_id": delivery_id},
-        {"$set": {"status": "pending", "next_attempt_at": now, "horizon_from": now}},
-    )
-    return store.deliveries.find_one({"_id": delivery_id})
+    return store.requeue_delivery(delivery_id, now)
 
 
 def _announce(
@@ -357,7 +345,7 @@ def record_mail_outcome(
             values.update(next_attempt_at=domain.next_mail_attempt(attempts, now), last_error=error)
             if attempts == domain.MAIL_FAILED_AFTER:
                 announce = "notification.failed"  # still retried; operators should know
-        ctx.store.mails.update_one({"_id": doc["_id"]}, {"$set": values}, session=session)
+        ctx.store.update_mail(doc["_id"], values, session)
         if announce:
             _announce(
                 ctx,
@@ -403,11 +391,9 @@ def record_delivery_outcome(
             "last_attempt_at": now,
         }
         announce = None
-        sub_update: dict[str, Any] | None = None
         if ok:
             values.update(status="succeeded", delivered_at=now)
             announce = "notification.sent"
-            sub_update = {"$set": {"consecutive_failures": 0}}
         else:
             horizon_from = doc.get("horizon_from") or doc["created_at"]
             when = domain.next_webhook_attempt(
@@ -416,32 +402,19 @@ def record_delivery_outcome(
             if when is None:
                 values.update(status="dead", dead_at=now)
                 announce = "notification.failed"
-                sub_update = {"$inc": {"consecutive_failures": 1}}
             else:
                 values["next_attempt_at"] = when
-        store.deliveries.update_one(
-            {"_id": doc["_id"]},
-            {"$set": values, "$push": {"log": {"$each": [entry], "$slice": -50}}},
-            session=session,
-        )
-        if sub_update is not None:
-            sub = store.subscriptions.find_one_and_update(
-                {"_id": doc["subscription_id"]},
-                sub_update,
-                session=session,
-                return_document=True,
-            )
+        store.record_delivery_attempt(doc["_id"], values, entry, session)
+        if ok:
+            store.reset_failures(doc["subscription_id"], session)
+        elif announce:  # dead
+            sub = store.count_dead_delivery(doc["subscription_id"], session)
             if (
                 sub
-                and not ok
                 and sub["status"] == "active"
                 and sub.get("consecutive_failures", 0) >= ns.webhook_disable_after
             ):
-                store.subscriptions.update_one(
-                    {"_id": sub["_id"]},
-                    {"$set": {"status": "disabled", "disabled_at": now}},
-                    session=session,
-                )
+                store.disable_subscription(sub["_id"], now, session)
                 add_feed(
                     ctx,
                     session,
