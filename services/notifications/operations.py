@@ -47,11 +47,6 @@ class CalendarPart:
     sequence: int
 
 
-def sender_address(ns: NotificationsSettings) -> str:
-    raw = ns.mail_from
-    return raw[raw.find("<") + 1 : raw.find(">")] if "<" in raw else raw
-
-
 def queue_mail(
     ctx: Context,
     session: ClientSession,
@@ -174,7 +169,7 @@ def _calendar_part(
         event=event,
         attendee_email=email,
         attendee_name=name,
-        organizer=sender_address(ns),
+        organizer=domain.bare_address(ns.mail_from),
         url=url,
     )
 
