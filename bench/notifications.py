@@ -26,7 +26,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
-from pymongo import MongoClient
 
 from bench.stack import infrastructure
 from deploy.local import services
@@ -35,8 +34,15 @@ from services.notifications.operations import create_subscription
 from services.notifications.store import NotificationStore
 from shared.bus import ensure_topics
 from shared.config import Settings
-from tests.fixtures.notifications import Producer, event_payload, issued_payload, status_payload
-from tests.helpers import service_env
+from shared.service import start_service
+from tests.fixtures.notifications import Producer
+from tests.helpers import (
+    event_payload,
+    issued_payload,
+    service_env,
+    service_settings,
+    status_payload,
+)
 
 
 class TimingSink:
@@ -163,11 +169,9 @@ def main(argv: list[str] | None = None) -> None:
         ]
 
         # --- webhook deliveries per second -----------------------------------
-        client = MongoClient(infra.mongo_uri)
-        store = NotificationStore(client[env["MLP_NOTIFICATIONS_DB"]])
+        ctx = start_service(service_settings("notifications", env), NotificationStore)
         create_subscription(
-            client,
-            store,
+            ctx,
             owner_sub="bench",
             owner_email=None,
             url=receiver.url,
@@ -183,7 +187,7 @@ def main(argv: list[str] | None = None) -> None:
         times = receiver.times[:w]
         span = (times[-1] - times[0]) if len(times) > 1 else float("nan")
         rate = (len(times) - 1) / span if span and span > 0 else float("nan")
-        client.close()
+        ctx.close()
         producer.close()
 
         print("notifications benchmark (worker as a process, real Kafka + MongoDB)")

@@ -9,7 +9,6 @@ from typing import Any
 from flask import Response, jsonify, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from pymongo import DESCENDING
 
 from services.notifications import domain, operations
 from services.notifications.operations import Context
@@ -94,16 +93,9 @@ class Subscriptions(MethodView):
     @blp.response(200, SubscriptionListSchema)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """The caller's own webhook subscriptions."""
-        query = {"owner_sub": current_principal().sub, "status": {"$ne": "deleted"}}
         page, size = args["page"], args["page_size"]
-        coll = store().subscriptions
-        total = coll.count_documents(query)
-        items = list(
-            coll.find(query)
-            .sort([("created_at", DESCENDING), ("_id", DESCENDING)])
-            .skip((page - 1) * size)
-            .limit(size)
-        )
+        owner = current_principal().sub
+        items, total = store().subscriptions_page(owner, (page - 1) * size, size)
         return page_body(items, total, page, size)
 
     @require_roles(*SUBSCRIBER_ROLES)
@@ -153,18 +145,8 @@ class SubscriptionItem(MethodView):
 def deliveries(args: dict[str, Any], subscription_id: str) -> dict[str, Any]:
     """The delivery log: status code, latency and attempts of each delivery, newest first."""
     sub = _owned(subscription_id)
-    query: dict[str, Any] = {"subscription_id": sub["_id"]}
-    if "status" in args:
-        query["status"] = args["status"]
     page, size = args["page"], args["page_size"]
-    coll = store().deliveries
-    total = coll.count_documents(query)
-    items = list(
-        coll.find(query, {"body": 0})
-        .sort([("created_at", DESCENDING), ("_id", DESCENDING)])
-        .skip((page - 1) * size)
-        .limit(size)
-    )
+    items, total = store().deliveries_page(sub["_id"], args.get("status"), (page - 1) * size, size)
     return page_body(items, total, page, size)
 
 

@@ -210,7 +210,7 @@ def on_invitation_issued(
             calendar=CalendarPart(
                 "REQUEST",
                 domain.calendar_uid(issued.event_id, issued.invitation_id),
-                int(event.get("version") or 0),
+                event["version"],
             ),
         )
     for waiting in ctx.store.take_deferred(issued.invitation_id, session):
