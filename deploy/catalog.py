@@ -61,7 +61,8 @@ OPTIONAL_MODULES: dict[str, str] = {
     "pages.py": "server-rendered HTML pages (their templates in templates/)",
     "*_page.py": "one server-rendered HTML page (its template in templates/)",
     "mail.py": "rendering e-mail, without I/O (its templates in templates/)",
-    "delivery.py": "sending to the outside world: SMTP, webhooks",
+    "smtp.py": "sending mail over SMTP (the transport a job uses)",
+    "webhooks.py": "sending signed webhook requests (the transport a job uses)",
     "uploads.py": "receiving uploaded files (streamed multipart)",
     "archive.py": "streaming archives of stored files",
 }
