@@ -33,10 +33,10 @@ from bench import load
 from bench.stack import Infra, cpu_seconds, cpu_used, infrastructure
 from deploy.local.ports import free_port
 from deploy.local.services import ServiceProcess, gunicorn, python_module, wait_ready
+from devkit.samples import event_body as sample_event
 from shared.auth import mint_token
 from shared.bus import ensure_topics
 from shared.config import Settings
-from tests.helpers import event_body as sample_event
 
 JWT_SECRET = "bench-secret-with-at-least-32-bytes!!"
 EVENTS_DB = "bench_events"

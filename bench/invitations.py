@@ -30,11 +30,14 @@ from pymongo import MongoClient
 from bench.stack import infrastructure
 from deploy.local import services
 from deploy.local.ports import free_port
+from devkit.auth import auth
+from devkit.env import service_env
+from devkit.kafka import collect, partner_consumer
+from devkit.samples import event_body
 from shared.bus import ensure_topics
 from shared.config import Settings
 from shared.context import fresh_context
 from shared.envelope import encode
-from tests.helpers import auth, collect, event_body, partner_consumer, service_env
 
 INVITEES = int(os.environ.get("MLP_BENCH_INVITEES", 5000))
 RSVP_REQUESTS = int(os.environ.get("MLP_BENCH_RSVP_REQUESTS", 2000))

@@ -30,19 +30,15 @@ from aiosmtpd.controller import Controller
 from bench.stack import infrastructure
 from deploy.local import services
 from deploy.local.ports import free_port
+from devkit.env import service_env
+from devkit.kafka import Producer
+from devkit.samples import event_payload, issued_payload, status_payload
+from services.notifications.config import load_settings
 from services.notifications.operations import create_subscription
 from services.notifications.store import NotificationStore
 from shared.bus import ensure_topics
 from shared.config import Settings
 from shared.service import start_service
-from tests.fixtures.notifications import Producer
-from tests.helpers import (
-    event_payload,
-    issued_payload,
-    service_env,
-    service_settings,
-    status_payload,
-)
 
 
 class TimingSink:
@@ -169,7 +165,7 @@ def main(argv: list[str] | None = None) -> None:
         ]
 
         # --- webhook deliveries per second -----------------------------------
-        ctx = start_service(service_settings("notifications", env), NotificationStore)
+        ctx = start_service(load_settings(env), NotificationStore)
         create_subscription(
             ctx,
             owner_sub="bench",

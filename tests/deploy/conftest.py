@@ -7,7 +7,8 @@ import importlib
 import pytest
 
 from deploy import catalog
-from tests.helpers import running_app, service_env, service_settings
+from devkit.env import service_env
+from tests.helpers import running_app, service_settings
 
 
 @pytest.fixture(scope="session")

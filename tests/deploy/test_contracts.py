@@ -18,18 +18,14 @@ from jsonschema import Draft202012Validator
 
 from deploy import contracts
 from deploy.catalog import names as deployed_names
+from devkit.auth import auth
+from devkit.env import service_env
+from devkit.kafka import collect, partner_consumer
+from devkit.samples import event_body
 from shared.bus import make_producer
 from shared.outbox import OutboxRelay
 from shared.topics import TOPICS
-from tests.helpers import (
-    auth,
-    collect,
-    event_body,
-    partner_consumer,
-    running_app,
-    service_env,
-    service_settings,
-)
+from tests.helpers import running_app, service_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

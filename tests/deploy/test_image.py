@@ -19,7 +19,7 @@ from packaging.requirements import Requirement
 from deploy import catalog
 from deploy.local.ports import free_port
 from deploy.requirements import normalise, parse_pins, render, runtime_pins
-from tests.helpers import service_env
+from devkit.env import service_env
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"

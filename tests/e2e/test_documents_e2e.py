@@ -16,17 +16,12 @@ from datetime import UTC, datetime
 import requests
 from kafka import KafkaProducer
 
+from devkit.auth import auth
+from devkit.kafka import collect, partner_consumer
+from devkit.samples import event_body, issued_payload, status_payload
 from shared.context import fresh_context
 from shared.envelope import encode
 from tests.fixtures.documents import PDF_BYTES, ooxml
-from tests.helpers import (
-    auth,
-    collect,
-    event_body,
-    issued_payload,
-    partner_consumer,
-    status_payload,
-)
 
 SEC = auth("secretariat")
 ACCEPTED = auth("participant", email="accepted.official@example.lv", country="LV")

@@ -12,8 +12,10 @@ from email.header import decode_header, make_header
 import requests
 from icalendar import Calendar
 
-from tests.fixtures.notifications import Producer, wait_for
-from tests.helpers import auth, event_payload, issued_payload, status_payload
+from devkit.auth import auth
+from devkit.kafka import Producer
+from devkit.samples import event_payload, issued_payload, status_payload
+from tests.fixtures.notifications import wait_for
 
 
 def _story(event_id: str) -> tuple[list[tuple[str, dict, str]], dict[str, str]]:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
+from devkit.kafka import collect, header, partner_consumer
 from services.events.config import EventsSettings
 from services.events.handlers import subscriptions
 from services.events.store import EventStore
@@ -19,7 +20,6 @@ from shared.consumer import ConsumerRunner
 from shared.context import fresh_context
 from shared.envelope import encode
 from shared.service import start_service
-from tests.helpers import collect, header, partner_consumer
 
 # Invitation ids are unique, as the invitations service makes them: the
 # session's broker carries records of earlier tests too.

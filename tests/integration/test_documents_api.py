@@ -10,9 +10,9 @@ from datetime import date
 
 import pytest
 
+from devkit.auth import auth
 from services.documents.jobs import send_due_reminders
 from tests.fixtures.documents import EXE_BYTES, PDF_BYTES, invite, known_event, ooxml, upload
-from tests.helpers import auth
 
 SEC = auth("secretariat")
 MiB = 1024 * 1024

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import uuid
 
+from devkit.auth import auth
+from devkit.samples import event_payload, issued_payload
 from tests.fixtures.documents import known_event, set_invitation, upload
-from tests.helpers import auth, event_payload, issued_payload
 
 SEC = auth("secretariat")
 EMAIL = "Official@Example.lv"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import auth, event_body
+from devkit.auth import auth
+from devkit.samples import event_body
 
 SEC = auth("secretariat")
 
@@ -212,8 +213,8 @@ def test_only_the_secretariat_writes(events_client, headers, status):
 
 
 def test_expired_token_is_401(events_client):
+    from devkit.auth import JWT_SECRET
     from shared.auth import mint_token
-    from tests.helpers import JWT_SECRET
 
     expired = mint_token(JWT_SECRET, "u", ["secretariat"], ttl_seconds=-10)
     response = events_client.get("/v1/events", headers={"Authorization": f"Bearer {expired}"})

@@ -8,9 +8,10 @@ import json
 import threading
 from datetime import UTC, datetime, timedelta
 
+from devkit.auth import auth
 from services.invitations.app import create_app
 from tests.fixtures.invitations import SEC, invitee, issued_links, open_event, token_of
-from tests.helpers import auth, running_app
+from tests.helpers import running_app
 
 CSV = (
     "email,name,country,organisation,role,language\n"

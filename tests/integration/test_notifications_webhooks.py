@@ -11,8 +11,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from devkit.auth import auth
+from devkit.samples import event_payload, issued_payload
 from tests.fixtures.notifications import wait_for
-from tests.helpers import auth, event_payload, issued_payload
 
 
 class Receiver:
