@@ -24,7 +24,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import requests
-from kafka import KafkaProducer
 from pymongo import MongoClient
 
 from bench.stack import infrastructure
@@ -32,12 +31,10 @@ from deploy.local import services
 from deploy.local.ports import free_port
 from devkit.auth import auth
 from devkit.env import service_env
-from devkit.kafka import collect, partner_consumer
-from devkit.samples import event_body
+from devkit.kafka import Producer, collect, partner_consumer
+from devkit.samples import event_payload
 from shared.bus import ensure_topics
 from shared.config import Settings
-from shared.context import fresh_context
-from shared.envelope import encode
 
 INVITEES = int(os.environ.get("MLP_BENCH_INVITEES", 5000))
 RSVP_REQUESTS = int(os.environ.get("MLP_BENCH_RSVP_REQUESTS", 2000))
@@ -47,27 +44,10 @@ RSVP_CLIENTS = int(os.environ.get("MLP_BENCH_RSVP_CLIENTS", 8))
 def _publish_event(bootstrap: str, capacity: int) -> str:
     """Announce a published event as the events service would (event.published)."""
     event_id = str(uuid.uuid4())
-    payload = {
-        **event_body(capacity=capacity),
-        "registration_deadline": (datetime.now(UTC) + timedelta(days=30)).isoformat(),
-        "event_id": event_id,
-        "status": "published",
-        "version": 2,
-        "occurred_at": datetime.now(UTC).isoformat(),
-    }
-    wire = encode(
-        ce_id=str(uuid.uuid4()),
-        topic="event.published",
-        source="/mlp/events",
-        subject=event_id,
-        key=event_id,
-        time=datetime.now(UTC),
-        data=payload,
-        trace=fresh_context(),
-    )
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    producer.send(wire.topic, key=wire.key, value=wire.value, headers=wire.headers).get(30)
-    producer.close()
+    deadline = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+    payload = event_payload(event_id, version=2, capacity=capacity, registration_deadline=deadline)
+    with Producer(bootstrap) as producer:
+        producer.send("event.published", payload, key=event_id)
     return event_id
 
 

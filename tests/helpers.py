@@ -7,16 +7,14 @@ import contextlib
 import importlib
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask
 from kafka.consumer.fetcher import ConsumerRecord
 
+from devkit.kafka import wire_record
 from shared.config import Settings
 from shared.consumer import ConsumerRunner, Subscriptions
-from shared.context import fresh_context
-from shared.envelope import encode
 
 
 def service_settings(service: str, env: dict[str, str]) -> Settings:
@@ -39,11 +37,11 @@ def running_app(create_app: Callable[[Any], Flask], settings: Settings) -> Itera
 
 class RecordDeliverer:
     """Hands records to a service's handlers through its real :class:`ConsumerRunner`
-    (payload schema, idempotency row, transaction), without a broker round trip."""
+    (payload schema, idempotency row, transaction), without a broker round trip;
+    each is built as ``devkit.kafka.wire_record`` builds the records it produces."""
 
-    def __init__(self, app: Flask, subscriptions: Subscriptions, source: str) -> None:
+    def __init__(self, app: Flask, subscriptions: Subscriptions) -> None:
         ctx = app.extensions["mlp"]
-        self.source = source
         self.runner = ConsumerRunner(
             group=ctx.settings.service,
             subscriptions=subscriptions,
@@ -57,17 +55,7 @@ class RecordDeliverer:
 
     def __call__(self, topic: str, data: dict[str, Any], ce_id: str | None = None) -> str:
         ce_id = ce_id or str(uuid.uuid4())
-        key = str(data.get("event_id"))
-        wire = encode(
-            ce_id=ce_id,
-            topic=topic,
-            source=self.source,
-            subject=key,
-            key=key,
-            time=datetime.now(UTC),
-            data=data,
-            trace=fresh_context(),
-        )
+        wire = wire_record(topic, data, key=str(data.get("event_id")), ce_id=ce_id)
         self.offset += 1
         record = ConsumerRecord(
             topic, 0, None, self.offset, 0, 0, wire.key, wire.value, wire.headers, None, 0, 0, 0

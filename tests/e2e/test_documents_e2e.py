@@ -1,8 +1,8 @@
 """The documents service end to end: events and documents as real processes
 (gunicorn web + worker), real Kafka and MongoDB. The invitations service is
 built in parallel, so this test plays its part: it produces
-``internal.invitation.issued`` and ``invitation.*`` records with a plain
-kafka-python producer and the shared envelope."""
+``internal.invitation.issued`` and ``invitation.*`` records with
+``devkit.kafka.Producer`` (the shared envelope, source ``/mlp/invitations``)."""
 
 from __future__ import annotations
 
@@ -11,35 +11,17 @@ import json
 import time
 import uuid
 import zipfile
-from datetime import UTC, datetime
 
 import requests
-from kafka import KafkaProducer
 
 from devkit.auth import auth
-from devkit.kafka import collect, partner_consumer
+from devkit.kafka import Producer, collect, partner_consumer
 from devkit.samples import event_body, issued_payload, status_payload
-from shared.context import fresh_context
-from shared.envelope import encode
 from tests.fixtures.documents import PDF_BYTES, ooxml
 
 SEC = auth("secretariat")
 ACCEPTED = auth("participant", email="accepted.official@example.lv", country="LV")
 INVITED = auth("participant", email="invited.official@example.fi", country="FI")
-
-
-def _produce(producer: KafkaProducer, topic: str, event_id: str, subject: str, data: dict):
-    wire = encode(
-        ce_id=str(uuid.uuid4()),
-        topic=topic,
-        source="/mlp/invitations",
-        subject=subject,
-        key=event_id,
-        time=datetime.now(UTC),
-        data=data,
-        trace=fresh_context(),
-    )
-    producer.send(wire.topic, key=wire.key, value=wire.value, headers=wire.headers).get(10)
 
 
 def _invitation(producer, event_id, email, status, version, invitation_id=None):
@@ -48,10 +30,10 @@ def _invitation(producer, event_id, email, status, version, invitation_id=None):
     invitation_id = invitation_id or str(uuid.uuid4())
     if email:
         issued = issued_payload(event_id, invitation_id, email, name="An Official", country="LV")
-        _produce(producer, "internal.invitation.issued", event_id, invitation_id, issued)
+        producer.send("internal.invitation.issued", issued, key=event_id, subject=invitation_id)
     state = "pending" if status == "sent" else status
     changed = status_payload(event_id, invitation_id, state, version)
-    _produce(producer, f"invitation.{status}", event_id, invitation_id, changed)
+    producer.send(f"invitation.{status}", changed, key=event_id, subject=invitation_id)
     return invitation_id
 
 
@@ -81,7 +63,7 @@ def test_papers_circulate_to_accepted_participants_and_then_to_everyone(start_se
     documents = start_service("documents", topics)
     base = documents.base_url
     partner = partner_consumer(topics, "document.published")
-    producer = KafkaProducer(bootstrap_servers=topics, acks="all")
+    producer = Producer(topics)
 
     response = requests.post(f"{events.base_url}/v1/events", json=event_body(), headers=SEC)
     assert response.status_code == 201

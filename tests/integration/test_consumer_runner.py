@@ -11,14 +11,12 @@ from datetime import UTC, datetime
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
-from devkit.kafka import collect, header, partner_consumer
+from devkit.kafka import collect, header, partner_consumer, wire_record
 from services.events.config import EventsSettings
 from services.events.handlers import subscriptions
 from services.events.store import EventStore
 from shared.bus import make_producer
 from shared.consumer import ConsumerRunner
-from shared.context import fresh_context
-from shared.envelope import encode
 from shared.service import start_service
 
 # Invitation ids are unique, as the invitations service makes them: the
@@ -89,16 +87,8 @@ def _send(producer, topic, event_id, ce_id=None, **data):
         "occurred_at": datetime.now(UTC).isoformat(),
         **data,
     }
-    record = encode(
-        ce_id=ce_id or str(uuid.uuid4()),
-        topic=topic,
-        source="/mlp/invitations",
-        subject=str(data.get("invitation_id", event_id)),
-        key=event_id,
-        time=datetime.now(UTC),
-        data=payload,
-        trace=fresh_context(),
-    )
+    subject = str(data.get("invitation_id", event_id))
+    record = wire_record(topic, payload, key=event_id, subject=subject, ce_id=ce_id)
     producer.send(topic, key=record.key, value=record.value, headers=record.headers).get(10)
     return record
 
