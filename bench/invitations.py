@@ -33,6 +33,7 @@ from devkit.auth import auth
 from devkit.env import service_env
 from devkit.kafka import Producer, collect, partner_consumer
 from devkit.samples import event_payload
+from devkit.waiting import wait_until
 from shared.bus import ensure_topics
 from shared.config import Settings
 
@@ -84,10 +85,8 @@ def run(bootstrap: str, mongo_uri: str, workdir: Path) -> dict[str, float]:
         # Wait until the worker has put the event into the service's read model.
         with MongoClient(mongo_uri) as client:
             db = client[env["MLP_INVITATIONS_DB"]]
-            deadline = time.monotonic() + 60
-            while db.events.find_one({"_id": event_id}) is None:
-                assert time.monotonic() < deadline, "the event never reached the read model"
-                time.sleep(0.2)
+            known = wait_until(lambda: db.events.find_one({"_id": event_id}), 60, step=0.2)
+            assert known, "the event never reached the read model"
         started = time.monotonic()
         response = requests.post(
             f"{base}/v1/events/{event_id}/invitations",

@@ -13,6 +13,7 @@ from flask import Flask
 from kafka.consumer.fetcher import ConsumerRecord
 
 from devkit.kafka import wire_record
+from devkit.waiting import wait_until
 from shared.config import Settings
 from shared.consumer import ConsumerRunner, Subscriptions
 
@@ -62,3 +63,11 @@ class RecordDeliverer:
         )
         self.runner.handle_record(record)
         return ce_id
+
+
+def wait_for(predicate: Callable[[], Any], timeout_s: float = 30.0, step: float = 0.1) -> Any:
+    """:func:`devkit.waiting.wait_until`, failing the test when the time is up."""
+    value = wait_until(predicate, timeout_s, step)
+    if not value:
+        raise AssertionError(f"condition not met in {timeout_s:g} s")
+    return value

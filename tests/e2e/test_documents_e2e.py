@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 import uuid
 import zipfile
 
@@ -17,6 +16,7 @@ import requests
 from devkit.auth import auth
 from devkit.kafka import Producer, collect, partner_consumer
 from devkit.samples import event_body, issued_payload, status_payload
+from devkit.waiting import wait_until
 from tests.fixtures.documents import PDF_BYTES, ooxml
 
 SEC = auth("secretariat")
@@ -35,15 +35,6 @@ def _invitation(producer, event_id, email, status, version, invitation_id=None):
     changed = status_payload(event_id, invitation_id, state, version)
     producer.send(f"invitation.{status}", changed, key=event_id, subject=invitation_id)
     return invitation_id
-
-
-def _eventually(check, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def _upload(base, event_id, headers, content=PDF_BYTES, filename="host-paper.pdf", **fields):
@@ -69,7 +60,7 @@ def test_papers_circulate_to_accepted_participants_and_then_to_everyone(start_se
     assert response.status_code == 201
     event_id = response.json()["id"]
     # the documents service learns of the event from event.created
-    assert _eventually(lambda: _upload(base, event_id, SEC).status_code == 201)
+    assert wait_until(lambda: _upload(base, event_id, SEC).status_code == 201)
     accepted_id = _invitation(producer, event_id, "Accepted.Official@example.lv", "accepted", 2)
     _invitation(producer, event_id, "invited.official@example.fi", "sent", 1)
 
@@ -80,7 +71,7 @@ def test_papers_circulate_to_accepted_participants_and_then_to_everyone(start_se
     for action in ("submit", "approve"):
         assert requests.post(f"{url}/{action}", headers=SEC).status_code == 200
 
-    assert _eventually(lambda: requests.get(url, headers=ACCEPTED).status_code == 200)
+    assert wait_until(lambda: requests.get(url, headers=ACCEPTED).status_code == 200)
     content = requests.get(f"{url}/content", headers=ACCEPTED)
     assert content.content == PDF_BYTES
     assert requests.get(url, headers=INVITED).status_code == 404
@@ -124,7 +115,7 @@ def test_papers_circulate_to_accepted_participants_and_then_to_everyone(start_se
     other_url = f"{base}/v1/documents/{other['id']}"
     assert requests.get(other_url, headers=ACCEPTED).status_code == 200
     _invitation(producer, event_id, None, "declined", 3, invitation_id=accepted_id)
-    assert _eventually(lambda: requests.get(other_url, headers=ACCEPTED).status_code == 404)
+    assert wait_until(lambda: requests.get(other_url, headers=ACCEPTED).status_code == 404)
     assert requests.get(url, headers=ACCEPTED).status_code == 200  # published stays public
 
     # bad input through gunicorn: an oversized body is refused from its Content-Length

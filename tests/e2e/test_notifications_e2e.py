@@ -15,7 +15,7 @@ from icalendar import Calendar
 from devkit.auth import auth
 from devkit.kafka import Producer
 from devkit.samples import event_payload, issued_payload, status_payload
-from tests.fixtures.notifications import wait_for
+from tests.helpers import wait_for
 
 
 def _story(event_id: str) -> tuple[list[tuple[str, dict, str]], dict[str, str]]:

@@ -4,7 +4,6 @@ events service's own handlers (the participation read model)."""
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from datetime import UTC, datetime
 
@@ -12,6 +11,7 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
 from devkit.kafka import collect, header, partner_consumer, wire_record
+from devkit.waiting import wait_until
 from services.events.config import EventsSettings
 from services.events.handlers import subscriptions
 from services.events.store import EventStore
@@ -22,15 +22,6 @@ from shared.service import start_service
 # Invitation ids are unique, as the invitations service makes them: the
 # session's broker carries records of earlier tests too.
 INV = {n: f"inv-{n}-{uuid.uuid4()}" for n in range(10)}
-
-
-def _wait(condition, timeout_s=30.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return condition()
 
 
 @pytest.fixture
@@ -115,7 +106,7 @@ def test_handled_once_even_when_replayed_and_stale_records_change_nothing(runner
         status="waitlisted",
         version=2,
     )
-    assert _wait(lambda: _participation(db, event_id) == {"accepted": 1, "waitlisted": 1})
+    assert wait_until(lambda: _participation(db, event_id) == {"accepted": 1, "waitlisted": 1})
 
     # The same record again (a redelivery): no second effect, no second idempotency row.
     ce_id = header(accepted, "ce_id")
@@ -140,7 +131,7 @@ def test_handled_once_even_when_replayed_and_stale_records_change_nothing(runner
         status="declined",
         version=3,
     )
-    assert _wait(lambda: _participation(db, event_id) == {"accepted": 0, "waitlisted": 1})
+    assert wait_until(lambda: _participation(db, event_id) == {"accepted": 0, "waitlisted": 1})
     assert db.processed_records.count_documents({"ce_id": ce_id}) == 1
     # The session's broker carries other tests' records too: count ours.
     ours = [header(r, "ce_id") for r in (accepted, waitlisted, stale, newer)]
@@ -184,7 +175,7 @@ def test_poison_and_failing_records_go_to_the_dead_letter_topic_and_the_consumer
         status="accepted",
         version=1,
     )
-    assert _wait(lambda: _participation(db, event_id) == {"accepted": 1, "waitlisted": 0})
+    assert wait_until(lambda: _participation(db, event_id) == {"accepted": 1, "waitlisted": 0})
 
     records = collect(dlq, lambda rs: sum(r.key == event_id.encode() for r in rs) >= 3)
     ours = [r for r in records if r.key == event_id.encode()]
@@ -216,7 +207,7 @@ def test_offsets_are_committed_so_a_restart_does_not_reprocess(runner_setup, top
         status="accepted",
         version=1,
     )
-    assert _wait(lambda: _participation(db, event_id) == {"accepted": 1, "waitlisted": 0})
+    assert wait_until(lambda: _participation(db, event_id) == {"accepted": 1, "waitlisted": 0})
     runner_setup["stop"].set()
     runner_setup["thread"].join(timeout=30)
     assert not runner_setup["thread"].is_alive()  # SIGTERM-style stop finishes and closes

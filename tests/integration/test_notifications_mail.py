@@ -11,7 +11,7 @@ from email.header import decode_header, make_header
 from icalendar import Calendar
 
 from devkit.samples import event_payload, issued_payload, status_payload
-from tests.fixtures.notifications import wait_for
+from tests.helpers import wait_for
 
 
 def _ids() -> tuple[str, str]:

@@ -3,52 +3,16 @@ with the ``standardwebhooks`` library), and the in-app feed's authorisation."""
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from standardwebhooks.webhooks import Webhook
 
 from devkit.auth import auth
 from devkit.samples import event_payload, issued_payload
-from tests.fixtures.notifications import wait_for
-
-
-class Receiver:
-    """An HTTP endpoint on 127.0.0.1: records requests, answers ``plan`` codes in
-    turn (then 200); ``hang`` makes it never answer in time."""
-
-    def __init__(self, plan: list[int] | None = None, hang: bool = False) -> None:
-        self.requests: list[dict] = []
-        self.plan = list(plan or [])
-        self.hang = hang
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["content-length"]))
-                receiver.requests.append({"headers": dict(self.headers), "body": body})
-                if receiver.hang:
-                    time.sleep(30)
-                    return
-                code = receiver.plan.pop(0) if receiver.plan else 200
-                self.send_response(code)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+from devkit.webhooks import Receiver
+from tests.helpers import wait_for
 
 
 @pytest.fixture
@@ -87,9 +51,9 @@ def test_signed_delivery_verifies_and_503_is_retried_with_the_same_webhook_id(
     ce_id = notifications_producer.send("event.published", event_payload(event_id), key=event_id)
     wait_for(lambda: len(receiver.requests) >= 2, timeout_s=20)
     first, second = receiver.requests[:2]
-    assert first["headers"]["webhook-id"] == second["headers"]["webhook-id"]
+    assert first.headers["webhook-id"] == second.headers["webhook-id"]
     for request in (first, second):
-        payload = Webhook(sub["secret"]).verify(request["body"], request["headers"])
+        payload = Webhook(sub["secret"]).verify(request.body, request.headers)
         assert payload["type"] == "event.published"
         assert payload["data"]["event_id"] == event_id
     log = wait_for(
@@ -113,7 +77,7 @@ def test_signed_delivery_verifies_and_503_is_retried_with_the_same_webhook_id(
     )
     assert again.status_code == 202
     wait_for(lambda: len(receiver.requests) == 3)
-    assert receiver.requests[2]["headers"]["webhook-id"] == delivery["id"]
+    assert receiver.requests[2].headers["webhook-id"] == delivery["id"]
 
 
 def test_a_partner_that_never_answers_does_not_hold_up_another(
