@@ -33,12 +33,11 @@ from bench import load
 from bench.stack import Infra, cpu_seconds, cpu_used, infrastructure
 from deploy.local.ports import free_port
 from deploy.local.services import ServiceProcess, gunicorn, python_module, wait_ready
+from devkit.auth import JWT_SECRET, auth
 from devkit.samples import event_body as sample_event
-from shared.auth import mint_token
 from shared.bus import ensure_topics
 from shared.config import Settings
 
-JWT_SECRET = "bench-secret-with-at-least-32-bytes!!"
 EVENTS_DB = "bench_events"
 BASELINE_DB = "bench_baseline"
 RAW_TOPIC = "bench.raw-latency"
@@ -73,7 +72,7 @@ def service_env(infra: Infra, metrics_dir: Path | None = None) -> dict[str, str]
             "MLP_MONGO_URI": infra.mongo_uri,
             "MLP_EVENTS_DB": EVENTS_DB,
             "MLP_BENCH_DB": BASELINE_DB,
-            "MLP_JWT_SECRET": JWT_SECRET,
+            "MLP_JWT_SECRET": JWT_SECRET,  # devkit.auth's, which mints the bench's token
             "MLP_LOG_LEVEL": "WARNING",
             "PYTHONPATH": ".",
         }
@@ -124,8 +123,7 @@ def bench_events(
     worker = python_module("events-worker", "services.events.worker", service_env(infra), log_dir)
     processes: list[ServiceProcess] = [web, worker]
     receiver = load.Receiver(infra.kafka_bootstrap, "event.created")
-    token = mint_token(JWT_SECRET, "bench-secretariat", ["secretariat"], email="bench@mlp.example")
-    headers = {"Authorization": f"Bearer {token}"}
+    headers = auth("secretariat", sub="bench-secretariat", email="bench@mlp.example")
     url = f"{base}/v1/events"
     try:
         for process in processes:

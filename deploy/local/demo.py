@@ -14,7 +14,7 @@ from typing import Any
 import requests
 
 from deploy.local.settings import LocalStack
-from shared.auth import mint_token
+from devkit.auth import auth
 from shared.config import Env
 
 TIMEOUT_S = 10.0
@@ -337,10 +337,10 @@ class DemoError(Exception):
 class EventsClient:
     """The few calls of the events API the demo needs."""
 
-    def __init__(self, base_url: str, token: str) -> None:
+    def __init__(self, base_url: str, headers: dict[str, str]) -> None:
         self.base_url = base_url.rstrip("/")
         self.session = requests.Session()
-        self.session.headers["Authorization"] = f"Bearer {token}"
+        self.session.headers.update(headers)
 
     def _call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         url = f"{self.base_url}{path}"
@@ -397,12 +397,15 @@ def load(client: EventsClient) -> dict[str, int]:
 def main() -> int:
     stack = LocalStack.from_environ()
     base_url = Env().str("EVENTS_URL", stack.service_url("events"))
-    token = mint_token(
-        stack.jwt_secret, "demo-secretariat", ["secretariat"], email="secretariat@mlp.example"
+    headers = auth(
+        "secretariat",
+        sub="demo-secretariat",
+        email="secretariat@mlp.example",
+        secret=stack.jwt_secret,
     )
     print(f"Loading {len(PROGRAMME)} demo events into {base_url} ...")
     try:
-        counts = load(EventsClient(base_url, token))
+        counts = load(EventsClient(base_url, headers))
     except DemoError as exc:
         print(exc, file=sys.stderr)
         return 1
