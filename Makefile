@@ -47,7 +47,7 @@ test: venv jars lint
 
 # Each benchmark starts its own Kafka and Mongo-wire server and prints its figures.
 bench: venv jars
-	$(PY) -m bench
+	$(PY) -m bench.events
 	$(PY) -m bench.invitations
 	$(PY) -m bench.documents
 	$(PY) -m bench.notifications

@@ -1,4 +1,4 @@
-"""``python -m bench``: benchmark the events service against a plain baseline.
+"""``python -m bench.events``: benchmark the events service against a plain baseline.
 
 Starts Kafka and MongoDB (or uses external ones, ``MLP_BENCH_INFRA=external``),
 runs the events service as real gunicorn and worker processes, and measures:
@@ -52,7 +52,9 @@ def event_body(i: int) -> dict[str, Any]:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.events", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--events", type=int, default=1000, help="events per closed-loop run")
     parser.add_argument("--concurrency", type=int, default=8, help="client threads")
     parser.add_argument("--rate", type=float, default=50.0, help="paced run, requests/s")
