@@ -12,6 +12,7 @@ invitations service as real processes (gunicorn ``web`` + ``worker``), then:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import statistics
@@ -47,7 +48,7 @@ def _publish_event(bootstrap: str, capacity: int) -> str:
     event_id = str(uuid.uuid4())
     deadline = (datetime.now(UTC) + timedelta(days=30)).isoformat()
     payload = event_payload(event_id, version=2, capacity=capacity, registration_deadline=deadline)
-    with Producer(bootstrap) as producer:
+    with contextlib.closing(Producer(bootstrap)) as producer:
         producer.send("event.published", payload, key=event_id)
     return event_id
 

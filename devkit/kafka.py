@@ -8,7 +8,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from types import TracebackType
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -60,11 +59,11 @@ class Producer:
         key: str,
         subject: str | None = None,
         ce_id: str | None = None,
-        source: str | None = None,
     ) -> str:
-        """Produce ``data`` as it is (see :func:`wire_record`); returns its ce_id."""
+        """Produce ``data`` as it is, from the topic's producer (see
+        :func:`wire_record`); returns its ce_id."""
         ce_id = ce_id or str(uuid.uuid4())
-        wire = wire_record(topic, data, key=key, subject=subject, ce_id=ce_id, source=source)
+        wire = wire_record(topic, data, key=key, subject=subject, ce_id=ce_id)
         self.producer.send(topic, key=wire.key, value=wire.value, headers=wire.headers).get(
             timeout=15
         )
@@ -72,17 +71,6 @@ class Producer:
 
     def close(self) -> None:
         self.producer.close(timeout=5)
-
-    def __enter__(self) -> Producer:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def partner_consumer(bootstrap: str, *topics: str) -> KafkaConsumer:
