@@ -1,4 +1,4 @@
-"""The baseline of the benchmark: the least a Flask app can do to store a POSTed
+"""The baseline of the events benchmark: the least a Flask app can do to store a POSTed
 document (gunicorn: ``bench.baseline_app:create_app()``).
 
 Reads ``MLP_MONGO_URI`` and ``MLP_BENCH_DB`` (default ``bench_baseline``).

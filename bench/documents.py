@@ -24,10 +24,11 @@ from pymongo import MongoClient
 
 from bench.stack import infrastructure
 from deploy.local import services
-from deploy.local.infra import free_port
+from deploy.local.ports import free_port
+from devkit.auth import auth
+from devkit.env import service_env
 from shared.bus import ensure_topics
 from shared.config import Settings
-from tests.helpers import auth, service_env
 
 SIZE = 10 * 1024 * 1024
 MIB = 1024 * 1024

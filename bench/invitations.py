@@ -12,6 +12,7 @@ invitations service as real processes (gunicorn ``web`` + ``worker``), then:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import statistics
@@ -24,17 +25,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import requests
-from kafka import KafkaProducer
 from pymongo import MongoClient
 
 from bench.stack import infrastructure
 from deploy.local import services
-from deploy.local.infra import free_port
+from deploy.local.ports import free_port
+from devkit.auth import auth
+from devkit.env import service_env
+from devkit.kafka import Producer, collect, partner_consumer
+from devkit.samples import event_payload
+from devkit.waiting import wait_until
 from shared.bus import ensure_topics
 from shared.config import Settings
-from shared.context import fresh_context
-from shared.envelope import encode
-from tests.helpers import auth, collect, event_body, partner_consumer, service_env
 
 INVITEES = int(os.environ.get("MLP_BENCH_INVITEES", 5000))
 RSVP_REQUESTS = int(os.environ.get("MLP_BENCH_RSVP_REQUESTS", 2000))
@@ -44,27 +46,10 @@ RSVP_CLIENTS = int(os.environ.get("MLP_BENCH_RSVP_CLIENTS", 8))
 def _publish_event(bootstrap: str, capacity: int) -> str:
     """Announce a published event as the events service would (event.published)."""
     event_id = str(uuid.uuid4())
-    payload = {
-        **event_body(capacity=capacity),
-        "registration_deadline": (datetime.now(UTC) + timedelta(days=30)).isoformat(),
-        "event_id": event_id,
-        "status": "published",
-        "version": 2,
-        "occurred_at": datetime.now(UTC).isoformat(),
-    }
-    wire = encode(
-        ce_id=str(uuid.uuid4()),
-        topic="event.published",
-        source="/mlp/events",
-        subject=event_id,
-        key=event_id,
-        time=datetime.now(UTC),
-        data=payload,
-        trace=fresh_context(),
-    )
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    producer.send(wire.topic, key=wire.key, value=wire.value, headers=wire.headers).get(30)
-    producer.close()
+    deadline = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+    payload = event_payload(event_id, version=2, capacity=capacity, registration_deadline=deadline)
+    with contextlib.closing(Producer(bootstrap)) as producer:
+        producer.send("event.published", payload, key=event_id)
     return event_id
 
 
@@ -101,10 +86,8 @@ def run(bootstrap: str, mongo_uri: str, workdir: Path) -> dict[str, float]:
         # Wait until the worker has put the event into the service's read model.
         with MongoClient(mongo_uri) as client:
             db = client[env["MLP_INVITATIONS_DB"]]
-            deadline = time.monotonic() + 60
-            while db.events.find_one({"_id": event_id}) is None:
-                assert time.monotonic() < deadline, "the event never reached the read model"
-                time.sleep(0.2)
+            known = wait_until(lambda: db.events.find_one({"_id": event_id}), 60, step=0.2)
+            assert known, "the event never reached the read model"
         started = time.monotonic()
         response = requests.post(
             f"{base}/v1/events/{event_id}/invitations",

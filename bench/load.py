@@ -1,4 +1,4 @@
-"""Load generators and the Kafka-side timers of the benchmark.
+"""Load generators and the Kafka-side timers of the events benchmark.
 
 All times are ``time.perf_counter()`` readings of this one process, so a POST's
 return and a partner's receipt can be subtracted directly.

@@ -22,21 +22,24 @@ import threading
 import time
 import uuid
 from email import message_from_bytes
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
-from pymongo import MongoClient
 
 from bench.stack import infrastructure
 from deploy.local import services
-from deploy.local.infra import free_port
+from deploy.local.ports import free_port
+from devkit.env import service_env
+from devkit.kafka import Producer
+from devkit.samples import event_payload, issued_payload, status_payload
+from devkit.waiting import wait_until
+from devkit.webhooks import Receiver
+from services.notifications.config import load_settings
 from services.notifications.operations import create_subscription
 from services.notifications.store import NotificationStore
 from shared.bus import ensure_topics
 from shared.config import Settings
-from tests.fixtures_notifications import Producer, event_payload, issued_payload, status_payload
-from tests.helpers import service_env
+from shared.service import start_service
 
 
 class TimingSink:
@@ -61,42 +64,9 @@ class TimingSink:
         return "250 OK"
 
 
-class Receiver:
-    def __init__(self) -> None:
-        self.times: list[float] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers["content-length"]))
-                receiver.times.append(time.monotonic())
-                self.send_response(204)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def wait_until(predicate, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -163,11 +133,9 @@ def main(argv: list[str] | None = None) -> None:
         ]
 
         # --- webhook deliveries per second -----------------------------------
-        client = MongoClient(infra.mongo_uri)
-        store = NotificationStore(client[env["MLP_NOTIFICATIONS_DB"]])
+        ctx = start_service(load_settings(env), NotificationStore)
         create_subscription(
-            client,
-            store,
+            ctx,
             owner_sub="bench",
             owner_email=None,
             url=receiver.url,
@@ -179,11 +147,11 @@ def main(argv: list[str] | None = None) -> None:
         for _ in range(w):
             eid = str(uuid.uuid4())
             producer.send("event.published", event_payload(eid), key=eid)
-        wait_until(lambda: len(receiver.times) >= w, 300)
-        times = receiver.times[:w]
+        wait_until(lambda: len(receiver.requests) >= w, 300)
+        times = [r.at for r in receiver.requests[:w]]
         span = (times[-1] - times[0]) if len(times) > 1 else float("nan")
         rate = (len(times) - 1) / span if span and span > 0 else float("nan")
-        client.close()
+        ctx.close()
         producer.close()
 
         print("notifications benchmark (worker as a process, real Kafka + MongoDB)")
@@ -198,7 +166,7 @@ def main(argv: list[str] | None = None) -> None:
         if worker is not None:
             worker.stop()
         sink.controller.stop()
-        receiver.server.shutdown()
+        receiver.close()
         servers.close()
 
 

@@ -11,7 +11,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deploy.local.infra import KafkaServer, MongoServer, free_port
+from deploy.local.kafka import KafkaServer
+from deploy.local.mongo import MongoServer
+from deploy.local.ports import free_port
 
 VENV_BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,7 +1,7 @@
 """The partner contract, generated from the code (``make contracts``):
 
 - ``docs/schemas/<topic>.json``: a JSON Schema (2020-12) per topic payload, from
-  the marshmallow schemas in ``services/<name>/schemas.py::TOPIC_PAYLOADS``;
+  the published marshmallow schemas the topic catalogue names (``shared/payloads``);
 - ``docs/asyncapi.yaml``: AsyncAPI 3.0 for every partner-visible topic (no
   ``internal.`` or ``dlq.`` topics), CloudEvents headers, Kafka key;
 - ``docs/openapi/<service>.json``: each service's OpenAPI document, built from
@@ -71,15 +71,13 @@ CE_HEADERS: dict[str, Any] = {
 
 
 def topic_payloads() -> dict[str, type[Schema]]:
-    """``topic -> marshmallow schema`` over every deployed service."""
-    out: dict[str, type[Schema]] = {}
-    for service in deployed_names():
-        module = importlib.import_module(f"services.{service}.schemas")
-        for topic, schema in getattr(module, "TOPIC_PAYLOADS", {}).items():
-            if topic not in TOPIC_BY_NAME:
-                raise ValueError(f"{service} declares a payload for unknown topic {topic}")
-            out[topic] = schema
-    return dict(sorted(out.items()))
+    """``topic -> marshmallow schema`` of every topic of a deployed service."""
+    deployed = set(deployed_names())
+    return {
+        t.name: t.schema
+        for t in sorted(TOPICS, key=lambda t: t.name)
+        if t.schema is not None and t.producer in deployed
+    }
 
 
 def _schema_name(schema: type[Schema] | Schema) -> str:

@@ -12,7 +12,7 @@ service="${MLP_SERVICE:?MLP_SERVICE is not set; build the image with --build-arg
 upper="${service^^}"
 port_var="MLP_${upper}_PORT"
 metrics_var="MLP_${upper}_WORKER_METRICS_PORT"
-default_port="$(python -c "from shared.config import SERVICE_PORTS as p; print(p.get('${service}', 8000))")"
+default_port="$(python -c "from services.${service}.config import DEFAULT_PORT; print(DEFAULT_PORT)")"
 PORT="${PORT:-${!port_var:-${default_port}}}"
 WORKER_METRICS_PORT="${!metrics_var:-$((PORT + 100))}"
 export PORT

@@ -1,20 +1,25 @@
 """Generates the deployment files from :mod:`deploy.catalog` (the one list of
-services): ``docker-compose.yml`` and ``deploy/k8s/base/``.
+services, read each time a file is generated): ``docker-compose.yml``,
+``deploy/k8s/`` and the ``make run`` process set, ``deploy/local/Procfile``.
 
 ``python -m deploy.manifests`` (``make manifests``) writes them; the checked-in
-files are plain YAML, and ``tests/deploy`` fail when they differ from what this
-module generates. Edit this module, not the generated files.
+files are plain YAML (and a Procfile), and ``tests/deploy`` fail when they differ
+from what this module generates. Edit this module, not the generated files.
 """
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from deploy.catalog import DEPLOYED, DeployedService
+from deploy import catalog
+from deploy.catalog import DeployedService
+from deploy.local import services
+from shared.config import LOOPBACK
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADER = (
@@ -170,7 +175,7 @@ def compose() -> dict[str, Any]:
             "restart": "unless-stopped",
         },
     }
-    first = DEPLOYED[0]
+    first = catalog.DEPLOYED[0]
     services["topics"] = {
         "build": _build(first.name),
         "image": _image(first),
@@ -188,7 +193,7 @@ def compose() -> dict[str, Any]:
         "mongo-init": {"condition": "service_completed_successfully"},
         "topics": {"condition": "service_completed_successfully"},
     }
-    for s in DEPLOYED:
+    for s in catalog.DEPLOYED:
         env = {**_common_env(), f"MLP_{s.upper}_PORT": str(s.port)}
         services[f"{s.name}-web"] = {
             "build": _build(s.name),
@@ -425,7 +430,7 @@ def k8s_base_kustomization() -> dict[str, Any]:
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
         "labels": [{"pairs": {"app.kubernetes.io/part-of": PART_OF}}],
-        "resources": [f"{s.name}.yaml" for s in DEPLOYED],
+        "resources": [f"{s.name}.yaml" for s in catalog.DEPLOYED],
         # Shared settings; MLP_JWT_SECRET comes from the Secret `mlp-secrets`
         # (key MLP_JWT_SECRET), which the overlay or the cluster provides.
         "configMapGenerator": [
@@ -459,7 +464,7 @@ def k8s_example_overlay() -> dict[str, Any]:
         # One entry per service: roll a service forward or back by changing its tag alone.
         "images": [
             {"name": s.image, "newName": f"registry.example.org/{s.image}", "newTag": "1.0.0"}
-            for s in DEPLOYED
+            for s in catalog.DEPLOYED
         ],
         "configMapGenerator": [
             {
@@ -491,14 +496,47 @@ def k8s_files() -> dict[Path, str]:
         K8S / "overlays" / "example" / "namespace.yaml": HEADER
         + dump({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "mlp-ops"}}),
     }
-    for s in DEPLOYED:
+    for s in catalog.DEPLOYED:
         files[K8S / "base" / f"{s.name}.yaml"] = HEADER + dump_all(k8s_service_documents(s))
     return files
 
 
+# --- deploy/local/Procfile ---------------------------------------------------
+
+PROCFILE = ROOT / "deploy" / "local" / "Procfile"
+LOCAL_BIN = Path(".venv/bin")  # honcho runs every entry in the repository's root
+
+
+def procfile_entries() -> dict[str, str]:
+    """What ``make run`` starts (honcho): the infrastructure, every service's web
+    and worker, and ``ready``. A web port is ``MLP_<NAME>_PORT`` as the shell
+    expands it, defaulting to the service's ``DEFAULT_PORT``."""
+    python = f"{LOCAL_BIN / 'python'}"
+    entries = {
+        "kafka": f"{python} -m deploy.local serve kafka",
+        "mongo": f"{python} -m deploy.local serve mongo",
+        "smtp": f"{python} -m deploy.local serve smtp",
+    }
+    for s in catalog.DEPLOYED:
+        bind = f"{LOOPBACK}:${{MLP_{s.upper}_PORT:-{s.port}}}"
+        *command, _ = services.gunicorn_command(services.web_app(s.name), bind, LOCAL_BIN, Path())
+        entries[f"{s.name}-web"] = f"{shlex.join(command)} {bind}"
+        entries[f"{s.name}-worker"] = f"{python} -m {services.worker_module(s.name)}"
+    entries["ready"] = f"{python} -m deploy.local ready"
+    return entries
+
+
+def procfile() -> str:
+    return HEADER + "".join(f"{name}: {command}\n" for name, command in procfile_entries().items())
+
+
 def rendered() -> dict[Path, str]:
     """Every generated file and its content."""
-    return {ROOT / "docker-compose.yml": HEADER + dump(compose()), **k8s_files()}
+    return {
+        ROOT / "docker-compose.yml": HEADER + dump(compose()),
+        **k8s_files(),
+        PROCFILE: procfile(),
+    }
 
 
 def stale() -> list[str]:

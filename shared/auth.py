@@ -17,7 +17,7 @@ import jwt
 from flask import g, request
 
 from shared.config import Settings
-from shared.errors import Problem
+from shared.problems import Problem
 
 ROLES = frozenset({"secretariat", "participant", "expert", "partner", "ops"})
 

@@ -109,13 +109,13 @@ def main(argv: list[str] | None = None) -> None:
     import argparse
     import sys
 
-    from shared.config import load_settings
+    from shared.config import tool_settings
 
     parser = argparse.ArgumentParser(prog="python -m shared.bus")
     parser.add_argument("command", choices=["provision"])
     parser.add_argument("--timeout", type=float, default=120.0, help="wait for Kafka, seconds")
     args = parser.parse_args(argv)
-    settings = load_settings("provision")
+    settings = tool_settings("provision")
     created = ensure_topics(settings, timeout_s=args.timeout)
     sys.stdout.write(
         f"{len(TOPICS)} topics in the catalogue; created {len(created)}: {', '.join(created)}\n"

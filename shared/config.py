@@ -1,52 +1,104 @@
-"""Configuration from ``MLP_`` environment variables, read once per process.
+"""Settings from ``MLP_`` environment variables, read once when a process starts.
 
-Every variable is documented in the README with its default; the defaults
-match the local stack that ``make run`` starts.
+Every service has a ``config.py`` whose ``load_settings()`` builds one frozen
+settings object (a subclass of :class:`Settings`) from the environment; the
+app factory and the worker call it once and pass the object on. Nothing else
+reads the environment. Tests that need other settings build another object.
+
+The defaults are those of the local stack ``make run`` starts (its ports and
+folders are defined here, once, for the services and ``deploy/local`` alike).
+Every variable is documented with its default in the service READMEs.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-SERVICE_PORTS = {"events": 8001, "invitations": 8002, "documents": 8003, "notifications": 8004}
+LOOPBACK = "127.0.0.1"
+LOCAL_KAFKA_PORT = 9092
+LOCAL_KAFKA_CONTROLLER_PORT = 9093
+LOCAL_MONGO_PORT = 27017
+LOCAL_SMTP_PORT = 1025
+LOCAL_MAIL_DIR = "var/mail"
+DEFAULT_KAFKA_BOOTSTRAP = f"{LOOPBACK}:{LOCAL_KAFKA_PORT}"
+DEFAULT_MONGO_URI = f"mongodb://{LOOPBACK}:{LOCAL_MONGO_PORT}/?directConnection=true"
+DEVELOPMENT_JWT_SECRET = "mlp-development-secret-change-me"  # noqa: S105 - documented dev default
+WORKER_METRICS_OFFSET = 100  # a worker serves metrics on its service's port + 100
 
 
-def _env(name: str, default: str) -> str:
-    return os.environ.get(f"MLP_{name}", default)
+class Env:
+    """Typed reads of ``MLP_<NAME>`` variables from one environment mapping.
 
+    A malformed value stops the process with a sentence naming the variable,
+    rather than failing later in the middle of a request.
+    """
 
-def _env_int(name: str, default: int) -> int:
-    raw = _env(name, str(default))
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise SystemExit(f"MLP_{name} must be an integer, got {raw!r}.") from exc
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        self.environ = os.environ if environ is None else environ
+
+    def raw(self, name: str) -> str | None:
+        value = self.environ.get(f"MLP_{name}")
+        return None if value is None or value.strip() == "" else value
+
+    def str(self, name: str, default: str) -> str:
+        value = self.raw(name)
+        return default if value is None else value
+
+    def int(self, name: str, default: int) -> int:
+        value = self.raw(name)
+        try:
+            return default if value is None else int(value)
+        except ValueError as exc:
+            raise SystemExit(f"MLP_{name} must be an integer, got {value!r}.") from exc
+
+    def float(self, name: str, default: float) -> float:
+        value = self.raw(name)
+        try:
+            return default if value is None else float(value)
+        except ValueError as exc:
+            raise SystemExit(f"MLP_{name} must be a number, got {value!r}.") from exc
+
+    def flag(self, name: str, default: bool) -> bool:
+        value = self.raw(name)
+        if value is None:
+            return default
+        lowered = value.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off"}:
+            return False
+        raise SystemExit(f"MLP_{name} must be true or false, got {value!r}.")
+
+    def other(self, name: str) -> str | None:
+        """A variable outside the ``MLP_`` namespace that a library defines."""
+        return self.environ.get(name) or None
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Process-wide settings of one service."""
+    """The settings every service has; a service's ``config.py`` subclasses it
+    with its own fields and sets ``service`` and ``port`` defaults."""
 
-    service: str
+    service: str = ""
     env: str = "development"
-    kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_bootstrap: str = DEFAULT_KAFKA_BOOTSTRAP
     kafka_partitions: int = 3
     kafka_replication: int = 1
-    mongo_uri: str = "mongodb://127.0.0.1:27017/?directConnection=true"
+    mongo_uri: str = DEFAULT_MONGO_URI
     mongo_db: str = ""
-    jwt_secret: str = "mlp-development-secret-change-me"  # noqa: S105 - development default, README says so
+    jwt_secret: str = DEVELOPMENT_JWT_SECRET
     jwt_jwks_url: str = ""
     jwt_audience: str = ""
-    public_base_url: str = "http://127.0.0.1:8002"
-    smtp_host: str = "127.0.0.1"
-    smtp_port: int = 1025
-    mail_dir: str = "var/mail"
     max_request_bytes: int = 1024 * 1024
     consumer_max_attempts: int = 4
     log_level: str = "INFO"
     port: int = 0
     worker_metrics_port: int = 0
+    metrics_multiprocess_dir: str = ""
 
     @property
     def database(self) -> str:
@@ -63,29 +115,64 @@ class Settings:
         return self.env in {"development", "test"}
 
 
-def load_settings(service: str) -> Settings:
-    """Read the settings of ``service`` from the environment."""
+def common_settings(env: Env, service: str, default_port: int) -> dict[str, Any]:
+    """The :class:`Settings` fields of ``service`` read from ``env``, as keyword
+    arguments for the service's settings class."""
     upper = service.upper()
-    return Settings(
-        service=service,
-        env=_env("ENV", "development"),
-        kafka_bootstrap=_env("KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
-        kafka_partitions=_env_int("KAFKA_PARTITIONS", 3),
-        kafka_replication=_env_int("KAFKA_REPLICATION", 1),
-        mongo_uri=_env("MONGO_URI", "mongodb://127.0.0.1:27017/?directConnection=true"),
-        mongo_db=_env(f"{upper}_DB", ""),
-        jwt_secret=_env("JWT_SECRET", "mlp-development-secret-change-me"),
-        jwt_jwks_url=_env("JWT_JWKS_URL", ""),
-        jwt_audience=_env("JWT_AUDIENCE", ""),
-        public_base_url=_env("PUBLIC_BASE_URL", "http://127.0.0.1:8002").rstrip("/"),
-        smtp_host=_env("SMTP_HOST", "127.0.0.1"),
-        smtp_port=_env_int("SMTP_PORT", 1025),
-        mail_dir=_env("MAIL_DIR", "var/mail"),
-        max_request_bytes=_env_int("MAX_REQUEST_BYTES", 1024 * 1024),
-        consumer_max_attempts=_env_int("CONSUMER_MAX_ATTEMPTS", 4),
-        log_level=_env("LOG_LEVEL", "INFO"),
-        port=_env_int(f"{upper}_PORT", SERVICE_PORTS.get(service, 8000)),
-        worker_metrics_port=_env_int(
-            f"{upper}_WORKER_METRICS_PORT", SERVICE_PORTS.get(service, 8000) + 100
+    port = env.int(f"{upper}_PORT", default_port)
+    return {
+        "service": service,
+        "env": env.str("ENV", "development"),
+        "kafka_bootstrap": env.str("KAFKA_BOOTSTRAP", DEFAULT_KAFKA_BOOTSTRAP),
+        "kafka_partitions": env.int("KAFKA_PARTITIONS", 3),
+        "kafka_replication": env.int("KAFKA_REPLICATION", 1),
+        "mongo_uri": env.str("MONGO_URI", DEFAULT_MONGO_URI),
+        "mongo_db": env.str(f"{upper}_DB", ""),
+        "jwt_secret": env.str("JWT_SECRET", DEVELOPMENT_JWT_SECRET),
+        "jwt_jwks_url": env.str("JWT_JWKS_URL", ""),
+        "jwt_audience": env.str("JWT_AUDIENCE", ""),
+        "max_request_bytes": env.int("MAX_REQUEST_BYTES", 1024 * 1024),
+        "consumer_max_attempts": env.int("CONSUMER_MAX_ATTEMPTS", 4),
+        "log_level": env.str("LOG_LEVEL", "INFO"),
+        "port": port,
+        "worker_metrics_port": env.int(
+            f"{upper}_WORKER_METRICS_PORT", default_port + WORKER_METRICS_OFFSET
         ),
+        "metrics_multiprocess_dir": env.other("PROMETHEUS_MULTIPROC_DIR") or "",
+    }
+
+
+def tool_settings(name: str, environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings of a command-line tool that talks to Kafka or MongoDB but is no
+    service (topic provisioning, dead-letter replay)."""
+    return Settings(**common_settings(Env(environ), name, 0))
+
+
+@dataclass(frozen=True)
+class WebServerSettings:
+    """gunicorn's settings for every ``web`` process (``shared/gunicorn_conf.py``)."""
+
+    workers: int = 2
+    threads: int = 4
+    timeout_s: int = 30
+
+
+def load_web_server_settings(environ: Mapping[str, str] | None = None) -> WebServerSettings:
+    env = Env(environ)
+    return WebServerSettings(
+        workers=env.int("WEB_WORKERS", 2),
+        threads=env.int("WEB_THREADS", 4),
+        timeout_s=env.int("WEB_TIMEOUT", 30),
+    )
+
+
+def multiprocess_metrics_dir() -> str:
+    """The folder where gunicorn's workers share their Prometheus samples.
+
+    prometheus-client finds it in ``PROMETHEUS_MULTIPROC_DIR``, which the
+    ``web`` process therefore sets (to a fresh folder unless it is given)
+    before its workers start; the app reads it back with its settings.
+    """
+    return os.environ.setdefault(
+        "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="mlp-prometheus-")
     )

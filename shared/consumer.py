@@ -1,6 +1,13 @@
 """The consumer runner: handlers are plain functions named for what they react
 to, registered per topic with :meth:`Subscriptions.handler`.
 
+Each record's payload is loaded through its topic's published schema (the
+catalogue names it) before the handler runs; the handler receives a
+:class:`Message` whose ``payload`` is the schema's typed model, the service's
+:class:`~shared.service.ServiceContext` and the open transaction. A payload
+that breaks its schema is dead-lettered with the schema's error, like any
+record that cannot be decoded.
+
 Each record is handled in one MongoDB transaction together with its
 idempotency record (unique per consumer group and ``ce_id``), so a redelivery
 changes nothing; the offset is committed only after that transaction commits.
@@ -18,22 +25,23 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
+from marshmallow import Schema, ValidationError
 from prometheus_client import Counter, Gauge, Histogram
-from pymongo import ASCENDING, MongoClient
+from pymongo import ASCENDING
 from pymongo.client_session import ClientSession
-from pymongo.database import Database
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure
 
 from shared.context import set_context
 from shared.envelope import Envelope, MalformedRecord, decode
-from shared.mongo import in_transaction
-from shared.outbox import Outbox
-from shared.topics import dead_letter_topic, require_topic
+from shared.payloads import load_payload
+from shared.service import ServiceContext
+from shared.topics import dead_letter_topic, payload_schema
 
 log = logging.getLogger(__name__)
 
@@ -43,43 +51,52 @@ PROCESSED_RETENTION_S = 30 * 24 * 3600
 LAG = Gauge("mlp_consumer_lag", "Records not yet consumed", ["topic", "partition"])
 
 
-@dataclass
-class HandlerContext:
-    """What a handler may use: the service database and the open transaction.
-
-    Every write must pass ``session`` so that it commits with the idempotency
-    record; announcements go through ``outbox`` in the same transaction.
-    """
-
-    db: Database
-    session: ClientSession
-    outbox: Outbox
+P = TypeVar("P")
 
 
-Handler = Callable[[Envelope, HandlerContext], None]
+@dataclass(frozen=True)
+class Message(Generic[P]):
+    """A consumed record: its CloudEvents ``envelope`` (id, type, key, time, the raw
+    ``data``) and its ``payload``, loaded through the topic's published schema."""
+
+    envelope: Envelope
+    payload: P
+
+
+Handler = Callable[[Message[Any], ServiceContext, ClientSession], None]
+"""A handler gets the message, the service's context and the open transaction:
+every write must pass the session so that it commits with the idempotency
+record; announcements go through ``ctx.outbox`` in the same transaction."""
+
+
+@dataclass(frozen=True)
+class Subscription:
+    handler: Handler
+    schema: Schema
 
 
 class Subscriptions:
     """The topics one service consumes and the function that handles each."""
 
     def __init__(self) -> None:
-        self.handlers: dict[str, Handler] = {}
+        self.by_topic: dict[str, Subscription] = {}
 
     def handler(self, *topics: str) -> Callable[[Handler], Handler]:
-        """Register the decorated function for ``topics``."""
+        """Register the decorated function for ``topics``; their payloads are
+        loaded through the schemas the catalogue names for them."""
 
         def register(func: Handler) -> Handler:
             for topic in topics:
-                if topic in self.handlers:
+                if topic in self.by_topic:
                     raise ValueError(f"{topic} already has a handler")
-                self.handlers[require_topic(topic)] = func
+                self.by_topic[topic] = Subscription(func, payload_schema(topic)())
             return func
 
         return register
 
     @property
     def topics(self) -> list[str]:
-        return sorted(self.handlers)
+        return sorted(self.by_topic)
 
 
 class _AlreadyProcessed(Exception):
@@ -101,9 +118,7 @@ class ConsumerRunner:
         *,
         group: str,
         subscriptions: Subscriptions,
-        client: MongoClient,
-        db: Database,
-        outbox: Outbox,
+        ctx: ServiceContext,
         consumer_factory: Callable[[], KafkaConsumer],
         producer_factory: Callable[[], KafkaProducer],
         max_attempts: int = 4,
@@ -112,10 +127,8 @@ class ConsumerRunner:
     ) -> None:
         self.group = group
         self.subscriptions = subscriptions
-        self.client = client
-        self.db = db
-        self.processed = db["processed_records"]
-        self.outbox = outbox
+        self.ctx = ctx
+        self.processed = ctx.db["processed_records"]
         self.consumer_factory = consumer_factory
         self.producer_factory = producer_factory
         self.producer: KafkaProducer | None = None
@@ -176,16 +189,21 @@ class ConsumerRunner:
         except MalformedRecord as exc:
             self._dead_letter(record, exc, attempts=0)
             return
-        handler = self.subscriptions.handlers.get(topic)
-        if handler is None:  # subscribed by pattern or configuration drift
+        subscription = self.subscriptions.by_topic.get(topic)
+        if subscription is None:  # subscribed by pattern or configuration drift
             self._dead_letter(record, LookupError(f"no handler for {topic}"), attempts=0)
+            return
+        try:
+            message = Message(envelope, load_payload(subscription.schema, envelope.data))
+        except ValidationError as exc:
+            self._dead_letter(record, PayloadRefused(exc.messages), attempts=0)
             return
         set_context(envelope.trace())
         try:
             for attempt in range(1, self.max_attempts + 1):
                 try:
                     with HANDLE_SECONDS.labels(topic).time():
-                        outcome = self._apply(envelope, handler, record)
+                        outcome = self._apply(message, subscription.handler, record)
                     HANDLED.labels(topic, outcome).inc()
                     return
                 except _AlreadyProcessed:
@@ -206,13 +224,13 @@ class ConsumerRunner:
         finally:
             set_context(None)
 
-    def _apply(self, envelope: Envelope, handler: Handler, record: ConsumerRecord) -> str:
+    def _apply(self, message: Message[Any], handler: Handler, record: ConsumerRecord) -> str:
         def work(session: ClientSession) -> str:
             try:
                 self.processed.insert_one(
                     {
                         "group": self.group,
-                        "ce_id": envelope.id,
+                        "ce_id": message.envelope.id,
                         "topic": record.topic,
                         "partition": record.partition,
                         "offset": record.offset,
@@ -222,10 +240,10 @@ class ConsumerRunner:
                 )
             except DuplicateKeyError as exc:
                 raise _AlreadyProcessed() from exc
-            handler(envelope, HandlerContext(db=self.db, session=session, outbox=self.outbox))
+            handler(message, self.ctx, session)
             return "handled"
 
-        return in_transaction(self.client, work)
+        return self.ctx.transaction(work)
 
     def _dead_letter(self, record: ConsumerRecord, error: BaseException, attempts: int) -> None:
         """Send ``record`` as it came to the dead-letter topic, with why in its headers."""
@@ -259,6 +277,14 @@ def _record_lag(consumer: KafkaConsumer) -> None:
         highwater = consumer.highwater(tp)
         if highwater is not None:
             LAG.labels(tp.topic, str(tp.partition)).set(max(0, highwater - consumer.position(tp)))
+
+
+class PayloadRefused(ValueError):
+    """The payload breaks its topic's published schema: ``errors`` says where."""
+
+    def __init__(self, errors: Any) -> None:
+        super().__init__(f"the payload does not match its schema: {errors}")
+        self.errors = errors
 
 
 class _Outage(Exception):

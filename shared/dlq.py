@@ -29,8 +29,8 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
 from shared.bus import make_producer
-from shared.config import Settings, load_settings
-from shared.topics import SERVICES, TOPIC_NAMES, dead_letter_topic
+from shared.config import Settings, tool_settings
+from shared.topics import PRODUCERS, TOPIC_NAMES, dead_letter_topic
 
 REPLAY_GROUP = "mlp-dlq-replay"
 
@@ -144,12 +144,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     rp = sub.add_parser("replay", help="re-publish a dead-letter topic to the original topics")
-    rp.add_argument("--service", required=True, choices=SERVICES)
+    rp.add_argument("--service", required=True, choices=PRODUCERS)
     rp.add_argument("--dry-run", action="store_true", help="list, publish nothing, commit nothing")
     rp.add_argument("--timeout", type=float, default=60.0, help="seconds to read the topic")
     args = parser.parse_args(argv)
     report = replay(
-        load_settings(args.service), args.service, dry_run=args.dry_run, timeout_s=args.timeout
+        tool_settings(args.service), args.service, dry_run=args.dry_run, timeout_s=args.timeout
     )
     sys.stderr.write(json.dumps({"dry_run": args.dry_run, **report.as_dict()}) + "\n")
     return 1 if report.blocked else 0

@@ -1,117 +1,101 @@
-"""RFC 9457 problem details for every error a client can meet.
+"""The refusals of write paths, without HTTP.
 
-A ``Problem`` carries a stable ``type`` (``/problems/<slug>``), a title, the
-HTTP status and a human detail; handlers turn every other exception into one,
-so a client never sees HTML or a stack trace.
+Operations, handlers and jobs raise these; they know nothing of requests. The
+HTTP edge (:mod:`shared.problems`) answers each with its RFC 9457 problem:
+the class gives the status and the stable ``type`` slug, ``details`` become
+the problem's extension members (``current_status``, ``errors``, ...).
 """
 
 from __future__ import annotations
 
-import logging
-from typing import Any
-
-from flask import Flask, Response, g, json, request
-from werkzeug.exceptions import HTTPException
-
-PROBLEM_JSON = "application/problem+json"
-log = logging.getLogger(__name__)
-
-# Stable slugs for the HTTP statuses the services answer with.
-STATUS_SLUGS = {
-    400: "bad-request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not-found",
-    405: "method-not-allowed",
-    406: "not-acceptable",
-    409: "conflict",
-    410: "gone",
-    412: "precondition-failed",
-    413: "payload-too-large",
-    415: "unsupported-media-type",
-    422: "validation-error",
-    428: "precondition-required",
-    429: "too-many-requests",
-    500: "internal-error",
-    503: "service-unavailable",
-}
+from typing import Any, ClassVar
 
 
-class Problem(Exception):
-    """An error with a meaning for the client; raise it anywhere in a request."""
+class DomainError(Exception):
+    """A request the rules refuse; ``detail`` is a sentence for a person."""
 
-    def __init__(
-        self,
-        status: int,
-        detail: str,
-        *,
-        slug: str | None = None,
-        title: str | None = None,
-        headers: dict[str, str] | None = None,
-        **extensions: Any,
-    ) -> None:
+    status: ClassVar[int] = 400
+    slug: ClassVar[str] = "bad-request"
+
+    def __init__(self, detail: str, *, slug: str | None = None, **details: Any) -> None:
         super().__init__(detail)
-        self.status = status
         self.detail = detail
-        self.slug = slug or STATUS_SLUGS.get(status, "error")
-        self.title = title or self.slug.replace("-", " ").capitalize()
-        self.headers = headers or {}
-        self.extensions = extensions
+        self.details = details
+        if slug is not None:
+            self.slug = slug  # type: ignore[misc] - a more precise type for this refusal
 
 
-def problem_response(problem: Problem) -> Response:
-    """Render ``problem`` as ``application/problem+json``."""
-    body: dict[str, Any] = {
-        "type": f"/problems/{problem.slug}",
-        "title": problem.title,
-        "status": problem.status,
-        "detail": problem.detail,
-        "instance": request.path if request else None,
-    }
-    request_id = g.get("request_id") if request else None
-    if request_id:
-        body["request_id"] = request_id
-    body.update(problem.extensions)
-    response = Response(json.dumps(body), status=problem.status, mimetype=PROBLEM_JSON)
-    for name, value in problem.headers.items():
-        response.headers[name] = value
-    return response
+class NotFound(DomainError):
+    """The resource does not exist, or the caller may not know that it does."""
+
+    status = 404
+    slug = "not-found"
 
 
-def problem_from_http_exception(exc: HTTPException) -> Problem:
-    """Translate werkzeug/flask-smorest/webargs errors, keeping field errors."""
-    status = exc.code or 500
-    data = getattr(exc, "data", None) or {}
-    extensions: dict[str, Any] = {}
-    detail = exc.description or ""
-    messages = data.get("messages")
-    if messages:
-        # webargs nests errors by location ("json", "query", ...); flatten one level.
-        errors = messages
-        if isinstance(messages, dict) and len(messages) == 1:
-            (errors,) = messages.values()
-        extensions["errors"] = errors
-        detail = "The request body or parameters are not valid." if status == 422 else detail
-        if status == 400:  # webargs answers 400 only for a body it cannot parse
-            detail = "The request body is not valid JSON."
-    if status == 413:
-        detail = "The request body is larger than this endpoint accepts."
-    headers = dict(data.get("headers") or {})
-    return Problem(status, detail or "", headers=headers, **extensions)
+class Forbidden(DomainError):
+    """The caller is known but may not do this."""
+
+    status = 403
+    slug = "forbidden"
 
 
-def install_error_handlers(app: Flask) -> None:
-    """Make every error of ``app`` a problem document."""
+class Conflict(DomainError):
+    """The resource's state does not allow the change now."""
 
-    @app.errorhandler(Problem)
-    def _problem(exc: Problem) -> Response:
-        return problem_response(exc)
+    status = 409
+    slug = "conflict"
 
-    @app.errorhandler(HTTPException)
-    def _http(exc: HTTPException) -> Response:
-        return problem_response(problem_from_http_exception(exc))
 
-    @app.errorhandler(Exception)
-    def _unexpected(exc: Exception) -> Response:
-        log.exception("unhandled error")
-        return problem_response(Problem(500, "An unexpected error occurred; it has been logged."))
+class IllegalTransition(Conflict):
+    """The action does not apply to the resource's current status."""
+
+    slug = "illegal-transition"
+
+    def __init__(self, detail: str, current_status: str, **details: Any) -> None:
+        super().__init__(detail, current_status=current_status, **details)
+
+
+class Gone(DomainError):
+    """The resource existed but is no longer usable (a revoked link, a cancelled event)."""
+
+    status = 410
+    slug = "gone"
+
+
+class PreconditionFailed(DomainError):
+    """The caller's ``If-Match`` names a version that is no longer current."""
+
+    status = 412
+    slug = "precondition-failed"
+
+
+class Invalid(DomainError):
+    """The input breaks a rule; ``errors`` maps field names to messages."""
+
+    status = 422
+    slug = "validation-error"
+
+
+class TooLarge(DomainError):
+    """The input is larger than allowed."""
+
+    status = 413
+    slug = "payload-too-large"
+
+
+class UnsupportedType(DomainError):
+    """The input's type is not one the operation takes."""
+
+    status = 415
+    slug = "unsupported-media-type"
+
+
+class RateLimited(DomainError):
+    """Too many requests from one client; ``retry_after_s`` says when to come back."""
+
+    status = 429
+    slug = "too-many-requests"
+
+    def __init__(self, detail: str, retry_after_s: int, **details: Any) -> None:
+        super().__init__(detail, **details)
+        self.retry_after_s = retry_after_s

@@ -7,12 +7,14 @@ aggregated through prometheus-client's multiprocess mode.
 
 import os
 import shutil
-import tempfile
 
-workers = int(os.environ.get("MLP_WEB_WORKERS", "2"))
-threads = int(os.environ.get("MLP_WEB_THREADS", "4"))
+from shared.config import load_web_server_settings, multiprocess_metrics_dir
+
+_server = load_web_server_settings()
+workers = _server.workers
+threads = _server.threads
 worker_class = "gthread"
-timeout = int(os.environ.get("MLP_WEB_TIMEOUT", "30"))
+timeout = _server.timeout_s
 graceful_timeout = 20
 keepalive = 5
 accesslog = None  # the app logs every request as JSON (shared/web.py)
@@ -40,9 +42,7 @@ limit_request_line = 8190
 # tests) on one machine would take it over from each other.
 control_socket_disable = True
 
-_metrics_dir = os.environ.setdefault(
-    "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="mlp-prometheus-")
-)
+_metrics_dir = multiprocess_metrics_dir()
 
 
 def on_starting(server: object) -> None:

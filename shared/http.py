@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
 from marshmallow import Schema, fields, validate
 from pymongo import ASCENDING, DESCENDING
 
-from shared.errors import Problem
+from shared.errors import PreconditionFailed
+from shared.problems import Problem
 
 MAX_PAGE_SIZE = 500
 
@@ -63,18 +63,17 @@ def etag(version: int) -> str:
     return f'"{version}"'
 
 
-def check_if_match(current_version: int) -> None:
-    """Refuse a write whose ``If-Match`` names another version than the current (412).
+def check_if_match(current_version: int, if_match: str | None) -> None:
+    """Refuse a write whose ``If-Match`` (the header's value, passed in by the
+    view) names another version than the current.
 
     Without ``If-Match`` the write applies to whatever is current (last writer wins).
     """
-    header = request.headers.get("If-Match")
-    if header is None:
+    if if_match is None:
         return
-    candidates = {tag.strip().removeprefix("W/") for tag in header.split(",")}
+    candidates = {tag.strip().removeprefix("W/") for tag in if_match.split(",")}
     if "*" not in candidates and etag(current_version) not in candidates:
-        raise Problem(
-            412,
+        raise PreconditionFailed(
             "The resource changed since you read it; read it again and reapply your change.",
             current_etag=etag(current_version),
         )

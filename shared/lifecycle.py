@@ -1,20 +1,13 @@
 """Lifecycles of resources: which action leads from which statuses to which
 status, and which topic announces it. An action the current status does not
-allow is an :class:`IllegalTransition`, answered as a 409 problem."""
+allow is an :class:`~shared.errors.IllegalTransition` (a 409 problem at the edge)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from shared.errors import Problem
-
-
-class IllegalTransition(Problem):
-    """The action does not apply to the resource's current status (409)."""
-
-    def __init__(self, detail: str, current_status: str) -> None:
-        super().__init__(409, detail, slug="illegal-transition", current_status=current_status)
+from shared.errors import IllegalTransition
 
 
 @dataclass(frozen=True)

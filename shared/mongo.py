@@ -8,7 +8,6 @@ from typing import TypeVar
 
 from pymongo import MongoClient
 from pymongo.client_session import ClientSession
-from pymongo.database import Database
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
@@ -30,8 +29,11 @@ def connect(settings: Settings) -> MongoClient:
 def in_transaction(client: MongoClient, work: Callable[[ClientSession], T]) -> T:
     """Run ``work`` in one multi-document transaction: all its writes commit or none.
 
-    pymongo's ``with_transaction`` retries ``work`` on transient errors, so
-    ``work`` must do nothing but database writes through the session.
+    pymongo's ``with_transaction`` runs ``work`` again only for errors labelled
+    ``TransientTransactionError`` (a write conflict, a lost primary) and retries
+    a commit labelled ``UnknownTransactionCommitResult``; any other exception
+    (a domain error, say) aborts the transaction and propagates. ``work`` must
+    therefore do nothing but database work through the session.
     """
     with client.start_session() as session:
         return session.with_transaction(
@@ -39,7 +41,3 @@ def in_transaction(client: MongoClient, work: Callable[[ClientSession], T]) -> T
             read_concern=ReadConcern("snapshot"),
             write_concern=WriteConcern("majority"),
         )
-
-
-def service_db(client: MongoClient, settings: Settings) -> Database:
-    return client[settings.database]

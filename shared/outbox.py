@@ -3,9 +3,10 @@
 A service announces a change by adding outbox records in the same MongoDB
 transaction as the change itself (:meth:`Outbox.add`), so either both commit or
 neither does. The worker's :class:`OutboxRelay` publishes pending records to
-Kafka with the idempotent producer, in order per key, and marks them published.
+Kafka with the idempotent producer, in order per key, and deletes each once
+Kafka acknowledged it.
 Kafka being down leaves a backlog, never a lost event; a relay killed between
-publishing and marking publishes again, and consumers drop the duplicate by
+publishing and deleting publishes again, and consumers drop the duplicate by
 ``ce_id``.
 """
 
@@ -121,8 +122,8 @@ class OutboxRelay:
 
         Records are taken in insertion order and sent grouped by key, each
         resource's records (``subject``) in ``seq`` order;
-        a record is marked published only once Kafka acknowledged it, and after
-        a failure nothing later of the same key is marked.
+        a record is deleted only once Kafka acknowledged it, and after a failure
+        nothing later of the same key is deleted.
         """
         batch = list(self.collection.find().sort("_id", ASCENDING).limit(self.batch_size))
         if not batch:

@@ -15,35 +15,28 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from pymongo import MongoClient
-from pymongo.database import Database
-
 from shared.context import fresh_context, set_context
 from shared.leases import Lease
-from shared.outbox import Outbox
+from shared.service import ServiceContext
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class JobContext:
-    """What a job may use: the client (for transactions), the database and the outbox."""
-
-    client: MongoClient
-    db: Database
-    outbox: Outbox
-
-
-@dataclass(frozen=True)
 class PeriodicJob:
-    """``run`` every ``interval_s`` seconds; it returns how many items it handled."""
+    """``run`` every ``interval_s`` seconds; it returns how many items it handled.
+
+    ``close``, when given, is called once when the worker stops (a job that
+    keeps threads or connections of its own releases them there).
+    """
 
     name: str
     interval_s: float
-    run: Callable[[JobContext], int]
+    run: Callable[[ServiceContext], int]
+    close: Callable[[], None] | None = None
 
 
-def run_jobs(jobs: list[PeriodicJob], ctx: JobContext, stop: threading.Event) -> None:
+def run_jobs(jobs: list[PeriodicJob], ctx: ServiceContext, stop: threading.Event) -> None:
     """Run ``jobs`` until ``stop`` is set; a failing run is logged and retried next time."""
     leases = {
         job.name: Lease(ctx.db["leases"], f"job:{job.name}", timedelta(seconds=job.interval_s * 3))

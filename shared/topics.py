@@ -2,16 +2,26 @@
 what it means. Workers create exactly these topics at start (automatic topic
 creation is off on the broker), so a misspelt topic fails loudly.
 
-Payload schemas live next to the producing service's other schemas
-(``services/<name>/schemas.py``); partner-visible topics are part of the
-public contract, ``internal.`` topics are not.
+Each topic names the published schema of its payload (:mod:`shared.payloads`),
+which its producer dumps through and its consumers load through. Partner-visible
+topics are part of the public contract, ``internal.`` topics are not. Every
+producing service also has a dead-letter topic ``dlq.<service>``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-SERVICES = ("events", "invitations", "documents", "notifications")
+from marshmallow import Schema
+
+from shared.payloads.documents import DocumentPayloadSchema, ReminderPayloadSchema
+from shared.payloads.events import EventPayloadSchema
+from shared.payloads.invitations import (
+    InvitationIssuedPayloadSchema,
+    InvitationPayloadSchema,
+    ReminderDuePayloadSchema,
+)
+from shared.payloads.notifications import NotificationPayloadSchema
 
 
 @dataclass(frozen=True)
@@ -19,6 +29,7 @@ class Topic:
     name: str
     producer: str
     description: str
+    schema: type[Schema] | None = None  # None only for dead-letter topics (records as they came)
 
     @property
     def partner_visible(self) -> bool:
@@ -26,55 +37,122 @@ class Topic:
 
 
 TOPICS: tuple[Topic, ...] = (
-    Topic("event.created", "events", "A programme event was created (as a draft)."),
-    Topic("event.updated", "events", "Fields of a programme event changed; lists `changed`."),
-    Topic("event.published", "events", "A programme event was published to its audience."),
-    Topic("event.cancelled", "events", "A programme event was cancelled."),
-    Topic("event.completed", "events", "A programme event took place and was closed."),
-    Topic("invitation.sent", "invitations", "An invitation was issued."),
-    Topic("invitation.accepted", "invitations", "An invitee accepted (or was promoted)."),
-    Topic("invitation.declined", "invitations", "An invitee declined."),
-    Topic("invitation.waitlisted", "invitations", "An acceptance went to the waiting list."),
-    Topic("invitation.revoked", "invitations", "An invitation was revoked."),
-    Topic("invitation.expired", "invitations", "An invitation passed its deadline unanswered."),
-    Topic("document.uploaded", "documents", "A document or a new version was uploaded."),
-    Topic("document.submitted", "documents", "A document was submitted for review."),
-    Topic("document.published", "documents", "A document was published."),
-    Topic("document.withdrawn", "documents", "A document was withdrawn."),
-    Topic("notification.sent", "notifications", "A message was delivered."),
-    Topic("notification.failed", "notifications", "A message could not be delivered."),
+    Topic(
+        "event.created", "events", "A programme event was created (as a draft).", EventPayloadSchema
+    ),
+    Topic(
+        "event.updated",
+        "events",
+        "Fields of a programme event changed; lists `changed`.",
+        EventPayloadSchema,
+    ),
+    Topic(
+        "event.published",
+        "events",
+        "A programme event was published to its audience.",
+        EventPayloadSchema,
+    ),
+    Topic("event.cancelled", "events", "A programme event was cancelled.", EventPayloadSchema),
+    Topic(
+        "event.completed",
+        "events",
+        "A programme event took place and was closed.",
+        EventPayloadSchema,
+    ),
+    Topic("invitation.sent", "invitations", "An invitation was issued.", InvitationPayloadSchema),
+    Topic(
+        "invitation.accepted",
+        "invitations",
+        "An invitee accepted (or was promoted).",
+        InvitationPayloadSchema,
+    ),
+    Topic("invitation.declined", "invitations", "An invitee declined.", InvitationPayloadSchema),
+    Topic(
+        "invitation.waitlisted",
+        "invitations",
+        "An acceptance went to the waiting list.",
+        InvitationPayloadSchema,
+    ),
+    Topic(
+        "invitation.revoked", "invitations", "An invitation was revoked.", InvitationPayloadSchema
+    ),
+    Topic(
+        "invitation.expired",
+        "invitations",
+        "An invitation passed its deadline unanswered.",
+        InvitationPayloadSchema,
+    ),
+    Topic(
+        "document.uploaded",
+        "documents",
+        "A document or a new version was uploaded.",
+        DocumentPayloadSchema,
+    ),
+    Topic(
+        "document.submitted",
+        "documents",
+        "A document was submitted for review.",
+        DocumentPayloadSchema,
+    ),
+    Topic("document.published", "documents", "A document was published.", DocumentPayloadSchema),
+    Topic("document.withdrawn", "documents", "A document was withdrawn.", DocumentPayloadSchema),
+    Topic(
+        "notification.sent", "notifications", "A message was delivered.", NotificationPayloadSchema
+    ),
+    Topic(
+        "notification.failed",
+        "notifications",
+        "A message could not be delivered.",
+        NotificationPayloadSchema,
+    ),
     # Internal: personal data and credentials the notifications service needs.
     Topic(
         "internal.invitation.issued",
         "invitations",
         "An invitation was issued or resent: invitee address, name, language, RSVP link.",
+        InvitationIssuedPayloadSchema,
     ),
     Topic(
         "internal.invitation.reminder_due",
         "invitations",
         "A pending invitee is due a reminder (one per invitee per schedule step).",
+        ReminderDuePayloadSchema,
     ),
     Topic(
         "internal.document.approved",
         "documents",
         "A paper was approved: the event's accepted participants may now read it.",
+        DocumentPayloadSchema,
     ),
     Topic(
         "internal.document.reminder_due",
         "documents",
         "An expected paper is missing near its due date; someone must be reminded.",
+        ReminderPayloadSchema,
     ),
-) + tuple(
+)
+# The services that announce anything, in catalogue order; each has a dead-letter topic.
+PRODUCERS: tuple[str, ...] = tuple(dict.fromkeys(t.producer for t in TOPICS))
+TOPICS += tuple(
     Topic(f"dlq.{service}", service, f"Records the {service} worker could not process.")
-    for service in SERVICES
+    for service in PRODUCERS
 )
 
 TOPIC_NAMES = frozenset(t.name for t in TOPICS)
+TOPIC_BY_NAME = {t.name: t for t in TOPICS}
 
 
 def dead_letter_topic(group: str) -> str:
     """The dead-letter topic of a consumer group (one group per service)."""
     return f"dlq.{group}"
+
+
+def payload_schema(name: str) -> type[Schema]:
+    """The published schema of ``name``'s payload."""
+    schema = TOPIC_BY_NAME[require_topic(name)].schema
+    if schema is None:
+        raise ValueError(f"{name} carries records as they came, not a payload of its own")
+    return schema
 
 
 def require_topic(name: str) -> str:

@@ -5,12 +5,10 @@ JSON logs, and the ``/healthz``, ``/readyz`` and ``/metrics`` endpoints."""
 from __future__ import annotations
 
 import logging
-import os
 import socket
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
@@ -23,22 +21,18 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from pymongo import MongoClient
-from pymongo.database import Database
 from werkzeug.exceptions import HTTPException
 
 from shared.auth import Authenticator
-from shared.config import Settings
 from shared.context import TraceContext, child_traceparent, set_context
-from shared.errors import (
+from shared.logs import configure_logging
+from shared.problems import (
     Problem,
     install_error_handlers,
     problem_from_http_exception,
     problem_response,
 )
-from shared.logs import configure_logging
-from shared.mongo import connect, service_db
-from shared.outbox import Outbox
+from shared.service import ServiceContext
 
 HTTP_SECONDS = Histogram(
     "mlp_http_request_seconds", "HTTP request latency", ["method", "route", "status"]
@@ -47,19 +41,8 @@ access_log = logging.getLogger("mlp.access")
 HTTP_REQUESTS = Counter("mlp_http_requests_total", "HTTP requests", ["method", "route", "status"])
 
 
-@dataclass
-class Runtime:
-    """What a service's views share within one process."""
-
-    settings: Settings
-    client: MongoClient
-    db: Database
-    outbox: Outbox
-    authenticator: Authenticator
-
-
-def runtime() -> Runtime:
-    """The runtime of the app serving the request in hand."""
+def service_context() -> ServiceContext:
+    """The context of the service whose app serves the request in hand."""
     return current_app.extensions["mlp"]
 
 
@@ -100,12 +83,13 @@ def create_api_app(
 
 
 def create_service_app(
-    settings: Settings,
+    ctx: ServiceContext,
     *,
     title: str,
     blueprints: Iterable[Blueprint],
 ) -> Flask:
-    """Build a service's Flask app around its ``blueprints``."""
+    """Build a service's Flask app around its ``blueprints``, serving ``ctx``."""
+    settings = ctx.settings
     configure_logging(settings.service, settings.log_level)
     app, _api = create_api_app(
         settings.service,
@@ -114,17 +98,8 @@ def create_service_app(
         max_request_bytes=settings.max_request_bytes,
     )
     install_error_handlers(app)
-
-    client = connect(settings)
-    db = service_db(client, settings)
-    rt = Runtime(
-        settings=settings,
-        client=client,
-        db=db,
-        outbox=Outbox(db, settings.source),
-        authenticator=Authenticator(settings),
-    )
-    app.extensions["mlp"] = rt
+    app.extensions["mlp"] = ctx
+    authenticator = Authenticator(settings)
 
     @app.before_request
     def _begin() -> None:
@@ -137,7 +112,7 @@ def create_service_app(
                 traceparent=child_traceparent(request.headers.get("traceparent")),
             )
         )
-        g.principal = rt.authenticator.authenticate_request()
+        g.principal = authenticator.authenticate_request()
 
     @app.after_request
     def _finish(response: Response) -> Response:
@@ -164,7 +139,7 @@ def create_service_app(
     def _clear(_exc: BaseException | None) -> None:
         set_context(None)
 
-    app.register_blueprint(_health_blueprint(rt))
+    app.register_blueprint(_health_blueprint(ctx))
     return app
 
 
@@ -179,24 +154,24 @@ def _kafka_reachable(bootstrap: str, timeout_s: float = 1.0) -> bool:
     return False
 
 
-def _health_blueprint(rt: Runtime) -> Blueprint:
+def _health_blueprint(ctx: ServiceContext) -> Blueprint:
     health = Blueprint("health", __name__)
 
     @health.get("/healthz")
     def healthz() -> Any:
         """Alive: the process answers."""
-        return jsonify(status="ok", service=rt.settings.service)
+        return jsonify(status="ok", service=ctx.settings.service)
 
     @health.get("/readyz")
     def readyz() -> Any:
         """Ready: MongoDB answers a ping and a Kafka broker accepts connections."""
         checks: dict[str, str] = {}
         try:
-            rt.client.admin.command("ping")
+            ctx.client.admin.command("ping")
             checks["mongo"] = "ok"
         except Exception as exc:
             checks["mongo"] = f"unreachable: {type(exc).__name__}"
-        kafka_ok = _kafka_reachable(rt.settings.kafka_bootstrap)
+        kafka_ok = _kafka_reachable(ctx.settings.kafka_bootstrap)
         checks["kafka"] = "ok" if kafka_ok else "unreachable"
         if all(v == "ok" for v in checks.values()):
             return jsonify(status="ready", checks=checks)
@@ -205,7 +180,7 @@ def _health_blueprint(rt: Runtime) -> Blueprint:
     @health.get("/metrics")
     def metrics() -> Response:
         """Prometheus metrics of every gunicorn worker of this service."""
-        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        if ctx.settings.metrics_multiprocess_dir:
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)
             payload = generate_latest(registry)

@@ -1,6 +1,7 @@
-"""The ``worker`` process of a service: the outbox relay and the consumer loop.
+"""The ``worker`` process of a service: the outbox relay, the periodic jobs and
+the consumer loop.
 
-Both stop gracefully on SIGTERM or SIGINT: the record in hand is finished and
+All stop gracefully on SIGTERM or SIGINT: the record in hand is finished and
 committed, the relay finishes its batch, then clients are closed.
 """
 
@@ -19,9 +20,9 @@ from shared.bus import ensure_topics, make_consumer, make_producer
 from shared.config import Settings
 from shared.consumer import ConsumerRunner, Subscriptions
 from shared.logs import configure_logging
-from shared.mongo import connect, service_db
-from shared.outbox import Outbox, OutboxRelay
-from shared.schedule import JobContext, PeriodicJob, run_jobs
+from shared.outbox import OutboxRelay
+from shared.schedule import PeriodicJob, run_jobs
+from shared.service import ServiceContext, St, start_service
 
 log = logging.getLogger(__name__)
 SHUTDOWN_BUDGET_S = 2.0
@@ -39,15 +40,12 @@ def _serve_metrics(port: int) -> None:
 
 def run_worker(
     settings: Settings,
+    store_factory: Callable[[Database], St],
     subscriptions: Subscriptions,
-    prepare: Callable[[Database], None] | None = None,
-    jobs: list[PeriodicJob] | None = None,
+    jobs: Callable[[ServiceContext], list[PeriodicJob]] | None = None,
 ) -> None:
-    """Run the relay and the periodic ``jobs`` (in threads) and the consumer (in the
-    main thread) until SIGTERM.
-
-    ``prepare`` gets the service database first (to create the indexes handlers use).
-    """
+    """Run the relay and the service's periodic ``jobs`` (in threads) and the
+    consumer (in the main thread) until SIGTERM."""
     configure_logging(settings.service, settings.log_level)
     stop = threading.Event()
 
@@ -60,47 +58,44 @@ def run_worker(
 
     _serve_metrics(settings.worker_metrics_port)
     ensure_topics(settings)
-    client = connect(settings)
-    db = service_db(client, settings)
-    outbox = Outbox(db, settings.source)
-    if prepare is not None:
-        prepare(db)
-    relay = OutboxRelay(db, lambda: make_producer(settings), stop=stop)
+    ctx = start_service(settings, store_factory)
+    periodic = jobs(ctx) if jobs is not None else []
+    relay = OutboxRelay(ctx.db, lambda: make_producer(settings), stop=stop)
     relay_thread = threading.Thread(target=relay.run, name="outbox-relay", daemon=True)
     relay_thread.start()
     jobs_thread = threading.Thread(
-        target=run_jobs,
-        args=(jobs or [], JobContext(client, db, outbox), stop),
-        name="periodic-jobs",
-        daemon=True,
+        target=run_jobs, args=(periodic, ctx, stop), name="periodic-jobs", daemon=True
     )
-    if jobs:
+    if periodic:
         jobs_thread.start()
     log.info("worker started", extra={"topics": subscriptions.topics})
 
-    if subscriptions.handlers:
-        runner = ConsumerRunner(
-            group=settings.service,
-            subscriptions=subscriptions,
-            client=client,
-            db=db,
-            outbox=outbox,
-            consumer_factory=lambda: make_consumer(
-                settings, settings.service, subscriptions.topics
-            ),
-            producer_factory=lambda: make_producer(settings),
-            max_attempts=settings.consumer_max_attempts,
-            stop=stop,
-        )
-        runner.ensure_indexes()
-        runner.run()
-    else:
-        stop.wait()
-    # A relay round ends within a second when Kafka and MongoDB answer; when they
-    # are stopping too, the threads (daemons) are not waited for past the budget
-    # a supervisor allows (honcho kills after 5 s).
-    relay_thread.join(timeout=SHUTDOWN_BUDGET_S)
-    if jobs:
-        jobs_thread.join(timeout=SHUTDOWN_BUDGET_S)
-    client.close()
+    try:
+        if subscriptions.by_topic:
+            runner = ConsumerRunner(
+                group=settings.service,
+                subscriptions=subscriptions,
+                ctx=ctx,
+                consumer_factory=lambda: make_consumer(
+                    settings, settings.service, subscriptions.topics
+                ),
+                producer_factory=lambda: make_producer(settings),
+                max_attempts=settings.consumer_max_attempts,
+                stop=stop,
+            )
+            runner.ensure_indexes()
+            runner.run()
+        else:
+            stop.wait()
+        # A relay round ends within a second when Kafka and MongoDB answer; when they
+        # are stopping too, the threads (daemons) are not waited for past the budget
+        # a supervisor allows (honcho kills after 5 s).
+        relay_thread.join(timeout=SHUTDOWN_BUDGET_S)
+        if periodic:
+            jobs_thread.join(timeout=SHUTDOWN_BUDGET_S)
+    finally:
+        for job in periodic:
+            if job.close is not None:
+                job.close()
+        ctx.close()
     log.info("worker stopped")

@@ -1,4 +1,5 @@
-"""Session fixtures: real Kafka, MongoDB and an SMTP sink (see ``tests/infra.py``)."""
+"""Session fixtures: real Kafka, MongoDB and an SMTP sink (see ``tests/infra.py``);
+each service's fixtures come from its module in ``tests/fixtures/``."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from deploy.local.infra import free_port
+from deploy.local.ports import free_port
 from deploy.local.smtp_sink import SmtpSink
 from shared.bus import ensure_topics
 from shared.config import Settings
@@ -18,6 +19,13 @@ from tests.infra import (
     start_kafka,
     start_mongo,
 )
+
+pytest_plugins = [
+    "tests.fixtures.events",
+    "tests.fixtures.invitations",
+    "tests.fixtures.documents",
+    "tests.fixtures.notifications",
+]
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
 """Kafka, MongoDB and SMTP for the test suite, chosen by ``MLP_TEST_INFRA``.
 
 - unset or ``local``: real servers started as plain processes on free ports, with
-  their data in pytest's temp folder (``deploy/local/infra.py``); nothing in ``var/``.
+  their data in pytest's temp folder (``deploy/local/kafka.py``, ``mongo.py``); nothing in ``var/``.
 - ``external``: the servers named by ``MLP_KAFKA_BOOTSTRAP`` and ``MLP_MONGO_URI``
   (MongoDB must be a replica set: the services use transactions).
 - ``docker``: testcontainers' ``KafkaContainer`` (KRaft) and ``MongoDbContainer``
@@ -20,13 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from deploy.local.infra import (
-    KafkaServer,
-    MongoServer,
-    free_port,
-    initiate_replica_set,
-    mongo_answers,
-)
+from deploy.local.kafka import KafkaServer
+from deploy.local.mongo import MongoServer, initiate_replica_set, mongo_answers
+from deploy.local.ports import free_port
 
 MODES = ("local", "external", "docker")
 

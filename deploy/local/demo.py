@@ -7,17 +7,16 @@ it again skips the events whose title already exists.
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass, field
 from typing import Any
 
 import requests
 
-from shared.auth import mint_token
+from deploy.local.settings import LocalStack
+from devkit.auth import auth
+from shared.config import Env
 
-DEFAULT_URL = "http://127.0.0.1:8001"
-DEFAULT_SECRET = "mlp-development-secret-change-me"  # noqa: S105 - development default
 TIMEOUT_S = 10.0
 
 
@@ -338,10 +337,10 @@ class DemoError(Exception):
 class EventsClient:
     """The few calls of the events API the demo needs."""
 
-    def __init__(self, base_url: str, token: str) -> None:
+    def __init__(self, base_url: str, headers: dict[str, str]) -> None:
         self.base_url = base_url.rstrip("/")
         self.session = requests.Session()
-        self.session.headers["Authorization"] = f"Bearer {token}"
+        self.session.headers.update(headers)
 
     def _call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         url = f"{self.base_url}{path}"
@@ -396,12 +395,17 @@ def load(client: EventsClient) -> dict[str, int]:
 
 
 def main() -> int:
-    base_url = os.environ.get("MLP_EVENTS_URL", DEFAULT_URL)
-    secret = os.environ.get("MLP_JWT_SECRET", DEFAULT_SECRET)
-    token = mint_token(secret, "demo-secretariat", ["secretariat"], email="secretariat@mlp.example")
+    stack = LocalStack.from_environ()
+    base_url = Env().str("EVENTS_URL", stack.service_url("events"))
+    headers = auth(
+        "secretariat",
+        sub="demo-secretariat",
+        email="secretariat@mlp.example",
+        secret=stack.jwt_secret,
+    )
     print(f"Loading {len(PROGRAMME)} demo events into {base_url} ...")
     try:
-        counts = load(EventsClient(base_url, token))
+        counts = load(EventsClient(base_url, headers))
     except DemoError as exc:
         print(exc, file=sys.stderr)
         return 1

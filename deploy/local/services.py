@@ -1,5 +1,6 @@
 """Start a service's ``web`` (gunicorn) and ``worker`` processes from Python,
-for the end-to-end tests and the benchmarks: the same commands as the Procfile.
+for the end-to-end tests and the benchmarks: the same commands as the Procfile
+(which ``deploy/manifests.py`` writes with these functions).
 Each runs in a process group of its own, so stopping it stops its children."""
 
 from __future__ import annotations
@@ -14,8 +15,11 @@ from pathlib import Path
 
 import requests
 
+from shared.config import LOOPBACK
+
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
+GUNICORN_CONF = "shared/gunicorn_conf.py"
 
 
 class ServiceProcess:
@@ -82,16 +86,25 @@ class ServiceProcess:
             return ""
 
 
+def gunicorn_command(app: str, bind: str, bin_dir: Path = VENV_BIN, root: Path = ROOT) -> list[str]:
+    """gunicorn serving ``app`` on ``bind`` with the platform's configuration (the
+    generated Procfile writes it with relative paths)."""
+    return [str(bin_dir / "gunicorn"), "--config", str(root / GUNICORN_CONF), app, "--bind", bind]
+
+
+def web_app(service: str) -> str:
+    """What gunicorn serves for ``service``."""
+    return f"services.{service}.app:create_app()"
+
+
+def worker_module(service: str) -> str:
+    """The module ``python -m`` runs as ``service``'s worker."""
+    return f"services.{service}.worker"
+
+
 def gunicorn(name: str, app: str, port: int, env: dict[str, str], log_dir: Path) -> ServiceProcess:
     """gunicorn serving ``app`` on ``127.0.0.1:port`` with the platform's configuration."""
-    command = [
-        str(VENV_BIN / "gunicorn"),
-        "--config",
-        str(ROOT / "shared" / "gunicorn_conf.py"),
-        app,
-        "--bind",
-        f"127.0.0.1:{port}",
-    ]
+    command = gunicorn_command(app, f"{LOOPBACK}:{port}")
     return ServiceProcess(command, env, log_dir / f"{name}.log")
 
 
@@ -102,12 +115,12 @@ def python_module(name: str, module: str, env: dict[str, str], log_dir: Path) ->
 
 def web(service: str, port: int, env: dict[str, str], log_dir: Path) -> ServiceProcess:
     """The service's gunicorn ``web`` process on ``127.0.0.1:port``."""
-    return gunicorn(f"{service}-web", f"services.{service}.app:create_app()", port, env, log_dir)
+    return gunicorn(f"{service}-web", web_app(service), port, env, log_dir)
 
 
 def worker(service: str, env: dict[str, str], log_dir: Path) -> ServiceProcess:
     """The service's ``worker`` process (consumer loop and outbox relay)."""
-    return python_module(f"{service}-worker", f"services.{service}.worker", env, log_dir)
+    return python_module(f"{service}-worker", worker_module(service), env, log_dir)
 
 
 def wait_ready(process: ServiceProcess, url: str, timeout: float = 60.0) -> None:

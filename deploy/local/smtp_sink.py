@@ -1,9 +1,10 @@
 """A local SMTP sink that delivers every message into a Maildir.
 
-``python -m deploy.local.smtp_sink`` listens on ``$MLP_SMTP_HOST:$MLP_SMTP_PORT``
-(default ``127.0.0.1:1025``) until SIGTERM/SIGINT and writes each message into the
-Maildir at ``$MLP_MAIL_DIR`` (default ``var/mail``), so people and tests read the mail
-with any mail tool or ``mailbox.Maildir(path)``. Tests use :class:`SmtpSink`.
+``python -m deploy.local serve smtp`` listens on ``$MLP_SMTP_HOST:$MLP_SMTP_PORT``
+(default ``127.0.0.1:1025``, see :mod:`deploy.local.settings`) until SIGTERM/SIGINT
+and writes each message into the Maildir at ``$MLP_MAIL_DIR`` (default ``var/mail``),
+so people and tests read the mail with any mail tool or ``mailbox.Maildir(path)``.
+Tests use :class:`SmtpSink`.
 
 Each delivered message gets ``X-Envelope-From`` and one ``Delivered-To`` header per
 envelope recipient prepended, so blind copies are visible too.
@@ -12,14 +13,14 @@ envelope recipient prepended, so blind copies are visible too.
 from __future__ import annotations
 
 import mailbox
-import os
 import signal
-import sys
 import threading
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from shared.config import LOCAL_MAIL_DIR, LOCAL_SMTP_PORT, LOOPBACK
 
 
 class MaildirHandler:
@@ -47,11 +48,11 @@ class SmtpSink:
     """The SMTP sink served by an aiosmtpd ``Controller`` thread."""
 
     def __init__(
-        self, host: str = "127.0.0.1", port: int = 1025, maildir: Path | None = None
+        self, host: str = LOOPBACK, port: int = LOCAL_SMTP_PORT, maildir: Path | None = None
     ) -> None:
         self.host = host
         self.port = port
-        self.maildir = Path(maildir or os.environ.get("MLP_MAIL_DIR", "var/mail"))
+        self.maildir = Path(maildir or LOCAL_MAIL_DIR)
         self.handler = MaildirHandler(self.maildir)
         self._controller: Controller | None = None
 
@@ -75,17 +76,9 @@ class SmtpSink:
         return sorted(box, key=lambda message: message.get_date())
 
 
-def main() -> None:
+def run_foreground(host: str, port: int, maildir: Path) -> None:
     """Serve in the foreground until SIGTERM or SIGINT."""
-    from deploy.local.infra import refuse_taken_port
-
-    host = os.environ.get("MLP_SMTP_HOST", "127.0.0.1")
-    try:
-        port = int(os.environ.get("MLP_SMTP_PORT", "1025"))
-        refuse_taken_port(port, "SMTP sink", "set MLP_SMTP_PORT")
-    except Exception as exc:
-        sys.exit(str(exc))
-    sink = SmtpSink(host, port).start()
+    sink = SmtpSink(host, port, maildir).start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -93,7 +86,3 @@ def main() -> None:
     while not stop.wait(1.0):
         pass
     sink.stop()
-
-
-if __name__ == "__main__":
-    main()

@@ -1,32 +1,20 @@
 """HTTP routes of the documents service (thin: validation, authorisation and
-streaming here, write paths in ``operations``).
-
-Uploads are parsed with werkzeug's form parser directly, its ``stream_factory``
-handing each file part an :class:`~services.documents.store.UploadSink` that
-writes into GridFS while hashing and counting: the body is never held whole in
-memory nor spooled to disk, and an oversized one is refused (413) from its
-``Content-Length`` before a byte is read, or as soon as the count passes the limit.
-"""
+responses here; receiving files in ``uploads``, the zip in ``archive``, write
+paths in ``operations``)."""
 
 from __future__ import annotations
 
-import os
-import zipfile
-from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
-from flask import Response, current_app, jsonify, request
+from flask import Response, jsonify, request
 from flask_smorest import Blueprint
 from marshmallow import ValidationError
-from werkzeug.exceptions import HTTPException
-from werkzeug.formparser import parse_form_data
 from werkzeug.wsgi import wrap_file
 
-from services.documents import operations
+from services.documents import archive, operations, uploads
 from services.documents.domain import (
     UPLOAD_ROLES,
-    confirm_type,
     content_disposition,
     email_hash,
     may_act,
@@ -35,9 +23,8 @@ from services.documents.domain import (
     may_upload,
     query_terms,
     read_filter,
-    safe_filename,
-    sniff,
 )
+from services.documents.operations import Context
 from services.documents.schemas import (
     ContentQuerySchema,
     DocumentFormSchema,
@@ -47,43 +34,31 @@ from services.documents.schemas import (
     DueDatesSchema,
     HistorySchema,
 )
-from services.documents.store import CHUNK, DocumentStore, UploadSink
+from services.documents.store import CHUNK, DocumentStore
 from shared.auth import Principal, current_principal, require_roles
-from shared.errors import Problem
 from shared.http import etag, page_body, parse_sort
-from shared.web import runtime
+from shared.problems import Problem
+from shared.web import service_context
 
 blp = Blueprint("documents", __name__, url_prefix="/v1", description="Programme papers")
 
-DEFAULT_MAX_BYTES = 25 * 1024 * 1024
-FORM_OVERHEAD = 64 * 1024  # multipart boundaries, headers and the text fields
-# werkzeug's decoder buffers up to a read chunk (64 KiB) plus a held-back tail
-# while it looks for the boundary; this bounds that buffer and the text fields.
-FORM_MEMORY = 512 * 1024
 SORTABLE = {
     "created_at": "created_at",
     "updated_at": "updated_at",
     "title": "title",
     "kind": "kind",
 }
+FILTERS = ("event_id", "kind", "country", "language", "status")
 _document_schema = DocumentSchema()
 _form_schema = DocumentFormSchema()
 
 
+def ctx() -> Context:
+    return service_context()
+
+
 def store() -> DocumentStore:
-    return current_app.extensions["store"]
-
-
-def max_bytes() -> int:
-    return int(current_app.config.get("DOCUMENT_MAX_BYTES", DEFAULT_MAX_BYTES))
-
-
-def document_max_bytes_from_env() -> int:
-    raw = os.environ.get("MLP_DOCUMENT_MAX_BYTES", str(DEFAULT_MAX_BYTES))
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise SystemExit(f"MLP_DOCUMENT_MAX_BYTES must be an integer, got {raw!r}.") from exc
+    return ctx().store
 
 
 def accepted_events(who: Principal) -> list[str]:
@@ -115,102 +90,19 @@ def _known_event(event_id: str) -> dict[str, Any]:
     return event
 
 
-# --- receiving files ---------------------------------------------------------
-
-
-def _discard(sinks: list[UploadSink]) -> None:
-    for sink in sinks:
-        if sink.closed:
-            store().delete_file(sink.file_id)
-        else:
-            sink.abort()
-
-
-def _receive(allowed_fields: set[str]) -> tuple[dict[str, str], UploadSink, str, str]:
-    """Stream the multipart body: its text fields, the ``file`` part's sink (finished,
-    in GridFS), the sanitised file name and the confirmed content type."""
-    limit = max_bytes()
-    envelope = limit + FORM_OVERHEAD
-    if request.content_length is not None and request.content_length > envelope:
-        raise Problem(413, f"Documents may be at most {limit} bytes.", max_bytes=limit)
-    if request.mimetype != "multipart/form-data":
-        raise Problem(415, "Send the document as multipart/form-data with a 'file' part.")
-    request.max_content_length = envelope
-    sinks: list[UploadSink] = []
-    names: dict[int, tuple[str, str]] = {}
-
-    def stream_factory(
-        total_content_length: int | None,
-        content_type: str | None,
-        filename: str | None,
-        content_length: int | None = None,
-    ) -> UploadSink:
-        clean = safe_filename(filename)
-        sink = store().open_upload(limit, clean)
-        sinks.append(sink)
-        names[id(sink)] = (clean, content_type or "")
-        return sink
-
-    try:
-        _, form, files = parse_form_data(
-            request.environ,
-            stream_factory=stream_factory,
-            max_form_memory_size=FORM_MEMORY,
-            max_content_length=envelope,
-            silent=False,
-            max_form_parts=20,
-        )
-    except (Problem, HTTPException):
-        _discard(sinks)
-        raise
-    except ValueError as exc:
-        _discard(sinks)
-        raise Problem(400, "The multipart body could not be parsed.") from exc
-    except BaseException:
-        _discard(sinks)
-        raise
-    try:
-        errors: dict[str, list[str]] = {}
-        parts = files.getlist("file")
-        if not parts:
-            errors["file"] = ["Missing file part 'file'."]
-        elif len(parts) > 1:
-            errors["file"] = ["Send exactly one file part 'file'."]
-        for name in set(files) - {"file"}:
-            errors[name] = ["Unknown field."]
-        fields: dict[str, str] = {}
-        for name, values in form.lists():
-            if name not in allowed_fields:
-                errors[name] = ["Unknown field."]
-            elif len(values) > 1:
-                errors[name] = ["Give this field once."]
-            else:
-                fields[name] = values[0]
-        if errors:
-            raise Problem(422, "The request body or parameters are not valid.", errors=errors)
-        sink = parts[0].stream
-        assert isinstance(sink, UploadSink)
-        sink.finish()
-        if sink.size == 0:
-            raise Problem(422, "The file is empty.", errors={"file": ["The file is empty."]})
-        filename, part_type = names[id(sink)]
-        with store().open_file(sink.file_id) as stored:
-            sniffed = sniff(stored, utf8_text=sink.text.finish())
-        content_type = confirm_type(sniffed, filename, part_type)
-        if content_type is None:
-            raise Problem(
-                415,
-                "The file's bytes are not a PDF, DOCX, XLSX, PPTX, ODT, ODS, ODP or UTF-8 text "
-                "file matching its name.",
-                sniffed=sniffed,
-            )
-        for other in sinks:
-            if other is not sink:
-                _discard([other])
-        return fields, sink, filename, content_type
-    except BaseException:
-        _discard(sinks)
-        raise
+def _receive(allowed_fields: set[str]) -> uploads.Upload:
+    """The request's multipart body streamed into GridFS (see ``uploads``)."""
+    limit = ctx().settings.document_max_bytes
+    # this endpoint reads bodies up to the file's limit, not the app's default
+    request.max_content_length = uploads.body_limit(limit)
+    return uploads.receive(
+        store(),
+        request.environ,
+        content_length=request.content_length,
+        mimetype=request.mimetype,
+        max_bytes=limit,
+        allowed_fields=allowed_fields,
+    )
 
 
 # --- documents ------------------------------------------------------------------
@@ -230,16 +122,16 @@ def upload_document(event_id: str) -> Response:
             "Only the secretariat and the event's accepted experts and "
             "participants may upload papers.",
         )
-    fields, sink, filename, content_type = _receive(set(_form_schema.fields))
+    received = _receive(set(_form_schema.fields))
     try:
-        data = _form_schema.load(fields)
+        data = _form_schema.load(received.fields)
     except ValidationError as exc:
-        _discard([sink])
+        uploads.discard(store(), [received.sink])
         raise Problem(
             422, "The request body or parameters are not valid.", errors=exc.messages
         ) from exc
     doc = operations.create_document(
-        runtime(), store(), event_id, data, sink, content_type, filename, who
+        ctx(), event_id, data, received.sink, received.content_type, received.filename, who
     )
     return _respond(doc, 201)
 
@@ -257,9 +149,9 @@ def add_version(document_id: str) -> Response:
         raise Problem(
             403, "Only the secretariat, or the uploader before approval, may add versions."
         )
-    _, sink, filename, content_type = _receive(set())
+    received = _receive(set())
     updated = operations.add_version(
-        runtime(), store(), document_id, sink, content_type, filename, who
+        ctx(), document_id, received.sink, received.content_type, received.filename, who
     )
     return _respond(updated, 201)
 
@@ -270,17 +162,13 @@ def add_version(document_id: str) -> Response:
 def list_documents(args: dict[str, Any]) -> dict[str, Any]:
     """The papers the caller may read: filter, sort and page them."""
     who = current_principal()
-    clauses: list[dict[str, Any]] = [read_filter(who, accepted_events(who))]
-    for name in ("event_id", "kind", "country", "language", "status"):
-        if name in args:
-            clauses.append({name: args[name]})
-    if args.get("q"):
-        terms = query_terms(args["q"])
-        if terms:
-            clauses.append({"search_terms": {"$all": terms}})
+    filters = {name: args[name] for name in FILTERS if name in args}
+    terms = query_terms(args["q"]) if args.get("q") else []
     sort = parse_sort(args["sort"], SORTABLE, default="-created_at")
     page, size = args["page"], args["page_size"]
-    items, total = store().find({"$and": clauses}, sort, (page - 1) * size, size)
+    items, total = store().find(
+        read_filter(who, accepted_events(who)), filters, terms, sort, (page - 1) * size, size
+    )
     return page_body(items, total, page, size)
 
 
@@ -333,7 +221,11 @@ def _transition_view(action: str, doc: str) -> None:
         current = _readable(document_id)
         if not may_act(action, current, who):
             raise Problem(403, f"You may not {action} this document.")
-        return _respond(operations.transition(runtime(), store(), document_id, action, who))
+        return _respond(
+            operations.transition(
+                ctx(), document_id, action, who, if_match=request.headers.get("If-Match")
+            )
+        )
 
     view.__name__ = f"{action}_document"
     view.__doc__ = doc
@@ -351,63 +243,13 @@ _transition_view("withdraw", "Withdraw a paper (secretariat; the uploader before
 # --- the event's papers as one zip ---------------------------------------------
 
 
-class _ZipSink:
-    """An unseekable file that zipfile writes into and the response generator drains."""
-
-    def __init__(self) -> None:
-        self.buffer = bytearray()
-        self.position = 0
-
-    def write(self, data: bytes) -> int:
-        self.buffer += data
-        self.position += len(data)
-        return len(data)
-
-    def tell(self) -> int:
-        return self.position
-
-    def flush(self) -> None:
-        pass
-
-    def drain(self) -> bytes:
-        data = bytes(self.buffer)
-        self.buffer.clear()
-        return data
-
-
-def _zip_stream(docs: list[dict[str, Any]], st: DocumentStore) -> Iterator[bytes]:
-    sink = _ZipSink()
-    used: set[str] = set()
-    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
-        for doc in docs:
-            name = f"{doc['kind']}/{doc['filename']}"
-            stem, dot, ext = name.rpartition(".")
-            n = 1
-            while name in used:
-                n += 1
-                name = f"{stem} ({n}).{ext}" if dot else f"{doc['kind']}/{doc['filename']} ({n})"
-            used.add(name)
-            current = next(v for v in doc["versions"] if v["version"] == doc["version"])
-            stamp: datetime = current["uploaded_at"]
-            info = zipfile.ZipInfo(name, date_time=stamp.timetuple()[:6])
-            info.compress_type = zipfile.ZIP_DEFLATED
-            with st.open_file(current["file_id"]) as source, archive.open(info, "w") as target:
-                while chunk := source.read(CHUNK):
-                    target.write(chunk)
-                    if len(sink.buffer) >= CHUNK:
-                        yield sink.drain()
-            yield sink.drain()
-    yield sink.drain()
-
-
 @blp.route("/events/<event_id>/documents.zip", methods=["GET"])
 def event_documents_zip(event_id: str) -> Response:
     """Every paper of the event the caller may read (current versions), as one zip."""
     _known_event(event_id)
     who = current_principal()
-    query = {"$and": [read_filter(who, accepted_events(who)), {"event_id": event_id}]}
-    docs = list(store().iter_all(query))
-    response = Response(_zip_stream(docs, store()), mimetype="application/zip")
+    docs = list(store().event_papers(read_filter(who, accepted_events(who)), event_id))
+    response = Response(archive.zip_stream(docs, store()), mimetype="application/zip")
     response.headers["Content-Disposition"] = content_disposition(f"papers-{event_id}.zip")
     response.headers["Cache-Control"] = "private, no-store"
     return response

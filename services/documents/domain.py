@@ -1,4 +1,4 @@
-"""Rules of the documents service, without I/O: kinds and statuses, the
+"""Rules of the documents service, without I/O: the
 workflow state machine, who may read and write what (the contract's table),
 content-type sniffing from the bytes, and safe file names."""
 
@@ -16,19 +16,6 @@ from urllib.parse import quote
 
 from shared.auth import Principal
 from shared.lifecycle import Lifecycle
-
-KINDS = (
-    "host_country_paper",
-    "comments_paper",
-    "discussion_paper",
-    "background_paper",
-    "executive_summary",
-    "synthesis_report",
-    "agenda",
-    "presentation",
-    "minutes",
-)
-STATUSES = ("draft", "submitted", "approved", "published", "withdrawn")
 
 # --- workflow --------------------------------------------------------------
 

@@ -11,26 +11,23 @@ out of order: each part keeps its own version and older records change nothing.
 
 from __future__ import annotations
 
+from pymongo.client_session import ClientSession
+
 from services.documents.domain import email_hash
-from services.documents.store import DocumentStore
-from shared.consumer import HandlerContext, Subscriptions
-from shared.envelope import Envelope
+from services.documents.operations import Context
+from shared.consumer import Message, Subscriptions
+from shared.payloads.events import EventPayload
+from shared.payloads.invitations import InvitationIssuedPayload, InvitationPayload
 
 subscriptions = Subscriptions()
-
-EVENT_FIELDS = ("status", "title", "starts_on", "ends_on")
 
 
 @subscriptions.handler(
     "event.created", "event.updated", "event.published", "event.cancelled", "event.completed"
 )
-def on_event_changed(record: Envelope, ctx: HandlerContext) -> None:
+def on_event_changed(message: Message[EventPayload], ctx: Context, session: ClientSession) -> None:
     """Keep the newest status, title and dates of each programme event."""
-    data = record.data
-    fields = {name: data.get(name) for name in EVENT_FIELDS if name in data}
-    DocumentStore(ctx.db).record_event(
-        str(data["event_id"]), int(data["version"]), fields, ctx.session
-    )
+    ctx.store.record_event(message.payload, session)
 
 
 @subscriptions.handler(
@@ -41,26 +38,30 @@ def on_event_changed(record: Envelope, ctx: HandlerContext) -> None:
     "invitation.revoked",
     "invitation.expired",
 )
-def on_invitation_status_changed(record: Envelope, ctx: HandlerContext) -> None:
+def on_invitation_status_changed(
+    message: Message[InvitationPayload], ctx: Context, session: ClientSession
+) -> None:
     """Access to approved papers follows the invitation's newest status."""
-    data = record.data
-    DocumentStore(ctx.db).record_invitee_status(
-        invitation_id=str(data["invitation_id"]),
-        event_id=str(data["event_id"]),
-        status=str(data["status"]),
-        version=int(data["version"]),
-        session=ctx.session,
+    invitation = message.payload
+    ctx.store.record_invitee_status(
+        invitation_id=invitation.invitation_id,
+        event_id=invitation.event_id,
+        status=invitation.status,
+        version=invitation.version,
+        session=session,
     )
 
 
 @subscriptions.handler("internal.invitation.issued")
-def on_invitation_issued(record: Envelope, ctx: HandlerContext) -> None:
+def on_invitation_issued(
+    message: Message[InvitationIssuedPayload], ctx: Context, session: ClientSession
+) -> None:
     """Learn whose invitation it is: only the hash of the address is kept."""
-    data = record.data
-    DocumentStore(ctx.db).record_invitee_email(
-        invitation_id=str(data["invitation_id"]),
-        event_id=str(data["event_id"]),
-        digest=email_hash(str(data["email"])),
-        version=int(data["version"]),
-        session=ctx.session,
+    issued = message.payload
+    ctx.store.record_invitee_email(
+        invitation_id=issued.invitation_id,
+        event_id=issued.event_id,
+        digest=email_hash(issued.email),
+        version=issued.version,
+        session=session,
     )

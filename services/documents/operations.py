@@ -4,29 +4,34 @@ in one MongoDB transaction with its outbox records.
 Files are streamed into GridFS *before* the transaction (a 25 MiB write has no
 place in one); the transaction then marks the file committed together with the
 version that points to it. A file left uncommitted (a crash in between) is
-swept by the worker's ``sweep_orphan_files`` job.
+swept by the worker's ``orphan-files`` job (``jobs.py``).
+
+Refusals are the plain errors of :mod:`shared.errors`; the HTTP edge decides
+how they are answered.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo.client_session import ClientSession
 
+from services.documents.config import DocumentsSettings
 from services.documents.domain import next_status, search_terms
-from services.documents.schemas import DocumentPayloadSchema, ReminderPayloadSchema
 from services.documents.store import DocumentStore, UploadSink
 from shared.auth import Principal
-from shared.errors import Problem
+from shared.errors import Conflict, NotFound
 from shared.http import check_if_match
-from shared.mongo import in_transaction
-from shared.schedule import JobContext
-from shared.web import Runtime
+from shared.payloads.documents import DocumentPayloadSchema
+from shared.service import ServiceContext
+
+Context = ServiceContext[DocumentsSettings, DocumentStore]
+"""What the documents service's views, handlers and jobs run with."""
 
 _payload_schema = DocumentPayloadSchema()
-_reminder_schema = ReminderPayloadSchema()
 
 
 def payload(doc: dict[str, Any]) -> dict[str, Any]:
@@ -47,8 +52,8 @@ def payload(doc: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def _announce(rt: Runtime, session: ClientSession, topic: str, doc: dict[str, Any]) -> None:
-    rt.outbox.add(
+def _announce(ctx: Context, session: ClientSession, topic: str, doc: dict[str, Any]) -> None:
+    ctx.outbox.add(
         session,
         topic=topic,
         key=doc["event_id"],
@@ -90,8 +95,7 @@ def _history(action: str, by: Principal, before: str | None, after: str, version
 
 
 def create_document(
-    rt: Runtime,
-    store: DocumentStore,
+    ctx: Context,
     event_id: str,
     fields: dict[str, Any],
     sink: UploadSink,
@@ -118,46 +122,50 @@ def create_document(
     doc["search_terms"] = search_terms(doc)
 
     def work(session: ClientSession) -> dict[str, Any]:
-        store.insert(doc, session)
-        store.commit_file(sink.file_id, doc["_id"], 1, session)
+        ctx.store.insert(doc, session)
+        ctx.store.commit_file(sink.file_id, doc["_id"], 1, session)
         created = {**doc, "id": doc["_id"]}
-        _announce(rt, session, "document.uploaded", created)
+        _announce(ctx, session, "document.uploaded", created)
         return created
 
-    return _with_file(store, sink, lambda: in_transaction(rt.client, work))
+    return _with_file(ctx, sink, work)
 
 
-def _with_file(store: DocumentStore, sink: UploadSink, commit: Any) -> dict[str, Any]:
+def _with_file(
+    ctx: Context, sink: UploadSink, work: Callable[[ClientSession], dict[str, Any]]
+) -> dict[str, Any]:
+    """Commit ``work``; the streamed file goes if the transaction does not commit."""
     try:
-        return commit()
+        return ctx.transaction(work)
     except BaseException:
-        store.delete_file(sink.file_id)
+        ctx.store.delete_file(sink.file_id)
         raise
 
 
-def _load(store: DocumentStore, document_id: str, session: ClientSession) -> dict[str, Any]:
-    doc = store.get(document_id, session)
+def _load(ctx: Context, document_id: str, session: ClientSession) -> dict[str, Any]:
+    doc = ctx.store.get(document_id, session)
     if doc is None:
-        raise Problem(404, f"There is no document {document_id}.")
+        raise NotFound(f"There is no document {document_id}.")
     return doc
 
 
 def _save(
-    store: DocumentStore,
+    ctx: Context,
     doc: dict[str, Any],
     values: dict[str, Any],
     session: ClientSession,
     push: dict[str, Any],
 ) -> dict[str, Any]:
-    updated = store.update(doc["id"], doc["revision"], values, session, push=push)
+    updated = ctx.store.update(doc["id"], doc["revision"], values, session, push=push)
     if updated is None:
-        raise Problem(409, "The document changed while this request was applied; try again.")
+        # Changed after this transaction read it: only a write conflict makes pymongo
+        # retry a transaction, so this refusal aborts it and reaches the caller.
+        raise Conflict("The document changed while this request was applied; try again.")
     return updated
 
 
 def add_version(
-    rt: Runtime,
-    store: DocumentStore,
+    ctx: Context,
     document_id: str,
     sink: UploadSink,
     content_type: str,
@@ -167,9 +175,9 @@ def add_version(
     """Keep every version; the new one becomes current (the status stays)."""
 
     def work(session: ClientSession) -> dict[str, Any]:
-        doc = _load(store, document_id, session)
+        doc = _load(ctx, document_id, session)
         if doc["status"] == "withdrawn":
-            raise Problem(409, "A withdrawn document takes no new versions.", slug="conflict")
+            raise Conflict("A withdrawn document takes no new versions.")
         number = max(v["version"] for v in doc["versions"]) + 1
         entry = _version_entry(sink, number, content_type, filename, by)
         values = {**_current(entry), "updated_at": entry["uploaded_at"]}
@@ -177,103 +185,28 @@ def add_version(
             "versions": entry,
             "history": _history("new_version", by, doc["status"], doc["status"], number),
         }
-        updated = _save(store, doc, values, session, push)
-        store.commit_file(sink.file_id, document_id, number, session)
-        _announce(rt, session, "document.uploaded", updated)
+        updated = _save(ctx, doc, values, session, push)
+        ctx.store.commit_file(sink.file_id, document_id, number, session)
+        _announce(ctx, session, "document.uploaded", updated)
         return updated
 
-    return _with_file(store, sink, lambda: in_transaction(rt.client, work))
+    return _with_file(ctx, sink, work)
 
 
 def transition(
-    rt: Runtime, store: DocumentStore, document_id: str, action: str, by: Principal
+    ctx: Context, document_id: str, action: str, by: Principal, if_match: str | None = None
 ) -> dict[str, Any]:
-    """Submit, approve, publish or withdraw; an illegal transition is a 409."""
+    """Submit, approve, publish or withdraw; an illegal transition is refused."""
 
     def work(session: ClientSession) -> dict[str, Any]:
-        doc = _load(store, document_id, session)
-        check_if_match(doc["revision"])
+        doc = _load(ctx, document_id, session)
+        check_if_match(doc["revision"], if_match)
         status, topic = next_status(action, doc["status"])
         now = datetime.now(UTC)
         values = {"status": status, "updated_at": now, f"{status}_at": now}
         push = {"history": _history(action, by, doc["status"], status, doc["version"])}
-        updated = _save(store, doc, values, session, push)
-        _announce(rt, session, topic, updated)
+        updated = _save(ctx, doc, values, session, push)
+        _announce(ctx, session, topic, updated)
         return updated
 
-    return in_transaction(rt.client, work)
-
-
-# --- periodic jobs -----------------------------------------------------------
-
-
-def reminder_id(event_id: str, kind: str, country: str | None, days_before: int) -> str:
-    return f"{event_id}:{kind}:{country or '-'}:{days_before}d"
-
-
-def send_due_reminders(ctx: JobContext, today: date | None = None) -> int:
-    """Announce ``internal.document.reminder_due`` once per missing paper and step.
-
-    A step is due from ``due_on - days_before``; a paper counts as there once
-    submitted (or later). Each reminder is a unique ``reminders`` row written in
-    the same transaction as its outbox record, so a rerun changes nothing.
-    """
-    today = today or datetime.now(UTC).date()
-    store = DocumentStore(ctx.db)
-    sent = 0
-    for plan in store.all_due_dates():
-        event_id = plan["_id"]
-        event = store.get_event(event_id) or {}
-        if event.get("status") in {"cancelled", "completed"}:
-            continue
-        for item in plan.get("items", []):
-            due_on = date.fromisoformat(item["due_on"])
-            if store.has_paper(event_id, item["kind"], item.get("country")):
-                continue
-            # The most urgent step that is due; earlier steps missed are not sent late.
-            due_steps = [
-                d
-                for d in sorted(item.get("remind_days_before") or [0])
-                if today >= due_on - timedelta(days=d)
-            ]
-            for days in due_steps[:1]:
-                rid = reminder_id(event_id, item["kind"], item.get("country"), days)
-                if store.reminders.find_one({"_id": rid}, {"_id": 1}) is not None:
-                    continue
-                body = _reminder_schema.dump(
-                    {
-                        "event_id": event_id,
-                        "kind": item["kind"],
-                        "due_on": due_on,
-                        "recipients": item.get("recipients") or [],
-                        "title": event.get("title") or "",
-                        "reminder_id": rid,
-                        "occurred_at": datetime.now(UTC),
-                        "version": 1,
-                    }
-                )
-
-                def work(session: ClientSession, rid: str = rid, body: dict = body) -> bool:
-                    if store.reminders.find_one({"_id": rid}, session=session) is not None:
-                        return False
-                    store.reminders.insert_one(
-                        {"_id": rid, "event_id": body["event_id"], "at": datetime.now(UTC)},
-                        session=session,
-                    )
-                    ctx.outbox.add(
-                        session,
-                        topic="internal.document.reminder_due",
-                        key=body["event_id"],
-                        seq=1,
-                        subject=rid,
-                        payload=body,
-                    )
-                    return True
-
-                if in_transaction(ctx.client, work):
-                    sent += 1
-    return sent
-
-
-def sweep_orphan_files(ctx: JobContext) -> int:
-    return DocumentStore(ctx.db).sweep_orphans(timedelta(hours=1))
+    return ctx.transaction(work)

@@ -1,14 +1,18 @@
 """marshmallow schemas of the documents service: the multipart form fields,
-HTTP bodies and query arguments, and the payloads of the topics it produces
-(``document.*``, ``internal.document.approved``, ``internal.document.reminder_due``)."""
+HTTP bodies and query arguments.
+
+The payloads of the topics it produces (``document.*``,
+``internal.document.approved``, ``internal.document.reminder_due``) are
+published in :mod:`shared.payloads.documents`."""
 
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from services.documents.domain import CONTENT_TYPES, KINDS, STATUSES
+from services.documents.domain import CONTENT_TYPES
 from shared.fields import CountryCode, LanguageCode
 from shared.http import ListArgs, PageSchema
+from shared.payloads.documents import KINDS, STATUSES, RecipientSchema
 
 
 class DocumentFormSchema(Schema):
@@ -95,12 +99,6 @@ class ContentQuerySchema(Schema):
     )
 
 
-class RecipientSchema(Schema):
-    email = fields.Email(required=True)
-    name = fields.String(load_default="", validate=validate.Length(max=200))
-    language = LanguageCode(load_default="en")
-
-
 class DueDateSchema(Schema):
     kind = fields.String(required=True, validate=validate.OneOf(KINDS))
     country = CountryCode(load_default=None, allow_none=True)
@@ -119,45 +117,3 @@ class DueDatesSchema(Schema):
     items = fields.List(
         fields.Nested(DueDateSchema), required=True, validate=validate.Length(max=100)
     )
-
-
-# --- topic payloads -------------------------------------------------------
-
-
-class DocumentPayloadSchema(Schema):
-    """Payload of ``document.*`` and ``internal.document.approved``: no personal data."""
-
-    document_id = fields.String(required=True)
-    event_id = fields.String(required=True)
-    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
-    title = fields.String(required=True)
-    language = fields.String(required=True)
-    country = fields.String(required=True, allow_none=True)
-    version = fields.Integer(required=True, metadata={"description": "The file version"})
-    sha256 = fields.String(required=True)
-    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
-    revision = fields.Integer(required=True, metadata={"description": "Orders read models"})
-    occurred_at = fields.AwareDateTime(required=True)
-
-
-class ReminderPayloadSchema(Schema):
-    """Payload of ``internal.document.reminder_due`` (for the notifications service)."""
-
-    event_id = fields.String(required=True)
-    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
-    due_on = fields.Date(required=True)
-    recipients = fields.List(fields.Nested(RecipientSchema), required=True)
-    title = fields.String(required=True)
-    reminder_id = fields.String(required=True)
-    occurred_at = fields.AwareDateTime(required=True)
-    version = fields.Integer(required=True)
-
-
-TOPIC_PAYLOADS: dict[str, type[Schema]] = {
-    "document.uploaded": DocumentPayloadSchema,
-    "document.submitted": DocumentPayloadSchema,
-    "document.published": DocumentPayloadSchema,
-    "document.withdrawn": DocumentPayloadSchema,
-    "internal.document.approved": DocumentPayloadSchema,
-    "internal.document.reminder_due": ReminderPayloadSchema,
-}

@@ -17,10 +17,13 @@ from pymongo.client_session import ClientSession
 from pymongo.database import Database
 
 from services.documents.domain import TextProbe
-from shared.errors import Problem
+from shared.errors import TooLarge
+from shared.payloads import plain
+from shared.payloads.events import EventPayload
 from shared.readmodel import apply_if_newer
 
 CHUNK = 255 * 1024  # GridFS chunk size; also the read size when streaming out
+EVENT_FIELDS = ("status", "title", "starts_on", "ends_on")  # what the events read model keeps
 
 
 class UploadSink:
@@ -51,10 +54,8 @@ class UploadSink:
     def write(self, data: bytes) -> int:
         self.size += len(data)
         if self.size > self.max_bytes:
-            raise Problem(
-                413,
-                f"The file is larger than {self.max_bytes} bytes.",
-                max_bytes=self.max_bytes,
+            raise TooLarge(
+                f"The file is larger than {self.max_bytes} bytes.", max_bytes=self.max_bytes
             )
         self.sha.update(data)
         self.text.feed(data)
@@ -140,13 +141,28 @@ class DocumentStore:
         return from_db(doc) if doc else None
 
     def find(
-        self, query: dict[str, Any], sort: list[tuple[str, int]], skip: int, limit: int
+        self,
+        readable: dict[str, Any],
+        filters: dict[str, Any],
+        terms: list[str],
+        sort: list[tuple[str, int]],
+        skip: int,
+        limit: int,
     ) -> tuple[list[dict[str, Any]], int]:
+        """One page of the ``readable`` documents (``domain.read_filter``) whose
+        fields equal ``filters`` and whose search terms hold all ``terms``; and
+        how many there are in all."""
+        clauses = [readable, *({name: value} for name, value in filters.items())]
+        if terms:
+            clauses.append({"search_terms": {"$all": terms}})
+        query = {"$and": clauses}
         total = self.documents.count_documents(query)
         cursor = self.documents.find(query, {"search_terms": 0}).sort(sort).skip(skip).limit(limit)
         return [from_db(doc) for doc in cursor], total
 
-    def iter_all(self, query: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    def event_papers(self, readable: dict[str, Any], event_id: str) -> Iterator[dict[str, Any]]:
+        """The event's ``readable`` documents by kind and age, without their history."""
+        query = {"$and": [readable, {"event_id": event_id}]}
         cursor = self.documents.find(query, {"search_terms": 0, "history": 0})
         for doc in cursor.sort([("kind", ASCENDING), ("created_at", ASCENDING)]):
             yield from_db(doc)
@@ -216,10 +232,10 @@ class DocumentStore:
 
     # --- events read model (from event.*) ---------------------------------
 
-    def record_event(
-        self, event_id: str, version: int, fields: dict[str, Any], session: ClientSession
-    ) -> bool:
-        return apply_if_newer(self.events, event_id, version, fields, session)
+    def record_event(self, event: EventPayload, session: ClientSession) -> bool:
+        """Keep the newest status, title and dates of an event; False when the record was stale."""
+        fields = {name: plain(getattr(event, name)) for name in EVENT_FIELDS}
+        return apply_if_newer(self.events, event.event_id, event.version, fields, session)
 
     def get_event(self, event_id: str, session: ClientSession | None = None) -> dict | None:
         return self.events.find_one({"_id": event_id}, session=session)
@@ -267,6 +283,18 @@ class DocumentStore:
 
     def all_due_dates(self) -> Iterator[dict[str, Any]]:
         yield from self.due_dates.find({})
+
+    def was_reminded(self, reminder_id: str, session: ClientSession | None = None) -> bool:
+        return (
+            self.reminders.find_one({"_id": reminder_id}, {"_id": 1}, session=session) is not None
+        )
+
+    def record_reminder(
+        self, reminder_id: str, event_id: str, at: datetime, session: ClientSession
+    ) -> None:
+        self.reminders.insert_one(
+            {"_id": reminder_id, "event_id": event_id, "at": at}, session=session
+        )
 
     def has_paper(self, event_id: str, kind: str, country: str | None) -> bool:
         query: dict[str, Any] = {

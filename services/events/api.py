@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app, jsonify, request
+from flask import Response, jsonify, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from services.events import operations
 from services.events.domain import query_terms, visibility_filter
+from services.events.operations import Context
 from services.events.schemas import (
     CancelSchema,
     EventCreateSchema,
@@ -19,11 +20,10 @@ from services.events.schemas import (
     EventQuerySchema,
     EventSchema,
 )
-from services.events.store import EventStore
 from shared.auth import current_principal, require_roles
-from shared.errors import Problem
 from shared.http import etag, page_body, parse_sort
-from shared.web import runtime
+from shared.problems import Problem
+from shared.web import service_context
 
 blp = Blueprint("events", __name__, url_prefix="/v1", description="Programme events")
 
@@ -37,8 +37,8 @@ SORTABLE = {
 _event_schema = EventSchema()
 
 
-def store() -> EventStore:
-    return current_app.extensions["store"]
+def ctx() -> Context:
+    return service_context()
 
 
 def _respond(event: dict[str, Any], status: int = 200) -> Response:
@@ -56,7 +56,7 @@ def _respond(event: dict[str, Any], status: int = 200) -> Response:
 def _visible_event(event_id: str) -> dict[str, Any]:
     """The event if the caller may see it; 404 otherwise (its existence stays private)."""
     query = {"$and": [{"_id": event_id}, visibility_filter(current_principal())]}
-    items, _ = store().find(query, [("_id", 1)], 0, 1)
+    items, _ = ctx().store.find(query, [("_id", 1)], 0, 1)
     if not items:
         raise Problem(404, f"There is no event {event_id}.")
     return items[0]
@@ -86,7 +86,7 @@ class Events(MethodView):
         query = {"$and": clauses}
         sort = parse_sort(args["sort"], SORTABLE, default="starts_on")
         page, size = args["page"], args["page_size"]
-        items, total = store().find(query, sort, (page - 1) * size, size)
+        items, total = ctx().store.find(query, sort, (page - 1) * size, size)
         return page_body(items, total, page, size)
 
     @require_roles("secretariat")
@@ -94,7 +94,7 @@ class Events(MethodView):
     @blp.response(201, EventSchema)
     def post(self, fields: dict[str, Any]) -> Response:
         """Create a programme event as a draft (secretariat)."""
-        event = operations.create_event(runtime(), store(), fields, current_principal())
+        event = operations.create_event(ctx(), fields, current_principal())
         return _respond(event, 201)
 
 
@@ -110,12 +110,16 @@ class EventItem(MethodView):
     @blp.response(200, EventSchema)
     def patch(self, changes: dict[str, Any], event_id: str) -> Response:
         """Change fields of a draft or published event; send If-Match with the ETag."""
-        return _respond(operations.update_event(runtime(), store(), event_id, changes))
+        return _respond(
+            operations.update_event(ctx(), event_id, changes, request.headers.get("If-Match"))
+        )
 
 
 def _transition_view(action: str, doc: str) -> None:
     def view(event_id: str) -> Response:
-        return _respond(operations.transition(runtime(), store(), event_id, action))
+        return _respond(
+            operations.transition(ctx(), event_id, action, if_match=request.headers.get("If-Match"))
+        )
 
     view.__name__ = f"{action}_event"
     view.__doc__ = doc
@@ -135,5 +139,11 @@ _transition_view("complete", "Mark a published event as completed (secretariat).
 def cancel_event(args: dict[str, Any], event_id: str) -> Response:
     """Cancel a draft or published event, with an optional reason (secretariat)."""
     return _respond(
-        operations.transition(runtime(), store(), event_id, "cancel", reason=args.get("reason", ""))
+        operations.transition(
+            ctx(),
+            event_id,
+            "cancel",
+            reason=args.get("reason", ""),
+            if_match=request.headers.get("If-Match"),
+        )
     )

@@ -5,15 +5,12 @@ from __future__ import annotations
 from flask import Flask
 
 from services.events.api import blp
+from services.events.config import EventsSettings, load_settings
 from services.events.store import EventStore
-from shared.config import load_settings
+from shared.service import start_service
 from shared.web import create_service_app
 
 
-def create_app() -> Flask:
-    app = create_service_app(load_settings("events"), title="MLP Ops events", blueprints=[blp])
-    runtime = app.extensions["mlp"]
-    store = EventStore(runtime.db)
-    store.ensure_indexes()
-    app.extensions["store"] = store
-    return app
+def create_app(settings: EventsSettings | None = None) -> Flask:
+    ctx = start_service(settings or load_settings(), EventStore)
+    return create_service_app(ctx, title="MLP Ops events", blueprints=[blp])

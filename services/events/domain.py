@@ -10,16 +10,6 @@ from typing import Any
 from shared.auth import Principal
 from shared.lifecycle import Lifecycle
 
-FORMATS = (
-    "peer_review",
-    "learning_exchange",
-    "thematic_event",
-    "dissemination_seminar",
-    "good_practice_seminar",
-    "conference",
-)
-VISIBILITIES = ("invitation_only", "public")
-STATUSES = ("draft", "published", "cancelled", "completed")
 MAX_PEER_REVIEW_GUESTS = 10
 
 # action -> (statuses it may start from, status it leads to, topic it announces)

@@ -7,9 +7,11 @@ counts per event) from the invitation topics, shown in the catalogue.
 
 from __future__ import annotations
 
-from services.events.store import EventStore
-from shared.consumer import HandlerContext, Subscriptions
-from shared.envelope import Envelope
+from pymongo.client_session import ClientSession
+
+from services.events.operations import Context
+from shared.consumer import Message, Subscriptions
+from shared.payloads.invitations import InvitationPayload
 
 subscriptions = Subscriptions()
 
@@ -21,16 +23,17 @@ subscriptions = Subscriptions()
     "invitation.revoked",
     "invitation.expired",
 )
-def on_invitation_status_changed(record: Envelope, ctx: HandlerContext) -> None:
+def on_invitation_status_changed(
+    message: Message[InvitationPayload], ctx: Context, session: ClientSession
+) -> None:
     """Count the event's accepted and waitlisted invitees; a stale record changes nothing."""
-    data = record.data
-    store = EventStore(ctx.db)
-    newer = store.record_participant(
-        invitation_id=str(data["invitation_id"]),
-        event_id=str(data["event_id"]),
-        status=str(data["status"]),
-        version=int(data["version"]),
-        session=ctx.session,
+    invitation = message.payload
+    newer = ctx.store.record_participant(
+        invitation_id=invitation.invitation_id,
+        event_id=invitation.event_id,
+        status=invitation.status,
+        version=invitation.version,
+        session=session,
     )
     if newer:
-        store.refresh_participation(str(data["event_id"]), ctx.session)
+        ctx.store.refresh_participation(invitation.event_id, session)

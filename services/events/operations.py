@@ -1,5 +1,9 @@
 """Every write path of the events service: change the state and announce it,
-in one MongoDB transaction with its outbox records."""
+in one MongoDB transaction with its outbox records.
+
+Refusals are the plain errors of :mod:`shared.errors`; the HTTP edge decides
+how they are answered, so a handler or a job may call these functions too.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from typing import Any
 
 from pymongo.client_session import ClientSession
 
+from services.events.config import EventsSettings
 from services.events.domain import (
     EDITABLE_STATUSES,
     changed_fields,
@@ -16,13 +21,15 @@ from services.events.domain import (
     search_terms,
     validate_event,
 )
-from services.events.schemas import EventPayloadSchema
 from services.events.store import EventStore
 from shared.auth import Principal
-from shared.errors import Problem
+from shared.errors import Conflict, Invalid, NotFound
 from shared.http import check_if_match
-from shared.mongo import in_transaction
-from shared.web import Runtime
+from shared.payloads.events import EventPayloadSchema
+from shared.service import ServiceContext
+
+Context = ServiceContext[EventsSettings, EventStore]
+"""What the events service's views, handlers and jobs run with."""
 
 _payload_schema = EventPayloadSchema()
 
@@ -39,9 +46,9 @@ def payload(event: dict[str, Any], **extra: Any) -> dict[str, Any]:
 
 
 def _announce(
-    rt: Runtime, session: ClientSession, topic: str, event: dict[str, Any], **extra: Any
+    ctx: Context, session: ClientSession, topic: str, event: dict[str, Any], **extra: Any
 ) -> None:
-    rt.outbox.add(
+    ctx.outbox.add(
         session,
         topic=topic,
         key=event["id"],
@@ -50,7 +57,7 @@ def _announce(
     )
 
 
-def create_event(rt: Runtime, store: EventStore, fields: dict[str, Any], by: Principal) -> dict:
+def create_event(ctx: Context, fields: dict[str, Any], by: Principal) -> dict[str, Any]:
     now = datetime.now(UTC)
     event = {
         **fields,
@@ -67,64 +74,67 @@ def create_event(rt: Runtime, store: EventStore, fields: dict[str, Any], by: Pri
     doc["search_terms"] = search_terms(event)
 
     def work(session: ClientSession) -> None:
-        store.insert(doc, session)
-        _announce(rt, session, "event.created", event)
+        ctx.store.insert(doc, session)
+        _announce(ctx, session, "event.created", event)
 
-    in_transaction(rt.client, work)
+    ctx.transaction(work)
     return event
 
 
-def _load(store: EventStore, event_id: str, session: ClientSession) -> dict[str, Any]:
-    event = store.get(event_id, session)
+def _load(ctx: Context, event_id: str, session: ClientSession) -> dict[str, Any]:
+    event = ctx.store.get(event_id, session)
     if event is None:
-        raise Problem(404, f"There is no event {event_id}.")
+        raise NotFound(f"There is no event {event_id}.")
     return event
 
 
 def _save(
-    store: EventStore, event: dict[str, Any], values: dict[str, Any], session: ClientSession
+    ctx: Context, event: dict[str, Any], values: dict[str, Any], session: ClientSession
 ) -> dict[str, Any]:
-    updated = store.update(event["id"], event["version"], values, session)
-    if updated is None:  # a concurrent writer won: let the transaction retry or fail
-        raise Problem(409, "The event changed while this request was applied; try again.")
+    updated = ctx.store.update(event["id"], event["version"], values, session)
+    if updated is None:
+        # Another writer changed the event after this transaction read it. Only a
+        # write conflict (labelled TransientTransactionError) makes pymongo retry;
+        # this refusal aborts the transaction and reaches the caller as a 409.
+        raise Conflict("The event changed while this request was applied; try again.")
     return updated
 
 
 def update_event(
-    rt: Runtime, store: EventStore, event_id: str, changes: dict[str, Any]
+    ctx: Context, event_id: str, changes: dict[str, Any], if_match: str | None = None
 ) -> dict[str, Any]:
-    """Apply a PATCH: checks If-Match, re-validates the whole event, announces what changed."""
+    """Apply a PATCH: checks ``if_match``, re-validates the whole event, announces what changed."""
 
     def work(session: ClientSession) -> dict[str, Any]:
-        event = _load(store, event_id, session)
-        check_if_match(event["version"])
+        event = _load(ctx, event_id, session)
+        check_if_match(event["version"], if_match)
         if event["status"] not in EDITABLE_STATUSES:
-            raise Problem(409, f"A {event['status']} event can no longer be changed.")
+            raise Conflict(f"A {event['status']} event can no longer be changed.")
         changed = changed_fields(event, changes)
         if not changed:
             return event
         merged = {**event, **changes}
         errors = validate_event(merged)
         if errors:
-            raise Problem(422, "The change would make the event invalid.", errors=errors)
+            raise Invalid("The change would make the event invalid.", errors=errors)
         values = {name: changes[name] for name in changed}
         values["updated_at"] = datetime.now(UTC)
         values["search_terms"] = search_terms(merged)
-        updated = _save(store, event, values, session)
-        _announce(rt, session, "event.updated", updated, changed=changed)
+        updated = _save(ctx, event, values, session)
+        _announce(ctx, session, "event.updated", updated, changed=changed)
         return updated
 
-    return in_transaction(rt.client, work)
+    return ctx.transaction(work)
 
 
 def transition(
-    rt: Runtime, store: EventStore, event_id: str, action: str, reason: str = ""
+    ctx: Context, event_id: str, action: str, reason: str = "", if_match: str | None = None
 ) -> dict[str, Any]:
-    """Publish, cancel or complete an event; an illegal transition is a 409."""
+    """Publish, cancel or complete an event; an illegal transition is refused."""
 
     def work(session: ClientSession) -> dict[str, Any]:
-        event = _load(store, event_id, session)
-        check_if_match(event["version"])
+        event = _load(ctx, event_id, session)
+        check_if_match(event["version"], if_match)
         status, topic = next_status(action, event["status"])
         now = datetime.now(UTC)
         values: dict[str, Any] = {"status": status, "updated_at": now, f"{status}_at": now}
@@ -132,8 +142,8 @@ def transition(
         if action == "cancel":
             values["cancellation_reason"] = reason
             extra["reason"] = reason
-        updated = _save(store, event, values, session)
-        _announce(rt, session, topic, updated, **extra)
+        updated = _save(ctx, event, values, session)
+        _announce(ctx, session, topic, updated, **extra)
         return updated
 
-    return in_transaction(rt.client, work)
+    return ctx.transaction(work)

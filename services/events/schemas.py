@@ -1,5 +1,7 @@
-"""marshmallow schemas of the events service: HTTP bodies, query arguments and
-the payloads of the topics it produces (``event.*``)."""
+"""marshmallow schemas of the events service's HTTP bodies and query arguments.
+
+The payload of the topics it produces (``event.*``) is published in
+:mod:`shared.payloads.events`, with the event fields both share."""
 
 from __future__ import annotations
 
@@ -7,53 +9,10 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from services.events.domain import FORMATS, STATUSES, VISIBILITIES, validate_event
-from shared.fields import CountryCode, LanguageCode, TimeZone
+from services.events.domain import validate_event
+from shared.fields import CountryCode
 from shared.http import ListArgs, PageSchema
-
-SLUG = validate.Regexp(
-    r"^[a-z][a-z0-9_]{1,39}$", error="Use a lower-case slug such as 'employment'."
-)
-
-
-class VenueSchema(Schema):
-    city = fields.String(validate=validate.Length(min=1, max=120), load_default=None)
-    country = CountryCode(load_default=None)
-    online = fields.Boolean(load_default=False)
-
-
-class EventFieldsSchema(Schema):
-    """The fields a secretariat sets on a programme event."""
-
-    title = fields.String(required=True, validate=validate.Length(min=3, max=200))
-    summary = fields.String(load_default="", validate=validate.Length(max=5000))
-    format = fields.String(required=True, validate=validate.OneOf(FORMATS))
-    programme = fields.String(required=True, validate=SLUG, metadata={"example": "employment"})
-    host_country = CountryCode(required=True)
-    guest_countries = fields.List(CountryCode(), load_default=list)
-    starts_on = fields.Date(required=True)
-    ends_on = fields.Date(required=True)
-    timezone = TimeZone(load_default="Europe/Brussels")
-    venue = fields.Nested(VenueSchema, load_default=None, allow_none=True)
-    languages = fields.List(
-        LanguageCode(), load_default=lambda: ["en"], validate=validate.Length(min=1, max=24)
-    )
-    capacity = fields.Integer(
-        load_default=None, allow_none=True, validate=validate.Range(min=1, max=100_000)
-    )
-    registration_deadline = fields.AwareDateTime(
-        load_default=None,
-        allow_none=True,
-        error_messages={"invalid_awareness": "Give a time zone offset, e.g. 2027-02-01T12:00:00Z."},
-    )
-    visibility = fields.String(
-        load_default="invitation_only", validate=validate.OneOf(VISIBILITIES)
-    )
-    tags = fields.List(
-        fields.String(validate=validate.Length(min=1, max=50)),
-        load_default=list,
-        validate=validate.Length(max=20),
-    )
+from shared.payloads.events import FORMATS, SLUG, STATUSES, EventFieldsSchema
 
 
 class EventCreateSchema(EventFieldsSchema):
@@ -105,33 +64,3 @@ class EventQuerySchema(ListArgs):
     from_ = fields.Date(data_key="from", metadata={"description": "Events ending on or after"})
     to = fields.Date(metadata={"description": "Events starting on or before"})
     q = fields.String(validate=validate.Length(min=1, max=200))
-
-
-# --- topic payloads -------------------------------------------------------
-
-
-class EventPayloadSchema(EventFieldsSchema):
-    """Payload of every ``event.*`` topic: the event as partners may know it.
-
-    ``event.updated`` adds ``changed`` (the field names); ``event.cancelled``
-    adds ``reason``. No personal data.
-    """
-
-    event_id = fields.String(required=True)
-    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
-    version = fields.Integer(required=True)
-    occurred_at = fields.AwareDateTime(required=True)
-    changed = fields.List(fields.String())
-    reason = fields.String()
-
-
-TOPIC_PAYLOADS: dict[str, type[Schema]] = {
-    topic: EventPayloadSchema
-    for topic in (
-        "event.created",
-        "event.updated",
-        "event.published",
-        "event.cancelled",
-        "event.completed",
-    )
-}

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Response, current_app, jsonify, request
+from flask import Response, jsonify, request
 from flask_smorest import Blueprint
 from marshmallow import ValidationError
 
 from services.invitations import domain, operations, rsvp_page
-from services.invitations.operations import InvitationConfig
+from services.invitations.operations import Context
 from services.invitations.schemas import (
     AnswerSchema,
     HistorySchema,
@@ -25,11 +26,11 @@ from services.invitations.schemas import (
     MyInvitationsQuerySchema,
     RsvpSchema,
 )
-from services.invitations.store import InvitationStore
 from shared.auth import current_principal, require_roles
-from shared.errors import Problem
+from shared.errors import DomainError
 from shared.http import etag, page_body, parse_sort
-from shared.web import runtime
+from shared.problems import Problem, problem_from_domain_error
+from shared.web import service_context
 
 blp = Blueprint("invitations", __name__, url_prefix="/v1", description="Invitations and RSVP links")
 
@@ -48,12 +49,8 @@ _answer = AnswerSchema()
 _rsvp = RsvpSchema()
 
 
-def store() -> InvitationStore:
-    return current_app.extensions["store"]
-
-
-def config() -> InvitationConfig:
-    return current_app.extensions["invitations_config"]
+def ctx() -> Context:
+    return service_context()
 
 
 def _respond(invitation: dict[str, Any], status: int = 200) -> Response:
@@ -65,7 +62,7 @@ def _respond(invitation: dict[str, Any], status: int = 200) -> Response:
 
 def _visible(invitation_id: str) -> dict[str, Any]:
     """The invitation if the caller may see it; 404 otherwise (existence stays private)."""
-    invitation = store().get(invitation_id)
+    invitation = ctx().store.get(invitation_id)
     if invitation is None or not domain.may_see(current_principal(), invitation):
         raise Problem(404, f"There is no invitation {invitation_id}.")
     return invitation
@@ -75,42 +72,47 @@ def _visible(invitation_id: str) -> dict[str, Any]:
 
 
 def _parse_csv(raw: bytes) -> list[tuple[int, Any]]:
+    """(line number, invitee or why the row is unreadable) pairs of a CSV file."""
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise Problem(422, "The CSV file is not UTF-8 text.", slug="malformed-csv") from exc
     reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
     try:
-        header = [name.strip() for name in (reader.fieldnames or [])]
-        if not header:
-            raise Problem(422, "The CSV file has no header row.", slug="malformed-csv")
-        reader.fieldnames = header
-        unknown = sorted(set(header) - CSV_COLUMNS)
-        missing = sorted({"email", "name", "country", "role"} - set(header))
-        if unknown or missing:
-            raise Problem(
-                422,
-                "The CSV header names unknown columns or lacks required ones.",
-                slug="malformed-csv",
-                unknown_columns=unknown,
-                missing_columns=missing,
-                allowed_columns=sorted(CSV_COLUMNS),
-            )
-        rows: list[tuple[int, Any]] = []
-        for record in reader:
-            if None in record or None in record.values():
-                rows.append((reader.line_num, "The row's field count differs from the header."))
-                continue
-            rows.append(
-                (reader.line_num, {k: v.strip() for k, v in record.items() if v.strip() != ""})
-            )
+        reader.fieldnames = _csv_header(reader.fieldnames)
+        return [_csv_row(reader.line_num, record) for record in reader]
     except csv.Error as exc:
         raise Problem(
             422,
             f"The CSV file is malformed: {exc} (line {reader.line_num}).",
             slug="malformed-csv",
         ) from exc
-    return rows
+
+
+def _csv_header(fieldnames: Sequence[str] | None) -> list[str]:
+    """The header row's column names; refused unless they are invitee fields."""
+    header = [name.strip() for name in (fieldnames or [])]
+    if not header:
+        raise Problem(422, "The CSV file has no header row.", slug="malformed-csv")
+    unknown = sorted(set(header) - CSV_COLUMNS)
+    missing = sorted({"email", "name", "country", "role"} - set(header))
+    if unknown or missing:
+        raise Problem(
+            422,
+            "The CSV header names unknown columns or lacks required ones.",
+            slug="malformed-csv",
+            unknown_columns=unknown,
+            missing_columns=missing,
+            allowed_columns=sorted(CSV_COLUMNS),
+        )
+    return header
+
+
+def _csv_row(line: int, record: dict[Any, Any]) -> tuple[int, Any]:
+    """The row's non-empty fields, or why it is unreadable."""
+    if None in record or None in record.values():
+        return line, "The row's field count differs from the header."
+    return line, {k: v.strip() for k, v in record.items() if v.strip() != ""}
 
 
 def _read_invitees() -> list[tuple[int, Any]]:
@@ -126,7 +128,11 @@ def _read_invitees() -> list[tuple[int, Any]]:
         return _parse_csv(upload.read())
     if mimetype != "application/json":
         raise Problem(415, "Send JSON (application/json) or CSV (text/csv or multipart 'file').")
-    body = request.get_json(silent=True)
+    return list(enumerate(_json_invitees(request.get_json(silent=True))))
+
+
+def _json_invitees(body: Any) -> list[Any]:
+    """The raw invitees of a JSON body: one invitee, a list, or ``{"invitees": [...]}``."""
     if body is None:
         raise Problem(400, "The request body is not valid JSON.")
     if isinstance(body, dict) and "invitees" in body:
@@ -146,7 +152,7 @@ def _read_invitees() -> list[tuple[int, Any]]:
         body = [body]
     if not isinstance(body, list):
         raise Problem(422, 'Send one invitee, a list, or {"invitees": [...]}.')
-    return list(enumerate(body))
+    return body
 
 
 def _validate(raw: list[tuple[int, Any]]) -> tuple[list[tuple[int, dict]], list[dict]]:
@@ -166,6 +172,35 @@ def _validate(raw: list[tuple[int, Any]]) -> tuple[list[tuple[int, dict]], list[
             continue
         row["email"] = row["email"].strip().lower()
         valid.append((index, row))
+    return valid, rejected
+
+
+def _checked_invitees(
+    raw: list[tuple[int, Any]], partial: bool
+) -> tuple[list[tuple[int, dict]], list[dict]]:
+    """The valid invitees and the rejected rows; refused when the list is empty
+    or too long, or (unless ``partial``) when any row is rejected."""
+    if not raw:
+        raise Problem(
+            422,
+            "The list of invitees is empty.",
+            slug="validation-error",
+            errors={"invitees": ["Give at least one invitee."]},
+        )
+    if len(raw) > domain.MAX_INVITEES:
+        raise Problem(
+            422,
+            f"At most {domain.MAX_INVITEES} invitees in one request, got {len(raw)}.",
+            errors={"invitees": ["Too many invitees."]},
+        )
+    valid, rejected = _validate(raw)
+    if rejected and not partial:
+        raise Problem(
+            422,
+            f"{len(rejected)} of {len(raw)} invitees are not valid; nothing "
+            "was created (add ?partial=true to create the valid ones).",
+            rejected=rejected,
+        )
     return valid, rejected
 
 
@@ -196,33 +231,12 @@ def invite(event_id: str) -> Response:
     what was rejected with its reason. This endpoint accepts bodies up to
     ``MLP_INVITATION_MAX_REQUEST_BYTES`` (default 8 MiB) instead of the global limit.
     """
-    request.max_content_length = config().max_request_bytes
+    request.max_content_length = ctx().settings.invitation_max_request_bytes
     partial = request.args.get("partial", "false").lower() in ("1", "true", "yes")
-    raw = _read_invitees()
-    if not raw:
-        raise Problem(
-            422,
-            "The list of invitees is empty.",
-            slug="validation-error",
-            errors={"invitees": ["Give at least one invitee."]},
-        )
-    if len(raw) > domain.MAX_INVITEES:
-        raise Problem(
-            422,
-            f"At most {domain.MAX_INVITEES} invitees in one request, got {len(raw)}.",
-            errors={"invitees": ["Too many invitees."]},
-        )
-    valid, rejected = _validate(raw)
-    if rejected and not partial:
-        raise Problem(
-            422,
-            f"{len(rejected)} of {len(raw)} invitees are not valid; nothing "
-            "was created (add ?partial=true to create the valid ones).",
-            rejected=rejected,
-        )
+    valid, rejected = _checked_invitees(_read_invitees(), partial)
     result = {"created": [], "skipped": [], "rejected": rejected}
     if valid:
-        result = operations.invite(runtime(), store(), event_id, valid, current_principal().sub)
+        result = operations.invite(ctx(), event_id, valid, current_principal().sub)
         result["rejected"] = rejected
     response = jsonify(result)
     response.status_code = 201 if result["created"] else 200
@@ -250,10 +264,10 @@ def list_event_invitations(args: dict[str, Any], event_id: str) -> dict[str, Any
             query[name] = args[name]
     sort = parse_sort(args["sort"], SORTABLE, default="created_at")
     page, size = args["page"], args["page_size"]
-    items, total = store().find(query, sort, (page - 1) * size, size)
+    items, total = ctx().store.find(query, sort, (page - 1) * size, size)
     body = page_body(items, total, page, size)
     if principal.is_secretariat:
-        body["counts"] = store().counts(base)
+        body["counts"] = ctx().store.counts(base)
     return body
 
 
@@ -271,7 +285,7 @@ def my_invitations(args: dict[str, Any]) -> dict[str, Any]:
         query["status"] = args["status"]
     sort = parse_sort(args["sort"], SORTABLE, default="-created_at")
     page, size = args["page"], args["page_size"]
-    items, total = store().find(query, sort, (page - 1) * size, size)
+    items, total = ctx().store.find(query, sort, (page - 1) * size, size)
     return page_body(items, total, page, size)
 
 
@@ -288,7 +302,7 @@ def get_invitation(invitation_id: str) -> Response:
 @blp.response(200, HistorySchema)
 def invitation_history(invitation_id: str) -> dict[str, Any]:
     """Every state change of the invitation: who, when, from what to what (secretariat)."""
-    invitation = store().get_with_history(invitation_id)
+    invitation = ctx().store.get_with_history(invitation_id)
     if invitation is None:
         raise Problem(404, f"There is no invitation {invitation_id}.")
     items = [
@@ -303,9 +317,7 @@ def invitation_history(invitation_id: str) -> dict[str, Any]:
 @blp.response(200, InvitationSchema)
 def revoke_invitation(invitation_id: str) -> Response:
     """Revoke an invitation; its RSVP link dies and a freed seat is given on (secretariat)."""
-    return _respond(
-        operations.revoke(runtime(), store(), invitation_id, current_principal().sub or "")
-    )
+    return _respond(operations.revoke(ctx(), invitation_id, current_principal().sub or ""))
 
 
 @blp.route("/invitations/<invitation_id>/resend", methods=["POST"])
@@ -313,9 +325,7 @@ def revoke_invitation(invitation_id: str) -> Response:
 @blp.response(200, InvitationSchema)
 def resend_invitation(invitation_id: str) -> Response:
     """Send the invitation mail again with a new RSVP link; the old link dies (secretariat)."""
-    return _respond(
-        operations.resend(runtime(), store(), invitation_id, current_principal().sub or "")
-    )
+    return _respond(operations.resend(ctx(), invitation_id, current_principal().sub or ""))
 
 
 @blp.route("/invitations/<invitation_id>/response", methods=["POST"])
@@ -326,8 +336,7 @@ def answer_on_behalf(args: dict[str, Any], invitation_id: str) -> Response:
     """Record an answer on the invitee's behalf (secretariat; logged as such)."""
     return _respond(
         operations.answer(
-            runtime(),
-            store(),
+            ctx(),
             args["response"],
             invitation_id=invitation_id,
             by=current_principal().sub,
@@ -344,11 +353,11 @@ def _client_ip() -> str:
 
 
 def _rate_limit() -> None:
-    limit = config().rsvp_rate_limit
+    limit = ctx().settings.rsvp_rate_limit
     if limit <= 0:
         return
-    window = config().rsvp_rate_window_s
-    count = store().hit(_client_ip(), window, datetime.now(UTC))
+    window = ctx().settings.rsvp_rate_window_s
+    count = ctx().store.hit(_client_ip(), window, datetime.now(UTC))
     if count > limit:
         raise Problem(
             429,
@@ -366,11 +375,11 @@ def _wants_html() -> bool:
 
 
 def _rsvp_view(invitation: dict[str, Any]) -> dict[str, Any]:
-    event = store().get_event(invitation["event_id"]) or {"id": invitation["event_id"]}
+    event = ctx().store.get_event(invitation["event_id"]) or {"id": invitation["event_id"]}
     can_answer = True
     try:
         domain.check_answerable(invitation, event, datetime.now(UTC), deadline_binds=True)
-    except domain.RsvpRefused:
+    except DomainError:
         can_answer = False
     return {
         "id": invitation["id"],
@@ -402,10 +411,14 @@ def _rsvp_headers(response: Response) -> Response:
 
 
 def _by_token(token: str) -> dict[str, Any]:
-    invitation = store().by_token_hash(domain.token_hash(token))
+    invitation = ctx().store.by_token_hash(domain.token_hash(token))
     if invitation is None:
         raise Problem(404, "This RSVP link is not known.")
     return invitation
+
+
+def _as_problem(refusal: Problem | DomainError) -> Problem:
+    return refusal if isinstance(refusal, Problem) else problem_from_domain_error(refusal)
 
 
 def _html_problem(problem: Problem, view: dict[str, Any] | None) -> Response:
@@ -424,9 +437,9 @@ def rsvp_show(token: str) -> Response:
     try:
         _rate_limit()
         view = _rsvp_view(_by_token(token))
-    except Problem as problem:
+    except (Problem, DomainError) as refusal:
         if _wants_html():
-            return _html_problem(problem, None)
+            return _html_problem(_as_problem(refusal), None)
         raise
     return _rsvp_response(view)
 
@@ -450,10 +463,10 @@ def rsvp_answer(token: str) -> Response:
             response = _answer.load(body)["response"]
         except ValidationError as exc:
             raise Problem(422, "The request body is not valid.", errors=exc.messages) from exc
-        invitation = operations.answer(runtime(), store(), response, token=token)
+        invitation = operations.answer(ctx(), response, token=token)
         view = _rsvp_view(invitation)
-    except Problem as problem:
+    except (Problem, DomainError) as refusal:
         if _wants_html():
-            return _html_problem(problem, view)
+            return _html_problem(_as_problem(refusal), view)
         raise
     return _rsvp_response(view, message=view["status"])

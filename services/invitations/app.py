@@ -6,19 +6,12 @@ from __future__ import annotations
 from flask import Flask
 
 from services.invitations.api import blp
-from services.invitations.operations import InvitationConfig
+from services.invitations.config import InvitationsSettings, load_settings
 from services.invitations.store import InvitationStore
-from shared.config import load_settings
+from shared.service import start_service
 from shared.web import create_service_app
 
 
-def create_app() -> Flask:
-    app = create_service_app(
-        load_settings("invitations"), title="MLP Ops invitations", blueprints=[blp]
-    )
-    runtime = app.extensions["mlp"]
-    store = InvitationStore(runtime.db)
-    store.ensure_indexes()
-    app.extensions["store"] = store
-    app.extensions["invitations_config"] = InvitationConfig.from_env()
-    return app
+def create_app(settings: InvitationsSettings | None = None) -> Flask:
+    ctx = start_service(settings or load_settings(), InvitationStore)
+    return create_service_app(ctx, title="MLP Ops invitations", blueprints=[blp])

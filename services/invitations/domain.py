@@ -10,9 +10,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared.auth import Principal
+from shared.errors import Conflict, Gone, NotFound
 
-ROLES = ("government_official", "expert", "stakeholder", "observer", "speaker")
-STATUSES = ("pending", "accepted", "declined", "waitlisted", "revoked", "expired")
 RESPONSES = ("accept", "decline")
 # What a cancellation revokes: every invitation whose link still works (a declined
 # invitee may still change their mind), so that none of them stays answerable.
@@ -50,36 +49,25 @@ def rsvp_url(public_base_url: str, token: str) -> str:
 # --- the state machine --------------------------------------------------------
 
 
-class RsvpRefused(Exception):
-    """The answer cannot be recorded; ``status`` is the HTTP status to answer with."""
-
-    def __init__(self, status: int, detail: str, **extensions: Any) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
-        self.extensions = extensions
-
-
 def check_answerable(
     invitation: dict[str, Any], event: dict[str, Any], now: datetime, *, deadline_binds: bool
 ) -> None:
     """Refuse an answer to a revoked invitation or a cancelled event (410) and
     an answer after the deadline or to an expired invitation (409)."""
     if event.get("status") == "cancelled":
-        raise RsvpRefused(410, "The event has been cancelled.")
+        raise Gone("The event has been cancelled.")
     if invitation["status"] == "revoked":
-        raise RsvpRefused(410, "This invitation has been revoked.")
+        raise Gone("This invitation has been revoked.")
     deadline = event.get("registration_deadline")
     deadline_text = deadline.isoformat() if isinstance(deadline, datetime) else None
     if invitation["status"] == "expired":
-        raise RsvpRefused(
-            409, "This invitation expired at the deadline.", registration_deadline=deadline_text
+        raise Conflict(
+            "This invitation expired at the deadline.", registration_deadline=deadline_text
         )
     if event.get("status") == "completed":
-        raise RsvpRefused(409, "The event has already taken place.")
+        raise Conflict("The event has already taken place.")
     if deadline_binds and isinstance(deadline, datetime) and now > deadline:
-        raise RsvpRefused(
-            409,
+        raise Conflict(
             f"Answers closed at the registration deadline {deadline_text}.",
             registration_deadline=deadline_text,
         )
@@ -140,24 +128,15 @@ def may_see(principal: Principal, invitation: dict[str, Any]) -> bool:
 # --- the event read model -----------------------------------------------------
 
 
-class NotInvitable(Exception):
-    def __init__(self, status: int, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
-
-
 def check_invitable(event: dict[str, Any] | None, event_id: str, now: datetime) -> None:
     """Invitations go only to a known, published event before its deadline."""
     if event is None:
-        raise NotInvitable(404, f"There is no event {event_id} (or it is not known here yet).")
+        raise NotFound(f"There is no event {event_id} (or it is not known here yet).")
     if event.get("status") != "published":
-        raise NotInvitable(
-            409, f"The event is {event.get('status')}; invitations need a published event."
-        )
+        raise Conflict(f"The event is {event.get('status')}; invitations need a published event.")
     deadline = event.get("registration_deadline")
     if isinstance(deadline, datetime) and now > deadline:
-        raise NotInvitable(409, f"The registration deadline {deadline.isoformat()} has passed.")
+        raise Conflict(f"The registration deadline {deadline.isoformat()} has passed.")
 
 
 # --- reminders ----------------------------------------------------------------

@@ -9,28 +9,30 @@ has consequences (revocations on cancellation, promotions on a raised capacity).
 
 from __future__ import annotations
 
+from pymongo.client_session import ClientSession
+
 from services.invitations import operations
-from services.invitations.store import InvitationStore
-from shared.consumer import HandlerContext, Subscriptions
-from shared.envelope import Envelope
+from services.invitations.operations import Context
+from shared.consumer import Message, Subscriptions
+from shared.payloads.events import EventPayload
 
 subscriptions = Subscriptions()
 
 
 @subscriptions.handler("event.created", "event.updated", "event.published", "event.completed")
-def on_event_changed(record: Envelope, ctx: HandlerContext) -> None:
+def on_event_changed(message: Message[EventPayload], ctx: Context, session: ClientSession) -> None:
     """Refresh the read model; a raised capacity promotes waitlisted invitees."""
-    store = InvitationStore(ctx.db)
-    if not store.apply_event(record.data, ctx.session):
+    if not ctx.store.apply_event(message.payload, session):
         return
-    event = store.get_event(str(record.data["event_id"]), ctx.session)
+    event = ctx.store.get_event(message.payload.event_id, session)
     if event is not None:
-        operations.promote(store, ctx.outbox, ctx.session, event)
+        operations.promote(ctx, session, event)
 
 
 @subscriptions.handler("event.cancelled")
-def on_event_cancelled(record: Envelope, ctx: HandlerContext) -> None:
+def on_event_cancelled(
+    message: Message[EventPayload], ctx: Context, session: ClientSession
+) -> None:
     """Revoke every open invitation of the cancelled event (once: a replay is stale)."""
-    store = InvitationStore(ctx.db)
-    if store.apply_event(record.data, ctx.session):
-        operations.revoke_all_open(store, ctx.outbox, ctx.session, str(record.data["event_id"]))
+    if ctx.store.apply_event(message.payload, session):
+        operations.revoke_all_open(ctx, session, message.payload.event_id)

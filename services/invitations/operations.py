@@ -5,13 +5,14 @@ Capacity is exact under concurrency: every change that moves a seat updates
 the event's ``seats`` document in the same transaction, so of two transactions
 taking the last seat MongoDB commits one and the other gets a write conflict;
 ``with_transaction`` retries it and it then sees the seat taken (waitlisted).
+
+Refusals are the plain errors of :mod:`shared.errors`; the HTTP edge decides
+how they are answered, so handlers and jobs call these functions too.
 """
 
 from __future__ import annotations
 
-import os
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,41 +20,18 @@ from pymongo.client_session import ClientSession
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from services.invitations import domain
-from services.invitations.schemas import (
-    InvitationIssuedPayloadSchema,
-    InvitationPayloadSchema,
-    ReminderDuePayloadSchema,
-)
+from services.invitations.config import InvitationsSettings
 from services.invitations.store import InvitationStore
-from shared.errors import Problem
-from shared.mongo import in_transaction
-from shared.outbox import Outbox
-from shared.schedule import JobContext
-from shared.web import Runtime
+from shared.errors import Conflict, IllegalTransition, NotFound
+from shared.payloads.invitations import InvitationIssuedPayloadSchema, InvitationPayloadSchema
+from shared.service import ServiceContext
+
+Context = ServiceContext[InvitationsSettings, InvitationStore]
+"""What the invitations service's views, handlers and jobs run with."""
 
 _partner = InvitationPayloadSchema()
 _issued = InvitationIssuedPayloadSchema()
-_reminder = ReminderDuePayloadSchema()
 SYSTEM = "system"
-
-
-@dataclass(frozen=True)
-class InvitationConfig:
-    """Settings of this service only (``MLP_INVITATION_*``, ``MLP_RSVP_*``)."""
-
-    max_request_bytes: int = 8 * 1024 * 1024
-    reminder_days: str = "7,2"
-    rsvp_rate_limit: int = 120
-    rsvp_rate_window_s: int = 60
-
-    @classmethod
-    def from_env(cls) -> InvitationConfig:
-        return cls(
-            max_request_bytes=int(os.environ.get("MLP_INVITATION_MAX_REQUEST_BYTES", 8 << 20)),
-            reminder_days=os.environ.get("MLP_INVITATION_REMINDER_DAYS", "7,2"),
-            rsvp_rate_limit=int(os.environ.get("MLP_RSVP_RATE_LIMIT", 120)),
-            rsvp_rate_window_s=int(os.environ.get("MLP_RSVP_RATE_WINDOW_S", 60)),
-        )
 
 
 def now() -> datetime:
@@ -107,10 +85,12 @@ def _history(action: str, by: str | None, before: str | None, after: str | None,
 
 # --- inviting -----------------------------------------------------------------
 
+Invited = tuple[dict[str, Any], str]
+"""A new invitation and its RSVP link (only the token's hash is stored)."""
+
 
 def invite(
-    rt: Runtime,
-    store: InvitationStore,
+    ctx: Context,
     event_id: str,
     rows: list[tuple[int, dict[str, Any]]],
     by: str,
@@ -124,24 +104,40 @@ def invite(
     """
     for _attempt in range(3):
         try:
-            return _invite_once(rt, store, event_id, rows, by)
+            return _invite_once(ctx, event_id, rows, by)
         except (BulkWriteError, DuplicateKeyError):
             continue
         except OperationFailure as exc:
             if exc.code != 11000:
                 raise
-    raise Problem(409, "Concurrent invitations to the same people kept colliding; try again.")
+    raise Conflict("Concurrent invitations to the same people kept colliding; try again.")
 
 
 def _invite_once(
-    rt: Runtime,
-    store: InvitationStore,
+    ctx: Context,
     event_id: str,
     rows: list[tuple[int, dict[str, Any]]],
     by: str,
 ) -> dict[str, Any]:
-    emails = [row["email"] for _, row in rows]
-    existing = store.existing_emails(event_id, emails)
+    """One attempt of :func:`invite`: read who is invited already, then create
+    the others' invitations in one transaction."""
+    existing = ctx.store.existing_emails(event_id, [row["email"] for _, row in rows])
+    fresh, skipped = _sort_out(rows, existing)
+    created_at = now()
+    # Built once, outside the transaction: a retried transaction writes the same ids.
+    invited = [_new_invitation(ctx, event_id, row, by, created_at) for _, row in fresh]
+    ctx.transaction(lambda session: _write_invitations(ctx, session, event_id, invited))
+    created = [
+        {"row": index, "id": inv["id"], "email": inv["email"], "status": "pending"}
+        for (index, _), (inv, _url) in zip(fresh, invited, strict=True)
+    ]
+    return {"created": created, "skipped": skipped, "rejected": []}
+
+
+def _sort_out(
+    rows: list[tuple[int, dict[str, Any]]], existing: dict[str, str]
+) -> tuple[list[tuple[int, dict[str, Any]]], list[dict[str, Any]]]:
+    """The rows to invite, and the skipped ones: already invited, or listed twice."""
     skipped: list[dict[str, Any]] = []
     fresh: list[tuple[int, dict[str, Any]]] = []
     seen: set[str] = set()
@@ -161,80 +157,64 @@ def _invite_once(
         else:
             seen.add(email)
             fresh.append((index, row))
-    created_at = now()
-    docs: list[dict[str, Any]] = []
-    links: list[str] = []
-    for _, row in fresh:
-        token = domain.new_token()
-        links.append(domain.rsvp_url(rt.settings.public_base_url, token))
-        docs.append(
-            {
-                "_id": str(uuid.uuid4()),
-                "event_id": event_id,
-                **row,
-                "status": "pending",
-                "version": 1,
-                "token_hash": domain.token_hash(token),
-                "promoted": False,
-                "on_behalf": False,
-                "created_at": created_at,
-                "updated_at": created_at,
-                "answered_at": None,
-                "waitlisted_at": None,
-                "sent_count": 1,
-                "created_by": by,
-                "history": [_history("invited", by, None, "pending", version=1)],
-            }
-        )
+    return fresh, skipped
 
-    def work(session: ClientSession) -> None:
-        event = store.get_event(event_id, session)
-        try:
-            domain.check_invitable(event, event_id, now())
-        except domain.NotInvitable as exc:
-            raise Problem(exc.status, exc.detail) from exc
-        if not docs:
-            return
-        # Touch the event's seat document: conflicts with a concurrent cancellation.
-        store.bump_seats(event_id, {"invited": len(docs)}, session)
-        store.insert_many(docs, session)
-        outbox: list[dict[str, Any]] = []
-        for doc, url in zip(docs, links, strict=True):
-            inv = {**doc, "id": doc["_id"]}
+
+def _new_invitation(
+    ctx: Context, event_id: str, row: dict[str, Any], by: str, created_at: datetime
+) -> Invited:
+    token = domain.new_token()
+    invitation = {
+        "id": str(uuid.uuid4()),
+        "event_id": event_id,
+        **row,
+        "status": "pending",
+        "version": 1,
+        "token_hash": domain.token_hash(token),
+        "promoted": False,
+        "on_behalf": False,
+        "created_at": created_at,
+        "updated_at": created_at,
+        "answered_at": None,
+        "waitlisted_at": None,
+        "sent_count": 1,
+        "created_by": by,
+        "history": [_history("invited", by, None, "pending", version=1)],
+    }
+    return invitation, domain.rsvp_url(ctx.settings.public_base_url, token)
+
+
+def _write_invitations(
+    ctx: Context, session: ClientSession, event_id: str, invited: list[Invited]
+) -> None:
+    """Store the invitations and announce each (``invitation.sent`` for partners,
+    ``internal.invitation.issued`` for the mail), if the event still takes them."""
+    event = ctx.store.get_event(event_id, session)
+    domain.check_invitable(event, event_id, now())
+    if not invited:
+        return
+    # Touch the event's seat document first: conflicts with a concurrent cancellation.
+    ctx.store.bump_seats(event_id, {"invited": len(invited)}, session)
+    ctx.store.insert_invitations([inv for inv, _url in invited], session)
+    outbox: list[dict[str, Any]] = []
+    for inv, url in invited:
+        for topic, payload in (
+            ("invitation.sent", partner_payload(inv)),
+            ("internal.invitation.issued", issued_payload(inv, event or {}, url, resend=False)),
+        ):
             outbox.append(
-                rt.outbox.record(
-                    topic="invitation.sent",
-                    key=event_id,
-                    seq=1,
-                    subject=inv["id"],
-                    payload=partner_payload(inv),
+                ctx.outbox.record(
+                    topic=topic, key=event_id, seq=1, subject=inv["id"], payload=payload
                 )
             )
-            outbox.append(
-                rt.outbox.record(
-                    topic="internal.invitation.issued",
-                    key=event_id,
-                    seq=1,
-                    subject=inv["id"],
-                    payload=issued_payload(inv, event or {}, url, resend=False),
-                )
-            )
-        rt.outbox.add_many(session, outbox)
-
-    in_transaction(rt.client, work)
-    created = [
-        {"row": index, "id": doc["_id"], "email": doc["email"], "status": "pending"}
-        for (index, _), doc in zip(fresh, docs, strict=True)
-    ]
-    return {"created": created, "skipped": skipped, "rejected": []}
+    ctx.outbox.add_many(session, outbox)
 
 
 # --- state changes ------------------------------------------------------------
 
 
 def change_status(
-    store: InvitationStore,
-    outbox: Outbox,
+    ctx: Context,
     session: ClientSession,
     inv: dict[str, Any],
     to: str,
@@ -257,18 +237,20 @@ def change_status(
         values["waitlisted_at"] = when
     extra = {"on_behalf": True} if on_behalf else {}
     entry = _history(action, by, before, to, version=inv["version"] + 1, **extra)
-    updated = store.update(inv["id"], inv["version"], values, entry, session)
-    if updated is None:  # changed under us: retry the whole transaction
-        raise Problem(409, "The invitation changed while this request was applied; try again.")
+    updated = ctx.store.update(inv["id"], inv["version"], values, entry, session)
+    if updated is None:
+        # Changed after this transaction read it. Only a write conflict (labelled
+        # TransientTransactionError) makes pymongo retry; this refusal aborts it.
+        raise Conflict("The invitation changed while this request was applied; try again.")
     delta = {k: v for k, v in domain.seat_delta(before, to).items() if v}
     if delta:
-        store.bump_seats(inv["event_id"], delta, session)
+        ctx.store.bump_seats(inv["event_id"], delta, session)
     payload_extra: dict[str, Any] = {}
     if promoted:
         payload_extra["promoted"] = True
     if on_behalf:
         payload_extra["on_behalf"] = True
-    outbox.add(
+    ctx.outbox.add(
         session,
         topic=domain.TOPIC_OF_STATUS[to],
         key=updated["event_id"],
@@ -279,27 +261,22 @@ def change_status(
     return updated
 
 
-def promote(
-    store: InvitationStore, outbox: Outbox, session: ClientSession, event: dict[str, Any]
-) -> int:
+def promote(ctx: Context, session: ClientSession, event: dict[str, Any]) -> int:
     """Give free seats to the earliest waitlisted invitees; how many were promoted."""
     if event.get("status") != "published":
         return 0
-    seats = store.get_seats(event["id"], session)
+    seats = ctx.store.get_seats(event["id"], session)
     n = domain.free_seats(seats["accepted"], event.get("capacity"), seats["waitlisted"])
     if n <= 0:
         return 0
-    promoted = store.earliest_waitlisted(event["id"], n, session)
+    promoted = ctx.store.earliest_waitlisted(event["id"], n, session)
     for inv in promoted:
-        change_status(
-            store, outbox, session, inv, "accepted", by=SYSTEM, action="promote", promoted=True
-        )
+        change_status(ctx, session, inv, "accepted", by=SYSTEM, action="promote", promoted=True)
     return len(promoted)
 
 
 def answer(
-    rt: Runtime,
-    store: InvitationStore,
+    ctx: Context,
     response: str,
     *,
     token: str | None = None,
@@ -309,6 +286,7 @@ def answer(
     """Record an answer through the RSVP link (``token``) or, by the secretariat,
     on the invitee's behalf (``invitation_id``; the deadline does not bind it)."""
     on_behalf = invitation_id is not None
+    store = ctx.store
 
     def work(session: ClientSession) -> dict[str, Any]:
         if token is not None:
@@ -316,12 +294,9 @@ def answer(
         else:
             inv = store.get(str(invitation_id), session)
         if inv is None:
-            raise Problem(404, "There is no such invitation.")
+            raise NotFound("There is no such invitation.")
         event = store.get_event(inv["event_id"], session) or {"status": "unknown"}
-        try:
-            domain.check_answerable(inv, event, now(), deadline_binds=not on_behalf)
-        except domain.RsvpRefused as exc:
-            raise Problem(exc.status, exc.detail, **exc.extensions) from exc
+        domain.check_answerable(inv, event, now(), deadline_binds=not on_behalf)
         if response == "accept" and inv["status"] in ("accepted", "waitlisted"):
             return inv  # already holds a seat or a place: nothing to change
         seats = store.lock_seats(inv["event_id"], session)
@@ -330,8 +305,7 @@ def answer(
         if to == inv["status"]:
             return inv
         updated = change_status(
-            store,
-            rt.outbox,
+            ctx,
             session,
             inv,
             to,
@@ -339,47 +313,44 @@ def answer(
             action="answer",
             on_behalf=on_behalf,
         )
-        promote(store, rt.outbox, session, event)
+        promote(ctx, session, event)
         return updated
 
-    return in_transaction(rt.client, work)
+    return ctx.transaction(work)
 
 
-def revoke(rt: Runtime, store: InvitationStore, invitation_id: str, by: str) -> dict[str, Any]:
+def revoke(ctx: Context, invitation_id: str, by: str) -> dict[str, Any]:
     def work(session: ClientSession) -> dict[str, Any]:
-        inv = store.get(invitation_id, session)
+        inv = ctx.store.get(invitation_id, session)
         if inv is None:
-            raise Problem(404, f"There is no invitation {invitation_id}.")
+            raise NotFound(f"There is no invitation {invitation_id}.")
         if inv["status"] in ("revoked", "expired"):
-            raise Problem(
-                409,
-                f"Cannot revoke an invitation that is {inv['status']}.",
-                slug="illegal-transition",
-                current_status=inv["status"],
+            raise IllegalTransition(
+                f"Cannot revoke an invitation that is {inv['status']}.", inv["status"]
             )
-        updated = change_status(store, rt.outbox, session, inv, "revoked", by=by, action="revoke")
-        event = store.get_event(inv["event_id"], session)
+        updated = change_status(ctx, session, inv, "revoked", by=by, action="revoke")
+        event = ctx.store.get_event(inv["event_id"], session)
         if event is not None:
-            promote(store, rt.outbox, session, event)
+            promote(ctx, session, event)
         return updated
 
-    return in_transaction(rt.client, work)
+    return ctx.transaction(work)
 
 
-def resend(rt: Runtime, store: InvitationStore, invitation_id: str, by: str) -> dict[str, Any]:
+def resend(ctx: Context, invitation_id: str, by: str) -> dict[str, Any]:
     """Issue a new RSVP link (the old one dies) and announce it for the mail."""
     token = domain.new_token()
+    store = ctx.store
 
     def work(session: ClientSession) -> dict[str, Any]:
         inv = store.get(invitation_id, session)
         if inv is None:
-            raise Problem(404, f"There is no invitation {invitation_id}.")
+            raise NotFound(f"There is no invitation {invitation_id}.")
         event = store.get_event(inv["event_id"], session) or {}
         if inv["status"] in ("revoked", "expired") or event.get("status") != "published":
-            raise Problem(
-                409,
+            raise Conflict(
                 f"An invitation that is {inv['status']} (event "
-                f"{event.get('status')}) cannot be resent.",
+                f"{event.get('status')}) cannot be resent."
             )
         values = {
             "token_hash": domain.token_hash(token),
@@ -389,9 +360,9 @@ def resend(rt: Runtime, store: InvitationStore, invitation_id: str, by: str) -> 
         entry = _history("resend", by, inv["status"], inv["status"], version=inv["version"] + 1)
         updated = store.update(inv["id"], inv["version"], values, entry, session)
         if updated is None:
-            raise Problem(409, "The invitation changed while this request was applied.")
-        url = domain.rsvp_url(rt.settings.public_base_url, token)
-        rt.outbox.add(
+            raise Conflict("The invitation changed while this request was applied.")
+        url = domain.rsvp_url(ctx.settings.public_base_url, token)
+        ctx.outbox.add(
             session,
             topic="internal.invitation.issued",
             key=updated["event_id"],
@@ -401,112 +372,20 @@ def resend(rt: Runtime, store: InvitationStore, invitation_id: str, by: str) -> 
         )
         return updated
 
-    return in_transaction(rt.client, work)
+    return ctx.transaction(work)
 
 
 # --- reactions to event.* (called by handlers inside their transaction) --------
 
 
-def revoke_all_open(
-    store: InvitationStore, outbox: Outbox, session: ClientSession, event_id: str
-) -> int:
+def revoke_all_open(ctx: Context, session: ClientSession, event_id: str) -> int:
     """The event was cancelled: revoke every invitation not yet revoked or expired."""
-    store.bump_seats(event_id, {}, session)  # conflicts with a concurrent invite
+    ctx.store.bump_seats(event_id, {}, session)  # conflicts with a concurrent invite
     count = 0
     while True:
-        batch = store.with_status(event_id, list(domain.OPEN_STATUSES), 500, session)
+        batch = ctx.store.with_status(event_id, list(domain.OPEN_STATUSES), 500, session)
         if not batch:
             return count
         for inv in batch:
-            change_status(
-                store, outbox, session, inv, "revoked", by=SYSTEM, action="event_cancelled"
-            )
+            change_status(ctx, session, inv, "revoked", by=SYSTEM, action="event_cancelled")
         count += len(batch)
-
-
-# --- periodic jobs --------------------------------------------------------------
-
-
-def expire_due(ctx: JobContext, batch: int = 200) -> int:
-    """At the deadline, pending invitations expire (``invitation.expired``)."""
-    store = InvitationStore(ctx.db)
-    handled = 0
-    for event_id in store.events_past_deadline(now()):
-        while True:
-
-            def work(session: ClientSession, event_id: str = event_id) -> int:
-                items = store.with_status(event_id, ["pending"], batch, session)
-                for inv in items:
-                    change_status(
-                        store, ctx.outbox, session, inv, "expired", by=SYSTEM, action="expire"
-                    )
-                return len(items)
-
-            n = in_transaction(ctx.client, work)
-            handled += n
-            if n < batch:
-                break
-    return handled
-
-
-def remind_due(ctx: JobContext, schedule: list[domain.Step], batch: int = 200) -> int:
-    """Announce ``internal.invitation.reminder_due`` once per pending invitee per
-    step; the unique ``reminders`` row commits with its outbox record."""
-    store = InvitationStore(ctx.db)
-    at = now()
-    handled = 0
-    for event in store.events_open(at):
-        deadline = event["registration_deadline"]
-        by_step: dict[str, list[dict[str, Any]]] = {}
-        for inv in store.with_status(event["id"], ["pending"], 100_000):
-            step = domain.due_step(schedule, deadline, inv["created_at"], at)
-            if step is not None:
-                by_step.setdefault(step.name, []).append(inv)
-        for step_name, invs in by_step.items():
-            done = store.reminded([i["id"] for i in invs], step_name)
-            todo = [i for i in invs if i["id"] not in done]
-            for start in range(0, len(todo), batch):
-                handled += _remind(ctx, store, todo[start : start + batch], step_name, deadline)
-    return handled
-
-
-def _remind(
-    ctx: JobContext,
-    store: InvitationStore,
-    chunk: list[dict[str, Any]],
-    step: str,
-    deadline: datetime,
-) -> int:
-    def work(session: ClientSession) -> int:
-        # Read again inside the transaction: another worker may have done it.
-        again = store.reminded([i["id"] for i in chunk], step, session)
-        rows = [i for i in chunk if i["id"] not in again]
-        if not rows:
-            return 0
-        store.record_reminders(
-            [
-                {"invitation_id": i["id"], "step": step, "event_id": i["event_id"], "at": now()}
-                for i in rows
-            ],
-            session,
-        )
-        for inv in rows:
-            payload = {
-                "invitation_id": inv["id"],
-                "event_id": inv["event_id"],
-                "step": step,
-                "registration_deadline": deadline,
-                "version": inv["version"],
-                "occurred_at": now(),
-            }
-            ctx.outbox.add(
-                session,
-                topic="internal.invitation.reminder_due",
-                key=inv["event_id"],
-                seq=inv["version"],
-                subject=inv["id"],
-                payload=_reminder.dump(payload),
-            )
-        return len(rows)
-
-    return in_transaction(ctx.client, work)

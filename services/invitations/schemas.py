@@ -1,14 +1,17 @@
-"""marshmallow schemas of the invitations service: HTTP bodies, query arguments
-and the payloads of the topics it produces (``invitation.*`` for partners,
-``internal.invitation.*`` for the notifications service)."""
+"""marshmallow schemas of the invitations service's HTTP bodies and query arguments.
+
+The payloads of the topics it produces (``invitation.*`` for partners,
+``internal.invitation.*`` for the notifications service) are published in
+:mod:`shared.payloads.invitations`."""
 
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from services.invitations.domain import RESPONSES, ROLES, STATUSES
+from services.invitations.domain import RESPONSES
 from shared.fields import CountryCode, LanguageCode
 from shared.http import ListArgs, PageSchema
+from shared.payloads.invitations import ROLES, STATUSES, RsvpVenueSchema
 
 
 class InviteeSchema(Schema):
@@ -90,12 +93,6 @@ class HistorySchema(Schema):
     items = fields.List(fields.Nested(HistoryEntrySchema))
 
 
-class RsvpVenueSchema(Schema):
-    city = fields.String(allow_none=True)
-    country = fields.String(allow_none=True)
-    online = fields.Boolean()
-
-
 class RsvpEventSchema(Schema):
     id = fields.String()
     title = fields.String()
@@ -119,78 +116,3 @@ class RsvpSchema(Schema):
     registration_deadline = fields.AwareDateTime(allow_none=True)
     can_answer = fields.Boolean()
     event = fields.Nested(RsvpEventSchema)
-
-
-# --- topic payloads -------------------------------------------------------
-
-
-class InvitationPayloadSchema(Schema):
-    """Payload of every partner-visible ``invitation.*`` topic: no e-mail address,
-    no name, no token."""
-
-    invitation_id = fields.String(required=True)
-    event_id = fields.String(required=True)
-    country = fields.String(required=True)
-    role = fields.String(required=True)
-    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
-    version = fields.Integer(required=True)
-    occurred_at = fields.AwareDateTime(required=True)
-    promoted = fields.Boolean(metadata={"description": "accepted from the waiting list"})
-    on_behalf = fields.Boolean(metadata={"description": "the secretariat recorded the answer"})
-
-
-class IssuedEventSchema(Schema):
-    title = fields.String()
-    format = fields.String()
-    starts_on = fields.String()
-    ends_on = fields.String()
-    timezone = fields.String()
-    venue = fields.Nested(RsvpVenueSchema, allow_none=True)
-
-
-class InvitationIssuedPayloadSchema(Schema):
-    """``internal.invitation.issued``: what the notifications service needs to
-    write the invitation mail (personal data and the RSVP link)."""
-
-    invitation_id = fields.String(required=True)
-    event_id = fields.String(required=True)
-    version = fields.Integer(required=True)
-    email = fields.String(required=True)
-    name = fields.String(required=True)
-    language = fields.String(required=True)
-    country = fields.String(required=True)
-    organisation = fields.String()
-    role = fields.String(required=True)
-    rsvp_url = fields.String(required=True)
-    registration_deadline = fields.AwareDateTime(allow_none=True)
-    resend = fields.Boolean(required=True)
-    event = fields.Nested(IssuedEventSchema)
-    occurred_at = fields.AwareDateTime(required=True)
-
-
-class ReminderDuePayloadSchema(Schema):
-    """``internal.invitation.reminder_due``: a pending invitee is due a reminder."""
-
-    invitation_id = fields.String(required=True)
-    event_id = fields.String(required=True)
-    step = fields.String(required=True)
-    registration_deadline = fields.AwareDateTime(allow_none=True)
-    version = fields.Integer(required=True)
-    occurred_at = fields.AwareDateTime(required=True)
-
-
-TOPIC_PAYLOADS: dict[str, type[Schema]] = {
-    **{
-        topic: InvitationPayloadSchema
-        for topic in (
-            "invitation.sent",
-            "invitation.accepted",
-            "invitation.declined",
-            "invitation.waitlisted",
-            "invitation.revoked",
-            "invitation.expired",
-        )
-    },
-    "internal.invitation.issued": InvitationIssuedPayloadSchema,
-    "internal.invitation.reminder_due": ReminderDuePayloadSchema,
-}

@@ -25,6 +25,8 @@ from pymongo.client_session import ClientSession
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
+from shared.payloads import plain
+from shared.payloads.events import EventPayload
 from shared.readmodel import apply_if_newer
 
 EVENT_FIELDS = (
@@ -49,11 +51,9 @@ def from_db(doc: dict[str, Any]) -> dict[str, Any]:
     return item
 
 
-def parse_time(value: Any) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        return value
-    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+def to_db(item: dict[str, Any]) -> dict[str, Any]:
+    """The document of a new item: its ``id`` stored as ``_id``."""
+    return {"_id": item["id"], **{k: v for k, v in item.items() if k != "id"}}
 
 
 class InvitationStore:
@@ -85,12 +85,11 @@ class InvitationStore:
 
     # --- events read model -------------------------------------------------
 
-    def apply_event(self, data: dict[str, Any], session: ClientSession) -> bool:
+    def apply_event(self, event: EventPayload, session: ClientSession) -> bool:
         """Keep the newest version of an event; False when the record was stale."""
-        fields = {name: data.get(name) for name in EVENT_FIELDS}
-        fields["registration_deadline"] = parse_time(fields["registration_deadline"])
-        event_id = str(data["event_id"])
-        changed = apply_if_newer(self.events, event_id, int(data["version"]), fields, session)
+        fields = {name: plain(getattr(event, name)) for name in EVENT_FIELDS}
+        event_id = event.event_id
+        changed = apply_if_newer(self.events, event_id, event.version, fields, session)
         if changed and self.seats.find_one({"_id": event_id}, {"_id": 1}, session=session) is None:
             self.seats.insert_one(
                 {"_id": event_id, "accepted": 0, "waitlisted": 0, "invited": 0, "changes": 0},
@@ -147,8 +146,10 @@ class InvitationStore:
                 found[doc["email"]] = doc["_id"]
         return found
 
-    def insert_many(self, docs: list[dict[str, Any]], session: ClientSession) -> None:
-        self.invitations.insert_many(docs, ordered=True, session=session)
+    def insert_invitations(self, invitations: list[dict[str, Any]], session: ClientSession) -> None:
+        """Insert new invitations (their ``id`` becomes ``_id``); a duplicate e-mail
+        of the event or a duplicate token hash fails the whole insert."""
+        self.invitations.insert_many([to_db(i) for i in invitations], ordered=True, session=session)
 
     def get(self, invitation_id: str, session: ClientSession | None = None) -> dict | None:
         doc = self.invitations.find_one({"_id": invitation_id}, session=session)

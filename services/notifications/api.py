@@ -6,13 +6,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Response, current_app, jsonify, request
+from flask import Response, jsonify, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from pymongo import DESCENDING
 
 from services.notifications import domain, operations
-from services.notifications.config import load
+from services.notifications.operations import Context
 from services.notifications.schemas import (
     DeliveryListSchema,
     DeliveryQuerySchema,
@@ -28,9 +27,9 @@ from services.notifications.schemas import (
 )
 from services.notifications.store import NotificationStore
 from shared.auth import current_principal, require_roles
-from shared.errors import Problem
 from shared.http import ListArgs, page_body
-from shared.web import runtime
+from shared.problems import Problem
+from shared.web import service_context
 
 blp = Blueprint(
     "notifications",
@@ -41,8 +40,12 @@ blp = Blueprint(
 SUBSCRIBER_ROLES = ("partner", "secretariat", "ops")
 
 
+def ctx() -> Context:
+    return service_context()
+
+
 def store() -> NotificationStore:
-    return current_app.extensions["store"]
+    return ctx().store
 
 
 def _feed_query() -> dict[str, Any]:
@@ -90,16 +93,9 @@ class Subscriptions(MethodView):
     @blp.response(200, SubscriptionListSchema)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """The caller's own webhook subscriptions."""
-        query = {"owner_sub": current_principal().sub, "status": {"$ne": "deleted"}}
         page, size = args["page"], args["page_size"]
-        coll = store().subscriptions
-        total = coll.count_documents(query)
-        items = list(
-            coll.find(query)
-            .sort([("created_at", DESCENDING), ("_id", DESCENDING)])
-            .skip((page - 1) * size)
-            .limit(size)
-        )
+        owner = current_principal().sub
+        items, total = store().subscriptions_page(owner, (page - 1) * size, size)
         return page_body(items, total, page, size)
 
     @require_roles(*SUBSCRIBER_ROLES)
@@ -107,15 +103,13 @@ class Subscriptions(MethodView):
     @blp.response(201, SubscriptionCreatedSchema)
     def post(self, body: dict[str, Any]) -> Response:
         """Subscribe a URL to partner-visible topics; the signing secret is shown only here."""
-        ns = load()
         try:
-            domain.check_target(body["url"], allow_loopback=ns.webhook_allow_loopback)
+            domain.check_target(body["url"], allow_loopback=ctx().settings.webhook_allow_loopback)
         except domain.UnsafeTarget as exc:
             raise Problem(422, str(exc), slug="unsafe-target", errors={"url": [str(exc)]}) from exc
         principal = current_principal()
         doc = operations.create_subscription(
-            runtime().client,
-            store(),
+            ctx(),
             owner_sub=principal.sub or "",
             owner_email=principal.email,
             url=body["url"],
@@ -141,7 +135,7 @@ class SubscriptionItem(MethodView):
     @blp.response(204)
     def delete(self, subscription_id: str) -> None:
         """Stop a subscription; its pending deliveries are cancelled."""
-        operations.delete_subscription(runtime().client, store(), _owned(subscription_id))
+        operations.delete_subscription(ctx(), _owned(subscription_id))
 
 
 @blp.route("/subscriptions/<subscription_id>/deliveries")
@@ -151,18 +145,8 @@ class SubscriptionItem(MethodView):
 def deliveries(args: dict[str, Any], subscription_id: str) -> dict[str, Any]:
     """The delivery log: status code, latency and attempts of each delivery, newest first."""
     sub = _owned(subscription_id)
-    query: dict[str, Any] = {"subscription_id": sub["_id"]}
-    if "status" in args:
-        query["status"] = args["status"]
     page, size = args["page"], args["page_size"]
-    coll = store().deliveries
-    total = coll.count_documents(query)
-    items = list(
-        coll.find(query, {"body": 0})
-        .sort([("created_at", DESCENDING), ("_id", DESCENDING)])
-        .skip((page - 1) * size)
-        .limit(size)
-    )
+    items, total = store().deliveries_page(sub["_id"], args.get("status"), (page - 1) * size, size)
     return page_body(items, total, page, size)
 
 
@@ -171,14 +155,14 @@ def deliveries(args: dict[str, Any], subscription_id: str) -> dict[str, Any]:
 @blp.response(202, DeliverySchema)
 def redeliver(subscription_id: str, delivery_id: str) -> dict[str, Any]:
     """Send a delivery again (dead-lettered or not), with the same webhook-id."""
-    return operations.redeliver(store(), _owned(subscription_id), delivery_id)
+    return operations.redeliver(ctx(), _owned(subscription_id), delivery_id)
 
 
 # --- mail preferences ---------------------------------------------------------------
 
 
 def _token_hash(token: str) -> str:
-    email_hash = domain.read_unsubscribe_token(runtime().settings.jwt_secret, token)
+    email_hash = domain.read_unsubscribe_token(ctx().settings.jwt_secret, token)
     if email_hash is None:
         raise Problem(404, "This unsubscribe link is not valid.")
     return email_hash
@@ -201,7 +185,7 @@ class Unsubscribe(MethodView):
     def post(self, token: str) -> dict[str, Any]:
         """Opt out of non-essential mail (RFC 8058 one-click: ``List-Unsubscribe=One-Click``)."""
         _ = request.get_data(cache=False)  # form body of one-click clients, ignored
-        operations.unsubscribe(store(), _token_hash(token))
+        operations.unsubscribe(ctx(), _token_hash(token))
         return {
             "unsubscribed": True,
             "detail": "You will no longer receive reminders and paper notices.",

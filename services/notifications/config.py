@@ -1,67 +1,60 @@
-"""Settings only the notifications service reads (all ``MLP_`` variables; the
-README lists them with their defaults)."""
+"""Settings of the notifications service, read from the environment once at
+start (``MLP_`` variables; the service README lists them with their defaults)."""
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from shared.config import Settings, load_settings
+from shared.config import LOCAL_SMTP_PORT, LOOPBACK, Env, Settings, common_settings
 
-
-def _flag(name: str, default: bool) -> bool:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    return raw.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def _int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "")
-    try:
-        return int(raw) if raw else default
-    except ValueError as exc:
-        raise SystemExit(f"{name} must be an integer, got {raw!r}.") from exc
+DEFAULT_PORT = 8004
 
 
 @dataclass(frozen=True)
-class NotificationSettings:
-    base: Settings
-    smtp_starttls: bool
-    smtp_username: str
-    smtp_password: str
-    smtp_timeout_s: int
-    mail_from: str
-    public_url: str
-    webhook_allow_loopback: bool
-    webhook_retry_horizon_s: int
-    webhook_timeout_s: float
-    webhook_threads: int
-    webhook_disable_after: int
-    mail_interval_s: float
-    tomorrow_interval_s: float
+class NotificationsSettings(Settings):
+    service: str = "notifications"
+    port: int = DEFAULT_PORT
+    smtp_host: str = LOOPBACK
+    smtp_port: int = LOCAL_SMTP_PORT
+    smtp_starttls: bool = False
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_timeout_s: int = 10
+    mail_from: str = "MLP Ops <no-reply@mlp-ops.local>"
+    public_url: str = f"http://127.0.0.1:{DEFAULT_PORT}"
+    webhook_allow_loopback: bool = True
+    webhook_retry_horizon_s: int = 86400
+    webhook_timeout_s: float = 5.0
+    webhook_threads: int = 8
+    webhook_disable_after: int = 20
+    mail_interval_s: float = 0.2
+    tomorrow_interval_s: float = 300.0
 
 
-def load() -> NotificationSettings:
-    base = load_settings("notifications")
-    # Loopback targets only in the local development stack and tests, and only
-    # while MLP_WEBHOOK_ALLOW_LOOPBACK is true (its default there).
-    loopback = base.is_development and _flag("MLP_WEBHOOK_ALLOW_LOOPBACK", True)
-    return NotificationSettings(
-        base=base,
-        smtp_starttls=_flag("MLP_SMTP_STARTTLS", False),
-        smtp_username=os.environ.get("MLP_SMTP_USERNAME", ""),
-        smtp_password=os.environ.get("MLP_SMTP_PASSWORD", ""),
-        smtp_timeout_s=_int("MLP_SMTP_TIMEOUT_SECONDS", 10),
-        mail_from=os.environ.get("MLP_MAIL_FROM", "MLP Ops <no-reply@mlp-ops.local>"),
-        public_url=os.environ.get(
-            "MLP_NOTIFICATIONS_PUBLIC_URL", f"http://127.0.0.1:{base.port}"
-        ).rstrip("/"),
-        webhook_allow_loopback=loopback,
-        webhook_retry_horizon_s=_int("MLP_WEBHOOK_RETRY_HORIZON_SECONDS", 86400),
-        webhook_timeout_s=float(_int("MLP_WEBHOOK_TIMEOUT_SECONDS", 5)),
-        webhook_threads=_int("MLP_WEBHOOK_THREADS", 8),
-        webhook_disable_after=_int("MLP_WEBHOOK_DISABLE_AFTER", 20),
-        mail_interval_s=float(os.environ.get("MLP_MAIL_POLL_SECONDS", "0.2")),
-        tomorrow_interval_s=float(os.environ.get("MLP_TOMORROW_POLL_SECONDS", "300")),
+def load_settings(environ: Mapping[str, str] | None = None) -> NotificationsSettings:
+    env = Env(environ)
+    common = common_settings(env, "notifications", DEFAULT_PORT)
+    development = common["env"] in {"development", "test"}
+    return NotificationsSettings(
+        **common,
+        smtp_host=env.str("SMTP_HOST", LOOPBACK),
+        smtp_port=env.int("SMTP_PORT", LOCAL_SMTP_PORT),
+        smtp_starttls=env.flag("SMTP_STARTTLS", False),
+        smtp_username=env.str("SMTP_USERNAME", ""),
+        smtp_password=env.str("SMTP_PASSWORD", ""),
+        smtp_timeout_s=env.int("SMTP_TIMEOUT_SECONDS", 10),
+        mail_from=env.str("MAIL_FROM", "MLP Ops <no-reply@mlp-ops.local>"),
+        public_url=env.str("NOTIFICATIONS_PUBLIC_URL", f"http://127.0.0.1:{common['port']}").rstrip(
+            "/"
+        ),
+        # Loopback targets only in the local development stack and tests, and only
+        # while MLP_WEBHOOK_ALLOW_LOOPBACK is true (its default there).
+        webhook_allow_loopback=development and env.flag("WEBHOOK_ALLOW_LOOPBACK", True),
+        webhook_retry_horizon_s=env.int("WEBHOOK_RETRY_HORIZON_SECONDS", 86400),
+        webhook_timeout_s=float(env.int("WEBHOOK_TIMEOUT_SECONDS", 5)),
+        webhook_threads=env.int("WEBHOOK_THREADS", 8),
+        webhook_disable_after=env.int("WEBHOOK_DISABLE_AFTER", 20),
+        mail_interval_s=env.float("MAIL_POLL_SECONDS", 0.2),
+        tomorrow_interval_s=env.float("TOMORROW_POLL_SECONDS", 300.0),
     )

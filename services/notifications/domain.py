@@ -69,6 +69,11 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
+def bare_address(mailbox: str) -> str:
+    """``MLP Ops <no-reply@mlp-ops.local>`` → ``no-reply@mlp-ops.local``."""
+    return mailbox[mailbox.find("<") + 1 : mailbox.find(">")] if "<" in mailbox else mailbox
+
+
 def email_hash(email: str) -> str:
     """How opt-outs are stored: no address in clear."""
     return hashlib.sha256(normalise_email(email).encode()).hexdigest()

@@ -12,17 +12,26 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from pymongo.client_session import ClientSession
+
 from services.notifications import domain
-from services.notifications.config import NotificationSettings, load
 from services.notifications.operations import (
     CalendarPart,
+    Context,
     Recipient,
     queue_mail,
     queue_webhooks,
 )
-from services.notifications.store import NotificationStore
-from shared.consumer import HandlerContext, Subscriptions
-from shared.envelope import Envelope
+from shared.consumer import Message, Subscriptions
+from shared.payloads import load_payload, plain
+from shared.payloads.documents import DocumentPayload, DocumentReminderPayload
+from shared.payloads.events import EventPayload
+from shared.payloads.invitations import (
+    InvitationIssuedPayload,
+    InvitationPayload,
+    InvitationPayloadSchema,
+    ReminderDuePayload,
+)
 
 subscriptions = Subscriptions()
 
@@ -40,16 +49,26 @@ EVENT_FIELDS = (
 )
 
 
-def _webhooks(record: Envelope, ctx: HandlerContext, store: NotificationStore) -> None:
+_status_schema = InvitationPayloadSchema()
+
+
+def _webhooks(message: Message[Any], ctx: Context, session: ClientSession) -> None:
+    """Partners get the record's data exactly as its producer published it."""
+    envelope = message.envelope
     queue_webhooks(
-        store,
-        ctx.session,
-        topic=record.type,
-        ce_id=record.id,
-        event_id=record.key or record.data.get("event_id"),
-        time=record.time,
-        data=record.data,
+        ctx,
+        session,
+        topic=envelope.type,
+        ce_id=envelope.id,
+        event_id=envelope.key or envelope.data.get("event_id"),
+        time=envelope.time,
+        data=envelope.data,
     )
+
+
+def _iso(moment: datetime | None) -> str | None:
+    """A time as the mails and read models keep it: ISO 8601 with the producer's offset."""
+    return moment.isoformat() if moment is not None else None
 
 
 def format_deadline(value: Any) -> str | None:
@@ -65,9 +84,9 @@ def format_deadline(value: Any) -> str | None:
     return f"{moment:%Y-%m-%d %H:%M} ({zone})"
 
 
-def _event_view(store: NotificationStore, event_id: str, contact: dict | None, s: Any) -> dict:
+def _event_view(ctx: Context, event_id: str, contact: dict | None, s: ClientSession) -> dict:
     """What mails say about the event: the read model, else the invitation's snapshot."""
-    known = store.event(event_id, s)
+    known = ctx.store.event(event_id, s)
     if known is not None:
         return {k: known.get(k) for k in EVENT_FIELDS} | {"version": known.get("version", 0)}
     snapshot = (contact or {}).get("event") or {}
@@ -81,74 +100,70 @@ def _recipient(contact: dict[str, Any]) -> Recipient:
 # --- programme events -------------------------------------------------------
 
 
+def _event_fields(event: EventPayload) -> dict[str, Any]:
+    fields = {name: plain(getattr(event, name)) for name in EVENT_FIELDS}
+    fields["registration_deadline"] = _iso(event.registration_deadline)
+    return fields
+
+
+def _apply_event(ctx: Context, event: EventPayload, session: ClientSession) -> bool:
+    return ctx.store.apply_event(event.event_id, event.version, _event_fields(event), session)
+
+
 @subscriptions.handler("event.created", "event.published", "event.completed")
-def on_event_changed(record: Envelope, ctx: HandlerContext) -> None:
+def on_event_changed(message: Message[EventPayload], ctx: Context, session: ClientSession) -> None:
     """Keep the event read model; partners hear of it by webhook."""
-    store = NotificationStore(ctx.db)
-    _apply_event(store, record, ctx)
-    _webhooks(record, ctx, store)
-
-
-def _apply_event(store: NotificationStore, record: Envelope, ctx: HandlerContext) -> bool:
-    data = record.data
-    fields = {k: data.get(k) for k in EVENT_FIELDS if k in data}
-    return store.apply_event(str(data["event_id"]), int(data["version"]), fields, ctx.session)
+    _apply_event(ctx, message.payload, session)
+    _webhooks(message, ctx, session)
 
 
 @subscriptions.handler("event.updated")
-def on_event_updated(record: Envelope, ctx: HandlerContext) -> None:
+def on_event_updated(message: Message[EventPayload], ctx: Context, session: ClientSession) -> None:
     """A new date, venue or time zone: a calendar update (higher SEQUENCE) to
     everyone still involved. A stale record (older version) mails nothing."""
-    store = NotificationStore(ctx.db)
-    newer = _apply_event(store, record, ctx)
-    data = record.data
-    changed = sorted(set(data.get("changed") or []) & domain.CALENDAR_FIELDS)
-    if newer and changed and data.get("status") != "cancelled":
-        ns = load()
-        event_id = str(data["event_id"])
-        event = _event_view(store, event_id, None, ctx.session)
-        context = {"event": event, "changed": changed}
-        _calendar_to_involved(store, ns, record, ctx, "changed", "REQUEST", context)
-    _webhooks(record, ctx, store)
+    event = message.payload
+    newer = _apply_event(ctx, event, session)
+    changed = sorted(set(event.changed or []) & domain.CALENDAR_FIELDS)
+    if newer and changed and event.status != "cancelled":
+        context = {"event": _event_view(ctx, event.event_id, None, session), "changed": changed}
+        _calendar_to_involved(ctx, message, session, "changed", "REQUEST", context)
+    _webhooks(message, ctx, session)
 
 
 @subscriptions.handler("event.cancelled")
-def on_event_cancelled(record: Envelope, ctx: HandlerContext) -> None:
+def on_event_cancelled(
+    message: Message[EventPayload], ctx: Context, session: ClientSession
+) -> None:
     """iCalendar CANCEL (same UID) to everyone invited who has not declined."""
-    store = NotificationStore(ctx.db)
-    _apply_event(store, record, ctx)
-    data = record.data
-    ns = load()
-    event = {k: data.get(k) for k in EVENT_FIELDS}
-    context = {"event": event, "reason": data.get("reason") or ""}
-    _calendar_to_involved(store, ns, record, ctx, "cancelled", "CANCEL", context)
-    _webhooks(record, ctx, store)
+    event = message.payload
+    _apply_event(ctx, event, session)
+    context = {"event": _event_fields(event), "reason": event.reason or ""}
+    _calendar_to_involved(ctx, message, session, "cancelled", "CANCEL", context)
+    _webhooks(message, ctx, session)
 
 
 def _calendar_to_involved(
-    store: NotificationStore,
-    ns: NotificationSettings,
-    record: Envelope,
-    ctx: HandlerContext,
+    ctx: Context,
+    message: Message[EventPayload],
+    session: ClientSession,
     template: str,
     method: str,
     context: dict[str, Any],
 ) -> None:
     """Mail everyone still involved in the event, with an iCalendar ``method``
     part on their invitation's UID and the event's version as SEQUENCE."""
-    event_id = str(record.data["event_id"])
-    for contact in store.contacts_of(event_id, domain.INVOLVED_STATUSES, ctx.session):
+    event = message.payload
+    for contact in ctx.store.contacts_of(event.event_id, domain.INVOLVED_STATUSES, session):
         queue_mail(
-            store,
-            ns,
-            ctx.session,
+            ctx,
+            session,
             template=template,
-            cause_id=record.id,
+            cause_id=message.envelope.id,
             recipient=_recipient(contact),
             context=context,
-            event_id=event_id,
+            event_id=event.event_id,
             calendar=CalendarPart(
-                method, domain.calendar_uid(event_id, contact["_id"]), int(record.data["version"])
+                method, domain.calendar_uid(event.event_id, contact["_id"]), event.version
             ),
         )
 
@@ -157,216 +172,206 @@ def _calendar_to_involved(
 
 
 @subscriptions.handler("internal.invitation.issued")
-def on_invitation_issued(record: Envelope, ctx: HandlerContext) -> None:
+def on_invitation_issued(
+    message: Message[InvitationIssuedPayload], ctx: Context, session: ClientSession
+) -> None:
     """Remember the invitee and send the invitation (RSVP link + iCalendar REQUEST);
     then the status mails that arrived before we knew the address."""
-    store = NotificationStore(ctx.db)
-    data = record.data
-    invitation_id, event_id = str(data["invitation_id"]), str(data["event_id"])
+    issued = message.payload
     contact_fields = {
-        "event_id": event_id,
-        "email": domain.normalise_email(str(data["email"])),
-        "name": data.get("name") or "",
-        "language": data.get("language") or "en",
-        "country": data.get("country"),
-        "role": data.get("role"),
-        "rsvp_url": data.get("rsvp_url"),
-        "registration_deadline": data.get("registration_deadline"),
-        "event": data.get("event") or {},
+        "event_id": issued.event_id,
+        "email": domain.normalise_email(issued.email),
+        "name": issued.name,
+        "language": issued.language or "en",
+        "country": issued.country,
+        "role": issued.role,
+        "rsvp_url": issued.rsvp_url,
+        "registration_deadline": _iso(issued.registration_deadline),
+        "event": plain(issued.event) or {},
     }
-    newer = store.apply_contact(invitation_id, int(data["version"]), contact_fields, ctx.session)
-    contact = store.contact(invitation_id, ctx.session)
-    ns = load()
-    event = _event_view(store, event_id, contact, ctx.session)
-    if (
-        newer
-        and event.get("status") != "cancelled"
-        and contact.get("status")
-        not in (
-            "revoked",
-            "declined",
-            "expired",
-        )
-    ):
+    newer = ctx.store.apply_contact(issued.invitation_id, issued.version, contact_fields, session)
+    contact = ctx.store.contact(issued.invitation_id, session)
+    event = _event_view(ctx, issued.event_id, contact, session)
+    still_invited = contact.get("status") not in ("revoked", "declined", "expired")
+    if newer and event.get("status") != "cancelled" and still_invited:
         queue_mail(
-            store,
-            ns,
-            ctx.session,
+            ctx,
+            session,
             template="invitation",
-            cause_id=record.id,
+            cause_id=message.envelope.id,
             recipient=_recipient(contact),
             context={
                 "event": event,
-                "rsvp_url": data.get("rsvp_url") or "",
-                "deadline": format_deadline(data.get("registration_deadline")),
+                "rsvp_url": issued.rsvp_url,
+                "deadline": format_deadline(_iso(issued.registration_deadline)),
             },
-            event_id=event_id,
-            action_url=data.get("rsvp_url"),
+            event_id=issued.event_id,
+            action_url=issued.rsvp_url,
             calendar=CalendarPart(
                 "REQUEST",
-                domain.calendar_uid(event_id, invitation_id),
-                int(event.get("version") or 0),
+                domain.calendar_uid(issued.event_id, issued.invitation_id),
+                event["version"],
             ),
         )
-    for waiting in store.take_deferred(invitation_id, ctx.session):
-        _status_mail(store, ctx, waiting["cause_id"], waiting["data"], contact)
+    for waiting in ctx.store.take_deferred(issued.invitation_id, session):
+        status = load_payload(_status_schema, waiting["data"])
+        _status_mail(ctx, session, waiting["cause_id"], status, contact)
 
 
 @subscriptions.handler("invitation.sent", "invitation.expired")
-def on_invitation_lifecycle(record: Envelope, ctx: HandlerContext) -> None:
-    store = NotificationStore(ctx.db)
-    data = record.data
-    store.apply_status(
-        str(data["invitation_id"]),
-        str(data["event_id"]),
-        str(data["status"]),
-        int(data["version"]),
-        ctx.session,
+def on_invitation_lifecycle(
+    message: Message[InvitationPayload], ctx: Context, session: ClientSession
+) -> None:
+    invitation = message.payload
+    ctx.store.apply_status(
+        invitation.invitation_id,
+        invitation.event_id,
+        invitation.status,
+        invitation.version,
+        session,
     )
-    _webhooks(record, ctx, store)
+    _webhooks(message, ctx, session)
 
 
 @subscriptions.handler(
     "invitation.accepted", "invitation.declined", "invitation.waitlisted", "invitation.revoked"
 )
-def on_invitation_answered(record: Envelope, ctx: HandlerContext) -> None:
+def on_invitation_answered(
+    message: Message[InvitationPayload], ctx: Context, session: ClientSession
+) -> None:
     """Confirmation, waiting-list, promotion, decline or revocation notice; a stale
     record mails nothing; without a known address the mail waits for it."""
-    store = NotificationStore(ctx.db)
-    data = record.data
-    invitation_id = str(data["invitation_id"])
-    newer = store.apply_status(
-        invitation_id,
-        str(data["event_id"]),
-        str(data["status"]),
-        int(data["version"]),
-        ctx.session,
+    invitation = message.payload
+    newer = ctx.store.apply_status(
+        invitation.invitation_id,
+        invitation.event_id,
+        invitation.status,
+        invitation.version,
+        session,
     )
     if newer:
-        contact = store.contact(invitation_id, ctx.session)
+        contact = ctx.store.contact(invitation.invitation_id, session)
         if contact is None or not contact.get("email"):
-            store.defer(
-                {"invitation_id": invitation_id, "cause_id": record.id, "data": data},
-                ctx.session,
+            ctx.store.defer(
+                {
+                    "invitation_id": invitation.invitation_id,
+                    "cause_id": message.envelope.id,
+                    "data": message.envelope.data,
+                },
+                session,
             )
         else:
-            _status_mail(store, ctx, record.id, data, contact)
-    _webhooks(record, ctx, store)
+            _status_mail(ctx, session, message.envelope.id, invitation, contact)
+    _webhooks(message, ctx, session)
 
 
 def _status_mail(
-    store: NotificationStore, ctx: HandlerContext, cause_id: str, data: dict, contact: dict
+    ctx: Context,
+    session: ClientSession,
+    cause_id: str,
+    invitation: InvitationPayload,
+    contact: dict[str, Any],
 ) -> None:
-    status = str(data["status"])
-    template = domain.STATUS_TEMPLATES.get(status)
+    template = domain.STATUS_TEMPLATES.get(invitation.status)
     if template is None:
         return
-    if status == "accepted" and data.get("promoted"):
+    if invitation.status == "accepted" and invitation.promoted:
         template = "promoted"
-    event_id = str(data["event_id"])
     queue_mail(
-        store,
-        load(),
-        ctx.session,
+        ctx,
+        session,
         template=template,
         cause_id=cause_id,
         recipient=_recipient(contact),
-        context={"event": _event_view(store, event_id, contact, ctx.session)},
-        event_id=event_id,
+        context={"event": _event_view(ctx, invitation.event_id, contact, session)},
+        event_id=invitation.event_id,
     )
 
 
 @subscriptions.handler("internal.invitation.reminder_due")
-def on_invitation_reminder_due(record: Envelope, ctx: HandlerContext) -> None:
+def on_invitation_reminder_due(
+    message: Message[ReminderDuePayload], ctx: Context, session: ClientSession
+) -> None:
     """Remind a pending invitee to answer (non-essential: respects opt-outs)."""
-    store = NotificationStore(ctx.db)
-    data = record.data
-    contact = store.contact(str(data["invitation_id"]), ctx.session)
+    reminder = message.payload
+    contact = ctx.store.contact(reminder.invitation_id, session)
     if contact is None or not contact.get("email") or contact.get("status") != "pending":
         return  # answered meanwhile, or never issued to us: nothing to remind
-    event_id = str(data["event_id"])
+    deadline = _iso(reminder.registration_deadline) or contact.get("registration_deadline")
     queue_mail(
-        store,
-        load(),
-        ctx.session,
+        ctx,
+        session,
         template="invitation_reminder",
-        cause_id=record.id,
+        cause_id=message.envelope.id,
         recipient=_recipient(contact),
         context={
-            "event": _event_view(store, event_id, contact, ctx.session),
-            "deadline": format_deadline(
-                data.get("registration_deadline") or contact.get("registration_deadline")
-            ),
+            "event": _event_view(ctx, reminder.event_id, contact, session),
+            "deadline": format_deadline(deadline),
         },
-        event_id=event_id,
+        event_id=reminder.event_id,
     )
 
 
 # --- documents --------------------------------------------------------------
 
 
-def _document(data: dict[str, Any]) -> dict[str, Any]:
-    return {"title": data.get("title") or data.get("kind", ""), "kind": data.get("kind", "")}
-
-
-def _papers_mail(record: Envelope, ctx: HandlerContext, template: str) -> None:
-    store = NotificationStore(ctx.db)
-    data = record.data
-    event_id = str(data["event_id"])
-    ns = load()
-    for contact in store.contacts_of(event_id, ("accepted",), ctx.session):
+def _papers_mail(
+    message: Message[DocumentPayload], ctx: Context, session: ClientSession, template: str
+) -> None:
+    paper = message.payload
+    document = {"title": paper.title or paper.kind, "kind": paper.kind}
+    for contact in ctx.store.contacts_of(paper.event_id, ("accepted",), session):
         queue_mail(
-            store,
-            ns,
-            ctx.session,
+            ctx,
+            session,
             template=template,
-            cause_id=record.id,
+            cause_id=message.envelope.id,
             recipient=_recipient(contact),
             context={
-                "event": _event_view(store, event_id, contact, ctx.session),
-                "document": _document(data),
+                "event": _event_view(ctx, paper.event_id, contact, session),
+                "document": document,
             },
-            event_id=event_id,
+            event_id=paper.event_id,
         )
 
 
 @subscriptions.handler("internal.document.approved")
-def on_document_approved(record: Envelope, ctx: HandlerContext) -> None:
+def on_document_approved(
+    message: Message[DocumentPayload], ctx: Context, session: ClientSession
+) -> None:
     """Papers to read before the meeting, to the event's accepted participants."""
-    _papers_mail(record, ctx, "papers_available")
+    _papers_mail(message, ctx, session, "papers_available")
 
 
 @subscriptions.handler("document.published")
-def on_document_published(record: Envelope, ctx: HandlerContext) -> None:
+def on_document_published(
+    message: Message[DocumentPayload], ctx: Context, session: ClientSession
+) -> None:
     """Published papers, to the event's accepted participants; and to partners."""
-    _papers_mail(record, ctx, "papers_published")
-    _webhooks(record, ctx, NotificationStore(ctx.db))
+    _papers_mail(message, ctx, session, "papers_published")
+    _webhooks(message, ctx, session)
 
 
 @subscriptions.handler("internal.document.reminder_due")
-def on_document_reminder_due(record: Envelope, ctx: HandlerContext) -> None:
+def on_document_reminder_due(
+    message: Message[DocumentReminderPayload], ctx: Context, session: ClientSession
+) -> None:
     """A paper is due: remind the people the documents service names."""
-    store = NotificationStore(ctx.db)
-    data = record.data
-    ns = load()
-    event_id = str(data["event_id"])
-    for person in data.get("recipients") or []:
-        if not person.get("email"):
-            continue
+    reminder = message.payload
+    for person in reminder.recipients:
         queue_mail(
-            store,
-            ns,
-            ctx.session,
+            ctx,
+            session,
             template="document_reminder",
-            cause_id=record.id,
-            recipient=Recipient(person["email"], person.get("name", ""), person.get("language")),
+            cause_id=message.envelope.id,
+            recipient=Recipient(person.email, person.name, person.language),
             context={
-                "event": _event_view(store, event_id, None, ctx.session),
-                "title": data.get("title", ""),
-                "kind": str(data.get("kind", "")).replace("_", " "),
-                "due_on": data.get("due_on", ""),
+                "event": _event_view(ctx, reminder.event_id, None, session),
+                "title": reminder.title,
+                "kind": reminder.kind.replace("_", " "),
+                "due_on": reminder.due_on.isoformat(),
             },
-            event_id=event_id,
+            event_id=reminder.event_id,
         )
 
 
@@ -377,6 +382,6 @@ def on_document_reminder_due(record: Envelope, ctx: HandlerContext) -> None:
     "notification.sent",
     "notification.failed",
 )
-def on_partner_record(record: Envelope, ctx: HandlerContext) -> None:
+def on_partner_record(message: Message[Any], ctx: Context, session: ClientSession) -> None:
     """Records only partners care about: one webhook delivery per subscription."""
-    _webhooks(record, ctx, NotificationStore(ctx.db))
+    _webhooks(message, ctx, session)

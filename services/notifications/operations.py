@@ -12,20 +12,24 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo.client_session import ClientSession
-from pymongo.database import Database
 
 from services.notifications import domain, mail
-from services.notifications.config import NotificationSettings
+from services.notifications.config import NotificationsSettings
 from services.notifications.store import NotificationStore
 from shared.context import TraceContext, current_context
-from shared.errors import Problem
-from shared.mongo import in_transaction
-from shared.outbox import Outbox
+from shared.errors import Conflict, NotFound
+from shared.payloads.notifications import NotificationPayloadSchema
+from shared.service import ServiceContext
 from shared.topics import TOPICS
+
+Context = ServiceContext[NotificationsSettings, NotificationStore]
+"""What the notifications service's views, handlers and jobs run with."""
+
+_payload_schema = NotificationPayloadSchema()
 
 
 @dataclass(frozen=True)
@@ -43,14 +47,8 @@ class CalendarPart:
     sequence: int
 
 
-def sender_address(ns: NotificationSettings) -> str:
-    raw = ns.mail_from
-    return raw[raw.find("<") + 1 : raw.find(">")] if "<" in raw else raw
-
-
 def queue_mail(
-    store: NotificationStore,
-    ns: NotificationSettings,
+    ctx: Context,
     session: ClientSession,
     *,
     template: str,
@@ -66,69 +64,34 @@ def queue_mail(
     this cause already produced it for this recipient; True when queued."""
     email = domain.normalise_email(recipient.email)
     key = domain.idempotency_key(cause_id, email, template)
-    if store.has_mail(key, session):  # read first: a duplicate key would abort the transaction
+    if ctx.store.has_mail(key, session):  # read first: a duplicate key would abort the transaction
         return False
-    unsubscribe_url = None
-    if not domain.is_essential(template):
-        token = domain.unsubscribe_token(ns.base.jwt_secret, email)
-        unsubscribe_url = f"{ns.public_url}/v1/preferences/unsubscribe/{token}"
-    rendered = mail.render(
-        template,
-        recipient.language,
-        {"name": recipient.name or email, **context},
-        action_url=action_url,
-        unsubscribe_url=unsubscribe_url,
-    )
-    ics = None
-    if calendar is not None and (context.get("event") or {}).get("starts_on"):
-        ics = mail.calendar(
-            method=calendar.method,
-            uid=calendar.uid,
-            sequence=calendar.sequence,
-            event=context["event"],
-            attendee_email=email,
-            attendee_name=recipient.name,
-            organizer=sender_address(ns),
-            url=action_url,
-        )
-    msg_id = domain.message_id(key)
     now = datetime.now(UTC)
-    raw = mail.build_message(
-        rendered=rendered,
-        sender=ns.mail_from,
-        recipient=email,
-        recipient_name=recipient.name,
-        message_id=msg_id,
-        ics=ics,
-        ics_method=calendar.method if ics else None,
-        unsubscribe_url=unsubscribe_url,
+    rendered, raw = _compose(
+        ctx.settings,
+        key=key,
+        template=template,
+        email=email,
+        recipient=recipient,
+        context=context,
+        calendar=calendar,
+        action_url=action_url,
         when=now,
     )
-    trace = trace or current_context()
-    store.insert_mail(
-        {
-            "_id": key,
-            "cause_id": cause_id,
-            "template": template,
-            "event_id": event_id,
-            "to": email,
-            "email_hash": domain.email_hash(email),
-            "language": rendered.language,
-            "subject": rendered.subject,
-            "message_id": msg_id,
-            "raw": raw.decode("utf-8", "surrogateescape"),
-            "essential": domain.is_essential(template),
-            "status": "pending",
-            "attempts": 0,
-            "next_attempt_at": now,
-            "created_at": now,
-            "correlation_id": trace.correlation_id,
-            "traceparent": trace.traceparent,
-        },
-        session,
+    row = _mail_row(
+        key=key,
+        cause_id=cause_id,
+        template=template,
+        event_id=event_id,
+        email=email,
+        rendered=rendered,
+        raw=raw,
+        now=now,
+        trace=trace or current_context(),
     )
+    ctx.store.insert_mail(row, session)
     add_feed(
-        store,
+        ctx,
         session,
         key=key,
         email=email,
@@ -142,8 +105,111 @@ def queue_mail(
     return True
 
 
+def _compose(
+    ns: NotificationsSettings,
+    *,
+    key: str,
+    template: str,
+    email: str,
+    recipient: Recipient,
+    context: dict[str, Any],
+    calendar: CalendarPart | None,
+    action_url: str | None,
+    when: datetime,
+) -> tuple[mail.Rendered, bytes]:
+    """The mail in the recipient's language and its whole MIME message: the
+    Message-ID derived from ``key``, a List-Unsubscribe link unless the mail is
+    essential, an iCalendar part when asked for."""
+    unsubscribe_url = _unsubscribe_url(ns, template, email)
+    rendered = mail.render(
+        template,
+        recipient.language,
+        {"name": recipient.name or email, **context},
+        action_url=action_url,
+        unsubscribe_url=unsubscribe_url,
+    )
+    ics = _calendar_part(ns, calendar, context.get("event"), email, recipient.name, action_url)
+    raw = mail.build_message(
+        rendered=rendered,
+        sender=ns.mail_from,
+        recipient=email,
+        recipient_name=recipient.name,
+        message_id=domain.message_id(key),
+        ics=ics,
+        ics_method=calendar.method if calendar is not None and ics else None,
+        unsubscribe_url=unsubscribe_url,
+        when=when,
+    )
+    return rendered, raw
+
+
+def _unsubscribe_url(ns: NotificationsSettings, template: str, email: str) -> str | None:
+    """The one-click opt-out link of a non-essential mail; None for an essential one."""
+    if domain.is_essential(template):
+        return None
+    token = domain.unsubscribe_token(ns.jwt_secret, email)
+    return f"{ns.public_url}/v1/preferences/unsubscribe/{token}"
+
+
+def _calendar_part(
+    ns: NotificationsSettings,
+    calendar: CalendarPart | None,
+    event: dict[str, Any] | None,
+    email: str,
+    name: str,
+    url: str | None,
+) -> bytes | None:
+    """The iCalendar attachment: only when asked for and the event has a date."""
+    if calendar is None or not (event or {}).get("starts_on"):
+        return None
+    return mail.calendar(
+        method=calendar.method,
+        uid=calendar.uid,
+        sequence=calendar.sequence,
+        event=event,
+        attendee_email=email,
+        attendee_name=name,
+        organizer=domain.bare_address(ns.mail_from),
+        url=url,
+    )
+
+
+def _mail_row(
+    *,
+    key: str,
+    cause_id: str,
+    template: str,
+    event_id: str | None,
+    email: str,
+    rendered: mail.Rendered,
+    raw: bytes,
+    now: datetime,
+    trace: TraceContext,
+) -> dict[str, Any]:
+    """A pending mail of the outbox, due now; ``key`` (cause, recipient, template) is its id."""
+    return {
+        "_id": key,
+        "cause_id": cause_id,
+        "template": template,
+        "event_id": event_id,
+        "to": email,
+        "email_hash": domain.email_hash(email),
+        "language": rendered.language,
+        "subject": rendered.subject,
+        "message_id": domain.message_id(key),
+        "raw": raw.decode("utf-8", "surrogateescape"),
+        "essential": domain.is_essential(template),
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        "correlation_id": trace.correlation_id,
+        "traceparent": trace.traceparent,
+    }
+
+
 def add_feed(
-    store: NotificationStore,
+    ctx: Context,
     session: ClientSession | None,
     *,
     key: str,
@@ -155,7 +221,7 @@ def add_feed(
     link: str | None,
     at: datetime,
 ) -> None:
-    store.insert_feed(
+    ctx.store.insert_feed(
         {
             "_id": str(uuid.uuid4()),
             "key": key,
@@ -178,7 +244,7 @@ PARTNER_TOPICS = frozenset(t.name for t in TOPICS if t.partner_visible)
 
 
 def queue_webhooks(
-    store: NotificationStore,
+    ctx: Context,
     session: ClientSession,
     *,
     topic: str,
@@ -197,10 +263,11 @@ def queue_webhooks(
         separators=(",", ":"),
         ensure_ascii=False,
     )
+    store = ctx.store
     for sub in store.subscriptions_for(topic, session):
         if store.has_delivery(sub["_id"], ce_id, session):
             continue
-        store.deliveries.insert_one(
+        store.insert_delivery(
             {
                 "_id": f"msg_{uuid.uuid4().hex}",
                 "subscription_id": sub["_id"],
@@ -215,15 +282,14 @@ def queue_webhooks(
                 "horizon_from": now,
                 "log": [],
             },
-            session=session,
+            session,
         )
         count += 1
     return count
 
 
 def create_subscription(
-    client: Any,
-    store: NotificationStore,
+    ctx: Context,
     *,
     owner_sub: str,
     owner_email: str | None,
@@ -244,46 +310,36 @@ def create_subscription(
         "consecutive_failures": 0,
         "created_at": now,
     }
-    store.subscriptions.insert_one(doc)
+    ctx.store.insert_subscription(doc)
     return doc
 
 
-def delete_subscription(client: Any, store: NotificationStore, sub: dict[str, Any]) -> None:
+def delete_subscription(ctx: Context, sub: dict[str, Any]) -> None:
     """Stop deliveries: pending ones are cancelled, the log stays readable for a while."""
+    store = ctx.store
 
     def work(session: ClientSession) -> None:
-        store.subscriptions.update_one(
-            {"_id": sub["_id"]},
-            {"$set": {"status": "deleted", "deleted_at": datetime.now(UTC)}},
-            session=session,
-        )
-        store.deliveries.update_many(
-            {"subscription_id": sub["_id"], "status": "pending"},
-            {"$set": {"status": "cancelled"}},
-            session=session,
-        )
+        store.mark_subscription_deleted(sub["_id"], datetime.now(UTC), session)
+        store.cancel_pending_deliveries(sub["_id"], session)
 
-    in_transaction(client, work)
+    ctx.transaction(work)
 
 
-def redeliver(store: NotificationStore, sub: dict[str, Any], delivery_id: str) -> dict:
+def redeliver(ctx: Context, sub: dict[str, Any], delivery_id: str) -> dict:
+    store = ctx.store
     now = datetime.now(UTC)
-    doc = store.deliveries.find_one({"_id": delivery_id, "subscription_id": sub["_id"]})
+    doc = store.delivery_of(sub["_id"], delivery_id)
     if doc is None:
-        raise Problem(404, f"There is no delivery {delivery_id} of this subscription.")
+        raise NotFound(f"There is no delivery {delivery_id} of this subscription.")
     if doc["status"] == "pending":
-        raise Problem(409, "This delivery is already waiting to be sent.")
+        raise Conflict("This delivery is already waiting to be sent.")
     if sub["status"] != "active":
-        raise Problem(409, f"The subscription is {sub['status']}; re-create it first.")
-    store.deliveries.update_one(
-        {"_id": delivery_id},
-        {"$set": {"status": "pending", "next_attempt_at": now, "horizon_from": now}},
-    )
-    return store.deliveries.find_one({"_id": delivery_id})
+        raise Conflict(f"The subscription is {sub['status']}; re-create it first.")
+    return store.requeue_delivery(delivery_id, now)
 
 
 def _announce(
-    outbox: Outbox,
+    ctx: Context,
     session: ClientSession,
     topic: str,
     *,
@@ -295,39 +351,39 @@ def _announce(
     attempts: int,
     trace: TraceContext,
 ) -> None:
-    outbox.add(
+    ctx.outbox.add(
         session,
         topic=topic,
         key=event_id or notification_id,
         seq=attempts,
         subject=notification_id,
-        payload={
-            "notification_id": notification_id,
-            "cause_id": cause_id,
-            "event_id": event_id,
-            "channel": channel,
-            "template": template,
-            "attempts": attempts,
-            "occurred_at": datetime.now(UTC).isoformat(),
-            "version": attempts,
-        },
+        payload=_payload_schema.dump(
+            {
+                "notification_id": notification_id,
+                "cause_id": cause_id,
+                "event_id": event_id,
+                "channel": channel,
+                "template": template,
+                "attempts": attempts,
+                "occurred_at": datetime.now(UTC),
+                "version": attempts,
+            }
+        ),
         trace=trace,
     )
 
 
 def _mail_trace(doc: dict[str, Any]) -> TraceContext:
-    ctx = current_context()
+    here = current_context()
     return TraceContext(
-        correlation_id=doc.get("correlation_id") or ctx.correlation_id,
+        correlation_id=doc.get("correlation_id") or here.correlation_id,
         causation_id=doc["cause_id"],
-        traceparent=doc.get("traceparent") or ctx.traceparent,
+        traceparent=doc.get("traceparent") or here.traceparent,
     )
 
 
 def record_mail_outcome(
-    client: Any,
-    db: Database,
-    outbox: Outbox,
+    ctx: Context,
     doc: dict[str, Any],
     outcome: str,
     error: str = "",
@@ -351,10 +407,10 @@ def record_mail_outcome(
             values.update(next_attempt_at=domain.next_mail_attempt(attempts, now), last_error=error)
             if attempts == domain.MAIL_FAILED_AFTER:
                 announce = "notification.failed"  # still retried; operators should know
-        db["mails"].update_one({"_id": doc["_id"]}, {"$set": values}, session=session)
+        ctx.store.update_mail(doc["_id"], values, session)
         if announce:
             _announce(
-                outbox,
+                ctx,
                 session,
                 announce,
                 notification_id=doc["_id"],
@@ -366,14 +422,11 @@ def record_mail_outcome(
                 trace=_mail_trace(doc),
             )
 
-    in_transaction(client, work)
+    ctx.transaction(work)
 
 
 def record_delivery_outcome(
-    client: Any,
-    store: NotificationStore,
-    outbox: Outbox,
-    ns: NotificationSettings,
+    ctx: Context,
     doc: dict[str, Any],
     *,
     ok: bool,
@@ -381,83 +434,33 @@ def record_delivery_outcome(
     latency_ms: float,
     error: str,
 ) -> None:
+    """Log one attempt of webhook delivery ``doc``: it succeeded, falls due again
+    later, or is dead once its retry horizon is spent; the subscription counts its
+    dead deliveries in a row, and the outcome is announced on ``notification.*``."""
     now = datetime.now(UTC)
     attempts = doc.get("attempts", 0) + 1
-    entry = {
-        "at": now,
-        "status_code": status_code,
-        "latency_ms": round(latency_ms, 1),
-        "error": error or None,
+    latency = round(latency_ms, 1)
+    state, announce = _delivery_state(ctx.settings, doc, ok=ok, attempts=attempts, now=now)
+    values: dict[str, Any] = {
+        "attempts": attempts,
+        "last_status_code": status_code,
+        "last_latency_ms": latency,
+        "last_error": error or None,
+        "last_attempt_at": now,
+        **state,
     }
+    entry = {"at": now, "status_code": status_code, "latency_ms": latency, "error": error or None}
 
     def work(session: ClientSession) -> None:
-        values: dict[str, Any] = {
-            "attempts": attempts,
-            "last_status_code": status_code,
-            "last_latency_ms": round(latency_ms, 1),
-            "last_error": error or None,
-            "last_attempt_at": now,
-        }
-        announce = None
-        sub_update: dict[str, Any] | None = None
+        ctx.store.record_delivery_attempt(doc["_id"], values, entry, session)
         if ok:
-            values.update(status="succeeded", delivered_at=now)
-            announce = "notification.sent"
-            sub_update = {"$set": {"consecutive_failures": 0}}
-        else:
-            horizon_from = doc.get("horizon_from") or doc["created_at"]
-            when = domain.next_webhook_attempt(
-                attempts, horizon_from, now, ns.webhook_retry_horizon_s
-            )
-            if when is None:
-                values.update(status="dead", dead_at=now)
-                announce = "notification.failed"
-                sub_update = {"$inc": {"consecutive_failures": 1}}
-            else:
-                values["next_attempt_at"] = when
-        store.deliveries.update_one(
-            {"_id": doc["_id"]},
-            {"$set": values, "$push": {"log": {"$each": [entry], "$slice": -50}}},
-            session=session,
-        )
-        if sub_update is not None:
-            sub = store.subscriptions.find_one_and_update(
-                {"_id": doc["subscription_id"]},
-                sub_update,
-                session=session,
-                return_document=True,
-            )
-            if (
-                sub
-                and not ok
-                and sub["status"] == "active"
-                and sub.get("consecutive_failures", 0) >= ns.webhook_disable_after
-            ):
-                store.subscriptions.update_one(
-                    {"_id": sub["_id"]},
-                    {"$set": {"status": "disabled", "disabled_at": now}},
-                    session=session,
-                )
-                add_feed(
-                    store,
-                    session,
-                    key=f"disabled:{sub['_id']}:{now.isoformat()}",
-                    email=sub.get("owner_email"),
-                    sub=sub["owner_sub"],
-                    kind="subscription_disabled",
-                    title=(
-                        f"Webhook subscription to {sub['url']} disabled after "
-                        f"{sub['consecutive_failures']} failed deliveries in a row: "
-                        "fix the endpoint and create a new subscription"
-                    ),
-                    event_id=None,
-                    link=f"/v1/subscriptions/{sub['_id']}",
-                    at=now,
-                )
+            ctx.store.reset_failures(doc["subscription_id"], session)
+        elif state.get("status") == "dead":
+            _count_dead_delivery(ctx, session, doc["subscription_id"], now)
         # Outcomes of notification.* deliveries are not announced again (no loops).
         if announce and not doc["topic"].startswith("notification."):
             _announce(
-                outbox,
+                ctx,
                 session,
                 announce,
                 notification_id=doc["_id"],
@@ -469,12 +472,51 @@ def record_delivery_outcome(
                 trace=current_context(),
             )
 
-    in_transaction(client, work)
+    ctx.transaction(work)
 
 
-def unsubscribe(store: NotificationStore, email_hash: str) -> None:
-    store.opt_out(email_hash, datetime.now(UTC))
+def _delivery_state(
+    ns: NotificationsSettings, doc: dict[str, Any], *, ok: bool, attempts: int, now: datetime
+) -> tuple[dict[str, Any], str | None]:
+    """A delivery's new state after its ``attempts``-th attempt, and the topic that
+    announces it (None while it is still being retried)."""
+    if ok:
+        return {"status": "succeeded", "delivered_at": now}, "notification.sent"
+    horizon_from = doc.get("horizon_from") or doc["created_at"]
+    when = domain.next_webhook_attempt(attempts, horizon_from, now, ns.webhook_retry_horizon_s)
+    if when is None:
+        return {"status": "dead", "dead_at": now}, "notification.failed"
+    return {"next_attempt_at": when}, None
 
 
-def hold(seconds: float) -> datetime:
-    return datetime.now(UTC) + timedelta(seconds=seconds)
+def _count_dead_delivery(
+    ctx: Context, session: ClientSession, subscription_id: str, now: datetime
+) -> None:
+    """One more dead delivery in a row: at ``webhook_disable_after`` of them an
+    active subscription is disabled, and its owner told in the feed."""
+    sub = ctx.store.count_dead_delivery(subscription_id, session)
+    if sub is None or sub["status"] != "active":
+        return
+    if sub.get("consecutive_failures", 0) < ctx.settings.webhook_disable_after:
+        return
+    ctx.store.disable_subscription(sub["_id"], now, session)
+    add_feed(
+        ctx,
+        session,
+        key=f"disabled:{sub['_id']}:{now.isoformat()}",
+        email=sub.get("owner_email"),
+        sub=sub["owner_sub"],
+        kind="subscription_disabled",
+        title=(
+            f"Webhook subscription to {sub['url']} disabled after "
+            f"{sub['consecutive_failures']} failed deliveries in a row: "
+            "fix the endpoint and create a new subscription"
+        ),
+        event_id=None,
+        link=f"/v1/subscriptions/{sub['_id']}",
+        at=now,
+    )
+
+
+def unsubscribe(ctx: Context, email_hash: str) -> None:
+    ctx.store.opt_out(email_hash, datetime.now(UTC))

@@ -1,5 +1,7 @@
-"""marshmallow schemas of the notifications service: HTTP bodies, query
-arguments and the payloads of the topics it produces (``notification.*``)."""
+"""marshmallow schemas of the notifications service's HTTP bodies and query arguments.
+
+The payload of the topics it produces (``notification.*``) is published in
+:mod:`shared.payloads.notifications`."""
 
 from __future__ import annotations
 
@@ -108,25 +110,3 @@ class DeliveryQuerySchema(ListArgs):
 class UnsubscribedSchema(Schema):
     unsubscribed = fields.Boolean()
     detail = fields.String()
-
-
-# --- topic payloads -------------------------------------------------------------
-
-
-class NotificationPayloadSchema(Schema):
-    """Payload of ``notification.sent`` and ``notification.failed``: no addresses."""
-
-    notification_id = fields.String(required=True)
-    cause_id = fields.String(required=True, metadata={"description": "ce_id of the cause"})
-    event_id = fields.String(allow_none=True)
-    channel = fields.String(required=True, validate=validate.OneOf(["email", "webhook"]))
-    template = fields.String(required=True)
-    attempts = fields.Integer(required=True)
-    occurred_at = fields.AwareDateTime(required=True)
-    version = fields.Integer(required=True)
-
-
-TOPIC_PAYLOADS: dict[str, type[Schema]] = {
-    "notification.sent": NotificationPayloadSchema,
-    "notification.failed": NotificationPayloadSchema,
-}

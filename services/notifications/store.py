@@ -21,6 +21,8 @@ from shared.readmodel import apply_if_newer
 
 Session = ClientSession | None
 
+LOG_LENGTH = 50  # attempts a delivery's log keeps
+
 
 class NotificationStore:
     def __init__(self, db: Database) -> None:
@@ -113,6 +115,10 @@ class NotificationStore:
     def insert_mail(self, doc: dict[str, Any], s: Session) -> None:
         self.mails.insert_one(doc, session=s)
 
+    def update_mail(self, mail_id: str, values: dict[str, Any], s: Session) -> None:
+        """Set ``values`` on one mail of the outbox (the outcome of an attempt)."""
+        self.mails.update_one({"_id": mail_id}, {"$set": values}, session=s)
+
     def insert_feed(self, doc: dict[str, Any], s: Session) -> None:
         if self.feed.find_one({"key": doc["key"]}, {"_id": 1}, session=s) is None:
             self.feed.insert_one(doc, session=s)
@@ -162,16 +168,15 @@ class NotificationStore:
             doc["read_at"] = at
         return doc
 
-    # --- webhooks --------------------------------------------------------------
+    # --- webhooks: subscriptions ------------------------------------------------
+
+    def insert_subscription(self, doc: dict[str, Any]) -> None:
+        self.subscriptions.insert_one(doc)
 
     def subscriptions_for(self, topic: str, s: Session) -> list[dict[str, Any]]:
         return list(
             self.subscriptions.find({"topics": topic, "status": "active"}, {"_id": 1}, session=s)
         )
-
-    def has_delivery(self, subscription_id: str, ce_id: str, s: Session) -> bool:
-        query = {"subscription_id": subscription_id, "ce_id": ce_id}
-        return self.deliveries.find_one(query, {"_id": 1}, session=s) is not None
 
     def subscription(self, subscription_id: str) -> dict[str, Any] | None:
         return self.subscriptions.find_one({"_id": subscription_id})
@@ -181,14 +186,134 @@ class NotificationStore:
             {"_id": subscription_id, "owner_sub": owner, "status": {"$ne": "deleted"}}
         )
 
+    def subscriptions_page(
+        self, owner: str | None, skip: int, limit: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of ``owner``'s subscriptions (deleted ones left out), newest
+        first, and how many there are in all."""
+        query = {"owner_sub": owner, "status": {"$ne": "deleted"}}
+        total = self.subscriptions.count_documents(query)
+        cursor = (
+            self.subscriptions.find(query)
+            .sort([("created_at", DESCENDING), ("_id", DESCENDING)])
+            .skip(skip)
+            .limit(limit)
+        )
+        return list(cursor), total
+
+    def mark_subscription_deleted(self, subscription_id: str, at: datetime, s: Session) -> None:
+        self.subscriptions.update_one(
+            {"_id": subscription_id},
+            {"$set": {"status": "deleted", "deleted_at": at}},
+            session=s,
+        )
+
+    def reset_failures(self, subscription_id: str, s: Session) -> None:
+        """A delivery succeeded: the subscription's run of dead deliveries is over."""
+        self.subscriptions.update_one(
+            {"_id": subscription_id}, {"$set": {"consecutive_failures": 0}}, session=s
+        )
+
+    def count_dead_delivery(self, subscription_id: str, s: Session) -> dict[str, Any] | None:
+        """One more dead delivery in a row; returns the subscription as it is now."""
+        return self.subscriptions.find_one_and_update(
+            {"_id": subscription_id},
+            {"$inc": {"consecutive_failures": 1}},
+            session=s,
+            return_document=ReturnDocument.AFTER,
+        )
+
+    def disable_subscription(self, subscription_id: str, at: datetime, s: Session) -> None:
+        self.subscriptions.update_one(
+            {"_id": subscription_id},
+            {"$set": {"status": "disabled", "disabled_at": at}},
+            session=s,
+        )
+
+    # --- webhooks: deliveries --------------------------------------------------
+
+    def has_delivery(self, subscription_id: str, ce_id: str, s: Session) -> bool:
+        query = {"subscription_id": subscription_id, "ce_id": ce_id}
+        return self.deliveries.find_one(query, {"_id": 1}, session=s) is not None
+
+    def insert_delivery(self, doc: dict[str, Any], s: Session) -> None:
+        self.deliveries.insert_one(doc, session=s)
+
+    def delivery_of(self, subscription_id: str, delivery_id: str) -> dict[str, Any] | None:
+        return self.deliveries.find_one({"_id": delivery_id, "subscription_id": subscription_id})
+
+    def deliveries_page(
+        self, subscription_id: str, status: str | None, skip: int, limit: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of a subscription's delivery log (``status`` ones only, when
+        given), newest first, without the bodies; and how many there are in all."""
+        query: dict[str, Any] = {"subscription_id": subscription_id}
+        if status is not None:
+            query["status"] = status
+        total = self.deliveries.count_documents(query)
+        cursor = (
+            self.deliveries.find(query, {"body": 0})
+            .sort([("created_at", DESCENDING), ("_id", DESCENDING)])
+            .skip(skip)
+            .limit(limit)
+        )
+        return list(cursor), total
+
+    def requeue_delivery(self, delivery_id: str, at: datetime) -> dict[str, Any] | None:
+        """Make a delivery due again at ``at``, its retry horizon starting anew."""
+        self.deliveries.update_one(
+            {"_id": delivery_id},
+            {"$set": {"status": "pending", "next_attempt_at": at, "horizon_from": at}},
+        )
+        return self.deliveries.find_one({"_id": delivery_id})
+
+    def cancel_pending_deliveries(self, subscription_id: str, s: Session) -> None:
+        self.deliveries.update_many(
+            {"subscription_id": subscription_id, "status": "pending"},
+            {"$set": {"status": "cancelled"}},
+            session=s,
+        )
+
+    def cancel_delivery(self, delivery_id: str) -> None:
+        """Cancel one delivery, unless it was sent or cancelled meanwhile."""
+        self.deliveries.update_one(
+            {"_id": delivery_id, "status": "pending"}, {"$set": {"status": "cancelled"}}
+        )
+
+    def record_delivery_attempt(
+        self, delivery_id: str, values: dict[str, Any], entry: dict[str, Any], s: Session
+    ) -> None:
+        """Set the outcome ``values`` of an attempt and log it (the last 50 are kept)."""
+        self.deliveries.update_one(
+            {"_id": delivery_id},
+            {"$set": values, "$push": {"log": {"$each": [entry], "$slice": -LOG_LENGTH}}},
+            session=s,
+        )
+
     def claim_delivery(
         self, now: datetime, hold_until: datetime, busy: list[str]
     ) -> dict[str, Any] | None:
+        """Take the oldest due delivery of a subscription not in ``busy`` until ``hold_until``."""
         query: dict[str, Any] = {"status": "pending", "next_attempt_at": {"$lte": now}}
         if busy:
             query["subscription_id"] = {"$nin": busy}
         return self.deliveries.find_one_and_update(
             query,
+            {"$set": {"next_attempt_at": hold_until}},
+            sort=[("next_attempt_at", ASCENDING)],
+            return_document=ReturnDocument.AFTER,
+        )
+
+    def claim_next_delivery_of(
+        self, subscription_id: str, now: datetime, hold_until: datetime
+    ) -> dict[str, Any] | None:
+        """Take the oldest due delivery of one subscription until ``hold_until``."""
+        return self.deliveries.find_one_and_update(
+            {
+                "subscription_id": subscription_id,
+                "status": "pending",
+                "next_attempt_at": {"$lte": now},
+            },
             {"$set": {"next_attempt_at": hold_until}},
             sort=[("next_attempt_at", ASCENDING)],
             return_document=ReturnDocument.AFTER,

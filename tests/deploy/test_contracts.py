@@ -18,11 +18,14 @@ from jsonschema import Draft202012Validator
 
 from deploy import contracts
 from deploy.catalog import names as deployed_names
-from services.events.app import create_app
+from devkit.auth import auth
+from devkit.env import service_env
+from devkit.kafka import collect, partner_consumer
+from devkit.samples import event_body
 from shared.bus import make_producer
 from shared.outbox import OutboxRelay
 from shared.topics import TOPICS
-from tests.helpers import auth, collect, event_body, partner_consumer, service_env, settings_for
+from tests.helpers import running_app, service_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -92,19 +95,14 @@ def test_each_json_schema_is_a_valid_2020_12_schema():
         Draft202012Validator.check_schema(json.loads(path.read_text()))
 
 
-def test_openapi_documents_equal_what_the_running_apps_serve(kafka, mongo, monkeypatch):
+def test_openapi_documents_equal_what_the_running_apps_serve(kafka, mongo):
     for service in deployed_names():
-        settings_for(service, service_env(service, kafka.bootstrap, mongo.uri), monkeypatch)
+        settings = service_settings(service, service_env(service, kafka.bootstrap, mongo.uri))
         module = __import__(f"services.{service}.app", fromlist=["create_app"])
-        app = module.create_app()
-        try:
+        with running_app(module.create_app, settings) as app:
             served = app.test_client().get("/openapi.json").get_json()
             checked_in = json.loads((ROOT / "docs" / "openapi" / f"{service}.json").read_text())
             assert served == checked_in
-        finally:
-            rt = app.extensions["mlp"]
-            rt.client.drop_database(rt.db.name)
-            rt.client.close()
 
 
 # --- staleness and compatibility, each shown failing on a broken copy ---------
@@ -200,16 +198,6 @@ def test_writer_refuses_to_overwrite_with_a_breaking_change(tmp_path, monkeypatc
 # --- what the events service produces validates -------------------------------
 
 
-@pytest.fixture
-def events_app(kafka, mongo, monkeypatch):
-    settings_for("events", service_env("events", kafka.bootstrap, mongo.uri), monkeypatch)
-    app = create_app()
-    yield app
-    rt = app.extensions["mlp"]
-    rt.client.drop_database(rt.db.name)
-    rt.client.close()
-
-
 def _drive_every_event_topic(client) -> None:
     sec = auth("secretariat")
     created = client.post("/v1/events", json=event_body(), headers=sec)
@@ -237,13 +225,13 @@ def test_every_record_the_events_service_produces_validates(events_app, topics):
     consumer = partner_consumer(topics, *events_topics)
     try:
         _drive_every_event_topic(events_app.test_client())
-        rt = events_app.extensions["mlp"]
-        rows = list(rt.db["outbox"].find())
+        ctx = events_app.extensions["mlp"]
+        rows = list(ctx.db["outbox"].find())
         assert {r["topic"] for r in rows} == set(events_topics)
         for row in rows:
             assert contracts.payload_errors(row["topic"], row["payload"]) == []
 
-        relay = OutboxRelay(rt.db, lambda: make_producer(rt.settings))
+        relay = OutboxRelay(ctx.db, lambda: make_producer(ctx.settings))
         assert relay.drain() == len(rows)
         relay._reset_producer()
         ids = {r["ce_id"] for r in rows}

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 from deploy import contracts
-from deploy.checks import MLP_VAR, documented_variables, undocumented
+from tests.deploy.checks import MLP_VAR, documented_variables, undocumented
 
 ROOT = Path(__file__).resolve().parents[2]
 PARTNERS = (ROOT / "docs" / "partners.md").read_text()
@@ -87,3 +87,14 @@ def test_the_metric_check_catches_an_undocumented_metric(tmp_path):
     fake = 'X = Gauge("mlp_dlq_size", "records in the DLQ")'
     assert METRIC_DEF.findall(fake) == ["mlp_dlq_size"]
     assert "mlp_dlq_size" not in set(re.findall(r"`(mlp_[a-z0-9_]+)`", OPERATIONS))
+
+
+def test_variables_count_as_documented_in_any_readme_or_guide_that_exists(tmp_path):
+    (tmp_path / "README.md").write_text("`MLP_ENV`\n")
+    (tmp_path / "services" / "surveys").mkdir(parents=True)
+    (tmp_path / "services" / "surveys" / "README.md").write_text("`MLP_SURVEYS_LIMIT`\n")
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "operations.md").write_text("`MLP_LOG_LEVEL`\n")
+    text = documented_variables(tmp_path)  # no shared/config.py here: tolerated
+    names = {"MLP_ENV", "MLP_SURVEYS_LIMIT", "MLP_LOG_LEVEL", "MLP_NOWHERE"}
+    assert undocumented(names, text) == ["MLP_NOWHERE"]

@@ -4,6 +4,7 @@ and its entry point really starts the web and answers the health check."""
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import signal
@@ -17,9 +18,9 @@ import requests
 from packaging.requirements import Requirement
 
 from deploy import catalog
-from deploy.local.infra import free_port
+from deploy.local.ports import free_port
 from deploy.requirements import normalise, parse_pins, render, runtime_pins
-from tests.helpers import service_env
+from devkit.env import service_env
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
@@ -110,6 +111,24 @@ def test_dockerfile_is_sound():
     for service in catalog.names():
         assert (ROOT / "services" / service / "app.py").exists()
         assert (ROOT / "services" / service / "worker.py").exists()
+
+
+def test_what_the_image_holds_imports_nothing_it_leaves_out():
+    """The image holds shared/ and services/<name>/ only: neither imports devkit/,
+    tests/, bench/ or deploy/ (development code)."""
+    left_out = {"devkit", "tests", "bench", "deploy"}
+    found = []
+    for path in sorted([*ROOT.glob("shared/**/*.py"), *ROOT.glob("services/**/*.py")]):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                modules = [node.module or ""]
+            else:
+                continue
+            where = path.relative_to(ROOT)
+            found += [f"{where}: {m}" for m in modules if m.split(".")[0] in left_out]
+    assert found == []
 
 
 def test_dockerfile_checker_reports_each_breakage():

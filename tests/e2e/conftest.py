@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from deploy.local import services
-from deploy.local.infra import free_port
+from deploy.local.ports import free_port
+from devkit.env import service_env
 from shared.bus import ensure_topics
 from shared.config import Settings
-from tests.helpers import service_env
 
 
 @dataclass

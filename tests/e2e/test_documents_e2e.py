@@ -1,89 +1,40 @@
 """The documents service end to end: events and documents as real processes
 (gunicorn web + worker), real Kafka and MongoDB. The invitations service is
 built in parallel, so this test plays its part: it produces
-``internal.invitation.issued`` and ``invitation.*`` records with a plain
-kafka-python producer and the shared envelope."""
+``internal.invitation.issued`` and ``invitation.*`` records with
+``devkit.kafka.Producer`` (the shared envelope, source ``/mlp/invitations``)."""
 
 from __future__ import annotations
 
 import io
 import json
-import time
 import uuid
 import zipfile
-from datetime import UTC, datetime
 
 import requests
-from kafka import KafkaProducer
 
-from shared.context import fresh_context
-from shared.envelope import encode
-from tests.fixtures_documents import PDF_BYTES, ooxml
-from tests.helpers import auth, collect, event_body, partner_consumer
+from devkit.auth import auth
+from devkit.kafka import Producer, collect, partner_consumer
+from devkit.samples import event_body, issued_payload, status_payload
+from devkit.waiting import wait_until
+from tests.fixtures.documents import PDF_BYTES, ooxml
 
 SEC = auth("secretariat")
 ACCEPTED = auth("participant", email="accepted.official@example.lv", country="LV")
 INVITED = auth("participant", email="invited.official@example.fi", country="FI")
 
 
-def _produce(producer: KafkaProducer, topic: str, event_id: str, subject: str, data: dict):
-    wire = encode(
-        ce_id=str(uuid.uuid4()),
-        topic=topic,
-        source="/mlp/invitations",
-        subject=subject,
-        key=event_id,
-        time=datetime.now(UTC),
-        data={**data, "occurred_at": datetime.now(UTC).isoformat()},
-        trace=fresh_context(),
-    )
-    producer.send(wire.topic, key=wire.key, value=wire.value, headers=wire.headers).get(10)
-
-
 def _invitation(producer, event_id, email, status, version, invitation_id=None):
+    """What the invitations service would announce: the issue record naming the
+    invitee (when ``email`` is given), then the status (valid payloads both)."""
     invitation_id = invitation_id or str(uuid.uuid4())
     if email:
-        _produce(
-            producer,
-            "internal.invitation.issued",
-            event_id,
-            invitation_id,
-            {
-                "invitation_id": invitation_id,
-                "event_id": event_id,
-                "version": 1,
-                "email": email,
-                "name": "An Official",
-                "language": "en",
-                "country": "LV",
-                "role": "government_official",
-                "resend": False,
-            },
-        )
-    _produce(
-        producer,
-        f"invitation.{status}",
-        event_id,
-        invitation_id,
-        {
-            "invitation_id": invitation_id,
-            "event_id": event_id,
-            "country": "LV",
-            "role": "government_official",
-            "status": "pending" if status == "sent" else status,
-            "version": version,
-        },
-    )
+        issued = issued_payload(event_id, invitation_id, email, name="An Official", country="LV")
+        producer.send("internal.invitation.issued", issued, key=event_id, subject=invitation_id)
+    state = "pending" if status == "sent" else status
+    changed = status_payload(event_id, invitation_id, state, version)
+    producer.send(f"invitation.{status}", changed, key=event_id, subject=invitation_id)
     return invitation_id
-
-
-def _eventually(check, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def _upload(base, event_id, headers, content=PDF_BYTES, filename="host-paper.pdf", **fields):
@@ -103,13 +54,13 @@ def test_papers_circulate_to_accepted_participants_and_then_to_everyone(start_se
     documents = start_service("documents", topics)
     base = documents.base_url
     partner = partner_consumer(topics, "document.published")
-    producer = KafkaProducer(bootstrap_servers=topics, acks="all")
+    producer = Producer(topics)
 
     response = requests.post(f"{events.base_url}/v1/events", json=event_body(), headers=SEC)
     assert response.status_code == 201
     event_id = response.json()["id"]
     # the documents service learns of the event from event.created
-    assert _eventually(lambda: _upload(base, event_id, SEC).status_code == 201)
+    assert wait_until(lambda: _upload(base, event_id, SEC).status_code == 201)
     accepted_id = _invitation(producer, event_id, "Accepted.Official@example.lv", "accepted", 2)
     _invitation(producer, event_id, "invited.official@example.fi", "sent", 1)
 
@@ -120,7 +71,7 @@ def test_papers_circulate_to_accepted_participants_and_then_to_everyone(start_se
     for action in ("submit", "approve"):
         assert requests.post(f"{url}/{action}", headers=SEC).status_code == 200
 
-    assert _eventually(lambda: requests.get(url, headers=ACCEPTED).status_code == 200)
+    assert wait_until(lambda: requests.get(url, headers=ACCEPTED).status_code == 200)
     content = requests.get(f"{url}/content", headers=ACCEPTED)
     assert content.content == PDF_BYTES
     assert requests.get(url, headers=INVITED).status_code == 404
@@ -164,7 +115,7 @@ def test_papers_circulate_to_accepted_participants_and_then_to_everyone(start_se
     other_url = f"{base}/v1/documents/{other['id']}"
     assert requests.get(other_url, headers=ACCEPTED).status_code == 200
     _invitation(producer, event_id, None, "declined", 3, invitation_id=accepted_id)
-    assert _eventually(lambda: requests.get(other_url, headers=ACCEPTED).status_code == 404)
+    assert wait_until(lambda: requests.get(other_url, headers=ACCEPTED).status_code == 404)
     assert requests.get(url, headers=ACCEPTED).status_code == 200  # published stays public
 
     # bad input through gunicorn: an oversized body is refused from its Content-Length

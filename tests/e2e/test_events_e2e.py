@@ -10,7 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 import requests
 from pymongo import MongoClient
 
-from tests.helpers import auth, ce_ids, collect, event_body, header, partner_consumer
+from devkit.auth import auth
+from devkit.kafka import ce_ids, collect, header, partner_consumer
+from devkit.samples import event_body
 
 SEC = auth("secretariat")
 

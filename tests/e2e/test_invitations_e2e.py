@@ -10,7 +10,9 @@ import time
 
 import requests
 
-from tests.helpers import auth, collect, event_body, partner_consumer
+from devkit.auth import auth
+from devkit.kafka import collect, partner_consumer
+from devkit.samples import event_body
 
 SEC = auth("secretariat")
 PARTNER_TOPICS = (

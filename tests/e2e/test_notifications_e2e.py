@@ -6,19 +6,16 @@ from __future__ import annotations
 import time
 import uuid
 from collections import Counter
+from datetime import UTC, datetime
 from email.header import decode_header, make_header
 
 import requests
 from icalendar import Calendar
 
-from tests.fixtures_notifications import (
-    Producer,
-    event_payload,
-    issued_payload,
-    status_payload,
-    wait_for,
-)
-from tests.helpers import auth
+from devkit.auth import auth
+from devkit.kafka import Producer
+from devkit.samples import event_payload, issued_payload, status_payload
+from tests.helpers import wait_for
 
 
 def _story(event_id: str) -> tuple[list[tuple[str, dict, str]], dict[str, str]]:
@@ -55,6 +52,7 @@ def _story(event_id: str) -> tuple[list[tuple[str, dict, str]], dict[str, str]]:
                 "sha256": "0" * 64,
                 "status": "approved",
                 "revision": 3,
+                "occurred_at": datetime.now(UTC).isoformat(),
             },
         ),
         ("event.cancelled", event_payload(event_id, version=3, status="cancelled")),

@@ -4,45 +4,33 @@ events service's own handlers (the participation read model)."""
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from datetime import UTC, datetime
 
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
-from pymongo import MongoClient
 
+from devkit.kafka import collect, header, partner_consumer, wire_record
+from devkit.waiting import wait_until
+from services.events.config import EventsSettings
 from services.events.handlers import subscriptions
 from services.events.store import EventStore
 from shared.bus import make_producer
-from shared.config import Settings
 from shared.consumer import ConsumerRunner
-from shared.context import fresh_context
-from shared.envelope import encode
-from shared.outbox import Outbox
-from tests.helpers import collect, header, partner_consumer
+from shared.service import start_service
 
 # Invitation ids are unique, as the invitations service makes them: the
 # session's broker carries records of earlier tests too.
 INV = {n: f"inv-{n}-{uuid.uuid4()}" for n in range(10)}
 
 
-def _wait(condition, timeout_s=30.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return condition()
-
-
 @pytest.fixture
 def runner_setup(topics, mongo):
-    settings = Settings(service="events", kafka_bootstrap=topics)
-    client = MongoClient(mongo.uri, tz_aware=True)
-    db = client[f"test_runner_{uuid.uuid4().hex[:8]}"]
-    store = EventStore(db)
-    store.ensure_indexes()
+    settings = EventsSettings(
+        kafka_bootstrap=topics, mongo_uri=mongo.uri, mongo_db=f"test_runner_{uuid.uuid4().hex[:8]}"
+    )
+    ctx = start_service(settings, EventStore)
+    db = ctx.db
     event_id = f"evt-{uuid.uuid4()}"
     db.events.insert_one({"_id": event_id, "title": "Peer review", "version": 1})
     stop = threading.Event()
@@ -50,9 +38,7 @@ def runner_setup(topics, mongo):
     runner = ConsumerRunner(
         group="events",
         subscriptions=subscriptions,
-        client=client,
-        db=db,
-        outbox=Outbox(db, "/mlp/events"),
+        ctx=ctx,
         consumer_factory=lambda: KafkaConsumer(
             *subscriptions.topics,
             bootstrap_servers=topics,
@@ -80,22 +66,20 @@ def runner_setup(topics, mongo):
     stop.set()
     thread.join(timeout=30)
     producer.close()
-    client.drop_database(db.name)
-    client.close()
+    ctx.client.drop_database(db.name)
+    ctx.close()
 
 
 def _send(producer, topic, event_id, ce_id=None, **data):
-    payload = {"event_id": event_id, "country": "LV", "role": "government_official", **data}
-    record = encode(
-        ce_id=ce_id or str(uuid.uuid4()),
-        topic=topic,
-        source="/mlp/invitations",
-        subject=str(data.get("invitation_id", event_id)),
-        key=event_id,
-        time=datetime.now(UTC),
-        data=payload,
-        trace=fresh_context(),
-    )
+    payload = {
+        "event_id": event_id,
+        "country": "LV",
+        "role": "government_official",
+        "occurred_at": datetime.now(UTC).isoformat(),
+        **data,
+    }
+    subject = str(data.get("invitation_id", event_id))
+    record = wire_record(topic, payload, key=event_id, subject=subject, ce_id=ce_id)
     producer.send(topic, key=record.key, value=record.value, headers=record.headers).get(10)
     return record
 
@@ -122,7 +106,7 @@ def test_handled_once_even_when_replayed_and_stale_records_change_nothing(runner
         status="waitlisted",
         version=2,
     )
-    assert _wait(lambda: _participation(db, event_id) == {"accepted": 1, "waitlisted": 1})
+    assert wait_until(lambda: _participation(db, event_id) == {"accepted": 1, "waitlisted": 1})
 
     # The same record again (a redelivery): no second effect, no second idempotency row.
     ce_id = header(accepted, "ce_id")
@@ -147,7 +131,7 @@ def test_handled_once_even_when_replayed_and_stale_records_change_nothing(runner
         status="declined",
         version=3,
     )
-    assert _wait(lambda: _participation(db, event_id) == {"accepted": 0, "waitlisted": 1})
+    assert wait_until(lambda: _participation(db, event_id) == {"accepted": 0, "waitlisted": 1})
     assert db.processed_records.count_documents({"ce_id": ce_id}) == 1
     # The session's broker carries other tests' records too: count ours.
     ours = [header(r, "ce_id") for r in (accepted, waitlisted, stale, newer)]
@@ -156,15 +140,33 @@ def test_handled_once_even_when_replayed_and_stale_records_change_nothing(runner
 
 
 def test_poison_and_failing_records_go_to_the_dead_letter_topic_and_the_consumer_goes_on(
-    runner_setup, topics
+    runner_setup, topics, monkeypatch
 ):
     db, event_id, producer = runner_setup["db"], runner_setup["event_id"], runner_setup["producer"]
+    doomed = f"inv-doomed-{uuid.uuid4()}"
+    original = EventStore.record_participant
+
+    def fail_for_doomed(self, invitation_id, **kwargs):
+        if invitation_id == doomed:
+            raise RuntimeError("the store refuses this invitation")
+        return original(self, invitation_id=invitation_id, **kwargs)
+
+    monkeypatch.setattr(EventStore, "record_participant", fail_for_doomed)
     dlq = partner_consumer(topics, "dlq.events")
     # Not a CloudEvent at all:
     producer.send("invitation.accepted", key=event_id.encode(), value=b"\x00garbage").get(10)
-    # A CloudEvent whose handler fails every time (no invitation_id):
-    failing = _send(producer, "invitation.accepted", event_id, status="accepted", version=1)
-    # And a good record after both: the consumer must get to it.
+    # A CloudEvent whose payload breaks the published schema (no invitation_id):
+    invalid = _send(producer, "invitation.accepted", event_id, status="accepted", version=1)
+    # A valid record whose handler fails every time:
+    failing = _send(
+        producer,
+        "invitation.accepted",
+        event_id,
+        invitation_id=doomed,
+        status="accepted",
+        version=1,
+    )
+    # And a good record after all three: the consumer must get to it.
     _send(
         producer,
         "invitation.accepted",
@@ -173,19 +175,23 @@ def test_poison_and_failing_records_go_to_the_dead_letter_topic_and_the_consumer
         status="accepted",
         version=1,
     )
-    assert _wait(lambda: _participation(db, event_id) == {"accepted": 1, "waitlisted": 0})
+    assert wait_until(lambda: _participation(db, event_id) == {"accepted": 1, "waitlisted": 0})
 
-    records = collect(dlq, lambda rs: sum(r.key == event_id.encode() for r in rs) >= 2)
+    records = collect(dlq, lambda rs: sum(r.key == event_id.encode() for r in rs) >= 3)
     ours = [r for r in records if r.key == event_id.encode()]
-    assert len(ours) == 2
-    poison, failed = sorted(ours, key=lambda r: int(header(r, "dlq_original_offset")))
-    assert poison.value == b"\x00garbage"
+    assert len(ours) == 3
+    by_ce_id = {header(r, "ce_id"): r for r in ours}
+    poison = next(r for r in ours if r.value == b"\x00garbage")
     assert header(poison, "dlq_original_topic") == "invitation.accepted"
     assert header(poison, "dlq_attempts") == "0"
     assert "MalformedRecord" in header(poison, "dlq_error")
-    assert header(failed, "ce_id") == header(failing, "ce_id")
+    refused = by_ce_id[header(invalid, "ce_id")]
+    assert header(refused, "dlq_attempts") == "0"  # a schema error is not retried
+    assert "PayloadRefused" in header(refused, "dlq_error")
+    assert "invitation_id" in header(refused, "dlq_error")
+    failed = by_ce_id[header(failing, "ce_id")]
     assert header(failed, "dlq_attempts") == "3"
-    assert "KeyError" in header(failed, "dlq_error")
+    assert "RuntimeError" in header(failed, "dlq_error")
     assert header(failed, "dlq_original_partition") is not None
     assert header(failed, "dlq_consumer_group") == "events"
     dlq.close()
@@ -201,7 +207,7 @@ def test_offsets_are_committed_so_a_restart_does_not_reprocess(runner_setup, top
         status="accepted",
         version=1,
     )
-    assert _wait(lambda: _participation(db, event_id) == {"accepted": 1, "waitlisted": 0})
+    assert wait_until(lambda: _participation(db, event_id) == {"accepted": 1, "waitlisted": 0})
     runner_setup["stop"].set()
     runner_setup["thread"].join(timeout=30)
     assert not runner_setup["thread"].is_alive()  # SIGTERM-style stop finishes and closes

@@ -10,23 +10,9 @@ from datetime import date
 
 import pytest
 
-from services.documents.operations import send_due_reminders
-from shared.schedule import JobContext
-from tests import fixtures_documents
-from tests.fixtures_documents import (
-    EXE_BYTES,
-    PDF_BYTES,
-    invite,
-    known_event,
-    ooxml,
-    upload,
-)
-from tests.helpers import auth
-
-# the service's fixtures, shared with the other documents test modules
-documents_env = fixtures_documents.documents_env
-documents_app = fixtures_documents.documents_app
-docs = fixtures_documents.docs
+from devkit.auth import auth
+from services.documents.jobs import send_due_reminders
+from tests.fixtures.documents import EXE_BYTES, PDF_BYTES, invite, known_event, ooxml, upload
 
 SEC = auth("secretariat")
 MiB = 1024 * 1024
@@ -41,22 +27,26 @@ def _outbox(app, topic=None):
     return list(app.extensions["mlp"].db["outbox"].find(query).sort("_id", 1))
 
 
-def _draft(docs, app, headers=SEC, **kw):
-    event_id = known_event(app)
-    response = upload(docs, event_id, headers, **kw)
+def _draft(client, deliver, headers=SEC, **kw):
+    event_id = known_event(deliver)
+    response = upload(client, event_id, headers, **kw)
     assert response.status_code == 201, response.json
     return event_id, response.json
 
 
-def _act(docs, doc_id, action, headers=SEC):
-    return docs.post(f"/v1/documents/{doc_id}/{action}", headers=headers)
+def _act(client, doc_id, action, headers=SEC):
+    return client.post(f"/v1/documents/{doc_id}/{action}", headers=headers)
 
 
 # --- upload, versions, download --------------------------------------------------
 
 
-def test_upload_records_sha256_size_type_and_uploader(docs, documents_app):
-    event_id, doc = _draft(docs, documents_app, summary="Estonia's OSKA", country="ee")
+def test_upload_records_sha256_size_type_and_uploader(
+    documents_client, documents_app, deliver_to_documents
+):
+    event_id, doc = _draft(
+        documents_client, deliver_to_documents, summary="Estonia's OSKA", country="ee"
+    )
     assert doc["status"] == "draft"
     assert doc["version"] == 1
     assert doc["sha256"] == hashlib.sha256(PDF_BYTES).hexdigest()
@@ -75,10 +65,12 @@ def test_upload_records_sha256_size_type_and_uploader(docs, documents_app):
     assert _files(documents_app).count_documents({"metadata.committed": True}) == 1
 
 
-def test_versions_are_all_kept_and_served_with_etag_ranges_and_304(docs, documents_app):
-    _, doc = _draft(docs, documents_app)
+def test_versions_are_all_kept_and_served_with_etag_ranges_and_304(
+    documents_client, deliver_to_documents
+):
+    _, doc = _draft(documents_client, deliver_to_documents)
     second = ooxml()
-    response = docs.post(
+    response = documents_client.post(
         f"/v1/documents/{doc['id']}/versions",
         data={"file": (io.BytesIO(second), "paper v2.docx")},
         headers=SEC,
@@ -89,45 +81,47 @@ def test_versions_are_all_kept_and_served_with_etag_ranges_and_304(docs, documen
     assert [v["version"] for v in response.json["versions"]] == [1, 2]
     url = f"/v1/documents/{doc['id']}/content"
 
-    current = docs.get(url, headers=SEC)
+    current = documents_client.get(url, headers=SEC)
     assert current.data == second
     assert current.headers["ETag"] == f'"{hashlib.sha256(second).hexdigest()}"'
     assert current.headers["Content-Type"].startswith("application/vnd.openxmlformats")
     assert 'filename="paper v2.docx"' in current.headers["Content-Disposition"]
 
-    first = docs.get(f"{url}?version=1", headers=SEC)
+    first = documents_client.get(f"{url}?version=1", headers=SEC)
     assert first.data == PDF_BYTES
     assert first.headers["ETag"] == f'"{doc["sha256"]}"'
 
-    again = docs.get(f"{url}?version=1", headers={**SEC, "If-None-Match": f'"{doc["sha256"]}"'})
+    again = documents_client.get(
+        f"{url}?version=1", headers={**SEC, "If-None-Match": f'"{doc["sha256"]}"'}
+    )
     assert again.status_code == 304
     assert again.data == b""
 
-    part = docs.get(f"{url}?version=1", headers={**SEC, "Range": "bytes=5-9"})
+    part = documents_client.get(f"{url}?version=1", headers={**SEC, "Range": "bytes=5-9"})
     assert part.status_code == 206
     assert part.data == PDF_BYTES[5:10]
     assert part.headers["Content-Range"] == f"bytes 5-9/{len(PDF_BYTES)}"
-    tail = docs.get(f"{url}?version=1", headers={**SEC, "Range": "bytes=-6"})
+    tail = documents_client.get(f"{url}?version=1", headers={**SEC, "Range": "bytes=-6"})
     assert tail.data == PDF_BYTES[-6:]
-    beyond = docs.get(f"{url}?version=1", headers={**SEC, "Range": "bytes=9999-"})
+    beyond = documents_client.get(f"{url}?version=1", headers={**SEC, "Range": "bytes=9999-"})
     assert beyond.status_code == 416
-    stale = docs.get(url, headers={**SEC, "Range": "bytes=0-3", "If-Range": '"old"'})
+    stale = documents_client.get(url, headers={**SEC, "Range": "bytes=0-3", "If-Range": '"old"'})
     assert stale.status_code == 200 and stale.data == second
 
-    assert docs.get(f"{url}?version=3", headers=SEC).status_code == 404
+    assert documents_client.get(f"{url}?version=3", headers=SEC).status_code == 404
 
 
-def test_binary_content_with_line_breaks_streams_through(docs, documents_app):
+def test_binary_content_with_line_breaks_streams_through(documents_client, deliver_to_documents):
     # random bytes hold CR/LF, which make the multipart decoder hold data back
     content = b"%PDF-1.7\n" + os.urandom(3 * MiB)
-    _, doc = _draft(docs, documents_app, content=content)
+    _, doc = _draft(documents_client, deliver_to_documents, content=content)
     assert doc["sha256"] == hashlib.sha256(content).hexdigest()
-    assert docs.get(f"/v1/documents/{doc['id']}/content", headers=SEC).data == content
+    assert documents_client.get(f"/v1/documents/{doc['id']}/content", headers=SEC).data == content
 
 
-def test_a_non_ascii_name_is_served_with_filename_star(docs, documents_app):
-    _, doc = _draft(docs, documents_app, filename="Päevakord.pdf")
-    response = docs.get(f"/v1/documents/{doc['id']}/content", headers=SEC)
+def test_a_non_ascii_name_is_served_with_filename_star(documents_client, deliver_to_documents):
+    _, doc = _draft(documents_client, deliver_to_documents, filename="Päevakord.pdf")
+    response = documents_client.get(f"/v1/documents/{doc['id']}/content", headers=SEC)
     assert response.headers["Content-Disposition"] == (
         "attachment; filename=\"Paevakord.pdf\"; filename*=UTF-8''P%C3%A4evakord.pdf"
     )
@@ -136,8 +130,10 @@ def test_a_non_ascii_name_is_served_with_filename_star(docs, documents_app):
 # --- bad input ----------------------------------------------------------------
 
 
-def test_26_mib_is_413_from_content_length_before_the_body_is_read(docs, documents_app):
-    event_id = known_event(documents_app)
+def test_26_mib_is_413_from_content_length_before_the_body_is_read(
+    documents_client, deliver_to_documents
+):
+    event_id = known_event(deliver_to_documents)
 
     class Exploding(io.RawIOBase):
         def readable(self):
@@ -146,7 +142,7 @@ def test_26_mib_is_413_from_content_length_before_the_body_is_read(docs, documen
         def readinto(self, buffer):
             raise AssertionError("the body was read")
 
-    response = docs.post(
+    response = documents_client.post(
         f"/v1/events/{event_id}/documents",
         headers=SEC,
         environ_overrides={
@@ -159,17 +155,22 @@ def test_26_mib_is_413_from_content_length_before_the_body_is_read(docs, documen
     assert response.json["type"] == "/problems/payload-too-large"
 
 
-def test_a_real_26_mib_upload_is_413_and_leaves_no_file(docs, documents_app):
-    event_id = known_event(documents_app)
-    response = upload(docs, event_id, SEC, content=b"%PDF-" + b"0" * (26 * MiB))
+def test_a_real_26_mib_upload_is_413_and_leaves_no_file(
+    documents_client, documents_app, deliver_to_documents
+):
+    event_id = known_event(deliver_to_documents)
+    response = upload(documents_client, event_id, SEC, content=b"%PDF-" + b"0" * (26 * MiB))
     assert response.status_code == 413
     assert _files(documents_app).count_documents({}) == 0
 
 
-def test_the_count_while_streaming_refuses_what_content_length_let_through(docs, documents_app):
-    documents_app.config["DOCUMENT_MAX_BYTES"] = 1000
-    event_id = known_event(documents_app)
-    response = upload(docs, event_id, SEC, content=b"%PDF-" + b"0" * 1000)
+@pytest.mark.parametrize("documents_env", [{"MLP_DOCUMENT_MAX_BYTES": "1000"}])
+def test_the_count_while_streaming_refuses_what_content_length_let_through(
+    documents_client, documents_app, deliver_to_documents
+):
+    assert documents_app.extensions["mlp"].settings.document_max_bytes == 1000
+    event_id = known_event(deliver_to_documents)
+    response = upload(documents_client, event_id, SEC, content=b"%PDF-" + b"0" * 1000)
     assert response.status_code == 413
     assert response.json["max_bytes"] == 1000
     assert _files(documents_app).count_documents({}) == 0
@@ -185,17 +186,21 @@ def test_the_count_while_streaming_refuses_what_content_length_let_through(docs,
         (b"\x00\x01\x02binary", "paper"),
     ],
 )
-def test_types_the_bytes_do_not_confirm_are_415(docs, documents_app, content, filename):
-    event_id = known_event(documents_app)
-    response = upload(docs, event_id, SEC, content=content, filename=filename)
+def test_types_the_bytes_do_not_confirm_are_415(
+    documents_client, documents_app, deliver_to_documents, content, filename
+):
+    event_id = known_event(deliver_to_documents)
+    response = upload(documents_client, event_id, SEC, content=content, filename=filename)
     assert response.status_code == 415, response.json
     assert _files(documents_app).count_documents({}) == 0
 
 
-def test_a_path_traversal_name_is_stored_and_served_sanitised(docs, documents_app):
-    _, doc = _draft(docs, documents_app, filename="../../etc/\x07passwd.pdf")
+def test_a_path_traversal_name_is_stored_and_served_sanitised(
+    documents_client, deliver_to_documents
+):
+    _, doc = _draft(documents_client, deliver_to_documents, filename="../../etc/\x07passwd.pdf")
     assert doc["filename"] == "passwd.pdf"
-    response = docs.get(f"/v1/documents/{doc['id']}/content", headers=SEC)
+    response = documents_client.get(f"/v1/documents/{doc['id']}/content", headers=SEC)
     assert response.headers["Content-Disposition"] == 'attachment; filename="passwd.pdf"'
 
 
@@ -210,23 +215,27 @@ def test_a_path_traversal_name_is_stored_and_served_sanitised(docs, documents_ap
         ({}, b"", "file"),
     ],
 )
-def test_invalid_forms_are_422_with_field_errors(docs, documents_app, fields, content, error_field):
-    event_id = known_event(documents_app)
-    response = upload(docs, event_id, SEC, content=content, **fields)
+def test_invalid_forms_are_422_with_field_errors(
+    documents_client, documents_app, deliver_to_documents, fields, content, error_field
+):
+    event_id = known_event(deliver_to_documents)
+    response = upload(documents_client, event_id, SEC, content=content, **fields)
     assert response.status_code == 422, response.json
     assert error_field in response.json["errors"]
     assert _files(documents_app).count_documents({}) == 0
 
 
-def test_json_instead_of_multipart_is_415(docs, documents_app):
-    event_id = known_event(documents_app)
-    response = docs.post(f"/v1/events/{event_id}/documents", json={"kind": "agenda"}, headers=SEC)
+def test_json_instead_of_multipart_is_415(documents_client, deliver_to_documents):
+    event_id = known_event(deliver_to_documents)
+    response = documents_client.post(
+        f"/v1/events/{event_id}/documents", json={"kind": "agenda"}, headers=SEC
+    )
     assert response.status_code == 415
 
 
-def test_a_broken_multipart_body_is_refused(docs, documents_app):
-    event_id = known_event(documents_app)
-    response = docs.post(
+def test_a_broken_multipart_body_is_refused(documents_client, documents_app, deliver_to_documents):
+    event_id = known_event(deliver_to_documents)
+    response = documents_client.post(
         f"/v1/events/{event_id}/documents",
         data=b'--x\r\nContent-Disposition: form-data; name="file"; filename="a.pdf"\r\n\r\n%PDF',
         headers=SEC,
@@ -236,25 +245,25 @@ def test_a_broken_multipart_body_is_refused(docs, documents_app):
     assert _files(documents_app).count_documents({"metadata.committed": True}) == 0
 
 
-def test_an_unknown_event_is_404(docs, documents_app):
-    assert upload(docs, "no-such-event", SEC).status_code == 404
+def test_an_unknown_event_is_404(documents_client):
+    assert upload(documents_client, "no-such-event", SEC).status_code == 404
 
 
 # --- workflow -------------------------------------------------------------------
 
 
-def test_the_workflow_and_its_history(docs, documents_app):
-    _, doc = _draft(docs, documents_app)
+def test_the_workflow_and_its_history(documents_client, documents_app, deliver_to_documents):
+    _, doc = _draft(documents_client, deliver_to_documents)
     for action, status in [
         ("submit", "submitted"),
         ("approve", "approved"),
         ("publish", "published"),
         ("withdraw", "withdrawn"),
     ]:
-        response = _act(docs, doc["id"], action)
+        response = _act(documents_client, doc["id"], action)
         assert response.status_code == 200, response.json
         assert response.json["status"] == status
-    history = docs.get(f"/v1/documents/{doc['id']}/history", headers=SEC).json["items"]
+    history = documents_client.get(f"/v1/documents/{doc['id']}/history", headers=SEC).json["items"]
     assert [h["action"] for h in history] == ["upload", "submit", "approve", "publish", "withdraw"]
     assert all(h["by"] and h["at"] for h in history)
     topics = [r["topic"] for r in _outbox(documents_app)]
@@ -285,17 +294,17 @@ PATH = {
 }
 
 
-def test_every_wrong_transition_is_409(docs, documents_app):
+def test_every_wrong_transition_is_409(documents_client, deliver_to_documents):
     for status, actions in ILLEGAL.items():
-        _, doc = _draft(docs, documents_app)
+        _, doc = _draft(documents_client, deliver_to_documents)
         for step in PATH[status]:
-            assert _act(docs, doc["id"], step).status_code == 200
+            assert _act(documents_client, doc["id"], step).status_code == 200
         for action in actions:
-            response = _act(docs, doc["id"], action)
+            response = _act(documents_client, doc["id"], action)
             assert response.status_code == 409, (status, action)
             assert response.json["type"] == "/problems/illegal-transition"
             assert response.json["current_status"] == status
-    withdrawn = docs.post(
+    withdrawn = documents_client.post(
         f"/v1/documents/{doc['id']}/versions",
         data={"file": (io.BytesIO(PDF_BYTES), "v2.pdf")},
         headers=SEC,
@@ -304,29 +313,34 @@ def test_every_wrong_transition_is_409(docs, documents_app):
     assert withdrawn.status_code == 409
 
 
-def test_if_match_guards_transitions(docs, documents_app):
-    _, doc = _draft(docs, documents_app)
-    response = docs.post(f"/v1/documents/{doc['id']}/submit", headers={**SEC, "If-Match": '"7"'})
+def test_if_match_guards_transitions(documents_client, deliver_to_documents):
+    _, doc = _draft(documents_client, deliver_to_documents)
+    response = documents_client.post(
+        f"/v1/documents/{doc['id']}/submit", headers={**SEC, "If-Match": '"7"'}
+    )
     assert response.status_code == 412
 
 
 # --- access -----------------------------------------------------------------------
 
 
-def test_wrong_callers_everywhere(docs, documents_app):
-    event_id = known_event(documents_app)
+def test_wrong_callers_everywhere(documents_client, deliver_to_documents):
+    event_id = known_event(deliver_to_documents)
     expert = auth("expert", email="author@example.org")
-    invite(documents_app, event_id, "author@example.org")
-    response = upload(docs, event_id, expert)
+    invite(deliver_to_documents, event_id, "author@example.org")
+    response = upload(documents_client, event_id, expert)
     assert response.status_code == 201
     doc = response.json
     doc_id = doc["id"]
     stranger = auth("participant", email="nobody@example.org")
     partner = auth("partner")
     # uploads: anonymous 401, partner 403, an expert not accepted for the event 403
-    assert upload(docs, event_id, {}).status_code == 401
-    assert upload(docs, event_id, partner).status_code == 403
-    assert upload(docs, event_id, auth("expert", email="other@example.org")).status_code == 403
+    assert upload(documents_client, event_id, {}).status_code == 401
+    assert upload(documents_client, event_id, partner).status_code == 403
+    assert (
+        upload(documents_client, event_id, auth("expert", email="other@example.org")).status_code
+        == 403
+    )
     # a draft is invisible to anyone but the uploader and the secretariat
     reads = [
         f"/v1/documents/{doc_id}",
@@ -336,56 +350,61 @@ def test_wrong_callers_everywhere(docs, documents_app):
     ]
     for headers in ({}, stranger, partner):
         for url in reads:
-            assert docs.get(url, headers=headers).status_code == 404, url
+            assert documents_client.get(url, headers=headers).status_code == 404, url
         for action in ("submit", "approve", "publish", "withdraw"):
             expected = 401 if not headers else 404
-            assert _act(docs, doc_id, action, headers).status_code == expected
-        listed = docs.get(f"/v1/documents?event_id={event_id}", headers=headers).json
+            assert _act(documents_client, doc_id, action, headers).status_code == expected
+        listed = documents_client.get(f"/v1/documents?event_id={event_id}", headers=headers).json
         assert listed["total"] == 0
     for url in reads:
-        assert docs.get(url, headers=expert).status_code == 200
+        assert documents_client.get(url, headers=expert).status_code == 200
     # the uploader may submit, but not approve or publish
-    assert _act(docs, doc_id, "approve", expert).status_code == 403
-    assert _act(docs, doc_id, "submit", expert).status_code == 200
-    assert _act(docs, doc_id, "approve", expert).status_code == 403
-    assert _act(docs, doc_id, "approve").status_code == 200
-    assert _act(docs, doc_id, "publish", expert).status_code == 403
-    assert _act(docs, doc_id, "withdraw", expert).status_code == 403
+    assert _act(documents_client, doc_id, "approve", expert).status_code == 403
+    assert _act(documents_client, doc_id, "submit", expert).status_code == 200
+    assert _act(documents_client, doc_id, "approve", expert).status_code == 403
+    assert _act(documents_client, doc_id, "approve").status_code == 200
+    assert _act(documents_client, doc_id, "publish", expert).status_code == 403
+    assert _act(documents_client, doc_id, "withdraw", expert).status_code == 403
     # due dates are the secretariat's
     body = {"items": [{"kind": "agenda", "due_on": "2027-01-01"}]}
     for headers in ({}, expert, partner):
-        assert docs.put(
+        assert documents_client.put(
             f"/v1/events/{event_id}/due-dates", json=body, headers=headers
         ).status_code in {401, 403}
 
 
-def test_readers_per_status_in_metadata_list_content_and_zip(docs, documents_app):
-    event_id = known_event(documents_app)
-    invite(documents_app, event_id, "Accepted@Example.org")
-    invite(documents_app, event_id, "pending@example.org", status="pending")
+def test_readers_per_status_in_metadata_list_content_and_zip(
+    documents_client, deliver_to_documents
+):
+    event_id = known_event(deliver_to_documents)
+    invite(deliver_to_documents, event_id, "Accepted@Example.org")
+    invite(deliver_to_documents, event_id, "pending@example.org", status="pending")
     accepted = auth("participant", email="accepted@example.org")
     pending = auth("participant", email="pending@example.org")
     author = auth("secretariat")
     ids = {}
     for status, actions in PATH.items():
-        response = upload(docs, event_id, author, title=f"Paper {status}", filename=f"{status}.pdf")
+        response = upload(
+            documents_client, event_id, author, title=f"Paper {status}", filename=f"{status}.pdf"
+        )
         ids[status] = response.json["id"]
         for action in actions:
-            assert _act(docs, ids[status], action).status_code == 200
+            assert _act(documents_client, ids[status], action).status_code == 200
 
     def visible(headers):
-        listed = docs.get(f"/v1/documents?event_id={event_id}", headers=headers).json
+        listed = documents_client.get(f"/v1/documents?event_id={event_id}", headers=headers).json
         by_get = {
             s
             for s, i in ids.items()
-            if docs.get(f"/v1/documents/{i}", headers=headers).status_code == 200
+            if documents_client.get(f"/v1/documents/{i}", headers=headers).status_code == 200
         }
         by_content = {
             s
             for s, i in ids.items()
-            if docs.get(f"/v1/documents/{i}/content", headers=headers).status_code == 200
+            if documents_client.get(f"/v1/documents/{i}/content", headers=headers).status_code
+            == 200
         }
-        archive = docs.get(f"/v1/events/{event_id}/documents.zip", headers=headers)
+        archive = documents_client.get(f"/v1/events/{event_id}/documents.zip", headers=headers)
         assert archive.status_code == 200
         names = zipfile.ZipFile(io.BytesIO(archive.data)).namelist()
         in_zip = {n.split("/")[1].removesuffix(".pdf") for n in names}
@@ -398,14 +417,14 @@ def test_readers_per_status_in_metadata_list_content_and_zip(docs, documents_app
     assert visible(accepted) == {"approved", "published"}
     assert visible(pending) == {"published"}
     assert visible({}) == {"published"}
-    archive = docs.get(f"/v1/events/{event_id}/documents.zip", headers=accepted)
+    archive = documents_client.get(f"/v1/events/{event_id}/documents.zip", headers=accepted)
     with zipfile.ZipFile(io.BytesIO(archive.data)) as opened:
         assert opened.read("host_country_paper/approved.pdf") == PDF_BYTES
 
 
-def test_list_filters_q_sort_and_pages(docs, documents_app):
-    event_id = known_event(documents_app)
-    other = known_event(documents_app)
+def test_list_filters_q_sort_and_pages(documents_client, deliver_to_documents):
+    event_id = known_event(deliver_to_documents)
+    other = known_event(deliver_to_documents)
     specs = [
         (event_id, "agenda", "Agenda of the peer review", "en", None),
         (event_id, "comments_paper", "Comments from Latvia", "lv", "LV"),
@@ -416,10 +435,10 @@ def test_list_filters_q_sort_and_pages(docs, documents_app):
         fields = {"kind": kind, "title": title, "language": language}
         if country:
             fields["country"] = country
-        assert upload(docs, ev, SEC, **fields).status_code == 201
+        assert upload(documents_client, ev, SEC, **fields).status_code == 201
 
     def titles(query):
-        response = docs.get(f"/v1/documents?{query}", headers=SEC)
+        response = documents_client.get(f"/v1/documents?{query}", headers=SEC)
         assert response.status_code == 200, response.json
         return [d["title"] for d in response.json["items"]]
 
@@ -434,15 +453,17 @@ def test_list_filters_q_sort_and_pages(docs, documents_app):
     assert titles(f"event_id={event_id}&sort=-title&page=2&page_size=2") == [
         "Agenda of the peer review"
     ]
-    assert docs.get("/v1/documents?sort=size", headers=SEC).status_code == 422
-    assert docs.get("/v1/documents?kind=novel", headers=SEC).status_code == 422
+    assert documents_client.get("/v1/documents?sort=size", headers=SEC).status_code == 422
+    assert documents_client.get("/v1/documents?kind=novel", headers=SEC).status_code == 422
 
 
 # --- due dates and reminders --------------------------------------------------------
 
 
-def test_missing_papers_produce_one_reminder_per_step(docs, documents_app):
-    event_id = known_event(documents_app, title="Skills forecasting")
+def test_missing_papers_produce_one_reminder_per_step(
+    documents_client, documents_app, deliver_to_documents
+):
+    event_id = known_event(deliver_to_documents, title="Skills forecasting")
     body = {
         "items": [
             {
@@ -454,20 +475,24 @@ def test_missing_papers_produce_one_reminder_per_step(docs, documents_app):
             {"kind": "agenda", "due_on": "2027-02-10"},
         ]
     }
-    response = docs.put(f"/v1/events/{event_id}/due-dates", json=body, headers=SEC)
+    response = documents_client.put(f"/v1/events/{event_id}/due-dates", json=body, headers=SEC)
     assert response.status_code == 200, response.json
     assert (
-        docs.get(f"/v1/events/{event_id}/due-dates", headers=SEC).json["items"][0]["due_on"]
+        documents_client.get(f"/v1/events/{event_id}/due-dates", headers=SEC).json["items"][0][
+            "due_on"
+        ]
         == "2027-02-10"
     )
     bad = {"items": [{"kind": "novel", "due_on": "2027-02-10"}]}
-    assert docs.put(f"/v1/events/{event_id}/due-dates", json=bad, headers=SEC).status_code == 422
+    assert (
+        documents_client.put(f"/v1/events/{event_id}/due-dates", json=bad, headers=SEC).status_code
+        == 422
+    )
     # the agenda is there (submitted), the host country paper only as a draft
-    agenda = upload(docs, event_id, SEC, kind="agenda").json
-    assert _act(docs, agenda["id"], "submit").status_code == 200
-    upload(docs, event_id, SEC)
-    rt = documents_app.extensions["mlp"]
-    ctx = JobContext(rt.client, rt.db, rt.outbox)
+    agenda = upload(documents_client, event_id, SEC, kind="agenda").json
+    assert _act(documents_client, agenda["id"], "submit").status_code == 200
+    upload(documents_client, event_id, SEC)
+    ctx = documents_app.extensions["mlp"]
 
     assert send_due_reminders(ctx, today=date(2027, 2, 1)) == 0
     assert send_due_reminders(ctx, today=date(2027, 2, 3)) == 1

@@ -1,23 +1,24 @@
-"""The events API through the Flask client, against the real Mongo-wire server."""
+"""The events API through the Flask test client, against the real Mongo-wire server."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.helpers import auth, event_body
+from devkit.auth import auth
+from devkit.samples import event_body
 
 SEC = auth("secretariat")
 
 
-def _create(client, **overrides):
-    response = client.post("/v1/events", json=event_body(**overrides), headers=SEC)
+def _create(events_client, **overrides):
+    response = events_client.post("/v1/events", json=event_body(**overrides), headers=SEC)
     assert response.status_code == 201, response.json
     return response.json
 
 
-def _published(client, **overrides):
-    event = _create(client, **overrides)
-    response = client.post(f"/v1/events/{event['id']}/publish", headers=SEC)
+def _published(events_client, **overrides):
+    event = _create(events_client, **overrides)
+    response = events_client.post(f"/v1/events/{event['id']}/publish", headers=SEC)
     assert response.status_code == 200
     return response.json
 
@@ -26,8 +27,8 @@ def _outbox(events_app):
     return list(events_app.extensions["mlp"].db.outbox.find({}, sort=[("_id", 1)]))
 
 
-def test_create_stores_the_event_and_its_outbox_record(client, events_app):
-    response = client.post("/v1/events", json=event_body(), headers=SEC)
+def test_create_stores_the_event_and_its_outbox_record(events_client, events_app):
+    response = events_client.post("/v1/events", json=event_body(), headers=SEC)
     assert response.status_code == 201
     event = response.json
     assert response.headers["ETag"] == '"1"'
@@ -41,57 +42,60 @@ def test_create_stores_the_event_and_its_outbox_record(client, events_app):
     assert record["payload"]["title"] == event["title"]
 
 
-def test_get_returns_the_event_with_etag(client):
-    event = _create(client)
-    response = client.get(f"/v1/events/{event['id']}", headers=SEC)
+def test_get_returns_the_event_with_etag(events_client):
+    event = _create(events_client)
+    response = events_client.get(f"/v1/events/{event['id']}", headers=SEC)
     assert response.status_code == 200
     assert response.headers["ETag"] == '"1"'
     assert response.json["title"] == event["title"]
-    cached = client.get(f"/v1/events/{event['id']}", headers={**SEC, "If-None-Match": '"1"'})
+    cached = events_client.get(f"/v1/events/{event['id']}", headers={**SEC, "If-None-Match": '"1"'})
     assert cached.status_code == 304
     assert cached.get_data() == b""
-    stale = client.get(f"/v1/events/{event['id']}", headers={**SEC, "If-None-Match": '"0"'})
+    stale = events_client.get(f"/v1/events/{event['id']}", headers={**SEC, "If-None-Match": '"0"'})
     assert stale.status_code == 200
 
 
-def test_lifecycle_and_its_announcements(client, events_app):
-    event = _create(client)
+def test_lifecycle_and_its_announcements(events_client, events_app):
+    event = _create(events_client)
     eid = event["id"]
-    assert client.post(f"/v1/events/{eid}/complete", headers=SEC).status_code == 409
-    published = client.post(f"/v1/events/{eid}/publish", headers=SEC)
+    assert events_client.post(f"/v1/events/{eid}/complete", headers=SEC).status_code == 409
+    published = events_client.post(f"/v1/events/{eid}/publish", headers=SEC)
     assert published.json["status"] == "published"
     assert published.json["published_at"]
-    again = client.post(f"/v1/events/{eid}/publish", headers=SEC)
+    again = events_client.post(f"/v1/events/{eid}/publish", headers=SEC)
     assert again.status_code == 409
     assert again.content_type == "application/problem+json"
     assert again.json["type"] == "/problems/illegal-transition"
-    cancelled = client.post(
+    cancelled = events_client.post(
         f"/v1/events/{eid}/cancel", json={"reason": "Host withdrew"}, headers=SEC
     )
     assert cancelled.json["status"] == "cancelled"
     assert cancelled.json["cancellation_reason"] == "Host withdrew"
-    assert client.post(f"/v1/events/{eid}/complete", headers=SEC).status_code == 409
-    assert client.patch(f"/v1/events/{eid}", json={"title": "Late"}, headers=SEC).status_code == 409
+    assert events_client.post(f"/v1/events/{eid}/complete", headers=SEC).status_code == 409
+    assert (
+        events_client.patch(f"/v1/events/{eid}", json={"title": "Late"}, headers=SEC).status_code
+        == 409
+    )
     records = _outbox(events_app)
     assert [r["topic"] for r in records] == ["event.created", "event.published", "event.cancelled"]
     assert [r["seq"] for r in records] == [1, 2, 3]
     assert records[-1]["payload"]["reason"] == "Host withdrew"
 
 
-def test_complete_after_publish(client):
-    event = _published(client)
-    done = client.post(f"/v1/events/{event['id']}/complete", headers=SEC)
+def test_complete_after_publish(events_client):
+    event = _published(events_client)
+    done = events_client.post(f"/v1/events/{event['id']}/complete", headers=SEC)
     assert done.status_code == 200
     assert done.json["status"] == "completed"
 
 
-def test_patch_with_if_match(client, events_app):
-    event = _create(client)
+def test_patch_with_if_match(events_client, events_app):
+    event = _create(events_client)
     url = f"/v1/events/{event['id']}"
-    stale = client.patch(url, json={"title": "Renamed"}, headers={**SEC, "If-Match": '"9"'})
+    stale = events_client.patch(url, json={"title": "Renamed"}, headers={**SEC, "If-Match": '"9"'})
     assert stale.status_code == 412
     assert stale.json["current_etag"] == '"1"'
-    ok = client.patch(
+    ok = events_client.patch(
         url, json={"title": "Renamed", "capacity": 25}, headers={**SEC, "If-Match": '"1"'}
     )
     assert ok.status_code == 200
@@ -103,29 +107,31 @@ def test_patch_with_if_match(client, events_app):
     assert updated["payload"]["changed"] == ["capacity", "title"]
     # The stale writer loses again: its ETag is now two versions old.
     assert (
-        client.patch(
+        events_client.patch(
             url, json={"title": "Stale edit"}, headers={**SEC, "If-Match": '"1"'}
         ).status_code
         == 412
     )
 
 
-def test_patch_that_changes_nothing_announces_nothing(client, events_app):
-    event = _create(client)
-    same = client.patch(f"/v1/events/{event['id']}", json={"title": event["title"]}, headers=SEC)
+def test_patch_that_changes_nothing_announces_nothing(events_client, events_app):
+    event = _create(events_client)
+    same = events_client.patch(
+        f"/v1/events/{event['id']}", json={"title": event["title"]}, headers=SEC
+    )
     assert same.status_code == 200
     assert same.headers["ETag"] == '"1"'
     assert len(_outbox(events_app)) == 1
 
 
-def test_patch_is_validated_against_the_merged_event(client, events_app):
-    event = _create(client)
-    response = client.patch(
+def test_patch_is_validated_against_the_merged_event(events_client, events_app):
+    event = _create(events_client)
+    response = events_client.patch(
         f"/v1/events/{event['id']}", json={"guest_countries": ["EE"]}, headers=SEC
     )
     assert response.status_code == 422
     assert "guest_countries" in response.json["errors"]
-    assert client.get(f"/v1/events/{event['id']}", headers=SEC).json["guest_countries"] == [
+    assert events_client.get(f"/v1/events/{event['id']}", headers=SEC).json["guest_countries"] == [
         "LV",
         "FI",
         "PT",
@@ -152,8 +158,8 @@ def test_patch_is_validated_against_the_merged_event(client, events_app):
         ([], 422, None),
     ],
 )
-def test_bad_input_is_a_problem_not_a_500(client, events_app, body, status, field):
-    response = client.post("/v1/events", json=body, headers=SEC)
+def test_bad_input_is_a_problem_not_a_500(events_client, events_app, body, status, field):
+    response = events_client.post("/v1/events", json=body, headers=SEC)
     assert response.status_code == status
     assert response.content_type == "application/problem+json"
     assert response.json["status"] == status
@@ -162,16 +168,16 @@ def test_bad_input_is_a_problem_not_a_500(client, events_app, body, status, fiel
     assert _outbox(events_app) == []
 
 
-def test_malformed_json_is_400(client):
-    response = client.post(
+def test_malformed_json_is_400(events_client):
+    response = events_client.post(
         "/v1/events", data='{"title": ', content_type="application/json", headers=SEC
     )
     assert response.status_code == 400
     assert response.json["type"] == "/problems/bad-request"
 
 
-def test_huge_body_is_413(client):
-    response = client.post(
+def test_huge_body_is_413(events_client):
+    response = events_client.post(
         "/v1/events",
         data='{"title": "' + "x" * (2 * 1024 * 1024) + '"}',
         content_type="application/json",
@@ -191,8 +197,8 @@ def test_huge_body_is_413(client):
         (auth("partner"), 403),
     ],
 )
-def test_only_the_secretariat_writes(client, headers, status):
-    event = _create(client)
+def test_only_the_secretariat_writes(events_client, headers, status):
+    event = _create(events_client)
     for method, url in [
         ("post", "/v1/events"),
         ("patch", f"/v1/events/{event['id']}"),
@@ -200,48 +206,48 @@ def test_only_the_secretariat_writes(client, headers, status):
         ("post", f"/v1/events/{event['id']}/cancel"),
         ("post", f"/v1/events/{event['id']}/complete"),
     ]:
-        response = getattr(client, method)(url, json={"title": "Hijack"}, headers=headers)
+        response = getattr(events_client, method)(url, json={"title": "Hijack"}, headers=headers)
         assert response.status_code == status, (method, url)
         assert response.content_type == "application/problem+json"
-    assert client.get(f"/v1/events/{event['id']}", headers=SEC).json["status"] == "draft"
+    assert events_client.get(f"/v1/events/{event['id']}", headers=SEC).json["status"] == "draft"
 
 
-def test_expired_token_is_401(client):
+def test_expired_token_is_401(events_client):
+    from devkit.auth import JWT_SECRET
     from shared.auth import mint_token
-    from tests.helpers import JWT_SECRET
 
     expired = mint_token(JWT_SECRET, "u", ["secretariat"], ttl_seconds=-10)
-    response = client.get("/v1/events", headers={"Authorization": f"Bearer {expired}"})
+    response = events_client.get("/v1/events", headers={"Authorization": f"Bearer {expired}"})
     assert response.status_code == 401
     assert "expired" in response.json["detail"].lower()
 
 
-def test_unknown_route_and_method_are_problems(client):
-    assert client.get("/v1/nothing-here").json["type"] == "/problems/not-found"
-    assert client.delete("/v1/events").status_code == 405
-    assert client.get("/v1/events/does-not-exist").status_code == 404
+def test_unknown_route_and_method_are_problems(events_client):
+    assert events_client.get("/v1/nothing-here").json["type"] == "/problems/not-found"
+    assert events_client.delete("/v1/events").status_code == 405
+    assert events_client.get("/v1/events/does-not-exist").status_code == 404
 
 
-def test_anonymous_visitors_see_only_published_public_events(client):
-    draft = _create(client)
-    public = _published(client)
-    private = _published(client, visibility="invitation_only", host_country="LT")
-    listing = client.get("/v1/events").json
+def test_anonymous_visitors_see_only_published_public_events(events_client):
+    draft = _create(events_client)
+    public = _published(events_client)
+    private = _published(events_client, visibility="invitation_only", host_country="LT")
+    listing = events_client.get("/v1/events").json
     assert [e["id"] for e in listing["items"]] == [public["id"]]
     assert listing["total"] == 1
-    assert client.get(f"/v1/events/{draft['id']}").status_code == 404
-    assert client.get(f"/v1/events/{private['id']}").status_code == 404
+    assert events_client.get(f"/v1/events/{draft['id']}").status_code == 404
+    assert events_client.get(f"/v1/events/{private['id']}").status_code == 404
     # An official of a guest country sees the invitation-only event; another does not.
     guest = auth("participant", country="FI")
-    assert client.get(f"/v1/events/{private['id']}", headers=guest).status_code == 200
+    assert events_client.get(f"/v1/events/{private['id']}", headers=guest).status_code == 200
     outsider = auth("participant", country="DE")
-    assert client.get(f"/v1/events/{private['id']}", headers=outsider).status_code == 404
-    assert client.get("/v1/events", headers=SEC).json["total"] == 3
+    assert events_client.get(f"/v1/events/{private['id']}", headers=outsider).status_code == 404
+    assert events_client.get("/v1/events", headers=SEC).json["total"] == 3
 
 
-def test_catalogue_filters_sort_and_pages(client):
+def test_catalogue_filters_sort_and_pages(events_client):
     a = _published(
-        client,
+        events_client,
         title="Gender pay gap law",
         format="good_practice_seminar",
         programme="gender_equality",
@@ -253,8 +259,8 @@ def test_catalogue_filters_sort_and_pages(client):
         tags=["pay"],
     )
     b = _published(
-        client,
-        title="PES client service model",
+        events_client,
+        title="PES events_client service model",
         host_country="LT",
         guest_countries=["EE", "LV"],
         starts_on="2027-06-01",
@@ -262,11 +268,11 @@ def test_catalogue_filters_sort_and_pages(client):
         registration_deadline="2027-05-01T12:00:00Z",
         tags=["public employment services"],
     )
-    c = _published(client)  # OSKA, EE host, 2027-03-10
-    _create(client, title="Draft only")
+    c = _published(events_client)  # OSKA, EE host, 2027-03-10
+    _create(events_client, title="Draft only")
 
     def ids(query):
-        response = client.get(f"/v1/events?{query}")
+        response = events_client.get(f"/v1/events?{query}")
         assert response.status_code == 200, response.json
         return [e["id"] for e in response.json["items"]]
 
@@ -286,26 +292,26 @@ def test_catalogue_filters_sort_and_pages(client):
     assert ids("q=PES%20client") == [b["id"]]
     assert ids("q=nothing-matches-this") == []
     assert ids("status=draft") == []  # anonymous never sees drafts
-    page = client.get("/v1/events?page=2&page_size=2").json
+    page = events_client.get("/v1/events?page=2&page_size=2").json
     assert page["total"] == 3
     assert [e["id"] for e in page["items"]] == [b["id"]]
-    assert client.get("/v1/events?page_size=501").status_code == 422
-    assert client.get("/v1/events?country=Narnia").status_code == 422
-    assert client.get("/v1/events?sort=-password").status_code == 422
+    assert events_client.get("/v1/events?page_size=501").status_code == 422
+    assert events_client.get("/v1/events?country=Narnia").status_code == 422
+    assert events_client.get("/v1/events?sort=-password").status_code == 422
 
 
-def test_openapi_document_lists_the_routes(client):
-    spec = client.get("/openapi.json").json
+def test_openapi_document_lists_the_routes(events_client):
+    spec = events_client.get("/openapi.json").json
     assert spec["openapi"].startswith("3.")
     for path in ("/v1/events", "/v1/events/{event_id}", "/v1/events/{event_id}/publish"):
         assert path in spec["paths"]
 
 
-def test_health_readiness_and_metrics(client):
-    assert client.get("/healthz").json["status"] == "ok"
-    ready = client.get("/readyz")
+def test_health_readiness_and_metrics(events_client):
+    assert events_client.get("/healthz").json["status"] == "ok"
+    ready = events_client.get("/readyz")
     assert ready.status_code == 200, ready.json
     assert ready.json["checks"] == {"mongo": "ok", "kafka": "ok"}
-    client.get("/v1/events")
-    metrics = client.get("/metrics").get_data(as_text=True)
+    events_client.get("/v1/events")
+    metrics = events_client.get("/metrics").get_data(as_text=True)
     assert "mlp_http_request_seconds" in metrics

@@ -1,25 +1,17 @@
-# ruff: noqa: F811  (pytest fixtures imported from tests.fixtures_invitations)
 """The invitations API through the Flask client, against the real Mongo-wire server."""
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import json
 import threading
 from datetime import UTC, datetime, timedelta
 
-from tests.fixtures_invitations import (  # noqa: F401
-    SEC,
-    deliver,
-    event_payload,
-    inv_client,
-    invitations_app,
-    invitations_env,
-    invitee,
-    issued_links,
-    published_event,
-    token_of,
-)
-from tests.helpers import auth
+from devkit.auth import auth
+from services.invitations.app import create_app
+from tests.fixtures.invitations import SEC, invitee, issued_links, open_event, token_of
+from tests.helpers import running_app
 
 CSV = (
     "email,name,country,organisation,role,language\n"
@@ -58,10 +50,10 @@ def _topics(app, event_id=None):
 
 
 def test_invite_creates_announces_and_keeps_only_the_token_hash(
-    inv_client, invitations_app, published_event
+    invitations_client, invitations_app, invitations_published_event
 ):
-    ev = published_event()
-    response = inv_client.post(
+    ev = invitations_published_event()
+    response = invitations_client.post(
         f"/v1/events/{ev['event_id']}/invitations",
         json={"invitees": [invitee(1), invitee(2, country="FI", role="expert", language="fr")]},
         headers={**SEC, "Host": "evil.example.com"},
@@ -100,11 +92,13 @@ def test_invite_creates_announces_and_keeps_only_the_token_hash(
             assert len(stored["token_hash"]) == 64
 
 
-def test_inviting_again_skips_the_same_address_whatever_its_case(inv_client, published_event):
-    ev = published_event()
+def test_inviting_again_skips_the_same_address_whatever_its_case(
+    invitations_client, invitations_published_event
+):
+    ev = invitations_published_event()
     url = f"/v1/events/{ev['event_id']}/invitations"
-    _invite(inv_client, ev["event_id"], invitee(1))
-    again = inv_client.post(
+    _invite(invitations_client, ev["event_id"], invitee(1))
+    again = invitations_client.post(
         url,
         json={"invitees": [invitee(1, email="OFFICIAL.1@gov.EXAMPLE.eu"), invitee(2), invitee(2)]},
         headers=SEC,
@@ -115,25 +109,24 @@ def test_inviting_again_skips_the_same_address_whatever_its_case(inv_client, pub
         (0, "already invited"),
         (2, "listed twice"),
     ]
-    only_dupes = inv_client.post(url, json=invitee(1), headers=SEC)  # a single invitee object
+    # a single invitee object, already invited
+    only_dupes = invitations_client.post(url, json=invitee(1), headers=SEC)
     assert only_dupes.status_code == 200 and only_dupes.json["created"] == []
 
 
-def test_csv_upload_as_body_and_as_multipart(inv_client, published_event):
-    ev = published_event()
+def test_csv_upload_as_body_and_as_multipart(invitations_client, invitations_published_event):
+    ev = invitations_published_event()
     url = f"/v1/events/{ev['event_id']}/invitations"
-    response = inv_client.post(url, data=CSV, content_type="text/csv", headers=SEC)
+    response = invitations_client.post(url, data=CSV, content_type="text/csv", headers=SEC)
     assert response.status_code == 201, response.json
     assert len(response.json["created"]) == 2
-    listed = inv_client.get(url, headers=SEC).json["items"]
+    listed = invitations_client.get(url, headers=SEC).json["items"]
     assert {(i["email"], i["language"], i["organisation"]) for i in listed} == {
         ("a.one@gov.example.eu", "fr", "Ministry"),
         ("b.two@gov.example.eu", "en", ""),
     }
-    ev2 = published_event()
-    import io
-
-    multipart = inv_client.post(
+    ev2 = invitations_published_event()
+    multipart = invitations_client.post(
         f"/v1/events/{ev2['event_id']}/invitations",
         data={"file": (io.BytesIO(CSV.encode()), "people.csv")},
         content_type="multipart/form-data",
@@ -143,9 +136,9 @@ def test_csv_upload_as_body_and_as_multipart(inv_client, published_event):
 
 
 def test_bad_input_is_a_clear_problem_and_nothing_is_half_written(
-    inv_client, invitations_app, published_event
+    invitations_client, invitations_app, invitations_published_event
 ):
-    ev = published_event()
+    ev = invitations_published_event()
     url = f"/v1/events/{ev['event_id']}/invitations"
     db = _db(invitations_app)
 
@@ -154,65 +147,82 @@ def test_bad_input_is_a_clear_problem_and_nothing_is_half_written(
         assert response.content_type == "application/problem+json"
         return response.json
 
-    problem(inv_client.post(url, data="{nope", content_type="application/json", headers=SEC), 400)
-    problem(inv_client.post(url, json={"invitees": []}, headers=SEC), 422)
-    problem(inv_client.post(url, json={"invitees": [invitee(1)], "x": 1}, headers=SEC), 422)
+    problem(
+        invitations_client.post(url, data="{nope", content_type="application/json", headers=SEC),
+        400,
+    )
+    problem(invitations_client.post(url, json={"invitees": []}, headers=SEC), 422)
+    problem(invitations_client.post(url, json={"invitees": [invitee(1)], "x": 1}, headers=SEC), 422)
     too_many = [invitee(i) for i in range(5001)]
-    body = problem(inv_client.post(url, json={"invitees": too_many}, headers=SEC), 422)
+    body = problem(invitations_client.post(url, json={"invitees": too_many}, headers=SEC), 422)
     assert "5000" in body["detail"]
     mixed = [invitee(1), invitee(2, country="XX"), invitee(3, colour="blue"), invitee(4)]
-    body = problem(inv_client.post(url, json={"invitees": mixed}, headers=SEC), 422)
+    body = problem(invitations_client.post(url, json={"invitees": mixed}, headers=SEC), 422)
     assert [r["row"] for r in body["rejected"]] == [1, 2]
     assert "country" in body["rejected"][0]["errors"]
     assert "colour" in body["rejected"][1]["errors"]
     bad_csv = CSV.replace("FI,,expert,", "FI,,expert,,surplus")
-    body = problem(inv_client.post(url, data=bad_csv, content_type="text/csv", headers=SEC), 422)
+    body = problem(
+        invitations_client.post(url, data=bad_csv, content_type="text/csv", headers=SEC), 422
+    )
     assert body["rejected"][0]["row"] == 3
     body = problem(
-        inv_client.post(url, data="mail,name\nx,y\n", content_type="text/csv", headers=SEC), 422
+        invitations_client.post(url, data="mail,name\nx,y\n", content_type="text/csv", headers=SEC),
+        422,
     )
     assert body["type"] == "/problems/malformed-csv" and body["unknown_columns"] == ["mail"]
-    problem(inv_client.post(url, data=b"\xff\xfe", content_type="text/csv", headers=SEC), 422)
-    problem(inv_client.post(url, data="x", content_type="text/plain", headers=SEC), 415)
+    problem(
+        invitations_client.post(url, data=b"\xff\xfe", content_type="text/csv", headers=SEC), 422
+    )
+    problem(invitations_client.post(url, data="x", content_type="text/plain", headers=SEC), 415)
     assert db.invitations.count_documents({}) == 0
     assert db.outbox.count_documents({"key": ev["event_id"]}) == 0
     # partial=true creates the good rows and reports the bad ones
-    partial = inv_client.post(url + "?partial=true", json={"invitees": mixed}, headers=SEC)
+    partial = invitations_client.post(url + "?partial=true", json={"invitees": mixed}, headers=SEC)
     assert partial.status_code == 201
     assert len(partial.json["created"]) == 2 and len(partial.json["rejected"]) == 2
 
 
-def test_only_known_published_events_before_their_deadline(inv_client, deliver, published_event):
+def test_only_known_published_events_before_their_deadline(
+    invitations_client, deliver_to_invitations, invitations_published_event
+):
     one = [invitee(1)]
-    unknown = inv_client.post("/v1/events/nope/invitations", json=one, headers=SEC)
+    unknown = invitations_client.post("/v1/events/nope/invitations", json=one, headers=SEC)
     assert unknown.status_code == 404
-    draft = event_payload(status="draft", version=1)
-    deliver("event.created", draft)
-    response = inv_client.post(f"/v1/events/{draft['event_id']}/invitations", json=one, headers=SEC)
+    draft = open_event(status="draft", version=1)
+    deliver_to_invitations("event.created", draft)
+    response = invitations_client.post(
+        f"/v1/events/{draft['event_id']}/invitations", json=one, headers=SEC
+    )
     assert response.status_code == 409
-    past = published_event(
+    past = invitations_published_event(
         registration_deadline=(datetime.now(UTC) - timedelta(hours=1)).isoformat()
     )
-    response = inv_client.post(f"/v1/events/{past['event_id']}/invitations", json=one, headers=SEC)
+    response = invitations_client.post(
+        f"/v1/events/{past['event_id']}/invitations", json=one, headers=SEC
+    )
     assert response.status_code == 409 and "deadline" in response.json["detail"]
 
 
 def test_a_body_above_the_global_limit_is_accepted_here_only_up_to_its_own(
-    inv_client, invitations_app, published_event
+    invitations_client, invitations_settings, invitations_published_event
 ):
-    ev = published_event(capacity=None)
+    ev = invitations_published_event(capacity=None)
     people = [invitee(i, name="N" * 150, organisation="O" * 150) for i in range(3000)]
     assert len(json.dumps({"invitees": people})) > 1024 * 1024
-    response = inv_client.post(
+    response = invitations_client.post(
         f"/v1/events/{ev['event_id']}/invitations", json={"invitees": people}, headers=SEC
     )
     assert response.status_code == 201 and len(response.json["created"]) == 3000
-    invitations_app.extensions["invitations_config"] = type(
-        invitations_app.extensions["invitations_config"]
-    )(max_request_bytes=1000)
-    too_big = inv_client.post(
-        f"/v1/events/{ev['event_id']}/invitations", json={"invitees": people[:10]}, headers=SEC
+    smaller = dataclasses.replace(
+        invitations_settings,
+        invitation_max_request_bytes=1000,
+        mongo_db=f"{invitations_settings.mongo_db}_small",
     )
+    with running_app(create_app, smaller) as app:
+        too_big = app.test_client().post(
+            f"/v1/events/{ev['event_id']}/invitations", json={"invitees": people[:10]}, headers=SEC
+        )
     assert too_big.status_code == 413
 
 
@@ -220,29 +230,29 @@ def test_a_body_above_the_global_limit_is_accepted_here_only_up_to_its_own(
 
 
 def test_rsvp_capacity_waitlist_promotion_and_changing_answers(
-    inv_client, invitations_app, published_event
+    invitations_client, invitations_app, invitations_published_event
 ):
-    ev = published_event(capacity=2)
-    _invite(inv_client, ev["event_id"], *(invitee(i) for i in range(3)))
+    ev = invitations_published_event(capacity=2)
+    _invite(invitations_client, ev["event_id"], *(invitee(i) for i in range(3)))
     links = _links(invitations_app, ev["event_id"])
     tokens = [links[f"official.{i}@gov.example.eu"] for i in range(3)]
-    shown = inv_client.get(f"/v1/rsvp/{tokens[0]}")
+    shown = invitations_client.get(f"/v1/rsvp/{tokens[0]}")
     assert shown.status_code == 200
     assert shown.headers["Referrer-Policy"] == "no-referrer"
     assert shown.json["status"] == "pending" and shown.json["event"]["title"] == ev["title"]
     assert shown.json["event"]["venue"]["city"] == "Tallinn" and shown.json["can_answer"]
-    assert (
-        inv_client.get(f"/v1/rsvp/{tokens[0]}").json["status"] == "pending"
-    )  # GET changes nothing
+    # GET changes nothing
+    assert invitations_client.get(f"/v1/rsvp/{tokens[0]}").json["status"] == "pending"
     statuses = [
-        inv_client.post(f"/v1/rsvp/{t}", json={"response": "accept"}).json["status"] for t in tokens
+        invitations_client.post(f"/v1/rsvp/{t}", json={"response": "accept"}).json["status"]
+        for t in tokens
     ]
     assert statuses == ["accepted", "accepted", "waitlisted"]
-    again = inv_client.post(f"/v1/rsvp/{tokens[0]}", json={"response": "accept"})
+    again = invitations_client.post(f"/v1/rsvp/{tokens[0]}", json={"response": "accept"})
     assert again.json["status"] == "accepted"  # idempotent
-    declined = inv_client.post(f"/v1/rsvp/{tokens[0]}", json={"response": "decline"})
+    declined = invitations_client.post(f"/v1/rsvp/{tokens[0]}", json={"response": "decline"})
     assert declined.json["status"] == "declined"
-    assert inv_client.get(f"/v1/rsvp/{tokens[2]}").json["status"] == "accepted"  # promoted
+    assert invitations_client.get(f"/v1/rsvp/{tokens[2]}").json["status"] == "accepted"  # promoted
     promoted = [
         p
         for t, p in _topics(invitations_app, ev["event_id"])
@@ -250,92 +260,97 @@ def test_rsvp_capacity_waitlist_promotion_and_changing_answers(
     ]
     assert len(promoted) == 1
     # changing one's mind: back to accept, but the seat is gone now
-    assert (
-        inv_client.post(f"/v1/rsvp/{tokens[0]}", json={"response": "accept"}).json["status"]
-        == "waitlisted"
-    )
-    counts = inv_client.get(f"/v1/events/{ev['event_id']}/invitations", headers=SEC).json["counts"]
+    back = invitations_client.post(f"/v1/rsvp/{tokens[0]}", json={"response": "accept"})
+    assert back.json["status"] == "waitlisted"
+    listed = invitations_client.get(f"/v1/events/{ev['event_id']}/invitations", headers=SEC)
+    counts = listed.json["counts"]
     assert counts["by_status"] == {"accepted": 2, "waitlisted": 1}
     seats = _db(invitations_app).seats.find_one({"_id": ev["event_id"]})
     assert (seats["accepted"], seats["waitlisted"]) == (2, 1)
 
 
-def test_rsvp_errors(inv_client, invitations_app, deliver, published_event):
-    ev = published_event()
-    [created] = _invite(inv_client, ev["event_id"], invitee(1))
+def test_rsvp_errors(
+    invitations_client, invitations_app, deliver_to_invitations, invitations_published_event
+):
+    ev = invitations_published_event()
+    [created] = _invite(invitations_client, ev["event_id"], invitee(1))
     token = _links(invitations_app, ev["event_id"])["official.1@gov.example.eu"]
-    assert inv_client.get("/v1/rsvp/unknown-token").status_code == 404
-    assert inv_client.post("/v1/rsvp/unknown-token", json={"response": "accept"}).status_code == 404
-    bad = inv_client.post(f"/v1/rsvp/{token}", json={"response": "maybe"})
+    assert invitations_client.get("/v1/rsvp/unknown-token").status_code == 404
+    unknown = invitations_client.post("/v1/rsvp/unknown-token", json={"response": "accept"})
+    assert unknown.status_code == 404
+    bad = invitations_client.post(f"/v1/rsvp/{token}", json={"response": "maybe"})
     assert bad.status_code == 422 and "response" in bad.json["errors"]
-    extra = inv_client.post(f"/v1/rsvp/{token}", json={"response": "accept", "x": 1})
+    extra = invitations_client.post(f"/v1/rsvp/{token}", json={"response": "accept", "x": 1})
     assert extra.status_code == 422
-    broken = inv_client.post(f"/v1/rsvp/{token}", data="{", content_type="application/json")
+    broken = invitations_client.post(f"/v1/rsvp/{token}", data="{", content_type="application/json")
     assert broken.status_code == 400
     # after the deadline: 409 with the deadline in the problem
     past = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
-    deliver("event.updated", {**ev, "version": 3, "registration_deadline": past})
-    late = inv_client.post(f"/v1/rsvp/{token}", json={"response": "accept"})
+    deliver_to_invitations("event.updated", {**ev, "version": 3, "registration_deadline": past})
+    late = invitations_client.post(f"/v1/rsvp/{token}", json={"response": "accept"})
     assert late.status_code == 409 and late.json["registration_deadline"]
-    assert inv_client.get(f"/v1/rsvp/{token}").json["can_answer"] is False
-    deliver("event.updated", {**ev, "version": 4})
-    revoked = inv_client.post(f"/v1/invitations/{created['id']}/revoke", headers=SEC)
+    assert invitations_client.get(f"/v1/rsvp/{token}").json["can_answer"] is False
+    deliver_to_invitations("event.updated", {**ev, "version": 4})
+    revoked = invitations_client.post(f"/v1/invitations/{created['id']}/revoke", headers=SEC)
     assert revoked.status_code == 200 and revoked.json["status"] == "revoked"
-    gone = inv_client.post(f"/v1/rsvp/{token}", json={"response": "accept"})
+    gone = invitations_client.post(f"/v1/rsvp/{token}", json={"response": "accept"})
     assert gone.status_code == 410 and gone.headers["Referrer-Policy"] == "no-referrer"
-    assert (
-        inv_client.post(f"/v1/invitations/{created['id']}/revoke", headers=SEC).status_code == 409
-    )
+    again = invitations_client.post(f"/v1/invitations/{created['id']}/revoke", headers=SEC)
+    assert again.status_code == 409
 
 
 def test_rsvp_html_page_in_the_invitees_language_and_its_form(
-    inv_client, invitations_app, published_event
+    invitations_client, invitations_app, invitations_published_event
 ):
-    ev = published_event()
-    _invite(inv_client, ev["event_id"], invitee(1, language="fr"), invitee(2, language="et"))
+    ev = invitations_published_event()
+    _invite(
+        invitations_client, ev["event_id"], invitee(1, language="fr"), invitee(2, language="et")
+    )
     links = _links(invitations_app, ev["event_id"])
     html = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
-    page = inv_client.get(f"/v1/rsvp/{links['official.1@gov.example.eu']}", headers=html)
+    page = invitations_client.get(f"/v1/rsvp/{links['official.1@gov.example.eu']}", headers=html)
     assert page.status_code == 200 and page.content_type.startswith("text/html")
     assert page.headers["Referrer-Policy"] == "no-referrer"
     text = page.get_data(as_text=True)
     assert "Votre invitation" in text and "Accepter" in text and "OSKA system" in text
-    english = inv_client.get(f"/v1/rsvp/{links['official.2@gov.example.eu']}", headers=html)
+    english = invitations_client.get(f"/v1/rsvp/{links['official.2@gov.example.eu']}", headers=html)
     assert "Your invitation" in english.get_data(as_text=True)  # no Estonian: English
-    posted = inv_client.post(
+    posted = invitations_client.post(
         f"/v1/rsvp/{links['official.1@gov.example.eu']}", data={"response": "accept"}, headers=html
     )
     assert posted.status_code == 200 and "acceptée" in posted.get_data(as_text=True)
-    missing = inv_client.get("/v1/rsvp/nope", headers=html)
+    missing = invitations_client.get("/v1/rsvp/nope", headers=html)
     assert missing.status_code == 404 and missing.content_type.startswith("text/html")
 
 
-def test_rsvp_is_rate_limited_per_client_address(inv_client, invitations_app, published_event):
-    config = invitations_app.extensions["invitations_config"]
-    invitations_app.extensions["invitations_config"] = type(config)(rsvp_rate_limit=3)
-    for _ in range(3):
-        assert inv_client.get("/v1/rsvp/guess").status_code == 404
-    limited = inv_client.get("/v1/rsvp/guess")
-    assert limited.status_code == 429 and limited.headers["Retry-After"]
-    other = inv_client.get("/v1/rsvp/guess", environ_base={"REMOTE_ADDR": "10.1.2.3"})
-    assert other.status_code == 404
+def test_rsvp_is_rate_limited_per_client_address(invitations_settings):
+    strict = dataclasses.replace(invitations_settings, rsvp_rate_limit=3)
+    with running_app(create_app, strict) as app:
+        client = app.test_client()
+        for _ in range(3):
+            assert client.get("/v1/rsvp/guess").status_code == 404
+        limited = client.get("/v1/rsvp/guess")
+        assert limited.status_code == 429 and limited.headers["Retry-After"]
+        other = client.get("/v1/rsvp/guess", environ_base={"REMOTE_ADDR": "10.1.2.3"})
+        assert other.status_code == 404
 
 
-def _race_for_the_last_seat(inv_client, invitations_app, published_event, n):
+def _race_for_the_last_seat(client, published_event, n):
+    app = client.application
     ev = published_event(capacity=3)
-    _invite(inv_client, ev["event_id"], *(invitee(i) for i in range(n + 2)))
-    links = _links(invitations_app, ev["event_id"])
+    _invite(client, ev["event_id"], *(invitee(i) for i in range(n + 2)))
+    links = _links(app, ev["event_id"])
     for i in (n, n + 1):  # two seats already taken
-        inv_client.post(
+        client.post(
             f"/v1/rsvp/{links[f'official.{i}@gov.example.eu']}", json={"response": "accept"}
         )
     barrier = threading.Barrier(n)
     results: list[str] = []
 
     def accept(i):
-        client = invitations_app.test_client()
+        racer = app.test_client()  # one client per thread
         barrier.wait()
-        response = client.post(
+        response = racer.post(
             f"/v1/rsvp/{links[f'official.{i}@gov.example.eu']}", json={"response": "accept"}
         )
         ok = response.status_code == 200
@@ -347,55 +362,55 @@ def _race_for_the_last_seat(inv_client, invitations_app, published_event, n):
     for t in threads:
         t.join(60)
     assert sorted(results) == ["accepted"] + ["waitlisted"] * (n - 1)
-    db = _db(invitations_app)
+    db = _db(app)
     assert db.invitations.count_documents({"event_id": ev["event_id"], "status": "accepted"}) == 3
     seats = db.seats.find_one({"_id": ev["event_id"]})
     assert (seats["accepted"], seats["waitlisted"]) == (3, n - 1)
 
 
 def test_exactly_one_of_many_concurrent_acceptances_gets_the_last_seat(
-    inv_client, invitations_app, published_event
+    invitations_client, invitations_published_event
 ):
     for _round in range(3):
-        _race_for_the_last_seat(inv_client, invitations_app, published_event, n=8)
+        _race_for_the_last_seat(invitations_client, invitations_published_event, n=8)
 
 
 # --- management and authorisation -------------------------------------------------------
 
 
 def test_management_filters_counts_on_behalf_resend_and_history(
-    inv_client, invitations_app, published_event
+    invitations_client, invitations_app, invitations_published_event
 ):
-    ev = published_event(capacity=10)
+    ev = invitations_published_event(capacity=10)
     url = f"/v1/events/{ev['event_id']}/invitations"
     created = _invite(
-        inv_client,
+        invitations_client,
         ev["event_id"],
         invitee(1),
         invitee(2, country="FI"),
         invitee(3, country="FI", role="expert"),
     )
-    listed = inv_client.get(url + "?country=FI&role=expert", headers=SEC).json
+    listed = invitations_client.get(url + "?country=FI&role=expert", headers=SEC).json
     assert listed["total"] == 1 and listed["items"][0]["email"] == "official.3@gov.example.eu"
     assert listed["counts"]["by_country"] == {"LV": 1, "FI": 2}
-    assert inv_client.get(url + "?status=accepted", headers=SEC).json["total"] == 0
-    assert inv_client.get(url + "?status=bogus", headers=SEC).status_code == 422
+    assert invitations_client.get(url + "?status=accepted", headers=SEC).json["total"] == 0
+    assert invitations_client.get(url + "?status=bogus", headers=SEC).status_code == 422
     first = created[0]["id"]
-    on_behalf = inv_client.post(
+    on_behalf = invitations_client.post(
         f"/v1/invitations/{first}/response", json={"response": "accept"}, headers=SEC
     )
     assert on_behalf.status_code == 200 and on_behalf.json["on_behalf"] is True
     [accepted] = [p for t, p in _topics(invitations_app) if t == "invitation.accepted"]
     assert accepted["on_behalf"] is True
     old = _links(invitations_app, ev["event_id"])["official.1@gov.example.eu"]
-    resent = inv_client.post(f"/v1/invitations/{first}/resend", headers=SEC)
+    resent = invitations_client.post(f"/v1/invitations/{first}/resend", headers=SEC)
     assert resent.status_code == 200 and resent.json["sent_count"] == 2
     issued = [p for t, p in _topics(invitations_app) if t == "internal.invitation.issued"]
     assert issued[-1]["resend"] is True
-    assert inv_client.get(f"/v1/rsvp/{old}").status_code == 404  # the old link died
+    assert invitations_client.get(f"/v1/rsvp/{old}").status_code == 404  # the old link died
     new = token_of(issued[-1]["rsvp_url"])
-    assert inv_client.get(f"/v1/rsvp/{new}").json["status"] == "accepted"
-    history = inv_client.get(f"/v1/invitations/{first}/history", headers=SEC).json["items"]
+    assert invitations_client.get(f"/v1/rsvp/{new}").json["status"] == "accepted"
+    history = invitations_client.get(f"/v1/invitations/{first}/history", headers=SEC).json["items"]
     assert [(h["action"], h["from"], h["to"]) for h in history] == [
         ("invited", None, "pending"),
         ("answer", "pending", "accepted"),
@@ -405,49 +420,57 @@ def test_management_filters_counts_on_behalf_resend_and_history(
     assert [h["version"] for h in history] == [1, 2, 3]
 
 
-def test_wrong_callers_for_every_endpoint(inv_client, invitations_app, published_event):
-    ev = published_event()
+def test_wrong_callers_for_every_endpoint(
+    invitations_client, invitations_app, invitations_published_event
+):
+    ev = invitations_published_event()
     url = f"/v1/events/{ev['event_id']}/invitations"
     [mine, theirs] = _invite(
-        inv_client, ev["event_id"], invitee(1), invitee(2, country="FI", email="fi@gov.fi")
+        invitations_client, ev["event_id"], invitee(1), invitee(2, country="FI", email="fi@gov.fi")
     )
     me = auth("participant", country="LV", email="Official.1@gov.example.eu")
     colleague = auth("participant", country="LV", email="someone.else@gov.example.eu")
     finn = auth("participant", country="FI", email="fi@gov.fi")
     partner = auth("partner")
     # inviting: secretariat only
-    assert inv_client.post(url, json=invitee(9)).status_code == 401
+    assert invitations_client.post(url, json=invitee(9)).status_code == 401
     for who in (me, partner):
-        assert inv_client.post(url, json=invitee(9), headers=who).status_code == 403
+        assert invitations_client.post(url, json=invitee(9), headers=who).status_code == 403
     # listing: anonymous refused; others see only their own, without counts
-    assert inv_client.get(url).status_code == 401
-    own = inv_client.get(url, headers=me).json
+    assert invitations_client.get(url).status_code == 401
+    own = invitations_client.get(url, headers=me).json
     assert [i["id"] for i in own["items"]] == [mine["id"]] and "counts" not in own
-    assert inv_client.get(url, headers=colleague).json["total"] == 0
-    assert inv_client.get(url, headers=partner).json["total"] == 0
-    assert inv_client.get("/v1/invitations").status_code == 401
-    assert [i["id"] for i in inv_client.get("/v1/invitations", headers=me).json["items"]] == [
-        mine["id"]
-    ]
+    assert invitations_client.get(url, headers=colleague).json["total"] == 0
+    assert invitations_client.get(url, headers=partner).json["total"] == 0
+    assert invitations_client.get("/v1/invitations").status_code == 401
+    assert [
+        i["id"] for i in invitations_client.get("/v1/invitations", headers=me).json["items"]
+    ] == [mine["id"]]
     # one invitation: own yes; another person's or another country's: 404
-    assert inv_client.get(f"/v1/invitations/{mine['id']}").status_code == 401
-    assert inv_client.get(f"/v1/invitations/{mine['id']}", headers=me).status_code == 200
-    assert inv_client.get(f"/v1/invitations/{mine['id']}", headers=colleague).status_code == 404
-    assert inv_client.get(f"/v1/invitations/{mine['id']}", headers=finn).status_code == 404
-    assert inv_client.get(f"/v1/invitations/{theirs['id']}", headers=me).status_code == 404
-    assert inv_client.get(f"/v1/invitations/{theirs['id']}", headers=SEC).status_code == 200
+    assert invitations_client.get(f"/v1/invitations/{mine['id']}").status_code == 401
+    assert invitations_client.get(f"/v1/invitations/{mine['id']}", headers=me).status_code == 200
+    assert (
+        invitations_client.get(f"/v1/invitations/{mine['id']}", headers=colleague).status_code
+        == 404
+    )
+    assert invitations_client.get(f"/v1/invitations/{mine['id']}", headers=finn).status_code == 404
+    assert invitations_client.get(f"/v1/invitations/{theirs['id']}", headers=me).status_code == 404
+    assert invitations_client.get(f"/v1/invitations/{theirs['id']}", headers=SEC).status_code == 200
     # secretariat-only actions
     for path, body in [
         (f"/v1/invitations/{mine['id']}/revoke", None),
         (f"/v1/invitations/{mine['id']}/resend", None),
         (f"/v1/invitations/{mine['id']}/response", {"response": "accept"}),
     ]:
-        assert inv_client.post(path, json=body).status_code == 401
-        assert inv_client.post(path, json=body, headers=me).status_code == 403
-    assert inv_client.get(f"/v1/invitations/{mine['id']}/history").status_code == 401
-    assert inv_client.get(f"/v1/invitations/{mine['id']}/history", headers=me).status_code == 403
-    assert inv_client.get("/v1/invitations/nope", headers=SEC).status_code == 404
+        assert invitations_client.post(path, json=body).status_code == 401
+        assert invitations_client.post(path, json=body, headers=me).status_code == 403
+    assert invitations_client.get(f"/v1/invitations/{mine['id']}/history").status_code == 401
+    assert (
+        invitations_client.get(f"/v1/invitations/{mine['id']}/history", headers=me).status_code
+        == 403
+    )
+    assert invitations_client.get("/v1/invitations/nope", headers=SEC).status_code == 404
     # a bad token is refused, never downgraded to anonymous
     bad = {"Authorization": "Bearer not-a-jwt"}
-    assert inv_client.get("/v1/rsvp/whatever", headers=bad).status_code == 401
+    assert invitations_client.get("/v1/rsvp/whatever", headers=bad).status_code == 401
     assert _db(invitations_app).invitations.count_documents({"status": "pending"}) == 2

@@ -10,13 +10,8 @@ from email.header import decode_header, make_header
 
 from icalendar import Calendar
 
-from tests.fixtures_notifications import *  # noqa: F403 - the fixtures
-from tests.fixtures_notifications import (
-    event_payload,
-    issued_payload,
-    status_payload,
-    wait_for,
-)
+from devkit.samples import event_payload, issued_payload, status_payload
+from tests.helpers import wait_for
 
 
 def _ids() -> tuple[str, str]:
@@ -46,13 +41,15 @@ def _text(message) -> str:
 
 
 def test_invitation_story_mails_each_once_even_when_records_are_replayed(
-    worker, producer, smtp_sink
+    notifications_worker, notifications_producer, smtp_sink
 ):
     event_id, inv = _ids()
     email = f"kadri-{inv[:6]}@example.ee"
-    producer.send("event.published", event_payload(event_id, version=2), key=event_id)
+    notifications_producer.send("event.published", event_payload(event_id, version=2), key=event_id)
     issued = issued_payload(event_id, inv, email)
-    cause = producer.send("internal.invitation.issued", issued, key=event_id, subject=inv)
+    cause = notifications_producer.send(
+        "internal.invitation.issued", issued, key=event_id, subject=inv
+    )
     [invite] = wait_for(lambda: _to(smtp_sink, email))
     assert _subject(invite).startswith("Please reply by 2027-02-20")
     assert f"/v1/rsvp/tok-{inv}" in _text(invite)
@@ -64,17 +61,21 @@ def test_invitation_story_mails_each_once_even_when_records_are_replayed(
     assert invite["Message-ID"].startswith("<") and "List-Unsubscribe" not in invite
 
     accepted = status_payload(event_id, inv, "accepted", 2)
-    acc_id = producer.send("invitation.accepted", accepted, key=event_id, subject=inv)
+    acc_id = notifications_producer.send("invitation.accepted", accepted, key=event_id, subject=inv)
     wait_for(lambda: len(_to(smtp_sink, email)) == 2)
     # The same records again (a redelivery) and the acceptance again: nothing new.
-    producer.send("internal.invitation.issued", issued, key=event_id, subject=inv, ce_id=cause)
-    producer.send("invitation.accepted", accepted, key=event_id, subject=inv, ce_id=acc_id)
+    notifications_producer.send(
+        "internal.invitation.issued", issued, key=event_id, subject=inv, ce_id=cause
+    )
+    notifications_producer.send(
+        "invitation.accepted", accepted, key=event_id, subject=inv, ce_id=acc_id
+    )
     time.sleep(2.0)
     mails = _to(smtp_sink, email)
     assert len(mails) == 2
     assert mails[1]["Subject"].startswith("Confirmed, no action needed")
     assert len({m["Message-ID"] for m in mails}) == 2
-    db = worker.db
+    db = notifications_worker.db
     assert db.mails.count_documents({"cause_id": {"$in": [cause, acc_id]}}) == 2
     sent = list(db.outbox.find({"topic": "notification.sent"}))
     assert {r["payload"]["cause_id"] for r in sent} == {cause, acc_id}
@@ -82,18 +83,18 @@ def test_invitation_story_mails_each_once_even_when_records_are_replayed(
 
 
 def test_an_answer_before_the_address_waits_for_it_and_promotion_is_its_own_mail(
-    worker, producer, smtp_sink
+    notifications_worker, notifications_producer, smtp_sink
 ):
     event_id, inv = _ids()
     email = f"jean-{inv[:6]}@example.fr"
-    producer.send(
+    notifications_producer.send(
         "invitation.accepted",
         status_payload(event_id, inv, "accepted", 3, promoted=True),
         key=event_id,
     )
     time.sleep(1.0)
     assert _to(smtp_sink, email) == []
-    producer.send(
+    notifications_producer.send(
         "internal.invitation.issued",
         issued_payload(event_id, inv, email, language="fr"),
         key=event_id,
@@ -105,7 +106,7 @@ def test_an_answer_before_the_address_waits_for_it_and_promotion_is_its_own_mail
 
 
 def test_cancellation_and_change_carry_calendar_cancel_and_update_with_same_uid(
-    worker, producer, smtp_sink
+    notifications_worker, notifications_producer, smtp_sink
 ):
     event_id = str(uuid.uuid4())
     people = {}
@@ -113,17 +114,17 @@ def test_cancellation_and_change_carry_calendar_cancel_and_update_with_same_uid(
         inv = str(uuid.uuid4())
         email = f"{status}-{inv[:6]}@example.de"
         people[status] = (inv, email)
-        producer.send(
+        notifications_producer.send(
             "internal.invitation.issued",
             issued_payload(event_id, inv, email, language="de"),
             key=event_id,
         )
         state = "pending" if status == "sent" else status
-        producer.send(
+        notifications_producer.send(
             f"invitation.{status}", status_payload(event_id, inv, state, version), key=event_id
         )
     wait_for(lambda: all(_to(smtp_sink, e) for _, e in people.values()))
-    producer.send(
+    notifications_producer.send(
         "event.updated",
         event_payload(
             event_id,
@@ -134,7 +135,7 @@ def test_cancellation_and_change_carry_calendar_cancel_and_update_with_same_uid(
         ),
         key=event_id,
     )
-    producer.send(
+    notifications_producer.send(
         "event.cancelled",
         event_payload(event_id, version=6, status="cancelled", reason="Venue unavailable"),
         key=event_id,
@@ -160,31 +161,42 @@ def test_cancellation_and_change_carry_calendar_cancel_and_update_with_same_uid(
     assert len(declined_subjects) == 2  # invitation + decline notice only
 
 
-def test_smtp_down_keeps_the_mail_pending_and_sends_it_when_back(worker, producer, smtp_sink):
+def test_smtp_down_keeps_the_mail_pending_and_sends_it_when_back(
+    notifications_worker, notifications_producer, smtp_sink
+):
     event_id, inv = _ids()
     email = f"later-{inv[:6]}@example.ee"
     smtp_sink.stop()
-    producer.send("internal.invitation.issued", issued_payload(event_id, inv, email), key=event_id)
-    doc = wait_for(lambda: worker.db.mails.find_one({"to": email, "attempts": {"$gte": 1}}))
+    notifications_producer.send(
+        "internal.invitation.issued", issued_payload(event_id, inv, email), key=event_id
+    )
+    doc = wait_for(
+        lambda: notifications_worker.db.mails.find_one({"to": email, "attempts": {"$gte": 1}})
+    )
     assert doc["status"] == "pending" and doc["last_error"]
     # Do not wait out the backoff: make it due now, as time passing would.
     smtp_sink.start()
-    worker.db.mails.update_one(
+    notifications_worker.db.mails.update_one(
         {"_id": doc["_id"]}, {"$set": {"next_attempt_at": datetime.now(UTC)}}
     )
     [mail] = wait_for(lambda: _to(smtp_sink, email))
     assert mail["Message-ID"] == doc["message_id"]
-    final = worker.db.mails.find_one({"_id": doc["_id"]})
-    assert final["status"] == "sent" and final["attempts"] >= 2
+    # The sink has the mail a moment before the sender has recorded it sent.
+    final = wait_for(
+        lambda: notifications_worker.db.mails.find_one({"_id": doc["_id"], "status": "sent"})
+    )
+    assert final["attempts"] >= 2
 
 
 def test_opted_out_people_get_no_reminders_but_still_transactional_mail(
-    worker, producer, smtp_sink, notifications_client
+    notifications_worker, notifications_producer, smtp_sink, notifications_client
 ):
     event_id, inv = _ids()
     email = f"quiet-{inv[:6]}@example.ee"
-    producer.send("internal.invitation.issued", issued_payload(event_id, inv, email), key=event_id)
-    producer.send(
+    notifications_producer.send(
+        "internal.invitation.issued", issued_payload(event_id, inv, email), key=event_id
+    )
+    notifications_producer.send(
         "internal.invitation.reminder_due",
         {
             "invitation_id": inv,
@@ -192,6 +204,7 @@ def test_opted_out_people_get_no_reminders_but_still_transactional_mail(
             "step": "7d",
             "registration_deadline": "2027-02-20T17:00:00+02:00",
             "version": 1,
+            "occurred_at": datetime.now(UTC).isoformat(),
         },
         key=event_id,
     )
@@ -205,7 +218,7 @@ def test_opted_out_people_get_no_reminders_but_still_transactional_mail(
     assert shown.json["unsubscribed"] is False  # GET changes nothing
     assert notifications_client.post(path).json["unsubscribed"] is True
     assert notifications_client.get(path + "x").status_code == 404
-    producer.send(
+    notifications_producer.send(
         "internal.document.reminder_due",
         {
             "event_id": event_id,
@@ -215,26 +228,33 @@ def test_opted_out_people_get_no_reminders_but_still_transactional_mail(
             "title": "Skills forecasting",
             "reminder_id": "r1",
             "version": 1,
+            "occurred_at": datetime.now(UTC).isoformat(),
         },
         key=event_id,
     )
-    producer.send(
+    notifications_producer.send(
         "event.cancelled", event_payload(event_id, version=3, status="cancelled"), key=event_id
     )
     wait_for(lambda: len(_to(smtp_sink, email)) == 3)
-    wait_for(lambda: worker.db.mails.find_one({"to": email, "status": "suppressed"}))
+    wait_for(lambda: notifications_worker.db.mails.find_one({"to": email, "status": "suppressed"}))
     assert [_subject(m) for m in _to(smtp_sink, email)][-1].startswith("Cancelled")
 
 
-def test_starts_tomorrow_goes_once_to_accepted_participants(worker, producer, smtp_sink):
+def test_starts_tomorrow_goes_once_to_accepted_participants(
+    notifications_worker, notifications_producer, smtp_sink
+):
     event_id, inv = _ids()
     email = f"soon-{inv[:6]}@example.ee"
-    producer.send("event.published", event_payload(event_id, version=2), key=event_id)
-    producer.send("internal.invitation.issued", issued_payload(event_id, inv, email), key=event_id)
-    producer.send("invitation.accepted", status_payload(event_id, inv, "accepted", 2), key=event_id)
+    notifications_producer.send("event.published", event_payload(event_id, version=2), key=event_id)
+    notifications_producer.send(
+        "internal.invitation.issued", issued_payload(event_id, inv, email), key=event_id
+    )
+    notifications_producer.send(
+        "invitation.accepted", status_payload(event_id, inv, "accepted", 2), key=event_id
+    )
     wait_for(lambda: len(_to(smtp_sink, email)) == 2)
     clock = lambda: datetime(2027, 3, 9, 9, 0, tzinfo=UTC)  # noqa: E731
-    assert worker.starts_tomorrow(clock) == 1
-    assert worker.starts_tomorrow(clock) == 0
+    assert notifications_worker.starts_tomorrow(clock) == 1
+    assert notifications_worker.starts_tomorrow(clock) == 0
     mails = wait_for(lambda: (ms := _to(smtp_sink, email)) and len(ms) == 3 and ms)
     assert mails[-1]["Subject"].startswith("Tomorrow:")

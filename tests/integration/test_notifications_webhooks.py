@@ -3,52 +3,16 @@ with the ``standardwebhooks`` library), and the in-app feed's authorisation."""
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from tests.fixtures_notifications import *  # noqa: F403 - the fixtures
-from tests.fixtures_notifications import event_payload, issued_payload, wait_for
-from tests.helpers import auth
-
-
-class Receiver:
-    """An HTTP endpoint on 127.0.0.1: records requests, answers ``plan`` codes in
-    turn (then 200); ``hang`` makes it never answer in time."""
-
-    def __init__(self, plan: list[int] | None = None, hang: bool = False) -> None:
-        self.requests: list[dict] = []
-        self.plan = list(plan or [])
-        self.hang = hang
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["content-length"]))
-                receiver.requests.append({"headers": dict(self.headers), "body": body})
-                if receiver.hang:
-                    time.sleep(30)
-                    return
-                code = receiver.plan.pop(0) if receiver.plan else 200
-                self.send_response(code)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+from devkit.auth import auth
+from devkit.samples import event_payload, issued_payload
+from devkit.webhooks import Receiver
+from tests.helpers import wait_for
 
 
 @pytest.fixture
@@ -76,7 +40,7 @@ def _subscribe(client, url: str, topics=("event.published",), headers=PARTNER) -
 
 
 def test_signed_delivery_verifies_and_503_is_retried_with_the_same_webhook_id(
-    worker, producer, receivers, notifications_client
+    notifications_worker, notifications_producer, receivers, notifications_client
 ):
     receiver = receivers(plan=[503])
     sub = _subscribe(notifications_client, receiver.url)
@@ -84,12 +48,12 @@ def test_signed_delivery_verifies_and_503_is_retried_with_the_same_webhook_id(
     shown = notifications_client.get(f"/v1/subscriptions/{sub['id']}", headers=PARTNER).json
     assert "secret" not in shown and shown["url"] == receiver.url
     event_id = str(uuid.uuid4())
-    ce_id = producer.send("event.published", event_payload(event_id), key=event_id)
+    ce_id = notifications_producer.send("event.published", event_payload(event_id), key=event_id)
     wait_for(lambda: len(receiver.requests) >= 2, timeout_s=20)
     first, second = receiver.requests[:2]
-    assert first["headers"]["webhook-id"] == second["headers"]["webhook-id"]
+    assert first.headers["webhook-id"] == second.headers["webhook-id"]
     for request in (first, second):
-        payload = Webhook(sub["secret"]).verify(request["body"], request["headers"])
+        payload = Webhook(sub["secret"]).verify(request.body, request.headers)
         assert payload["type"] == "event.published"
         assert payload["data"]["event_id"] == event_id
     log = wait_for(
@@ -113,11 +77,11 @@ def test_signed_delivery_verifies_and_503_is_retried_with_the_same_webhook_id(
     )
     assert again.status_code == 202
     wait_for(lambda: len(receiver.requests) == 3)
-    assert receiver.requests[2]["headers"]["webhook-id"] == delivery["id"]
+    assert receiver.requests[2].headers["webhook-id"] == delivery["id"]
 
 
 def test_a_partner_that_never_answers_does_not_hold_up_another(
-    worker, producer, receivers, notifications_client
+    notifications_worker, notifications_producer, receivers, notifications_client
 ):
     stuck, quick = receivers(hang=True), receivers()
     _subscribe(notifications_client, stuck.url)
@@ -125,7 +89,7 @@ def test_a_partner_that_never_answers_does_not_hold_up_another(
     event_ids = [str(uuid.uuid4()) for _ in range(10)]
     started = time.monotonic()
     for event_id in event_ids:
-        producer.send("event.published", event_payload(event_id), key=event_id)
+        notifications_producer.send("event.published", event_payload(event_id), key=event_id)
     wait_for(lambda: len(quick.requests) == 10, timeout_s=20)
     assert time.monotonic() - started < 4.0  # the stuck one's 5 s timeouts did not matter
     assert 1 <= len(stuck.requests) <= 2  # at most two requests in flight per subscription
@@ -189,20 +153,16 @@ def test_subscriptions_belong_to_their_owner_and_unsafe_targets_are_refused(
 
 
 def test_a_subscription_that_keeps_failing_is_disabled_and_its_owner_told(
-    worker, producer, receivers, notifications_client, monkeypatch
+    start_notifications_worker, notifications_producer, receivers, notifications_client
 ):
     receiver = receivers(plan=[500] * 10)
     owner = auth("partner", country="BE", email="ops@partner.example")
     sub = _subscribe(notifications_client, receiver.url, headers=owner)
     # Tighten the rules for the test: dead after the first failure, disabled after 2 dead.
-    monkeypatch.setenv("MLP_WEBHOOK_RETRY_HORIZON_SECONDS", "0")
-    monkeypatch.setenv("MLP_WEBHOOK_DISABLE_AFTER", "2")
-    from services.notifications.config import load
-
-    worker.dispatcher.ns = load()
+    start_notifications_worker(webhook_retry_horizon_s=0, webhook_disable_after=2)
     for _ in range(2):
         event_id = str(uuid.uuid4())
-        producer.send("event.published", event_payload(event_id), key=event_id)
+        notifications_producer.send("event.published", event_payload(event_id), key=event_id)
     wait_for(
         lambda: (
             notifications_client.get(f"/v1/subscriptions/{sub['id']}", headers=owner).json["status"]
@@ -218,11 +178,13 @@ def test_a_subscription_that_keeps_failing_is_disabled_and_its_owner_told(
 
 
 def test_the_feed_shows_only_the_callers_notifications(
-    worker, producer, smtp_sink, notifications_client
+    notifications_worker, notifications_producer, smtp_sink, notifications_client
 ):
     event_id, inv = str(uuid.uuid4()), str(uuid.uuid4())
     email = f"feed-{inv[:6]}@example.ee"
-    producer.send("internal.invitation.issued", issued_payload(event_id, inv, email), key=event_id)
+    notifications_producer.send(
+        "internal.invitation.issued", issued_payload(event_id, inv, email), key=event_id
+    )
     mine = auth("participant", email=email)
     feed = wait_for(
         lambda: (

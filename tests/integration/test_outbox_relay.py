@@ -9,11 +9,11 @@ import uuid
 import pytest
 from pymongo import MongoClient
 
+from devkit.kafka import collect, header, partner_consumer
 from shared.bus import ensure_topics, make_producer
 from shared.config import Settings
 from shared.mongo import in_transaction
 from shared.outbox import Outbox, OutboxRelay
-from tests.helpers import collect, header, partner_consumer
 
 
 @pytest.fixture

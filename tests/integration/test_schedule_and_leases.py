@@ -10,9 +10,21 @@ from datetime import timedelta
 import pytest
 from pymongo import MongoClient
 
+from shared.config import Settings
 from shared.leases import Lease
 from shared.outbox import Outbox
-from shared.schedule import JobContext, PeriodicJob, run_jobs
+from shared.schedule import PeriodicJob, run_jobs
+from shared.service import ServiceContext
+
+
+def _context(client: MongoClient, database) -> ServiceContext:
+    return ServiceContext(
+        settings=Settings(service="tests"),
+        client=client,
+        db=database,
+        outbox=Outbox(database, "/mlp/tests"),
+        store=None,
+    )
 
 
 @pytest.fixture
@@ -44,7 +56,7 @@ def test_a_job_runs_in_one_of_several_workers(db):
     lock = threading.Lock()
 
     def job_for(worker: str) -> PeriodicJob:
-        def run(ctx: JobContext) -> int:
+        def run(ctx: ServiceContext) -> int:
             with lock:
                 runs.append(worker)
             return 1
@@ -52,7 +64,7 @@ def test_a_job_runs_in_one_of_several_workers(db):
         return PeriodicJob("reminders", 0.2, run)
 
     stop = threading.Event()
-    ctx = JobContext(client, database, Outbox(database, "/mlp/tests"))
+    ctx = _context(client, database)
     threads = [
         threading.Thread(target=run_jobs, args=([job_for(name)], ctx, stop), daemon=True)
         for name in ("worker-a", "worker-b", "worker-c")
@@ -71,14 +83,14 @@ def test_a_failing_job_is_retried_at_its_next_interval(db):
     client, database = db
     attempts: list[float] = []
 
-    def flaky(ctx: JobContext) -> int:
+    def flaky(ctx: ServiceContext) -> int:
         attempts.append(time.monotonic())
         if len(attempts) == 1:
             raise RuntimeError("the first run fails")
         return 0
 
     stop = threading.Event()
-    ctx = JobContext(client, database, Outbox(database, "/mlp/tests"))
+    ctx = _context(client, database)
     thread = threading.Thread(
         target=run_jobs, args=([PeriodicJob("flaky", 0.2, flaky)], ctx, stop), daemon=True
     )

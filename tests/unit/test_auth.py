@@ -14,7 +14,7 @@ from flask import Flask
 
 from shared.auth import Authenticator, mint_token
 from shared.config import Settings
-from shared.errors import Problem
+from shared.problems import Problem
 
 SECRET = "unit-test-secret-with-at-least-32-bytes"
 

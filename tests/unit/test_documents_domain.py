@@ -10,7 +10,6 @@ from services.documents.domain import (
     ODT,
     PDF,
     PPTX,
-    STATUSES,
     TEXT,
     TRANSITIONS,
     XLSX,
@@ -28,8 +27,9 @@ from services.documents.domain import (
     sniff,
 )
 from shared.auth import ANONYMOUS, Principal
-from shared.lifecycle import IllegalTransition
-from tests.fixtures_documents import EXE_BYTES, PDF_BYTES, odf, ooxml
+from shared.errors import IllegalTransition
+from shared.payloads.documents import STATUSES
+from tests.fixtures.documents import EXE_BYTES, PDF_BYTES, odf, ooxml
 
 SEC = Principal(sub="sec", roles=frozenset({"secretariat"}))
 UPLOADER = Principal(sub="up", email="up@example.org", roles=frozenset({"expert"}))

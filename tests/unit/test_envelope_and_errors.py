@@ -4,8 +4,8 @@ import pytest
 
 from shared.context import TraceContext, child_traceparent
 from shared.envelope import MalformedRecord, decode, encode
-from shared.errors import Problem
 from shared.http import parse_sort
+from shared.problems import Problem
 from shared.topics import TOPIC_NAMES, require_topic
 
 

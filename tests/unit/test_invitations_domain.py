@@ -9,6 +9,7 @@ import pytest
 
 from services.invitations import domain
 from shared.auth import Principal
+from shared.errors import Conflict, Gone, NotFound
 
 NOW = datetime(2027, 2, 1, 12, tzinfo=UTC)
 
@@ -55,34 +56,32 @@ def _inv(status="pending"):
 def test_answers_refused_after_cancel_revocation_or_deadline():
     published = {"status": "published", "registration_deadline": NOW + timedelta(days=1)}
     domain.check_answerable(_inv(), published, NOW, deadline_binds=True)
-    for inv, event, status in [
-        (_inv(), {**published, "status": "cancelled"}, 410),
-        (_inv("revoked"), published, 410),
-        (_inv("expired"), published, 409),
-        (_inv(), {**published, "registration_deadline": NOW - timedelta(seconds=1)}, 409),
+    for inv, event, refusal, status in [
+        (_inv(), {**published, "status": "cancelled"}, Gone, 410),
+        (_inv("revoked"), published, Gone, 410),
+        (_inv("expired"), published, Conflict, 409),
+        (_inv(), {**published, "registration_deadline": NOW - timedelta(seconds=1)}, Conflict, 409),
     ]:
-        with pytest.raises(domain.RsvpRefused) as err:
+        with pytest.raises(refusal) as err:
             domain.check_answerable(inv, event, NOW, deadline_binds=True)
         assert err.value.status == status
     late = {**published, "registration_deadline": NOW - timedelta(days=1)}
-    with pytest.raises(domain.RsvpRefused) as err:
+    with pytest.raises(Conflict) as err:
         domain.check_answerable(_inv(), late, NOW, deadline_binds=True)
-    assert (
-        err.value.extensions["registration_deadline"] == late["registration_deadline"].isoformat()
-    )
+    assert err.value.details["registration_deadline"] == late["registration_deadline"].isoformat()
     domain.check_answerable(_inv(), late, NOW, deadline_binds=False)  # the secretariat
 
 
 def test_invitable_only_when_known_published_and_before_the_deadline():
     ok = {"status": "published", "registration_deadline": NOW + timedelta(days=1)}
     domain.check_invitable(ok, "e", NOW)
-    for event, status in [
-        (None, 404),
-        ({**ok, "status": "draft"}, 409),
-        ({**ok, "status": "cancelled"}, 409),
-        ({**ok, "registration_deadline": NOW - timedelta(days=1)}, 409),
+    for event, refusal, status in [
+        (None, NotFound, 404),
+        ({**ok, "status": "draft"}, Conflict, 409),
+        ({**ok, "status": "cancelled"}, Conflict, 409),
+        ({**ok, "registration_deadline": NOW - timedelta(days=1)}, Conflict, 409),
     ]:
-        with pytest.raises(domain.NotInvitable) as err:
+        with pytest.raises(refusal) as err:
             domain.check_invitable(event, "e", NOW)
         assert err.value.status == status
 

@@ -1,11 +1,13 @@
 """Rules of the notifications service without I/O: templates, iCalendar, the
-SSRF guard, webhook signatures, keys and backoff, unsubscribe tokens."""
+SSRF guard, webhook signatures, keys and backoff, unsubscribe tokens, which
+SMTP answers are final."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
+import smtplib
 import socket
 from datetime import UTC, datetime, timedelta
 
@@ -13,7 +15,7 @@ import pytest
 from icalendar import Calendar
 from standardwebhooks.webhooks import Webhook
 
-from services.notifications import domain, mail
+from services.notifications import domain, mail, smtp
 
 EVENT = {
     "title": "Skills forecasting",
@@ -190,3 +192,17 @@ def test_tomorrow_is_counted_where_the_event_takes_place():
     late_evening_utc = datetime(2027, 3, 8, 23, 30, tzinfo=UTC)  # already 9 March in Tallinn
     assert domain.tomorrow_in("Europe/Tallinn", late_evening_utc) == "2027-03-10"
     assert domain.tomorrow_in("UTC", late_evening_utc) == "2027-03-09"
+
+
+def test_the_sender_is_the_bare_address_of_mail_from():
+    assert domain.bare_address("MLP Ops <no-reply@mlp-ops.local>") == "no-reply@mlp-ops.local"
+    assert domain.bare_address("no-reply@mlp-ops.local") == "no-reply@mlp-ops.local"
+
+
+def test_only_5xx_smtp_answers_fail_a_mail_for_good():
+    refused = smtplib.SMTPRecipientsRefused({"a@x.ee": (550, b"no such user")})
+    greylisted = smtplib.SMTPRecipientsRefused({"a@x.ee": (450, b"try later")})
+    assert smtp.permanent(refused) and smtp.permanent(smtplib.SMTPDataError(554, b"refused"))
+    assert not smtp.permanent(greylisted)
+    assert not smtp.permanent(smtplib.SMTPServerDisconnected("gone"))
+    assert not smtp.permanent(ConnectionRefusedError())

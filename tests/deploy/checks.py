@@ -1,31 +1,40 @@
-"""Static checks of the deployment files, used by ``tests/deploy``: each returns
-a list of problems (empty when sound), so a test can break a copy on purpose and
+"""Static checks of the deployment files for ``tests/deploy``: each returns a
+list of problems (empty when sound), so a test can break a copy on purpose and
 see the problem reported."""
 
 from __future__ import annotations
 
+import ast
 import re
 import shlex
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
-from shared.config import SERVICE_PORTS
+from deploy.catalog import DEPLOYED, OPTIONAL_FOLDERS, OPTIONAL_MODULES, SERVICE_MODULES
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MLP_VAR = re.compile(r"\bMLP_[A-Z0-9_]+\b")
 ONE_SHOT_RESTARTS = {"no", "on-failure", None}
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
-SERVICE_NAMES = tuple(SERVICE_PORTS)
+SERVICE_NAMES = tuple(s.name for s in DEPLOYED)
+SERVICE_PORTS = {s.name: s.port for s in DEPLOYED}
+
+
+DOCUMENTATION = ("README.md", "services/*/README.md", "docs/*.md", "shared/config.py")
 
 
 def documented_variables(root: Path = ROOT) -> str:
-    """The text that documents ``MLP_`` variables: the README and shared/config.py."""
-    return (root / "README.md").read_text() + (root / "shared" / "config.py").read_text()
+    """The text that documents ``MLP_`` variables: the READMEs (the repository's
+    and each service's), the guides in ``docs/`` and shared/config.py; a file
+    that does not exist adds nothing."""
+    paths = sorted({path for pattern in DOCUMENTATION for path in root.glob(pattern)})
+    return "".join(_read(path) for path in paths)
 
 
 def undocumented(names: set[str], documentation: str) -> list[str]:
     """``MLP_`` names not in ``documentation``; ``MLP_<SERVICE>_X`` counts as documented
-    when ``MLP_EVENTS_X`` is (the README documents the per-service family once)."""
+    when ``MLP_EVENTS_X`` is (the per-service family may be documented once)."""
     known = set(MLP_VAR.findall(documentation))
     missing = []
     for name in sorted(names):
@@ -35,6 +44,71 @@ def undocumented(names: set[str], documentation: str) -> list[str]:
         if name not in known and generic not in known:
             missing.append(name)
     return missing
+
+
+# --- a service folder --------------------------------------------------------
+
+# What the deployment relies on in a service's modules: the catalogue reads the
+# port, gunicorn calls create_app, the Procfile and the image run the worker.
+DEFINES = {
+    "config.py": ("DEFAULT_PORT", "load_settings"),
+    "app.py": ("create_app",),
+    "worker.py": ("main",),
+}
+
+
+def _defined(tree: ast.Module) -> set[str]:
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+    return names
+
+
+def _runnable(tree: ast.Module) -> bool:
+    return any(
+        isinstance(node, ast.If) and "__main__" in ast.unparse(node.test) for node in tree.body
+    )
+
+
+def _declared(module: str) -> bool:
+    return module in SERVICE_MODULES or any(fnmatch(module, kind) for kind in OPTIONAL_MODULES)
+
+
+def check_service_folder(folder: Path) -> list[str]:
+    """Problems of the layout of one service folder: a module of
+    ``SERVICE_MODULES`` missing, a module or folder of none of the declared
+    kinds, or a name the deployment relies on not defined."""
+    service = folder.name
+    problems = [f"{service}: no {n}" for n in SERVICE_MODULES if not (folder / n).is_file()]
+    for path in sorted(folder.iterdir()):
+        if path.name == "__pycache__":
+            continue
+        if path.is_dir():
+            if path.name not in OPTIONAL_FOLDERS:
+                kinds = ", ".join(OPTIONAL_FOLDERS)
+                problems.append(f"{service}: folder {path.name}/ is none of {kinds}")
+        elif path.suffix == ".py" and not _declared(path.name):
+            kinds = ", ".join(OPTIONAL_MODULES)
+            problems.append(f"{service}: module {path.name} is none of {kinds}")
+    for name, required in DEFINES.items():
+        path = folder / name
+        if not path.is_file():
+            continue
+        try:
+            tree = ast.parse(path.read_text(), str(path))
+        except SyntaxError as exc:
+            problems.append(f"{service}: {name} does not parse ({exc.msg})")
+            continue
+        for missing in sorted(set(required) - _defined(tree)):
+            problems.append(f"{service}: {name} defines no {missing}")
+        if name == "worker.py" and not _runnable(tree):
+            problems.append(f"{service}: worker.py does not run as python -m")
+    return problems
 
 
 def module_file(root: Path, module: str) -> Path | None:
@@ -136,7 +210,7 @@ def check_compose(doc: Any, root: Path = ROOT, documentation: str | None = None)
     text_vars: set[str] = set()
     _collect_vars(doc, text_vars)
     for var in undocumented(text_vars, documentation):
-        problems.append(f"variable {var} is documented neither in README.md nor shared/config.py")
+        problems.append(f"variable {var} is not documented ({', '.join(DOCUMENTATION)})")
 
     for service in deployed_names():
         images = set()

@@ -1,4 +1,4 @@
-"""``python -m bench``: benchmark the events service against a plain baseline.
+"""``python -m bench.events``: benchmark the events service against a plain baseline.
 
 Starts Kafka and MongoDB (or uses external ones, ``MLP_BENCH_INFRA=external``),
 runs the events service as real gunicorn and worker processes, and measures:
@@ -31,14 +31,13 @@ from pymongo import MongoClient
 
 from bench import load
 from bench.stack import Infra, cpu_seconds, cpu_used, infrastructure
-from deploy.local.infra import free_port
+from deploy.local.ports import free_port
 from deploy.local.services import ServiceProcess, gunicorn, python_module, wait_ready
-from shared.auth import mint_token
+from devkit.auth import JWT_SECRET, auth
+from devkit.samples import event_body as sample_event
 from shared.bus import ensure_topics
 from shared.config import Settings
-from tests.helpers import event_body as sample_event
 
-JWT_SECRET = "bench-secret-with-at-least-32-bytes!!"
 EVENTS_DB = "bench_events"
 BASELINE_DB = "bench_baseline"
 RAW_TOPIC = "bench.raw-latency"
@@ -53,7 +52,9 @@ def event_body(i: int) -> dict[str, Any]:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.events", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--events", type=int, default=1000, help="events per closed-loop run")
     parser.add_argument("--concurrency", type=int, default=8, help="client threads")
     parser.add_argument("--rate", type=float, default=50.0, help="paced run, requests/s")
@@ -73,7 +74,7 @@ def service_env(infra: Infra, metrics_dir: Path | None = None) -> dict[str, str]
             "MLP_MONGO_URI": infra.mongo_uri,
             "MLP_EVENTS_DB": EVENTS_DB,
             "MLP_BENCH_DB": BASELINE_DB,
-            "MLP_JWT_SECRET": JWT_SECRET,
+            "MLP_JWT_SECRET": JWT_SECRET,  # devkit.auth's, which mints the bench's token
             "MLP_LOG_LEVEL": "WARNING",
             "PYTHONPATH": ".",
         }
@@ -124,8 +125,7 @@ def bench_events(
     worker = python_module("events-worker", "services.events.worker", service_env(infra), log_dir)
     processes: list[ServiceProcess] = [web, worker]
     receiver = load.Receiver(infra.kafka_bootstrap, "event.created")
-    token = mint_token(JWT_SECRET, "bench-secretariat", ["secretariat"], email="bench@mlp.example")
-    headers = {"Authorization": f"Bearer {token}"}
+    headers = auth("secretariat", sub="bench-secretariat", email="bench@mlp.example")
     url = f"{base}/v1/events"
     try:
         for process in processes:

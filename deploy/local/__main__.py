@@ -1,0 +1,51 @@
+"""The local stack's command line, ``python -m deploy.local COMMAND``:
+
+- ``jars``: fetch the Kafka jars into the cache (:mod:`deploy.local.jars`);
+- ``check-ports``: check that every port ``make run`` needs is free;
+- ``run``: start the whole process set with honcho (``make run``);
+- ``serve kafka|mongo|smtp``: run one server of the process set in the foreground;
+- ``ready``: wait until everything answers, say where, then idle.
+
+The Procfile's entries call ``serve`` and ``ready``. Every command reads the
+environment once (:class:`~deploy.local.settings.LocalStack`).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from deploy.local import ready, stack
+from deploy.local.errors import PrerequisiteError, StartError
+from deploy.local.jars import ensure_kafka_jars
+from deploy.local.ports import check_ports
+from deploy.local.settings import LocalStack
+
+USAGE = "usage: python -m deploy.local {jars | check-ports | run | serve kafka|mongo|smtp | ready}"
+SERVED = ("kafka", "mongo", "smtp")
+
+
+def main(argv: list[str]) -> int:
+    try:
+        if argv == ["jars"]:
+            print(ensure_kafka_jars())
+        elif argv == ["check-ports"]:
+            check_ports(stack.ports(LocalStack.from_environ()))
+        elif argv == ["run"]:
+            local = LocalStack.from_environ()
+            check_ports(stack.ports(local))
+            stack.run(local)
+        elif len(argv) == 2 and argv[0] == "serve" and argv[1] in SERVED:
+            stack.serve(argv[1], LocalStack.from_environ())
+        elif argv == ["ready"]:
+            ready.main(LocalStack.from_environ())
+        else:
+            print(USAGE, file=sys.stderr)
+            return 2
+    except (PrerequisiteError, StartError) as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

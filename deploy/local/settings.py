@@ -1,0 +1,117 @@
+"""The settings of the local stack (``make run``, ``python -m deploy.local``),
+read from the environment once.
+
+With nothing set, every value is a constant of :mod:`shared.config`, the same
+ones the services fall back to, so the servers and the services meet without
+anyone exporting a default. Setting ``MLP_KAFKA_PORT`` or ``MLP_MONGO_PORT``
+moves the local server, and the connection string the services get follows it
+(:meth:`LocalStack.environment`) unless ``MLP_KAFKA_BOOTSTRAP`` /
+``MLP_MONGO_URI`` are set themselves; when those name a server elsewhere, the
+stack starts none. The services are those of :mod:`deploy.catalog`, each on
+``MLP_<NAME>_PORT`` or its ``config.DEFAULT_PORT``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from deploy import catalog
+from deploy.local.mongo import loopback_uri
+from shared.config import (
+    DEFAULT_KAFKA_BOOTSTRAP,
+    DEFAULT_MONGO_URI,
+    DEVELOPMENT_JWT_SECRET,
+    LOCAL_KAFKA_CONTROLLER_PORT,
+    LOCAL_KAFKA_PORT,
+    LOCAL_MAIL_DIR,
+    LOCAL_MONGO_PORT,
+    LOCAL_SMTP_PORT,
+    LOOPBACK,
+    Env,
+)
+
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+KAFKA_DATA_DIR = "var/kafka"
+MONGO_DATA_DIR = "var/mongo"
+
+
+@dataclass(frozen=True)
+class LocalStack:
+    """Where each piece of the local stack listens and keeps its data."""
+
+    kafka_port: int = LOCAL_KAFKA_PORT
+    kafka_controller_port: int = LOCAL_KAFKA_CONTROLLER_PORT
+    kafka_bootstrap: str = DEFAULT_KAFKA_BOOTSTRAP
+    kafka_data_dir: Path = Path(KAFKA_DATA_DIR)
+    mongo_port: int = LOCAL_MONGO_PORT
+    mongo_uri: str = DEFAULT_MONGO_URI
+    mongo_data_dir: Path = Path(MONGO_DATA_DIR)
+    smtp_host: str = LOOPBACK
+    smtp_port: int = LOCAL_SMTP_PORT
+    mail_dir: Path = Path(LOCAL_MAIL_DIR)
+    jwt_secret: str = DEVELOPMENT_JWT_SECRET
+    service_ports: Mapping[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> LocalStack:
+        """The stack the ``MLP_`` variables of ``environ`` (default: this process's) ask for."""
+        env = Env(environ)
+        kafka_port = env.int("KAFKA_PORT", LOCAL_KAFKA_PORT)
+        mongo_port = env.int("MONGO_PORT", LOCAL_MONGO_PORT)
+        return cls(
+            kafka_port=kafka_port,
+            kafka_controller_port=env.int("KAFKA_CONTROLLER_PORT", LOCAL_KAFKA_CONTROLLER_PORT),
+            kafka_bootstrap=env.str("KAFKA_BOOTSTRAP", f"{LOOPBACK}:{kafka_port}"),
+            kafka_data_dir=Path(env.str("KAFKA_DATA_DIR", KAFKA_DATA_DIR)),
+            mongo_port=mongo_port,
+            mongo_uri=env.str("MONGO_URI", loopback_uri(mongo_port)),
+            mongo_data_dir=Path(env.str("MONGO_DATA_DIR", MONGO_DATA_DIR)),
+            smtp_host=env.str("SMTP_HOST", LOOPBACK),
+            smtp_port=env.int("SMTP_PORT", LOCAL_SMTP_PORT),
+            mail_dir=Path(env.str("MAIL_DIR", LOCAL_MAIL_DIR)),
+            jwt_secret=env.str("JWT_SECRET", DEVELOPMENT_JWT_SECRET),
+            service_ports={s.name: env.int(f"{s.upper}_PORT", s.port) for s in catalog.DEPLOYED},
+        )
+
+    @property
+    def runs_kafka(self) -> bool:
+        """Whether the bootstrap servers are the one local broker on ``kafka_port``."""
+        servers = [s for s in self.kafka_bootstrap.split(",") if s.strip()]
+        if len(servers) != 1:
+            return False
+        host, port = _host_port(servers[0], LOCAL_KAFKA_PORT)
+        return host in LOCAL_HOSTS and port == self.kafka_port
+
+    @property
+    def runs_mongo(self) -> bool:
+        """Whether the connection string names the one local server on ``mongo_port``."""
+        parts = urlsplit(self.mongo_uri)
+        hosts = parts.netloc.rpartition("@")[2].split(",")
+        if parts.scheme != "mongodb" or len(hosts) != 1:
+            return False
+        host, port = _host_port(hosts[0], LOCAL_MONGO_PORT)
+        return host in LOCAL_HOSTS and port == self.mongo_port
+
+    def service_url(self, name: str) -> str:
+        """Where the ``web`` process of service ``name`` answers."""
+        return f"http://{LOOPBACK}:{self.service_ports[name]}"
+
+    def environment(self) -> dict[str, str]:
+        """The ``MLP_`` variables every process of the stack gets, so that the
+        services connect where the stack's servers listen."""
+        return {
+            "MLP_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
+            "MLP_MONGO_URI": self.mongo_uri,
+            "MLP_SMTP_HOST": self.smtp_host,
+            "MLP_SMTP_PORT": str(self.smtp_port),
+        }
+
+
+def _host_port(address: str, default_port: int) -> tuple[str, int]:
+    host, _, port = address.strip().rpartition(":")
+    if not host:
+        return port, default_port
+    return host.strip("[]"), int(port) if port.isdigit() else default_port

@@ -1,0 +1,122 @@
+"""Kafka as the tests and benchmarks see it: records in the shared envelope, a
+producer that plays the other services on their topics, and a partner's plain
+kafka-python consumer with helpers to read what it received."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from shared.context import fresh_context
+from shared.envelope import KafkaRecord, encode
+from shared.topics import TOPIC_BY_NAME
+
+
+def wire_record(
+    topic: str,
+    data: dict[str, Any],
+    *,
+    key: str,
+    subject: str | None = None,
+    ce_id: str | None = None,
+    source: str | None = None,
+) -> KafkaRecord:
+    """``data`` (a valid payload of ``topic``) in the envelope, as the topic's
+    producer would send it: ``source`` is ``/mlp/<producer>`` unless given,
+    ``subject`` is ``key`` and ``ce_id`` a fresh one unless given."""
+    if source is None:
+        known = TOPIC_BY_NAME.get(topic)
+        source = f"/mlp/{known.producer if known else 'devkit'}"
+    return encode(
+        ce_id=ce_id or str(uuid.uuid4()),
+        topic=topic,
+        source=source,
+        subject=subject or key,
+        key=key,
+        time=datetime.now(UTC),
+        data=data,
+        trace=fresh_context(),
+    )
+
+
+class Producer:
+    """Plays the other services on their topics: produces valid payloads in the
+    envelope, each acknowledged by the broker before :meth:`send` returns."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=1)
+
+    def send(
+        self,
+        topic: str,
+        data: dict[str, Any],
+        *,
+        key: str,
+        subject: str | None = None,
+        ce_id: str | None = None,
+    ) -> str:
+        """Produce ``data`` as it is, from the topic's producer (see
+        :func:`wire_record`); returns its ce_id."""
+        ce_id = ce_id or str(uuid.uuid4())
+        wire = wire_record(topic, data, key=key, subject=subject, ce_id=ce_id)
+        self.producer.send(topic, key=wire.key, value=wire.value, headers=wire.headers).get(
+            timeout=15
+        )
+        return ce_id
+
+    def close(self) -> None:
+        self.producer.close(timeout=5)
+
+
+def partner_consumer(bootstrap: str, *topics: str) -> KafkaConsumer:
+    """A plain kafka-python consumer reading ``topics`` from their current ends.
+
+    It assigns itself every partition rather than joining a group: a group member
+    whose heartbeats starve on a busy machine is evicted, and on rejoining without
+    committed offsets it would start again from "latest", skipping records.
+    """
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    partitions: list[TopicPartition] = []
+    deadline = time.monotonic() + 30
+    for topic in topics:
+        while (found := consumer.partitions_for_topic(topic)) is None:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"topic {topic} has no partitions on {bootstrap}")
+            time.sleep(0.1)
+        partitions += [TopicPartition(topic, p) for p in sorted(found)]
+    consumer.assign(partitions)
+    consumer.seek_to_end(*partitions)
+    for tp in partitions:
+        consumer.position(tp)  # resolve the end now, not at the first fetch
+    return consumer
+
+
+def collect(
+    consumer: KafkaConsumer,
+    until: Callable[[list[Any]], bool],
+    timeout_s: float = 30.0,
+) -> list[Any]:
+    """Poll ``consumer`` until ``until(records)`` holds or the time is up."""
+    records: list[Any] = []
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and not until(records):
+        for batch in consumer.poll(timeout_ms=200).values():
+            records.extend(batch)
+    return records
+
+
+def header(record: Any, name: str) -> str | None:
+    """The header ``name`` of a received (or built) record, decoded."""
+    for key, value in record.headers or []:
+        if key == name:
+            return value.decode()
+    return None
+
+
+def ce_ids(records: Iterable[Any]) -> list[str]:
+    return [header(r, "ce_id") or "" for r in records]

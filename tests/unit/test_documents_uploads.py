@@ -1,0 +1,89 @@
+"""The documents service's upload refusals that come before a byte is read,
+and the streamed zip, without a server: neither needs Flask nor MongoDB."""
+
+import io
+import zipfile
+from datetime import UTC, datetime
+
+import pytest
+
+from services.documents import archive, uploads
+from shared.errors import TooLarge, UnsupportedType
+
+MiB = 1024 * 1024
+
+
+class Untouchable:
+    """A store or body that fails the test when anything is asked of it."""
+
+    def __getattr__(self, name):
+        raise AssertionError(f"{name} was used")
+
+
+def _receive(content_length, mimetype="multipart/form-data", max_bytes=25 * MiB):
+    return uploads.receive(
+        Untouchable(),
+        Untouchable(),
+        content_length=content_length,
+        mimetype=mimetype,
+        max_bytes=max_bytes,
+        allowed_fields=(),
+    )
+
+
+def test_a_body_declared_too_large_is_refused_before_anything_is_read():
+    with pytest.raises(TooLarge) as refused:
+        _receive(26 * MiB)
+    assert refused.value.details == {"max_bytes": 25 * MiB}
+    assert refused.value.detail == f"Documents may be at most {25 * MiB} bytes."
+
+
+def test_the_form_overhead_is_allowed_on_top_of_the_file():
+    assert uploads.body_limit(1000) == 1000 + uploads.FORM_OVERHEAD
+    with pytest.raises(UnsupportedType):  # passes the size check, then the type is wrong
+        _receive(1000 + uploads.FORM_OVERHEAD, mimetype="application/json", max_bytes=1000)
+    with pytest.raises(TooLarge):
+        _receive(1001 + uploads.FORM_OVERHEAD, mimetype="application/json", max_bytes=1000)
+
+
+class Files:
+    def __init__(self, contents):
+        self.contents = contents
+
+    def open_file(self, file_id):
+        return io.BytesIO(self.contents[file_id])
+
+
+def _doc(kind, filename, file_id):
+    stamp = datetime(2027, 3, 10, 9, 30, tzinfo=UTC)
+    return {
+        "kind": kind,
+        "filename": filename,
+        "version": 2,
+        "versions": [
+            {"version": 1, "file_id": "old", "uploaded_at": stamp},
+            {"version": 2, "file_id": file_id, "uploaded_at": stamp},
+        ],
+    }
+
+
+def test_the_zip_holds_each_current_version_under_a_name_of_its_own():
+    contents = {"old": b"stale", "a": b"A" * 600_000, "b": b"B", "c": b"C", "d": b"D"}
+    docs = [
+        _doc("agenda", "agenda.pdf", "a"),
+        _doc("agenda", "agenda.pdf", "b"),
+        _doc("minutes", "notes", "c"),
+        _doc("minutes", "notes", "d"),
+    ]
+    chunks = list(archive.zip_stream(docs, Files(contents)))
+    assert len(chunks) >= len(docs)  # yielded file by file, never built whole
+    with zipfile.ZipFile(io.BytesIO(b"".join(chunks))) as opened:
+        assert opened.namelist() == [
+            "agenda/agenda.pdf",
+            "agenda/agenda (2).pdf",
+            "minutes/notes",
+            "minutes/notes (2)",
+        ]
+        assert opened.read("agenda/agenda.pdf") == contents["a"]
+        assert opened.read("minutes/notes (2)") == b"D"
+        assert opened.getinfo("agenda/agenda.pdf").date_time == (2027, 3, 10, 9, 30, 0)
