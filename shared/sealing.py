@@ -85,8 +85,6 @@ class KeyRing:
     keys: tuple[tuple[str, bytes], ...] = field(repr=False)
 
     def __post_init__(self) -> None:
-        if not self.keys:
-            raise ValueError("a key ring needs at least one key")
         ids = [kid for kid, _ in self.keys]
         if len(set(ids)) != len(ids):
             raise ValueError(f"a key id appears twice: {ids}")
@@ -119,18 +117,24 @@ class KeyRing:
     def ids(self) -> tuple[str, ...]:
         return tuple(kid for kid, _ in self.keys)
 
+    def _sealing_key(self) -> tuple[str, bytes]:
+        if not self.keys:
+            raise SealingError("no key to seal with: MLP_INTERNAL_TOPIC_KEYS is not set")
+        return self.keys[0]
+
     @property
     def current_id(self) -> str:
         """The id of the key that seals."""
-        return self.keys[0][0]
+        return self._sealing_key()[0]
 
     def holds_development_key(self) -> bool:
         return any(key == DEVELOPMENT_KEY for _, key in self.keys)
 
     def seal(self, plaintext: bytes, aad: bytes) -> tuple[bytes, bytes]:
         """``(nonce, ciphertext with tag)`` under the current key."""
+        key = self._sealing_key()[1]
         nonce = os.urandom(NONCE_BYTES)  # random 96-bit nonces: far below 2**32 per key
-        return nonce, AESGCM(self.keys[0][1]).encrypt(nonce, plaintext, aad)
+        return nonce, AESGCM(key).encrypt(nonce, plaintext, aad)
 
     def open(self, kid: str, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes:
         key = dict(self.keys).get(kid)
@@ -150,6 +154,8 @@ class KeyRing:
 
 DEVELOPMENT_KEYS = KeyRing(((DEVELOPMENT_KEY_ID, DEVELOPMENT_KEY),))
 """The fixed ring of development and tests (documented, never secret)."""
+NO_KEYS = KeyRing(())
+"""The ring of a tool that never seals or opens (topic provisioning, dead-letter replay)."""
 
 
 class SealedSchema(Schema):

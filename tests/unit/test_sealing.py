@@ -244,3 +244,19 @@ def test_every_service_reads_the_ring_into_its_settings():
         settings = service_settings(service, env)
         assert settings.internal_topic_keys == keys
         assert text.split(":", 1)[1] not in repr(settings)
+
+
+def test_a_service_refuses_to_start_in_production_without_keys_but_a_tool_needs_none():
+    from services.events.config import load_settings
+    from shared.config import tool_settings
+    from shared.sealing import NO_KEYS, SealingError
+
+    production = {"MLP_ENV": "production", "MLP_JWT_SECRET": "s" * 48}
+    with pytest.raises(SystemExit, match="MLP_INTERNAL_TOPIC_KEYS must be set"):
+        load_settings(production)
+    tool = tool_settings("events", production)  # topic provisioning, dead-letter replay
+    assert tool.internal_topic_keys == NO_KEYS
+    with pytest.raises(SealingError, match="no key to seal with"):
+        _seal(NO_KEYS)
+    with pytest.raises(UnknownKey):
+        _open(NO_KEYS, _seal(DEVELOPMENT_KEYS)[0], "development")
