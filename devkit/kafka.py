@@ -1,6 +1,7 @@
-"""Kafka as the tests and benchmarks see it: records in the shared envelope, a
-producer that plays the other services on their topics, and a partner's plain
-kafka-python consumer with helpers to read what it received."""
+"""Kafka as the tests and benchmarks see it: records in the shared envelope
+(personal fields sealed, as the real producers seal them), a producer that
+plays the other services on their topics, and a partner's plain kafka-python
+consumer with helpers to read what it received (:func:`payload_of` opens)."""
 
 from __future__ import annotations
 
@@ -78,8 +79,8 @@ class Producer:
         subject: str | None = None,
         ce_id: str | None = None,
     ) -> str:
-        """Produce ``data`` as it is, from the topic's producer (see
-        :func:`wire_record`); returns its ce_id."""
+        """Produce ``data`` from the topic's producer, personal fields sealed
+        with the development key (see :func:`wire_record`); returns its ce_id."""
         ce_id = ce_id or str(uuid.uuid4())
         wire = wire_record(topic, data, key=key, subject=subject, ce_id=ce_id)
         self.producer.send(topic, key=wire.key, value=wire.value, headers=wire.headers).get(
