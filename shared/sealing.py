@@ -190,6 +190,8 @@ def sealed_fields(topic: str) -> tuple[str, ...]:
 
 def blank(value: Any) -> Any:
     """What a sealed field holds in clear: the empty value of its type."""
+    if value is None:
+        return None
     if isinstance(value, str):
         return ""
     if isinstance(value, list):
