@@ -63,6 +63,10 @@ def _common_env() -> dict[str, str]:
         "MLP_SMTP_HOST": "mailpit",
         "MLP_SMTP_PORT": "1025",
         "MLP_JWT_SECRET": "${MLP_JWT_SECRET:-mlp-development-secret-change-me}",
+        # No fallback: production refuses to start without keys of its own.
+        "MLP_INTERNAL_TOPIC_KEYS": (
+            "${MLP_INTERNAL_TOPIC_KEYS:?set MLP_INTERNAL_TOPIC_KEYS (docs/operations.md)}"
+        ),
         "MLP_PUBLIC_BASE_URL": "${MLP_PUBLIC_BASE_URL:-http://localhost:8002}",
         "MLP_LOG_LEVEL": "${MLP_LOG_LEVEL:-INFO}",
     }
@@ -270,6 +274,12 @@ def _env(s: DeployedService, extra: dict[str, str]) -> list[dict[str, Any]]:
     env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in extra.items()]
     env.append(
         {
+            "name": "MLP_INTERNAL_TOPIC_KEYS",
+            "valueFrom": {"secretKeyRef": {"name": SECRET, "key": "MLP_INTERNAL_TOPIC_KEYS"}},
+        }
+    )
+    env.append(
+        {
             "name": "MLP_JWT_SECRET",
             "valueFrom": {"secretKeyRef": {"name": SECRET, "key": "MLP_JWT_SECRET"}},
         }
@@ -431,8 +441,8 @@ def k8s_base_kustomization() -> dict[str, Any]:
         "kind": "Kustomization",
         "labels": [{"pairs": {"app.kubernetes.io/part-of": PART_OF}}],
         "resources": [f"{s.name}.yaml" for s in catalog.DEPLOYED],
-        # Shared settings; MLP_JWT_SECRET comes from the Secret `mlp-secrets`
-        # (key MLP_JWT_SECRET), which the overlay or the cluster provides.
+        # Shared settings; MLP_JWT_SECRET and MLP_INTERNAL_TOPIC_KEYS come from the
+        # Secret `mlp-secrets` (keys of those names), which the overlay or the cluster provides.
         "configMapGenerator": [
             {
                 "name": CONFIG,
@@ -484,7 +494,14 @@ def k8s_example_overlay() -> dict[str, Any]:
         # An example only: in a real cluster create the Secret from your secret
         # store (sealed-secrets, external-secrets) and drop this generator.
         "secretGenerator": [
-            {"name": SECRET, "literals": ["MLP_JWT_SECRET=change-me-to-32-random-bytes-or-more"]}
+            {
+                "name": SECRET,
+                "literals": [
+                    "MLP_JWT_SECRET=change-me-to-32-random-bytes-or-more",
+                    # Refused at start until replaced: <id>:<base64 of 32 random bytes>.
+                    "MLP_INTERNAL_TOPIC_KEYS=2026-12:REPLACE-WITH-BASE64-OF-32-RANDOM-BYTES",
+                ],
+            }
         ],
     }
 

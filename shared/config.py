@@ -15,8 +15,11 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from shared.sealing import DEVELOPMENT_KEYS, NO_KEYS, KeyRing
+from shared.topics import source_of
 
 LOOPBACK = "127.0.0.1"
 LOCAL_KAFKA_PORT = 9092
@@ -99,6 +102,7 @@ class Settings:
     port: int = 0
     worker_metrics_port: int = 0
     metrics_multiprocess_dir: str = ""
+    internal_topic_keys: KeyRing = field(default=DEVELOPMENT_KEYS, repr=False)
 
     @property
     def database(self) -> str:
@@ -108,16 +112,19 @@ class Settings:
     @property
     def source(self) -> str:
         """The CloudEvents ``source`` attribute of everything this service announces."""
-        return f"/mlp/{self.service}"
+        return source_of(self.service)
 
     @property
     def is_development(self) -> bool:
         return self.env in {"development", "test"}
 
 
-def common_settings(env: Env, service: str, default_port: int) -> dict[str, Any]:
+def common_settings(
+    env: Env, service: str, default_port: int, *, seals: bool = True
+) -> dict[str, Any]:
     """The :class:`Settings` fields of ``service`` read from ``env``, as keyword
-    arguments for the service's settings class."""
+    arguments for the service's settings class; ``seals=False`` for a tool that
+    never seals or opens a record (it needs no keys)."""
     upper = service.upper()
     port = env.int(f"{upper}_PORT", default_port)
     return {
@@ -139,13 +146,44 @@ def common_settings(env: Env, service: str, default_port: int) -> dict[str, Any]
             f"{upper}_WORKER_METRICS_PORT", default_port + WORKER_METRICS_OFFSET
         ),
         "metrics_multiprocess_dir": env.other("PROMETHEUS_MULTIPROC_DIR") or "",
+        "internal_topic_keys": internal_topic_keys(
+            env, env.str("ENV", "development"), required=seals
+        ),
     }
+
+
+def internal_topic_keys(env: Env, deployment: str, *, required: bool = True) -> KeyRing:
+    """The key ring that seals the personal fields of internal topics
+    (``MLP_INTERNAL_TOPIC_KEYS``). Development and tests fall back on the
+    published development key; anything else refuses to start without real keys
+    (a tool that is not ``required`` to hold keys gets none)."""
+    value = env.raw("INTERNAL_TOPIC_KEYS")
+    developing = deployment in {"development", "test"}
+    if value is None:
+        if developing:
+            return DEVELOPMENT_KEYS
+        if not required:
+            return NO_KEYS
+        raise SystemExit(
+            f"MLP_INTERNAL_TOPIC_KEYS must be set when MLP_ENV is {deployment!r}: "
+            "'<key id>:<base64 of 32 random bytes>', newest first (docs/operations.md)."
+        )
+    try:
+        keys = KeyRing.parse(value)
+    except ValueError as exc:
+        raise SystemExit(f"MLP_INTERNAL_TOPIC_KEYS: {exc}.") from exc
+    if not developing and keys.holds_development_key():
+        raise SystemExit(
+            f"MLP_INTERNAL_TOPIC_KEYS holds the published development key; "
+            f"MLP_ENV {deployment!r} needs keys of its own."
+        )
+    return keys
 
 
 def tool_settings(name: str, environ: Mapping[str, str] | None = None) -> Settings:
     """Settings of a command-line tool that talks to Kafka or MongoDB but is no
     service (topic provisioning, dead-letter replay)."""
-    return Settings(**common_settings(Env(environ), name, 0))
+    return Settings(**common_settings(Env(environ), name, 0, seals=False))
 
 
 @dataclass(frozen=True)

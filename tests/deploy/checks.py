@@ -382,6 +382,12 @@ def check_k8s(
             problems.append(f"{s.name}-web: MLP_{s.upper}_PORT is not {s.port}")
         if "secretKeyRef" not in ((env.get("MLP_JWT_SECRET") or {}).get("valueFrom") or {}):
             problems.append(f"{s.name}-web: MLP_JWT_SECRET does not come from a Secret")
+        for role, container in (("web", wc), ("worker", kc)):
+            keys = {e["name"]: e for e in container.get("env") or []}.get("MLP_INTERNAL_TOPIC_KEYS")
+            if "secretKeyRef" not in ((keys or {}).get("valueFrom") or {}):
+                problems.append(
+                    f"{s.name}-{role}: MLP_INTERNAL_TOPIC_KEYS does not come from a Secret"
+                )
         if not any("configMapRef" in r for r in wc.get("envFrom") or []):
             problems.append(f"{s.name}-web: no ConfigMap reference")
         if wc.get("args") != ["web"] or kc.get("args") != ["worker"]:

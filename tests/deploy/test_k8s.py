@@ -104,6 +104,9 @@ BREAKAGES = {
     "MLP_JWT_SECRET does not come from a Secret": lambda d: _web(d)["env"].__setitem__(
         -1, {"name": "MLP_JWT_SECRET", "value": "plain"}
     ),
+    "events-worker: MLP_INTERNAL_TOPIC_KEYS does not come from a Secret": lambda d: _find(
+        d, "Deployment", "events-worker"
+    )["spec"]["template"]["spec"]["containers"][0].update(env=[]),
     "are not mlp-ops/events": lambda d: _web(d).update(image="mlp-ops/other:dev"),
     "Service events: selector matches no web pod": lambda d: _find(d, "Service", "events")["spec"][
         "selector"

@@ -13,6 +13,7 @@ import pytest
 from devkit.auth import auth
 from services.documents.jobs import send_due_reminders
 from tests.fixtures.documents import EXE_BYTES, PDF_BYTES, invite, known_event, ooxml, upload
+from tests.helpers import outbox_payload
 
 SEC = auth("secretariat")
 MiB = 1024 * 1024
@@ -501,7 +502,7 @@ def test_missing_papers_produce_one_reminder_per_step(
     assert send_due_reminders(ctx, today=date(2027, 2, 12)) == 0
     records = _outbox(documents_app, "internal.document.reminder_due")
     assert [r["payload"]["reminder_id"].rsplit(":", 1)[1] for r in records] == ["7d", "1d"]
-    payload = records[0]["payload"]
+    payload = outbox_payload(records[0])
     assert payload["title"] == "Skills forecasting"
     assert payload["due_on"] == "2027-02-10"
     assert payload["kind"] == "host_country_paper"

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from devkit.auth import auth
 from services.invitations.app import create_app
 from tests.fixtures.invitations import SEC, invitee, issued_links, open_event, token_of
-from tests.helpers import running_app
+from tests.helpers import outbox_payload, running_app
 
 CSV = (
     "email,name,country,organisation,role,language\n"
@@ -43,7 +43,7 @@ def _links(app, event_id):
 
 def _topics(app, event_id=None):
     query = {"key": event_id} if event_id else {}
-    return [(r["topic"], r["payload"]) for r in _db(app).outbox.find(query, sort=[("_id", 1)])]
+    return [(r["topic"], outbox_payload(r)) for r in _db(app).outbox.find(query, sort=[("_id", 1)])]
 
 
 # --- inviting ---------------------------------------------------------------------
