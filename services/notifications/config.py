@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from services.notifications.domain import parse_mailbox
 from shared.config import LOCAL_SMTP_PORT, LOOPBACK, Env, Settings, common_settings
 
 DEFAULT_PORT = 8004
@@ -44,7 +45,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> NotificationsSett
         smtp_username=env.str("SMTP_USERNAME", ""),
         smtp_password=env.str("SMTP_PASSWORD", ""),
         smtp_timeout_s=env.int("SMTP_TIMEOUT_SECONDS", 10),
-        mail_from=env.str("MAIL_FROM", "MLP Ops <no-reply@mlp-ops.local>"),
+        mail_from=_mailbox(env.str("MAIL_FROM", "MLP Ops <no-reply@mlp-ops.local>")),
         public_url=env.str("NOTIFICATIONS_PUBLIC_URL", f"http://127.0.0.1:{common['port']}").rstrip(
             "/"
         ),
@@ -58,3 +59,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> NotificationsSett
         mail_interval_s=env.float("MAIL_POLL_SECONDS", 0.2),
         tomorrow_interval_s=env.float("TOMORROW_POLL_SECONDS", 300.0),
     )
+
+
+def _mailbox(value: str) -> str:
+    """MLP_MAIL_FROM as given, once the e-mail package reads it as one mailbox."""
+    try:
+        parse_mailbox(value)
+    except ValueError as exc:
+        raise SystemExit(f"MLP_MAIL_FROM: {exc}") from exc
+    return value

@@ -5,6 +5,7 @@ webhook signature, the target (SSRF) guard and signed unsubscribe links."""
 from __future__ import annotations
 
 import base64
+import email.policy
 import hashlib
 import hmac
 import ipaddress
@@ -13,6 +14,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email.headerregistry import Address
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -69,9 +71,19 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
+def parse_mailbox(text: str) -> Address:
+    """One mailbox, ``MLP Ops <no-reply@mlp-ops.local>`` or a bare address, read
+    with the e-mail package's own header parser; ValueError unless it is exactly
+    one well-formed mailbox."""
+    header = email.policy.default.header_factory("From", text)
+    if len(header.addresses) != 1 or header.defects or not header.addresses[0].domain:
+        raise ValueError(f"{text!r} is not one mailbox such as 'MLP Ops <no-reply@example.org>'.")
+    return header.addresses[0]
+
+
 def bare_address(mailbox: str) -> str:
     """``MLP Ops <no-reply@mlp-ops.local>`` → ``no-reply@mlp-ops.local``."""
-    return mailbox[mailbox.find("<") + 1 : mailbox.find(">")] if "<" in mailbox else mailbox
+    return parse_mailbox(mailbox).addr_spec
 
 
 def email_hash(email: str) -> str:

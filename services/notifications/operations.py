@@ -10,6 +10,7 @@ transaction with the ``notification.*`` outbox record they announce.
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,9 +23,12 @@ from services.notifications.config import NotificationsSettings
 from services.notifications.store import NotificationStore
 from shared.context import TraceContext, current_context
 from shared.errors import Conflict, NotFound
+from shared.fields import display_name
 from shared.payloads.notifications import NotificationPayloadSchema
 from shared.service import ServiceContext
 from shared.topics import TOPICS
+
+log = logging.getLogger(__name__)
 
 Context = ServiceContext[NotificationsSettings, NotificationStore]
 """What the notifications service's views, handlers and jobs run with."""
@@ -61,13 +65,17 @@ def queue_mail(
     trace: TraceContext | None = None,
 ) -> bool:
     """Render one mail and put it in the mail outbox, with its feed entry, unless
-    this cause already produced it for this recipient; True when queued."""
+    this cause already produced it for this recipient; True when queued. A mail
+    that cannot be written to this recipient's address is stored ``failed`` and
+    announced on ``notification.failed`` instead (False): one bad address never
+    fails the record for everyone else."""
     email = domain.normalise_email(recipient.email)
     key = domain.idempotency_key(cause_id, email, template)
     if ctx.store.has_mail(key, session):  # read first: a duplicate key would abort the transaction
         return False
     now = datetime.now(UTC)
-    rendered, raw = _compose(
+    trace = trace or current_context()
+    rendered, raw, error = _compose(
         ctx.settings,
         key=key,
         template=template,
@@ -87,9 +95,27 @@ def queue_mail(
         rendered=rendered,
         raw=raw,
         now=now,
-        trace=trace or current_context(),
+        trace=trace,
     )
+    if error:
+        # This recipient alone fails, for good: recorded and announced in the
+        # record's transaction, which goes on for the cause's other recipients.
+        log.warning("mail cannot be built", extra={"mail_id": key, "error": error})
+        row.update(status="failed", last_error=error, next_attempt_at=None)
     ctx.store.insert_mail(row, session)
+    if error:
+        _announce(
+            ctx,
+            session,
+            "notification.failed",
+            notification_id=key,
+            cause_id=cause_id,
+            event_id=event_id,
+            channel="email",
+            template=template,
+            attempts=0,
+            trace=trace,
+        )
     add_feed(
         ctx,
         session,
@@ -116,31 +142,37 @@ def _compose(
     calendar: CalendarPart | None,
     action_url: str | None,
     when: datetime,
-) -> tuple[mail.Rendered, bytes]:
+) -> tuple[mail.Rendered, bytes, str]:
     """The mail in the recipient's language and its whole MIME message: the
     Message-ID derived from ``key``, a List-Unsubscribe link unless the mail is
-    essential, an iCalendar part when asked for."""
+    essential, an iCalendar part when asked for. The name is shown as
+    :func:`~shared.fields.display_name` makes it; when no message can be written
+    to the address, the message is empty and the third value says why."""
     unsubscribe_url = _unsubscribe_url(ns, template, email)
+    name = display_name(recipient.name or "")
     rendered = mail.render(
         template,
         recipient.language,
-        {"name": recipient.name or email, **context},
+        {"name": name or email, **context},
         action_url=action_url,
         unsubscribe_url=unsubscribe_url,
     )
-    ics = _calendar_part(ns, calendar, context.get("event"), email, recipient.name, action_url)
-    raw = mail.build_message(
-        rendered=rendered,
-        sender=ns.mail_from,
-        recipient=email,
-        recipient_name=recipient.name,
-        message_id=domain.message_id(key),
-        ics=ics,
-        ics_method=calendar.method if calendar is not None and ics else None,
-        unsubscribe_url=unsubscribe_url,
-        when=when,
-    )
-    return rendered, raw
+    ics = _calendar_part(ns, calendar, context.get("event"), email, name, action_url)
+    try:
+        raw = mail.build_message(
+            rendered=rendered,
+            sender=ns.mail_from,
+            recipient=email,
+            recipient_name=name,
+            message_id=domain.message_id(key),
+            ics=ics,
+            ics_method=calendar.method if calendar is not None and ics else None,
+            unsubscribe_url=unsubscribe_url,
+            when=when,
+        )
+    except mail.Unbuildable as exc:
+        return rendered, b"", str(exc)
+    return rendered, raw, ""
 
 
 def _unsubscribe_url(ns: NotificationsSettings, template: str, email: str) -> str | None:

@@ -10,12 +10,15 @@ import hmac
 import smtplib
 import socket
 from datetime import UTC, datetime, timedelta
+from email import message_from_bytes
+from email.policy import default as default_policy
 
 import pytest
 from icalendar import Calendar
 from standardwebhooks.webhooks import Webhook
 
 from services.notifications import domain, mail, smtp
+from services.notifications.config import load_settings
 
 EVENT = {
     "title": "Skills forecasting",
@@ -197,6 +200,49 @@ def test_tomorrow_is_counted_where_the_event_takes_place():
 def test_the_sender_is_the_bare_address_of_mail_from():
     assert domain.bare_address("MLP Ops <no-reply@mlp-ops.local>") == "no-reply@mlp-ops.local"
     assert domain.bare_address("no-reply@mlp-ops.local") == "no-reply@mlp-ops.local"
+    assert domain.bare_address('"Ops, EU" <ops@mlp.example>') == "ops@mlp.example"
+
+
+@pytest.mark.parametrize("value", ["a@x.eu, b@x.eu", "nobody", "MLP <a@x.eu>\nBcc: b@x.eu"])
+def test_mail_from_must_be_one_mailbox_or_the_process_does_not_start(value):
+    with pytest.raises(SystemExit, match="MLP_MAIL_FROM"):
+        load_settings({"MLP_MAIL_FROM": value})
+
+
+def _to_header(name: str, address: str = "ana@example.ee") -> list[tuple[str, str]]:
+    raw = mail.build_message(
+        rendered=mail.render("cancelled", "en", {"event": EVENT}),
+        sender="MLP Ops <no-reply@mlp-ops.local>",
+        recipient=address,
+        recipient_name=name,
+        message_id="<k@mlp-ops.local>",
+    )
+    message = message_from_bytes(raw, policy=default_policy)
+    return [(a.display_name, a.addr_spec) for a in message["To"].addresses]
+
+
+@pytest.mark.parametrize(
+    "name,shown",
+    [
+        ("Smith, John <boss@evil.example>", "Smith, John <boss@evil.example>"),
+        ('Ana "the boss" Lee', 'Ana "the boss" Lee'),
+        ("Ana\u2028Bcc: spy@evil.example", "Ana Bcc: spy@evil.example"),
+        ("Ana\r\nBcc: spy@evil.example", "Ana Bcc: spy@evil.example"),
+        ("Ana\x85Lee\x0c", "Ana Lee"),
+        ("Zoë O'Brien", "Zoë O'Brien"),
+    ],
+)
+def test_a_name_never_adds_a_recipient_or_a_header(name, shown):
+    assert _to_header(name) == [(shown, "ana@example.ee")]
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["not an address", "jürgen@example.de", "ana@bücher.de", "a@", "@x.eu", "a@b.eu\r\nBcc: c@d"],
+)
+def test_an_address_no_header_can_hold_is_unbuildable(address):
+    with pytest.raises(mail.Unbuildable):
+        _to_header("Ana", address)
 
 
 def test_only_5xx_smtp_answers_fail_a_mail_for_good():
