@@ -275,6 +275,13 @@ def add_feed(
 PARTNER_TOPICS = frozenset(t.name for t in TOPICS if t.partner_visible)
 
 
+# Subscriptions whose deliveries a record's own transaction writes (one bulk
+# insert); a topic with more gets one fan-out row instead, which the webhook
+# dispatcher expands page by page outside any consumer transaction.
+FANOUT_INLINE = 100
+FANOUT_PAGE = 500
+
+
 def queue_webhooks(
     ctx: Context,
     session: ClientSession,
@@ -285,10 +292,12 @@ def queue_webhooks(
     time: datetime | None,
     data: dict[str, Any],
 ) -> int:
-    """One delivery row per active subscription to ``topic`` (unique per ce_id)."""
+    """One delivery row per active subscription to ``topic`` (unique per ce_id),
+    in a bounded number of writes whatever the number of subscriptions: up to
+    :data:`FANOUT_INLINE` of them in one insert, beyond that a single fan-out row
+    for :func:`expand_fanouts`. Returns the deliveries written here."""
     if topic not in PARTNER_TOPICS:
         return 0
-    count = 0
     now = datetime.now(UTC)
     body = json.dumps(
         {"type": topic, "timestamp": (time or now).isoformat(), "data": data},
@@ -296,28 +305,76 @@ def queue_webhooks(
         ensure_ascii=False,
     )
     store = ctx.store
-    for sub in store.subscriptions_for(topic, session):
-        if store.has_delivery(sub["_id"], ce_id, session):
-            continue
-        store.insert_delivery(
-            {
-                "_id": f"msg_{uuid.uuid4().hex}",
-                "subscription_id": sub["_id"],
-                "ce_id": ce_id,
-                "topic": topic,
-                "event_id": event_id,
-                "body": body,
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-                "horizon_from": now,
-                "log": [],
-            },
+    subs = store.subscriptions_for(topic, session, limit=FANOUT_INLINE + 1)
+    if len(subs) > FANOUT_INLINE:
+        store.add_fanout(
+            {"_id": ce_id, "topic": topic, "event_id": event_id, "body": body, "created_at": now},
             session,
         )
-        count += 1
-    return count
+        return 0
+    ids = [sub["_id"] for sub in subs]
+    known = store.subscriptions_with_delivery(ce_id, ids, session)
+    docs = [
+        _delivery(sid, ce_id=ce_id, topic=topic, event_id=event_id, body=body, now=now)
+        for sid in ids
+        if sid not in known
+    ]
+    store.insert_deliveries(docs, session)
+    return len(docs)
+
+
+def _delivery(
+    subscription_id: str, *, ce_id: str, topic: str, event_id: str | None, body: str, now: datetime
+) -> dict[str, Any]:
+    return {
+        "_id": f"msg_{uuid.uuid4().hex}",
+        "subscription_id": subscription_id,
+        "ce_id": ce_id,
+        "topic": topic,
+        "event_id": event_id,
+        "body": body,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        "horizon_from": now,
+        "log": [],
+    }
+
+
+def expand_fanouts(ctx: Context, max_pages: int = 20) -> int:
+    """Turn queued fan-out rows into deliveries, :data:`FANOUT_PAGE` subscriptions
+    at a time (at most ``max_pages`` pages a call); a page written twice (a worker
+    died before moving the row's cursor) adds nothing, by the deliveries' unique
+    (subscription, ce_id) index. Returns the deliveries written."""
+    store = ctx.store
+    written = pages = 0
+    for fanout in store.pending_fanouts():
+        while pages < max_pages:
+            after = fanout.get("after", "")
+            page = store.subscription_ids_after(fanout["topic"], after, FANOUT_PAGE)
+            if not page:
+                store.finish_fanout(fanout["_id"])
+                break
+            now = datetime.now(UTC)
+            docs = [
+                _delivery(
+                    sid,
+                    ce_id=fanout["_id"],
+                    topic=fanout["topic"],
+                    event_id=fanout.get("event_id"),
+                    body=fanout["body"],
+                    now=now,
+                )
+                for sid in page
+            ]
+            written += store.insert_new_deliveries(docs)
+            fanout["after"] = page[-1]
+            store.advance_fanout(fanout["_id"], page[-1])
+            pages += 1
+        if pages >= max_pages:
+            break
+    return written
 
 
 def create_subscription(
@@ -329,7 +386,12 @@ def create_subscription(
     topics: list[str],
     description: str,
 ) -> dict[str, Any]:
+    """Store a new subscription, unless its owner has ``webhook_max_subscriptions``
+    already (deleted ones do not count): a Conflict then. The owner's row is
+    written first in the transaction, so concurrent creations by one owner
+    conflict and retry rather than all passing the count."""
     now = datetime.now(UTC)
+    limit = ctx.settings.webhook_max_subscriptions
     doc = {
         "_id": str(uuid.uuid4()),
         "owner_sub": owner_sub,
@@ -342,7 +404,17 @@ def create_subscription(
         "consecutive_failures": 0,
         "created_at": now,
     }
-    ctx.store.insert_subscription(doc)
+
+    def work(session: ClientSession) -> None:
+        ctx.store.lock_owner(owner_sub, session)
+        if ctx.store.count_subscriptions(owner_sub, session) >= limit:
+            raise Conflict(
+                f"You have {limit} subscriptions, the most one owner may have; "
+                "delete one first (one subscription can take several topics)."
+            )
+        ctx.store.insert_subscription(doc, session)
+
+    ctx.transaction(work)
     return doc
 
 

@@ -162,6 +162,53 @@ def test_ssrf_guard_allows_public_and_loopback_only_when_allowed():
         )
 
 
+@pytest.mark.parametrize(
+    "url,addresses",
+    [
+        ("http://[2002:7f00:1::]/x", ("2002:7f00:1::",)),  # 6to4 of 127.0.0.1
+        ("http://sixtofour.example/x", ("2002:5db8:d822::",)),  # 6to4, even of a public one
+        ("http://site-local.example/x", ("fec0::1",)),
+        ("http://nat64.example/x", ("64:ff9b::7f00:1",)),
+    ],
+)
+def test_ssrf_guard_refuses_ipv6_ranges_that_lead_elsewhere(url, addresses):
+    with pytest.raises(domain.UnsafeTarget):
+        domain.check_target(url, allow_loopback=False, resolve=_resolver(*addresses))
+
+
+def test_ssrf_guard_allows_only_the_listed_ports_except_to_loopback_in_development():
+    public = _resolver("93.184.216.34")
+    for url in ("http://93.184.216.34:27017/x", "https://partner.example:22/x"):
+        with pytest.raises(domain.UnsafeTarget, match="Port"):
+            domain.check_target(url, allow_loopback=True, resolve=public)
+    for port in (80, 443, 8080, 8443):
+        domain.check_target(
+            f"http://partner.example:{port}/x", allow_loopback=False, resolve=public
+        )
+    target = domain.check_target(
+        "http://partner.example:9000/x?a=1",
+        allow_loopback=False,
+        ports=frozenset({9000}),
+        resolve=public,
+    )
+    assert (target.port, target.netloc, target.path) == (9000, "partner.example:9000", "/x?a=1")
+    # Local receivers listen on ephemeral ports: loopback, where allowed, on any port.
+    loopback = _resolver("127.0.0.1")
+    domain.check_target("http://127.0.0.1:54321/h", allow_loopback=True, resolve=loopback)
+    with pytest.raises(domain.UnsafeTarget):
+        domain.check_target("http://127.0.0.1:54321/h", allow_loopback=False, resolve=loopback)
+
+
+def test_a_refusal_does_not_tell_what_the_name_resolved_to():
+    for address in ("10.20.30.40", "127.0.0.1", "fd00::7"):
+        with pytest.raises(domain.UnsafeTarget) as caught:
+            domain.check_target(
+                "http://inside.partner.example/x", allow_loopback=False, resolve=_resolver(address)
+            )
+        assert address not in str(caught.value)
+        assert "inside.partner.example" in str(caught.value)
+
+
 def test_signature_is_the_standard_webhooks_algorithm():
     secret = domain.new_webhook_secret()
     assert secret.startswith("whsec_") and len(base64.b64decode(secret[6:])) == 24
