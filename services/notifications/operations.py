@@ -128,7 +128,7 @@ def queue_mail(
         link=action_url,
         at=now,
     )
-    return True
+    return not error
 
 
 def _compose(
