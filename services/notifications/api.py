@@ -102,9 +102,16 @@ class Subscriptions(MethodView):
     @blp.arguments(SubscriptionCreateSchema)
     @blp.response(201, SubscriptionCreatedSchema)
     def post(self, body: dict[str, Any]) -> Response:
-        """Subscribe a URL to partner-visible topics; the signing secret is shown only here."""
+        """Subscribe a URL to partner-visible topics; the signing secret is shown only here.
+
+        An owner has at most ``MLP_WEBHOOK_MAX_SUBSCRIPTIONS`` of them (409 beyond)."""
+        settings = ctx().settings
         try:
-            domain.check_target(body["url"], allow_loopback=ctx().settings.webhook_allow_loopback)
+            domain.check_target(
+                body["url"],
+                allow_loopback=settings.webhook_allow_loopback,
+                ports=settings.webhook_ports,
+            )
         except domain.UnsafeTarget as exc:
             raise Problem(422, str(exc), slug="unsafe-target", errors={"url": [str(exc)]}) from exc
         principal = current_principal()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from services.notifications.domain import DEFAULT_WEBHOOK_PORTS, parse_mailbox
 from shared.config import LOCAL_SMTP_PORT, LOOPBACK, Env, Settings, common_settings
 
 DEFAULT_PORT = 8004
@@ -28,6 +29,8 @@ class NotificationsSettings(Settings):
     webhook_timeout_s: float = 5.0
     webhook_threads: int = 8
     webhook_disable_after: int = 20
+    webhook_ports: frozenset[int] = DEFAULT_WEBHOOK_PORTS
+    webhook_max_subscriptions: int = 20
     mail_interval_s: float = 0.2
     tomorrow_interval_s: float = 300.0
 
@@ -44,7 +47,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> NotificationsSett
         smtp_username=env.str("SMTP_USERNAME", ""),
         smtp_password=env.str("SMTP_PASSWORD", ""),
         smtp_timeout_s=env.int("SMTP_TIMEOUT_SECONDS", 10),
-        mail_from=env.str("MAIL_FROM", "MLP Ops <no-reply@mlp-ops.local>"),
+        mail_from=_mailbox(env.str("MAIL_FROM", "MLP Ops <no-reply@mlp-ops.local>")),
         public_url=env.str("NOTIFICATIONS_PUBLIC_URL", f"http://127.0.0.1:{common['port']}").rstrip(
             "/"
         ),
@@ -55,6 +58,30 @@ def load_settings(environ: Mapping[str, str] | None = None) -> NotificationsSett
         webhook_timeout_s=float(env.int("WEBHOOK_TIMEOUT_SECONDS", 5)),
         webhook_threads=env.int("WEBHOOK_THREADS", 8),
         webhook_disable_after=env.int("WEBHOOK_DISABLE_AFTER", 20),
+        webhook_ports=_ports(
+            env.str("WEBHOOK_PORTS", ",".join(map(str, sorted(DEFAULT_WEBHOOK_PORTS))))
+        ),
+        webhook_max_subscriptions=env.int("WEBHOOK_MAX_SUBSCRIPTIONS", 20),
         mail_interval_s=env.float("MAIL_POLL_SECONDS", 0.2),
         tomorrow_interval_s=env.float("TOMORROW_POLL_SECONDS", 300.0),
     )
+
+
+def _mailbox(value: str) -> str:
+    """MLP_MAIL_FROM as given, once the e-mail package reads it as one mailbox."""
+    try:
+        parse_mailbox(value)
+    except ValueError as exc:
+        raise SystemExit(f"MLP_MAIL_FROM: {exc}") from exc
+    return value
+
+
+def _ports(value: str) -> frozenset[int]:
+    """MLP_WEBHOOK_PORTS: the TCP ports webhook targets may use, comma-separated."""
+    try:
+        ports = frozenset(int(part) for part in value.split(",") if part.strip())
+    except ValueError as exc:
+        raise SystemExit(f"MLP_WEBHOOK_PORTS must be port numbers, got {value!r}.") from exc
+    if not ports or not all(0 < port < 65536 for port in ports):
+        raise SystemExit(f"MLP_WEBHOOK_PORTS must be port numbers, got {value!r}.")
+    return ports

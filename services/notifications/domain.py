@@ -5,6 +5,7 @@ webhook signature, the target (SSRF) guard and signed unsubscribe links."""
 from __future__ import annotations
 
 import base64
+import email.policy
 import hashlib
 import hmac
 import ipaddress
@@ -13,6 +14,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email.headerregistry import Address
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -69,9 +71,19 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
+def parse_mailbox(text: str) -> Address:
+    """One mailbox, ``MLP Ops <no-reply@mlp-ops.local>`` or a bare address, read
+    with the e-mail package's own header parser; ValueError unless it is exactly
+    one well-formed mailbox."""
+    header = email.policy.default.header_factory("From", text)
+    if len(header.addresses) != 1 or header.defects or not header.addresses[0].domain:
+        raise ValueError(f"{text!r} is not one mailbox such as 'MLP Ops <no-reply@example.org>'.")
+    return header.addresses[0]
+
+
 def bare_address(mailbox: str) -> str:
     """``MLP Ops <no-reply@mlp-ops.local>`` → ``no-reply@mlp-ops.local``."""
-    return mailbox[mailbox.find("<") + 1 : mailbox.find(">")] if "<" in mailbox else mailbox
+    return parse_mailbox(mailbox).addr_spec
 
 
 def email_hash(email: str) -> str:
@@ -131,6 +143,14 @@ def sign(secret: str, msg_id: str, timestamp: int, body: str) -> str:
 # --- SSRF guard ---------------------------------------------------------------
 
 METADATA_ADDRESSES = frozenset({ipaddress.ip_address("169.254.169.254")})
+# IPv6 ranges Python's ``is_global`` still calls global that reach somewhere
+# else: 6to4 (2002::/16 embeds an IPv4 address, 2002:7f00:1:: is loopback's)
+# and the deprecated site-local fec0::/10.
+REFUSED_NETWORKS = (
+    ("a 6to4 address", ipaddress.ip_network("2002::/16")),
+    ("a site-local address", ipaddress.ip_network("fec0::/10")),
+)
+DEFAULT_WEBHOOK_PORTS = frozenset({80, 443, 8080, 8443})
 Resolver = Callable[..., list[Any]]
 
 
@@ -140,8 +160,15 @@ class UnsafeTarget(ValueError):
 
 @dataclass(frozen=True)
 class Target:
+    """A checked target: connect to one of ``addresses`` (never resolve ``host``
+    again), send ``Host: netloc`` and, for https, verify the certificate for ``host``."""
+
     url: str
+    scheme: str
     host: str
+    port: int
+    netloc: str
+    path: str
     addresses: tuple[str, ...]
 
 
@@ -152,6 +179,9 @@ def _refusal(address: ipaddress.IPv4Address | ipaddress.IPv6Address, allow_loopb
         return "a cloud metadata address"
     if address.is_loopback:
         return "" if allow_loopback else "a loopback address"
+    for label, network in REFUSED_NETWORKS:
+        if address.version == network.version and address in network:
+            return label
     for label, flag in (
         ("a link-local address", address.is_link_local),
         ("a multicast address", address.is_multicast),
@@ -166,10 +196,16 @@ def _refusal(address: ipaddress.IPv4Address | ipaddress.IPv6Address, allow_loopb
 
 
 def check_target(
-    url: str, *, allow_loopback: bool, resolve: Resolver = socket.getaddrinfo
+    url: str,
+    *,
+    allow_loopback: bool,
+    ports: frozenset[int] = DEFAULT_WEBHOOK_PORTS,
+    resolve: Resolver = socket.getaddrinfo,
 ) -> Target:
-    """Refuse non-http(s) URLs and hosts that resolve to anything but public
-    addresses (loopback only when ``allow_loopback``); return the resolved target."""
+    """Refuse non-http(s) URLs, ports outside ``ports`` and hosts that resolve to
+    anything but public addresses (loopback only when ``allow_loopback``, and then
+    on any port: the local receivers of development and tests listen on ephemeral
+    ones); return the resolved target. The refusal never names the addresses."""
     try:
         parts = urlsplit(url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -186,17 +222,32 @@ def check_target(
         infos = resolve(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
         raise UnsafeTarget(f"The host {host} does not resolve.") from exc
-    addresses = []
+    addresses: list[str] = []
+    loopback = True
     for info in infos:
-        raw = info[4][0].split("%")[0]
+        raw = str(info[4][0]).split("%")[0]
         address = ipaddress.ip_address(raw)
         why = _refusal(address, allow_loopback)
         if why:
-            raise UnsafeTarget(f"The host {host} resolves to {why} ({raw}); it is refused.")
-        addresses.append(raw)
+            raise UnsafeTarget(f"The host {host} resolves to {why}; it is refused.")
+        loopback = loopback and address.is_loopback
+        if raw not in addresses:
+            addresses.append(raw)
     if not addresses:
         raise UnsafeTarget(f"The host {host} does not resolve.")
-    return Target(url=url, host=host, addresses=tuple(addresses))
+    if port not in ports and not (allow_loopback and loopback):
+        allowed = ", ".join(str(p) for p in sorted(ports))
+        raise UnsafeTarget(f"Port {port} cannot receive webhooks; use one of {allowed}.")
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return Target(
+        url=url,
+        scheme=parts.scheme,
+        host=host,
+        port=port,
+        netloc=parts.netloc,
+        path=path,
+        addresses=tuple(addresses),
+    )
 
 
 # --- unsubscribe links ----------------------------------------------------------

@@ -27,6 +27,7 @@ from services.notifications.config import NotificationsSettings
 from services.notifications.operations import (
     Context,
     Recipient,
+    expand_fanouts,
     queue_mail,
     record_delivery_outcome,
     record_mail_outcome,
@@ -125,16 +126,19 @@ class WebhookDispatcher:
         self,
         ns: NotificationsSettings,
         resolve: Callable[..., list[Any]] = socket.getaddrinfo,
+        ca_certs: str | None = None,
     ) -> None:
         self.ns = ns
-        self.client = WebhookClient(ns, resolve)
+        self.client = WebhookClient(ns, resolve, ca_certs)
         self.hold_s = ns.webhook_timeout_s * 3 + 30  # a claim outlives the slowest request
         self.pool = ThreadPoolExecutor(ns.webhook_threads, thread_name_prefix="webhook")
         self.in_flight: dict[str, int] = {}
         self.lock = threading.Lock()
 
     def run(self, ctx: Context) -> int:
-        claimed = 0
+        """Expand queued fan-outs into deliveries, then claim due deliveries while
+        threads are free."""
+        claimed = expand_fanouts(ctx)
         while True:
             with self.lock:
                 free = self.ns.webhook_threads - sum(self.in_flight.values())

@@ -10,6 +10,7 @@ transaction with the ``notification.*`` outbox record they announce.
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,9 +23,12 @@ from services.notifications.config import NotificationsSettings
 from services.notifications.store import NotificationStore
 from shared.context import TraceContext, current_context
 from shared.errors import Conflict, NotFound
+from shared.fields import display_name
 from shared.payloads.notifications import NotificationPayloadSchema
 from shared.service import ServiceContext
 from shared.topics import TOPICS
+
+log = logging.getLogger(__name__)
 
 Context = ServiceContext[NotificationsSettings, NotificationStore]
 """What the notifications service's views, handlers and jobs run with."""
@@ -61,13 +65,17 @@ def queue_mail(
     trace: TraceContext | None = None,
 ) -> bool:
     """Render one mail and put it in the mail outbox, with its feed entry, unless
-    this cause already produced it for this recipient; True when queued."""
+    this cause already produced it for this recipient; True when queued. A mail
+    that cannot be written to this recipient's address is stored ``failed`` and
+    announced on ``notification.failed`` instead (False): one bad address never
+    fails the record for everyone else."""
     email = domain.normalise_email(recipient.email)
     key = domain.idempotency_key(cause_id, email, template)
     if ctx.store.has_mail(key, session):  # read first: a duplicate key would abort the transaction
         return False
     now = datetime.now(UTC)
-    rendered, raw = _compose(
+    trace = trace or current_context()
+    rendered, raw, error = _compose(
         ctx.settings,
         key=key,
         template=template,
@@ -87,9 +95,27 @@ def queue_mail(
         rendered=rendered,
         raw=raw,
         now=now,
-        trace=trace or current_context(),
+        trace=trace,
     )
+    if error:
+        # This recipient alone fails, for good: recorded and announced in the
+        # record's transaction, which goes on for the cause's other recipients.
+        log.warning("mail cannot be built", extra={"mail_id": key, "error": error})
+        row.update(status="failed", last_error=error, next_attempt_at=None)
     ctx.store.insert_mail(row, session)
+    if error:
+        _announce(
+            ctx,
+            session,
+            "notification.failed",
+            notification_id=key,
+            cause_id=cause_id,
+            event_id=event_id,
+            channel="email",
+            template=template,
+            attempts=0,
+            trace=trace,
+        )
     add_feed(
         ctx,
         session,
@@ -102,7 +128,7 @@ def queue_mail(
         link=action_url,
         at=now,
     )
-    return True
+    return not error
 
 
 def _compose(
@@ -116,31 +142,37 @@ def _compose(
     calendar: CalendarPart | None,
     action_url: str | None,
     when: datetime,
-) -> tuple[mail.Rendered, bytes]:
+) -> tuple[mail.Rendered, bytes, str]:
     """The mail in the recipient's language and its whole MIME message: the
     Message-ID derived from ``key``, a List-Unsubscribe link unless the mail is
-    essential, an iCalendar part when asked for."""
+    essential, an iCalendar part when asked for. The name is shown as
+    :func:`~shared.fields.display_name` makes it; when no message can be written
+    to the address, the message is empty and the third value says why."""
     unsubscribe_url = _unsubscribe_url(ns, template, email)
+    name = display_name(recipient.name or "")
     rendered = mail.render(
         template,
         recipient.language,
-        {"name": recipient.name or email, **context},
+        {"name": name or email, **context},
         action_url=action_url,
         unsubscribe_url=unsubscribe_url,
     )
-    ics = _calendar_part(ns, calendar, context.get("event"), email, recipient.name, action_url)
-    raw = mail.build_message(
-        rendered=rendered,
-        sender=ns.mail_from,
-        recipient=email,
-        recipient_name=recipient.name,
-        message_id=domain.message_id(key),
-        ics=ics,
-        ics_method=calendar.method if calendar is not None and ics else None,
-        unsubscribe_url=unsubscribe_url,
-        when=when,
-    )
-    return rendered, raw
+    ics = _calendar_part(ns, calendar, context.get("event"), email, name, action_url)
+    try:
+        raw = mail.build_message(
+            rendered=rendered,
+            sender=ns.mail_from,
+            recipient=email,
+            recipient_name=name,
+            message_id=domain.message_id(key),
+            ics=ics,
+            ics_method=calendar.method if calendar is not None and ics else None,
+            unsubscribe_url=unsubscribe_url,
+            when=when,
+        )
+    except mail.Unbuildable as exc:
+        return rendered, b"", str(exc)
+    return rendered, raw, ""
 
 
 def _unsubscribe_url(ns: NotificationsSettings, template: str, email: str) -> str | None:
@@ -243,6 +275,13 @@ def add_feed(
 PARTNER_TOPICS = frozenset(t.name for t in TOPICS if t.partner_visible)
 
 
+# Subscriptions whose deliveries a record's own transaction writes (one bulk
+# insert); a topic with more gets one fan-out row instead, which the webhook
+# dispatcher expands page by page outside any consumer transaction.
+FANOUT_INLINE = 100
+FANOUT_PAGE = 500
+
+
 def queue_webhooks(
     ctx: Context,
     session: ClientSession,
@@ -253,10 +292,12 @@ def queue_webhooks(
     time: datetime | None,
     data: dict[str, Any],
 ) -> int:
-    """One delivery row per active subscription to ``topic`` (unique per ce_id)."""
+    """One delivery row per active subscription to ``topic`` (unique per ce_id),
+    in a bounded number of writes whatever the number of subscriptions: up to
+    :data:`FANOUT_INLINE` of them in one insert, beyond that a single fan-out row
+    for :func:`expand_fanouts`. Returns the deliveries written here."""
     if topic not in PARTNER_TOPICS:
         return 0
-    count = 0
     now = datetime.now(UTC)
     body = json.dumps(
         {"type": topic, "timestamp": (time or now).isoformat(), "data": data},
@@ -264,28 +305,76 @@ def queue_webhooks(
         ensure_ascii=False,
     )
     store = ctx.store
-    for sub in store.subscriptions_for(topic, session):
-        if store.has_delivery(sub["_id"], ce_id, session):
-            continue
-        store.insert_delivery(
-            {
-                "_id": f"msg_{uuid.uuid4().hex}",
-                "subscription_id": sub["_id"],
-                "ce_id": ce_id,
-                "topic": topic,
-                "event_id": event_id,
-                "body": body,
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-                "horizon_from": now,
-                "log": [],
-            },
+    subs = store.subscriptions_for(topic, session, limit=FANOUT_INLINE + 1)
+    if len(subs) > FANOUT_INLINE:
+        store.add_fanout(
+            {"_id": ce_id, "topic": topic, "event_id": event_id, "body": body, "created_at": now},
             session,
         )
-        count += 1
-    return count
+        return 0
+    ids = [sub["_id"] for sub in subs]
+    known = store.subscriptions_with_delivery(ce_id, ids, session)
+    docs = [
+        _delivery(sid, ce_id=ce_id, topic=topic, event_id=event_id, body=body, now=now)
+        for sid in ids
+        if sid not in known
+    ]
+    store.insert_deliveries(docs, session)
+    return len(docs)
+
+
+def _delivery(
+    subscription_id: str, *, ce_id: str, topic: str, event_id: str | None, body: str, now: datetime
+) -> dict[str, Any]:
+    return {
+        "_id": f"msg_{uuid.uuid4().hex}",
+        "subscription_id": subscription_id,
+        "ce_id": ce_id,
+        "topic": topic,
+        "event_id": event_id,
+        "body": body,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        "horizon_from": now,
+        "log": [],
+    }
+
+
+def expand_fanouts(ctx: Context, max_pages: int = 20) -> int:
+    """Turn queued fan-out rows into deliveries, :data:`FANOUT_PAGE` subscriptions
+    at a time (at most ``max_pages`` pages a call); a page written twice (a worker
+    died before moving the row's cursor) adds nothing, by the deliveries' unique
+    (subscription, ce_id) index. Returns the deliveries written."""
+    store = ctx.store
+    written = pages = 0
+    for fanout in store.pending_fanouts():
+        while pages < max_pages:
+            after = fanout.get("after", "")
+            page = store.subscription_ids_after(fanout["topic"], after, FANOUT_PAGE)
+            if not page:
+                store.finish_fanout(fanout["_id"])
+                break
+            now = datetime.now(UTC)
+            docs = [
+                _delivery(
+                    sid,
+                    ce_id=fanout["_id"],
+                    topic=fanout["topic"],
+                    event_id=fanout.get("event_id"),
+                    body=fanout["body"],
+                    now=now,
+                )
+                for sid in page
+            ]
+            written += store.insert_new_deliveries(docs)
+            fanout["after"] = page[-1]
+            store.advance_fanout(fanout["_id"], page[-1])
+            pages += 1
+        if pages >= max_pages:
+            break
+    return written
 
 
 def create_subscription(
@@ -297,7 +386,12 @@ def create_subscription(
     topics: list[str],
     description: str,
 ) -> dict[str, Any]:
+    """Store a new subscription, unless its owner has ``webhook_max_subscriptions``
+    already (deleted ones do not count): a Conflict then. The owner's row is
+    written first in the transaction, so concurrent creations by one owner
+    conflict and retry rather than all passing the count."""
     now = datetime.now(UTC)
+    limit = ctx.settings.webhook_max_subscriptions
     doc = {
         "_id": str(uuid.uuid4()),
         "owner_sub": owner_sub,
@@ -310,7 +404,17 @@ def create_subscription(
         "consecutive_failures": 0,
         "created_at": now,
     }
-    ctx.store.insert_subscription(doc)
+
+    def work(session: ClientSession) -> None:
+        ctx.store.lock_owner(owner_sub, session)
+        if ctx.store.count_subscriptions(owner_sub, session) >= limit:
+            raise Conflict(
+                f"You have {limit} subscriptions, the most one owner may have; "
+                "delete one first (one subscription can take several topics)."
+            )
+        ctx.store.insert_subscription(doc, session)
+
+    ctx.transaction(work)
     return doc
 
 

@@ -5,7 +5,11 @@ from ``internal.invitation.issued`` and ``invitation.*``), ``events`` (read
 model from ``event.*``), ``deferred`` (status mails waiting for their contact),
 ``mails`` (the mail outbox; unique idempotency key), ``feed`` (in-app
 notifications), ``optouts`` (e-mail hashes), ``subscriptions`` and
-``deliveries`` (partner webhooks; unique (subscription, ce_id)).
+``deliveries`` (partner webhooks; unique (subscription, ce_id)),
+``subscription_owners`` (one row per owner, written when it subscribes, so
+the per-owner cap holds under concurrency) and ``fanouts`` (records whose
+topic has more subscriptions than one consumer transaction writes, waiting
+for the webhook dispatcher to expand them into deliveries).
 """
 
 from __future__ import annotations
@@ -16,12 +20,14 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.client_session import ClientSession
 from pymongo.database import Database
+from pymongo.errors import BulkWriteError
 
 from shared.readmodel import apply_if_newer
 
 Session = ClientSession | None
 
 LOG_LENGTH = 50  # attempts a delivery's log keeps
+DUPLICATE_KEY = 11000
 
 
 class NotificationStore:
@@ -35,6 +41,8 @@ class NotificationStore:
         self.optouts = db["optouts"]
         self.subscriptions = db["subscriptions"]
         self.deliveries = db["deliveries"]
+        self.subscription_owners = db["subscription_owners"]
+        self.fanouts = db["fanouts"]
 
     def ensure_indexes(self) -> None:
         self.contacts.create_index([("event_id", ASCENDING), ("status", ASCENDING)])
@@ -45,13 +53,16 @@ class NotificationStore:
         self.feed.create_index([("email", ASCENDING), ("created_at", DESCENDING)])
         self.feed.create_index([("sub", ASCENDING), ("created_at", DESCENDING)])
         self.feed.create_index([("key", ASCENDING)], unique=True)
-        self.subscriptions.create_index([("topics", ASCENDING), ("status", ASCENDING)])
+        self.subscriptions.create_index(
+            [("topics", ASCENDING), ("status", ASCENDING), ("_id", ASCENDING)]
+        )
         self.subscriptions.create_index([("owner_sub", ASCENDING), ("created_at", DESCENDING)])
         self.deliveries.create_index(
             [("subscription_id", ASCENDING), ("ce_id", ASCENDING)], unique=True
         )
         self.deliveries.create_index([("subscription_id", ASCENDING), ("created_at", DESCENDING)])
         self.deliveries.create_index([("status", ASCENDING), ("next_attempt_at", ASCENDING)])
+        self.fanouts.create_index([("created_at", ASCENDING)])
 
     # --- read models ------------------------------------------------------------
 
@@ -170,13 +181,33 @@ class NotificationStore:
 
     # --- webhooks: subscriptions ------------------------------------------------
 
-    def insert_subscription(self, doc: dict[str, Any]) -> None:
-        self.subscriptions.insert_one(doc)
-
-    def subscriptions_for(self, topic: str, s: Session) -> list[dict[str, Any]]:
-        return list(
-            self.subscriptions.find({"topics": topic, "status": "active"}, {"_id": 1}, session=s)
+    def lock_owner(self, owner: str, s: Session) -> None:
+        """Write the owner's row, so that two transactions creating subscriptions
+        for one owner conflict (and one retries) instead of both counting alike."""
+        self.subscription_owners.update_one(
+            {"_id": owner}, {"$inc": {"creations": 1}}, upsert=True, session=s
         )
+
+    def count_subscriptions(self, owner: str, s: Session) -> int:
+        """How many subscriptions ``owner`` has, disabled ones included, deleted ones not."""
+        query = {"owner_sub": owner, "status": {"$ne": "deleted"}}
+        return self.subscriptions.count_documents(query, session=s)
+
+    def insert_subscription(self, doc: dict[str, Any], s: Session = None) -> None:
+        self.subscriptions.insert_one(doc, session=s)
+
+    def subscriptions_for(self, topic: str, s: Session, limit: int = 0) -> list[dict[str, Any]]:
+        """The ids of the active subscriptions to ``topic`` (at most ``limit``, 0: all)."""
+        cursor = self.subscriptions.find(
+            {"topics": topic, "status": "active"}, {"_id": 1}, session=s
+        ).sort("_id", ASCENDING)
+        return list(cursor.limit(limit))
+
+    def subscription_ids_after(self, topic: str, after: str, limit: int) -> list[str]:
+        """One page of the active subscriptions to ``topic``, in id order after ``after``."""
+        query = {"topics": topic, "status": "active", "_id": {"$gt": after}}
+        cursor = self.subscriptions.find(query, {"_id": 1}).sort("_id", ASCENDING).limit(limit)
+        return [doc["_id"] for doc in cursor]
 
     def subscription(self, subscription_id: str) -> dict[str, Any] | None:
         return self.subscriptions.find_one({"_id": subscription_id})
@@ -232,12 +263,48 @@ class NotificationStore:
 
     # --- webhooks: deliveries --------------------------------------------------
 
-    def has_delivery(self, subscription_id: str, ce_id: str, s: Session) -> bool:
-        query = {"subscription_id": subscription_id, "ce_id": ce_id}
-        return self.deliveries.find_one(query, {"_id": 1}, session=s) is not None
+    def subscriptions_with_delivery(self, ce_id: str, ids: list[str], s: Session) -> set[str]:
+        """Which of the subscriptions ``ids`` already have a delivery of record ``ce_id``."""
+        if not ids:
+            return set()
+        query = {"subscription_id": {"$in": ids}, "ce_id": ce_id}
+        return {
+            d["subscription_id"]
+            for d in self.deliveries.find(query, {"subscription_id": 1}, session=s)
+        }
 
-    def insert_delivery(self, doc: dict[str, Any], s: Session) -> None:
-        self.deliveries.insert_one(doc, session=s)
+    def insert_deliveries(self, docs: list[dict[str, Any]], s: Session) -> None:
+        if docs:
+            self.deliveries.insert_many(docs, ordered=True, session=s)
+
+    def insert_new_deliveries(self, docs: list[dict[str, Any]]) -> int:
+        """Insert ``docs``, skipping those whose (subscription, ce_id) exists; how many were new."""
+        if not docs:
+            return 0
+        try:
+            return len(self.deliveries.insert_many(docs, ordered=False).inserted_ids)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != DUPLICATE_KEY for e in errors):
+                raise
+            return int(exc.details.get("nInserted", 0))
+
+    # --- webhooks: fan-outs of topics with many subscriptions --------------------
+
+    def add_fanout(self, doc: dict[str, Any], s: Session) -> None:
+        """Queue the fan-out of one record (once: a replay finds it there)."""
+        self.fanouts.update_one(
+            {"_id": doc["_id"]}, {"$setOnInsert": {**doc, "after": ""}}, upsert=True, session=s
+        )
+
+    def pending_fanouts(self) -> list[dict[str, Any]]:
+        return list(self.fanouts.find().sort("created_at", ASCENDING).limit(100))
+
+    def advance_fanout(self, fanout_id: str, after: str) -> None:
+        self.fanouts.update_one({"_id": fanout_id}, {"$set": {"after": after}})
+
+    def finish_fanout(self, fanout_id: str) -> None:
+        self.fanouts.delete_one({"_id": fanout_id})
 
     def delivery_of(self, subscription_id: str, delivery_id: str) -> dict[str, Any] | None:
         return self.deliveries.find_one({"_id": delivery_id, "subscription_id": subscription_id})

@@ -489,6 +489,13 @@ def test_missing_papers_produce_one_reminder_per_step(
         documents_client.put(f"/v1/events/{event_id}/due-dates", json=bad, headers=SEC).status_code
         == 422
     )
+    # A recipient's name reaches a mail header: no line separators or controls.
+    for name in ("Host\u2028Bcc: x@evil.example", "Host\r\nBcc: x@evil.example", "Host\x85"):
+        recipient = {"email": "host@example.ee", "name": name}
+        bad = {"items": [{"kind": "agenda", "due_on": "2027-02-10", "recipients": [recipient]}]}
+        response = documents_client.put(f"/v1/events/{event_id}/due-dates", json=bad, headers=SEC)
+        assert response.status_code == 422, name
+        assert "name" in str(response.json["errors"])
     # the agenda is there (submitted), the host country paper only as a draft
     agenda = upload(documents_client, event_id, SEC, kind="agenda").json
     assert _act(documents_client, agenda["id"], "submit").status_code == 200

@@ -474,3 +474,33 @@ def test_wrong_callers_for_every_endpoint(
     bad = {"Authorization": "Bearer not-a-jwt"}
     assert invitations_client.get("/v1/rsvp/whatever", headers=bad).status_code == 401
     assert _db(invitations_app).invitations.count_documents({"status": "pending"}) == 2
+
+
+def test_names_with_control_or_line_separator_characters_are_422_and_others_pass(
+    invitations_client, invitations_app, invitations_published_event
+):
+    """Names reach mail headers: U+2028, CR/LF, U+0085, form feed and bidi
+    overrides are refused (422, nothing created); any script, apostrophes, commas
+    and angle brackets are names (the mail quotes them)."""
+    ev = invitations_published_event()
+    url = f"/v1/events/{ev['event_id']}/invitations"
+    refused = ["Ana\u2028Bcc: x@evil.example", "Ana\r\nBcc: x@evil.example", "Ana\x85", "A\x0cB"]
+    refused.append("Ana \u202egnp.exe")
+    for n, name in enumerate(refused):
+        response = invitations_client.post(
+            url, json={"invitees": [invitee(n, name=name)]}, headers=SEC
+        )
+        assert response.status_code == 422, name
+        assert response.content_type == "application/problem+json"
+        assert "name" in response.json["rejected"][0]["errors"], name
+    csv_body = 'email,name,country,role\nz@gov.example.eu,"Zoë\u2028Z",LV,expert\n'
+    response = invitations_client.post(url, data=csv_body, content_type="text/csv", headers=SEC)
+    assert response.status_code == 422
+    assert _db(invitations_app).invitations.count_documents({}) == 0
+    persian = "\u0639\u0644\u06cc\u200c\u0631\u0636\u0627"  # with ZERO WIDTH NON-JOINER
+    accepted = ["Zoë O'Brien", "José María Pérez", "Ζωή Παπαδοπούλου", persian]
+    accepted.append("Smith, John <john@evil.example>")
+    people = [invitee(10 + n, name=name) for n, name in enumerate(accepted)]
+    assert len(_invite(invitations_client, ev["event_id"], *people)) == len(accepted)
+    stored = _db(invitations_app).invitations.find({"event_id": ev["event_id"]})
+    assert sorted(doc["name"] for doc in stored) == sorted(accepted)
