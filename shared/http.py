@@ -13,12 +13,15 @@ from shared.errors import PreconditionFailed
 from shared.problems import Problem
 
 MAX_PAGE_SIZE = 500
+# MongoDB's skip is a signed 64-bit integer: an unbounded page made (page - 1) *
+# page_size overflow it (a 500). A million pages of 500 is far beyond any list.
+MAX_PAGE = 1_000_000
 
 
 class ListArgs(Schema):
     """Query arguments of every list endpoint."""
 
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_PAGE_SIZE))
     sort = fields.String(
         load_default=None,
