@@ -8,7 +8,6 @@ from datetime import date
 from typing import Any
 
 from flask import Response, jsonify, request
-from flask_smorest import Blueprint
 from marshmallow import ValidationError
 from werkzeug.wsgi import wrap_file
 
@@ -38,9 +37,9 @@ from services.documents.store import CHUNK, DocumentStore
 from shared.auth import Principal, current_principal, require_roles
 from shared.http import etag, page_body, parse_sort
 from shared.problems import Problem
-from shared.web import service_context
+from shared.web import ApiBlueprint, service_context
 
-blp = Blueprint("documents", __name__, url_prefix="/v1", description="Programme papers")
+blp = ApiBlueprint("documents", __name__, url_prefix="/v1", description="Programme papers")
 
 SORTABLE = {
     "created_at": "created_at",

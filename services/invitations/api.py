@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Response, jsonify, request
-from flask_smorest import Blueprint
 from marshmallow import ValidationError
 
 from services.invitations import domain, operations, rsvp_page
@@ -30,9 +29,11 @@ from shared.auth import current_principal, require_roles
 from shared.errors import DomainError
 from shared.http import etag, page_body, parse_sort
 from shared.problems import Problem, problem_from_domain_error
-from shared.web import service_context
+from shared.web import ApiBlueprint, service_context
 
-blp = Blueprint("invitations", __name__, url_prefix="/v1", description="Invitations and RSVP links")
+blp = ApiBlueprint(
+    "invitations", __name__, url_prefix="/v1", description="Invitations and RSVP links"
+)
 
 SORTABLE = {
     "created_at": "created_at",
