@@ -94,6 +94,7 @@ class Settings:
     jwt_jwks_url: str = ""
     jwt_audience: str = ""
     max_request_bytes: int = 1024 * 1024
+    trusted_proxies: int = 0
     consumer_max_attempts: int = 4
     log_level: str = "INFO"
     port: int = 0
@@ -132,6 +133,7 @@ def common_settings(env: Env, service: str, default_port: int) -> dict[str, Any]
         "jwt_jwks_url": env.str("JWT_JWKS_URL", ""),
         "jwt_audience": env.str("JWT_AUDIENCE", ""),
         "max_request_bytes": env.int("MAX_REQUEST_BYTES", 1024 * 1024),
+        "trusted_proxies": _hop_count(env, "TRUSTED_PROXIES"),
         "consumer_max_attempts": env.int("CONSUMER_MAX_ATTEMPTS", 4),
         "log_level": env.str("LOG_LEVEL", "INFO"),
         "port": port,
@@ -140,6 +142,14 @@ def common_settings(env: Env, service: str, default_port: int) -> dict[str, Any]
         ),
         "metrics_multiprocess_dir": env.other("PROMETHEUS_MULTIPROC_DIR") or "",
     }
+
+
+def _hop_count(env: Env, name: str) -> int:
+    """How many reverse proxies in front of ``web`` append ``X-Forwarded-*`` headers."""
+    hops = env.int(name, 0)
+    if hops < 0:
+        raise SystemExit(f"MLP_{name} must be 0 or a positive number of proxies, got {hops}.")
+    return hops
 
 
 def tool_settings(name: str, environ: Mapping[str, str] | None = None) -> Settings:

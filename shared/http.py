@@ -1,9 +1,11 @@
 """HTTP conventions shared by every list and every versioned resource:
 ``{"items": [...], "total": N}`` pages with ``page``/``page_size``/``sort``,
-and ETags with ``If-Match`` for optimistic concurrency."""
+ETags with ``If-Match`` for optimistic concurrency, and the key a per-client
+rate limit counts by."""
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from marshmallow import Schema, fields, validate
@@ -80,3 +82,19 @@ def check_if_match(current_version: int, if_match: str | None) -> None:
             "The resource changed since you read it; read it again and reapply your change.",
             current_etag=etag(current_version),
         )
+
+
+def client_key(address: str | None) -> str:
+    """What a per-client rate limit counts by: an IPv4 address, or the /64 prefix
+    of an IPv6 one (one subscriber's network: a single host may rotate through
+    2^64 addresses of it). ``address`` is the peer as the app sees it, i.e. after
+    ``MLP_TRUSTED_PROXIES`` hops of ``X-Forwarded-For`` (``shared.web``)."""
+    try:
+        ip = ipaddress.ip_address((address or "").split("%")[0])
+    except ValueError:
+        return address or "unknown"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
+    return str(ip)

@@ -28,6 +28,7 @@ from prometheus_client import (
 )
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shared.auth import Authenticator
 from shared.context import TraceContext, child_traceparent, set_context
@@ -151,6 +152,12 @@ def create_service_app(
         max_request_bytes=settings.max_request_bytes,
     )
     install_error_handlers(app)
+    if settings.trusted_proxies > 0:
+        # Behind an ingress the peer is the proxy: take the client address (and
+        # scheme) that many hops from the right of X-Forwarded-For (-Proto); the
+        # hops further left are whatever the client wrote, never trusted.
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     app.extensions["mlp"] = ctx
     authenticator = Authenticator(settings)
 
