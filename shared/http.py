@@ -11,7 +11,7 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 from pymongo import ASCENDING, DESCENDING
 
-from shared.errors import PreconditionFailed
+from shared.errors import PreconditionFailed, PreconditionRequired
 from shared.problems import Problem
 
 MAX_PAGE_SIZE = 500
@@ -68,15 +68,24 @@ def etag(version: int) -> str:
     return f'"{version}"'
 
 
-def check_if_match(current_version: int, if_match: str | None) -> None:
+def check_if_match(current_version: int, if_match: str | None, *, required: bool = False) -> None:
     """Refuse a write whose ``If-Match`` (the header's value, passed in by the
     view) names another version than the current.
 
-    Without ``If-Match`` the write applies to whatever is current (last writer wins).
+    Without ``If-Match`` the write applies to whatever is current (last writer
+    wins), unless ``required``: a write that must bind to the version the caller
+    saw (an approval) is refused without a tag naming it, ``*`` included (428).
     """
-    if if_match is None:
+    if if_match is None and not required:
         return
-    candidates = {tag.strip().removeprefix("W/") for tag in if_match.split(",")}
+    candidates = {tag.strip().removeprefix("W/") for tag in (if_match or "").split(",")}
+    if required:
+        candidates -= {"", "*"}
+        if not candidates:
+            raise PreconditionRequired(
+                "Send If-Match with the ETag of the version you read: this change binds to it.",
+                current_etag=etag(current_version),
+            )
     if "*" not in candidates and etag(current_version) not in candidates:
         raise PreconditionFailed(
             "The resource changed since you read it; read it again and reapply your change.",
