@@ -244,14 +244,24 @@ _transition_view("withdraw", "Withdraw a paper (secretariat; the uploader before
 
 @blp.route("/events/<event_id>/documents.zip", methods=["GET"])
 def event_documents_zip(event_id: str) -> Response:
-    """Every paper of the event the caller may read (current versions), as one zip."""
+    """Every paper of the event the caller may read (current versions), as one
+    zip: built once per set of versions and served from storage, with ``ETag``,
+    ``If-None-Match`` and byte ranges."""
     _known_event(event_id)
     who = current_principal()
     docs = list(store().event_papers(read_filter(who, accepted_events(who)), event_id))
-    response = Response(archive.zip_stream(docs, store()), mimetype="application/zip")
+    stored = archive.stored_zip(docs, store())
+    response = Response(
+        wrap_file(request.environ, store().open_archive(stored["_id"]), buffer_size=CHUNK),
+        mimetype="application/zip",
+        direct_passthrough=True,
+    )
+    response.content_length = stored["length"]
+    response.set_etag(stored["filename"])  # the set's key
     response.headers["Content-Disposition"] = content_disposition(f"papers-{event_id}.zip")
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    # Callers see different sets; the ETag names the set, so revalidating is safe.
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response.make_conditional(request, accept_ranges=True, complete_length=stored["length"])
 
 
 # --- due dates -----------------------------------------------------------------
