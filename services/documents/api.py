@@ -13,7 +13,9 @@ from werkzeug.wsgi import wrap_file
 
 from services.documents import archive, operations, uploads
 from services.documents.domain import (
+    BINDS_TO_SEEN_VERSION,
     UPLOAD_ROLES,
+    check_versionable,
     content_disposition,
     email_hash,
     may_act,
@@ -139,15 +141,12 @@ def upload_document(event_id: str) -> Response:
 @require_roles()
 @blp.response(201, DocumentSchema)
 def add_version(document_id: str) -> Response:
-    """Upload a new version (multipart ``file``); every earlier one stays retrievable."""
+    """A new version of a draft or submitted paper (multipart ``file``); earlier ones stay."""
     who = current_principal()
     doc = _readable(document_id)
-    if doc["status"] == "withdrawn":
-        raise Problem(409, "A withdrawn document takes no new versions.")
+    check_versionable(doc)  # before streaming; the operation checks again as it writes
     if not may_add_version(doc, who):
-        raise Problem(
-            403, "Only the secretariat, or the uploader before approval, may add versions."
-        )
+        raise Problem(403, "Only the secretariat or the uploader may add versions.")
     received = _receive(set())
     updated = operations.add_version(
         ctx(), document_id, received.sink, received.content_type, received.filename, who
@@ -228,13 +227,28 @@ def _transition_view(action: str, doc: str) -> None:
 
     view.__name__ = f"{action}_document"
     view.__doc__ = doc
+    binds = action in BINDS_TO_SEEN_VERSION
+    if_match = {
+        "in": "header",
+        "name": "If-Match",
+        "required": binds,
+        "schema": {"type": "string"},
+        "description": (
+            "The ETag of the document as read: 428 without it, 412 when it changed since."
+            if binds
+            else "The ETag of the document as read: 412 when it changed since."
+        ),
+    }
     blp.route(f"/documents/<document_id>/{action}", methods=["POST"])(
-        require_roles()(blp.response(200, DocumentSchema)(view))
+        require_roles()(blp.doc(parameters=[if_match])(blp.response(200, DocumentSchema)(view)))
     )
 
 
 _transition_view("submit", "Submit a draft for review (the uploader or the secretariat).")
-_transition_view("approve", "Approve a submitted paper; it circulates to participants.")
+_transition_view(
+    "approve",
+    "Approve the submitted version read (If-Match: its ETag); it circulates to participants.",
+)
 _transition_view("publish", "Publish an approved paper to everyone (secretariat).")
 _transition_view("withdraw", "Withdraw a paper (secretariat; the uploader before approval).")
 
