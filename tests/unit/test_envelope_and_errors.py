@@ -5,7 +5,8 @@ import pytest
 from shared.config import Env, common_settings
 from shared.context import TraceContext, child_traceparent
 from shared.envelope import MalformedRecord, decode, encode
-from shared.http import client_key, parse_sort
+from shared.errors import PreconditionFailed, PreconditionRequired
+from shared.http import check_if_match, client_key, parse_sort
 from shared.problems import Problem
 from shared.topics import TOPIC_NAMES, require_topic
 
@@ -108,3 +109,17 @@ def test_trusted_proxies_is_a_hop_count():
     for bad in ("-1", "yes"):
         with pytest.raises(SystemExit, match="MLP_TRUSTED_PROXIES"):
             common_settings(Env({"MLP_TRUSTED_PROXIES": bad}), "events", 8001)
+
+
+def test_if_match_when_required_must_name_a_version():
+    check_if_match(3, None)  # not required: the last writer wins
+    check_if_match(3, "*")
+    check_if_match(3, '"3"', required=True)
+    check_if_match(3, 'W/"3", "4"', required=True)
+    for missing in (None, "", "*", " * "):
+        with pytest.raises(PreconditionRequired):
+            check_if_match(3, missing, required=True)
+    with pytest.raises(PreconditionFailed):  # '*' does not stand in for the version seen
+        check_if_match(3, '*, "2"', required=True)
+    with pytest.raises(PreconditionFailed):
+        check_if_match(3, '"2"')
