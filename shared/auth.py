@@ -20,6 +20,11 @@ from shared.config import Settings
 from shared.problems import Problem
 
 ROLES = frozenset({"secretariat", "participant", "expert", "partner", "ops"})
+# A token naming a key id the JWKS does not hold makes PyJWKClient fetch the set
+# again (a key may have rotated), but at most once per this many seconds: made-up
+# key ids must not turn every request into a request to the identity provider.
+JWKS_REFETCH_COOLDOWN_S = 60.0
+JWKS_FETCH_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -52,7 +57,15 @@ class Authenticator:
     def __init__(self, settings: Settings) -> None:
         self.secret = settings.jwt_secret
         self.audience = settings.jwt_audience or None
-        self.jwks = jwt.PyJWKClient(settings.jwt_jwks_url) if settings.jwt_jwks_url else None
+        self.jwks = (
+            jwt.PyJWKClient(
+                settings.jwt_jwks_url,
+                cooldown_duration=JWKS_REFETCH_COOLDOWN_S,
+                timeout=JWKS_FETCH_TIMEOUT_S,
+            )
+            if settings.jwt_jwks_url
+            else None
+        )
 
     def decode(self, token: str) -> Principal:
         try:

@@ -97,6 +97,7 @@ class Settings:
     jwt_jwks_url: str = ""
     jwt_audience: str = ""
     max_request_bytes: int = 1024 * 1024
+    trusted_proxies: int = 0
     consumer_max_attempts: int = 4
     log_level: str = "INFO"
     port: int = 0
@@ -139,6 +140,7 @@ def common_settings(
         "jwt_jwks_url": env.str("JWT_JWKS_URL", ""),
         "jwt_audience": env.str("JWT_AUDIENCE", ""),
         "max_request_bytes": env.int("MAX_REQUEST_BYTES", 1024 * 1024),
+        "trusted_proxies": _hop_count(env, "TRUSTED_PROXIES"),
         "consumer_max_attempts": env.int("CONSUMER_MAX_ATTEMPTS", 4),
         "log_level": env.str("LOG_LEVEL", "INFO"),
         "port": port,
@@ -178,6 +180,14 @@ def internal_topic_keys(env: Env, deployment: str, *, required: bool = True) -> 
             f"MLP_ENV {deployment!r} needs keys of its own."
         )
     return keys
+
+
+def _hop_count(env: Env, name: str) -> int:
+    """How many reverse proxies in front of ``web`` append ``X-Forwarded-*`` headers."""
+    hops = env.int(name, 0)
+    if hops < 0:
+        raise SystemExit(f"MLP_{name} must be 0 or a positive number of proxies, got {hops}.")
+    return hops
 
 
 def tool_settings(name: str, environ: Mapping[str, str] | None = None) -> Settings:

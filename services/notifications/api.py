@@ -8,7 +8,6 @@ from typing import Any
 
 from flask import Response, jsonify, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from services.notifications import domain, operations
 from services.notifications.operations import Context
@@ -29,9 +28,9 @@ from services.notifications.store import NotificationStore
 from shared.auth import current_principal, require_roles
 from shared.http import ListArgs, page_body
 from shared.problems import Problem
-from shared.web import service_context
+from shared.web import ApiBlueprint, service_context
 
-blp = Blueprint(
+blp = ApiBlueprint(
     "notifications",
     __name__,
     url_prefix="/v1",

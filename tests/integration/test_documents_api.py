@@ -12,7 +12,15 @@ import pytest
 
 from devkit.auth import auth
 from services.documents.jobs import send_due_reminders
-from tests.fixtures.documents import EXE_BYTES, PDF_BYTES, invite, known_event, ooxml, upload
+from tests.fixtures.documents import (
+    EXE_BYTES,
+    PDF_BYTES,
+    act,
+    invite,
+    known_event,
+    ooxml,
+    upload,
+)
 from tests.helpers import outbox_payload
 
 SEC = auth("secretariat")
@@ -36,7 +44,7 @@ def _draft(client, deliver, headers=SEC, **kw):
 
 
 def _act(client, doc_id, action, headers=SEC):
-    return client.post(f"/v1/documents/{doc_id}/{action}", headers=headers)
+    return act(client, doc_id, action, headers)
 
 
 # --- upload, versions, download --------------------------------------------------

@@ -335,6 +335,46 @@ def test_rsvp_is_rate_limited_per_client_address(invitations_settings):
         assert other.status_code == 404
 
 
+def _rsvp_from(client, peer, forwarded=None):
+    headers = {"X-Forwarded-For": forwarded} if forwarded else {}
+    return client.get("/v1/rsvp/guess", headers=headers, environ_base={"REMOTE_ADDR": peer})
+
+
+def test_behind_trusted_proxies_the_limit_counts_the_forwarded_client(invitations_settings):
+    proxy = "10.0.0.7"
+    settings = dataclasses.replace(invitations_settings, rsvp_rate_limit=2, trusted_proxies=1)
+    with running_app(create_app, settings) as app:
+        client = app.test_client()
+        for _ in range(2):
+            assert _rsvp_from(client, proxy, "198.51.100.1").status_code == 404
+        assert _rsvp_from(client, proxy, "198.51.100.1").status_code == 429
+        # another client behind the same ingress has a limit of its own
+        assert _rsvp_from(client, proxy, "198.51.100.2").status_code == 404
+        # what a client writes left of the hop the ingress appended is not believed
+        spoofed = _rsvp_from(client, proxy, "192.0.2.77, 198.51.100.1")
+        assert spoofed.status_code == 429
+
+
+def test_without_trusted_proxies_forwarded_headers_are_ignored(invitations_settings):
+    strict = dataclasses.replace(invitations_settings, rsvp_rate_limit=2)
+    with running_app(create_app, strict) as app:
+        client = app.test_client()
+        for n in range(2):
+            assert _rsvp_from(client, "10.0.0.7", f"198.51.100.{n}").status_code == 404
+        assert _rsvp_from(client, "10.0.0.7", "198.51.100.9").status_code == 429
+
+
+def test_ipv6_clients_are_counted_per_64(invitations_settings):
+    strict = dataclasses.replace(invitations_settings, rsvp_rate_limit=2)
+    with running_app(create_app, strict) as app:
+        client = app.test_client()
+        assert _rsvp_from(client, "2001:db8:aa:1::1").status_code == 404
+        assert _rsvp_from(client, "2001:db8:aa:1::2").status_code == 404
+        # a new address of the same /64 is the same client
+        assert _rsvp_from(client, "2001:db8:aa:1:dead:beef:0:1").status_code == 429
+        assert _rsvp_from(client, "2001:db8:aa:2::1").status_code == 404
+
+
 def _race_for_the_last_seat(client, published_event, n):
     app = client.application
     ev = published_event(capacity=3)
