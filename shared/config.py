@@ -16,7 +16,7 @@ import os
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 LOOPBACK = "127.0.0.1"
 LOCAL_KAFKA_PORT = 9092
@@ -27,6 +27,9 @@ LOCAL_MAIL_DIR = "var/mail"
 DEFAULT_KAFKA_BOOTSTRAP = f"{LOOPBACK}:{LOCAL_KAFKA_PORT}"
 DEFAULT_MONGO_URI = f"mongodb://{LOOPBACK}:{LOCAL_MONGO_PORT}/?directConnection=true"
 DEVELOPMENT_JWT_SECRET = "mlp-development-secret-change-me"  # noqa: S105 - documented dev default
+ENVIRONMENTS = ("development", "test", "production")
+MIN_SECRET_BYTES = 32  # HS256 wants a key at least as long as its hash (RFC 7518 3.2)
+PLACEHOLDER_MARK = "change-me"  # in every example secret this repository ships
 WORKER_METRICS_OFFSET = 100  # a worker serves metrics on its service's port + 100
 
 
@@ -61,6 +64,12 @@ class Env:
             return default if value is None else float(value)
         except ValueError as exc:
             raise SystemExit(f"MLP_{name} must be a number, got {value!r}.") from exc
+
+    def choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
+        value = self.str(name, default).strip().lower()
+        if value not in choices:
+            raise SystemExit(f"MLP_{name} must be one of {', '.join(choices)}, got {value!r}.")
+        return value
 
     def flag(self, name: str, default: bool) -> bool:
         value = self.raw(name)
@@ -114,6 +123,44 @@ class Settings:
     def is_development(self) -> bool:
         return self.env in {"development", "test"}
 
+    def production_refusals(self) -> list[str]:
+        """What makes these settings unsafe in production, one clause per variable;
+        a service with settings of its own extends the list."""
+        return secret_refusals("MLP_JWT_SECRET", [self.jwt_secret], DEVELOPMENT_JWT_SECRET)
+
+
+def secret_refusals(variable: str, keys: list[str], development_value: str) -> list[str]:
+    """Why ``keys`` (the values of ``variable``) are no production secret: the
+    published development value, a placeholder of the examples, or too short."""
+    refusals = []
+    for key in keys:
+        if key == development_value:
+            refusals.append(f"{variable} is the development default")
+        elif PLACEHOLDER_MARK in key:
+            refusals.append(f"{variable} is a placeholder ({PLACEHOLDER_MARK!r})")
+        elif len(key.encode()) < MIN_SECRET_BYTES:
+            refusals.append(f"{variable} is shorter than {MIN_SECRET_BYTES} bytes")
+    return refusals
+
+
+S = TypeVar("S", bound=Settings)
+
+
+def refuse_unsafe(settings: S) -> S:
+    """``settings``, unless ``MLP_ENV=production`` and they are unsafe there: then
+    the process stops at start with one sentence naming every variable to fix.
+
+    Every service's ``load_settings`` ends with it, so the web (checked in the
+    gunicorn master, see ``shared/gunicorn_conf.py``) and the worker refuse alike.
+    """
+    refusals = settings.production_refusals() if settings.env == "production" else []
+    if refusals:
+        raise SystemExit(
+            f"MLP_ENV=production refuses to start: {'; '.join(dict.fromkeys(refusals))} "
+            "(the production checklist is in docs/operations.md)."
+        )
+    return settings
+
 
 def common_settings(env: Env, service: str, default_port: int) -> dict[str, Any]:
     """The :class:`Settings` fields of ``service`` read from ``env``, as keyword
@@ -122,7 +169,7 @@ def common_settings(env: Env, service: str, default_port: int) -> dict[str, Any]
     port = env.int(f"{upper}_PORT", default_port)
     return {
         "service": service,
-        "env": env.str("ENV", "development"),
+        "env": env.choice("ENV", ENVIRONMENTS, "development"),
         "kafka_bootstrap": env.str("KAFKA_BOOTSTRAP", DEFAULT_KAFKA_BOOTSTRAP),
         "kafka_partitions": env.int("KAFKA_PARTITIONS", 3),
         "kafka_replication": env.int("KAFKA_REPLICATION", 1),

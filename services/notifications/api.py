@@ -162,7 +162,7 @@ def redeliver(subscription_id: str, delivery_id: str) -> dict[str, Any]:
 
 
 def _token_hash(token: str) -> str:
-    email_hash = domain.read_unsubscribe_token(ctx().settings.jwt_secret, token)
+    email_hash = domain.read_unsubscribe_token(ctx().settings.unsubscribe_keys, token)
     if email_hash is None:
         raise Problem(404, "This unsubscribe link is not valid.")
     return email_hash

@@ -10,7 +10,7 @@ import hmac
 import ipaddress
 import secrets
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -202,18 +202,20 @@ def check_target(
 # --- unsubscribe links ----------------------------------------------------------
 
 
-def _serializer(secret: str) -> URLSafeSerializer:
-    return URLSafeSerializer(secret, salt="mlp-notifications-unsubscribe")
+def _serializer(keys: Sequence[str]) -> URLSafeSerializer:
+    """itsdangerous signs with the last key of a list and verifies with all:
+    ``keys`` name the signing key first (``MLP_UNSUBSCRIBE_SECRET``)."""
+    return URLSafeSerializer(list(reversed(keys)), salt="mlp-notifications-unsubscribe")
 
 
-def unsubscribe_token(secret: str, email: str) -> str:
-    return _serializer(secret).dumps({"h": email_hash(email)})
+def unsubscribe_token(keys: Sequence[str], email: str) -> str:
+    return _serializer(keys).dumps({"h": email_hash(email)})
 
 
-def read_unsubscribe_token(secret: str, token: str) -> str | None:
-    """The e-mail hash a token names, or None when it was not signed by us."""
+def read_unsubscribe_token(keys: Sequence[str], token: str) -> str | None:
+    """The e-mail hash a token names, or None when none of ``keys`` signed it."""
     try:
-        data = _serializer(secret).loads(token)
+        data = _serializer(keys).loads(token)
     except BadSignature:
         return None
     value = data.get("h") if isinstance(data, dict) else None

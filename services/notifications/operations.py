@@ -147,7 +147,7 @@ def _unsubscribe_url(ns: NotificationsSettings, template: str, email: str) -> st
     """The one-click opt-out link of a non-essential mail; None for an essential one."""
     if domain.is_essential(template):
         return None
-    token = domain.unsubscribe_token(ns.jwt_secret, email)
+    token = domain.unsubscribe_token(ns.unsubscribe_keys, email)
     return f"{ns.public_url}/v1/preferences/unsubscribe/{token}"
 
 
