@@ -102,6 +102,8 @@ class Settings:
     jwt_secret: str = DEVELOPMENT_JWT_SECRET
     jwt_jwks_url: str = ""
     jwt_audience: str = ""
+    jwt_issuer: str = ""
+    jwt_require_verified_email: bool = False
     max_request_bytes: int = 1024 * 1024
     consumer_max_attempts: int = 4
     log_level: str = "INFO"
@@ -167,9 +169,10 @@ def common_settings(env: Env, service: str, default_port: int) -> dict[str, Any]
     arguments for the service's settings class."""
     upper = service.upper()
     port = env.int(f"{upper}_PORT", default_port)
+    environment = env.choice("ENV", ENVIRONMENTS, "development")
     return {
         "service": service,
-        "env": env.choice("ENV", ENVIRONMENTS, "development"),
+        "env": environment,
         "kafka_bootstrap": env.str("KAFKA_BOOTSTRAP", DEFAULT_KAFKA_BOOTSTRAP),
         "kafka_partitions": env.int("KAFKA_PARTITIONS", 3),
         "kafka_replication": env.int("KAFKA_REPLICATION", 1),
@@ -178,6 +181,11 @@ def common_settings(env: Env, service: str, default_port: int) -> dict[str, Any]
         "jwt_secret": env.str("JWT_SECRET", DEVELOPMENT_JWT_SECRET),
         "jwt_jwks_url": env.str("JWT_JWKS_URL", ""),
         "jwt_audience": env.str("JWT_AUDIENCE", ""),
+        "jwt_issuer": env.str("JWT_ISSUER", ""),
+        # Matching people by e-mail trusts only verified addresses, by default in production.
+        "jwt_require_verified_email": env.flag(
+            "JWT_REQUIRE_VERIFIED_EMAIL", environment == "production"
+        ),
         "max_request_bytes": env.int("MAX_REQUEST_BYTES", 1024 * 1024),
         "consumer_max_attempts": env.int("CONSUMER_MAX_ATTEMPTS", 4),
         "log_level": env.str("LOG_LEVEL", "INFO"),

@@ -50,7 +50,7 @@ def store() -> NotificationStore:
 
 def _feed_query() -> dict[str, Any]:
     principal = current_principal()
-    return store().feed_query(principal.sub, principal.email)
+    return store().feed_query(principal.sub, principal.verified_email)
 
 
 @blp.route("/notifications")
@@ -59,7 +59,8 @@ class Feed(MethodView):
     @blp.arguments(FeedQuerySchema, location="query")
     @blp.response(200, FeedSchema)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
-        """The caller's notifications (matched on the token's e-mail or subject), newest first."""
+        """The caller's notifications (matched on the token's subject or verified
+        e-mail), newest first."""
         page, size = args["page"], args["page_size"]
         items, total, unread = store().feed_page(_feed_query(), (page - 1) * size, size)
         return {**page_body(items, total, page, size), "unread": unread}
@@ -111,7 +112,7 @@ class Subscriptions(MethodView):
         doc = operations.create_subscription(
             ctx(),
             owner_sub=principal.sub or "",
-            owner_email=principal.email,
+            owner_email=principal.verified_email,
             url=body["url"],
             topics=body["topics"],
             description=body["description"],

@@ -207,6 +207,8 @@ def on_invitation_issued(
             },
             event_id=issued.event_id,
             action_url=issued.rsvp_url,
+            # The feed links the invitation, never the RSVP link (a credential).
+            feed_link=f"/v1/invitations/{issued.invitation_id}",
             calendar=CalendarPart(
                 "REQUEST",
                 domain.calendar_uid(issued.event_id, issued.invitation_id),

@@ -58,10 +58,14 @@ def queue_mail(
     event_id: str | None,
     calendar: CalendarPart | None = None,
     action_url: str | None = None,
+    feed_link: str | None = None,
     trace: TraceContext | None = None,
 ) -> bool:
     """Render one mail and put it in the mail outbox, with its feed entry, unless
-    this cause already produced it for this recipient; True when queued."""
+    this cause already produced it for this recipient; True when queued.
+
+    ``action_url`` is the mail's button (an RSVP link is a credential: it goes
+    to the mailbox only); the feed entry links ``feed_link``, an API path."""
     email = domain.normalise_email(recipient.email)
     key = domain.idempotency_key(cause_id, email, template)
     if ctx.store.has_mail(key, session):  # read first: a duplicate key would abort the transaction
@@ -99,7 +103,7 @@ def queue_mail(
         kind=template,
         title=rendered.subject,
         event_id=event_id,
-        link=action_url,
+        link=feed_link,
         at=now,
     )
     return True
