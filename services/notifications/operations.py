@@ -190,9 +190,12 @@ def _mail_row(
     now: datetime,
     trace: TraceContext,
 ) -> dict[str, Any]:
-    """A pending mail of the outbox, due now; ``key`` (cause, recipient, template) is its id."""
+    """A pending mail of the outbox, due now; ``key`` (cause, recipient, template) is
+    its id and stays inside the service: whoever knows an address could recompute
+    it, so ``notification.*`` announce ``notification_id``, a random id of the row."""
     return {
         "_id": key,
+        "notification_id": str(uuid.uuid4()),
         "cause_id": cause_id,
         "template": template,
         "event_id": event_id,
@@ -395,9 +398,15 @@ def record_mail_outcome(
     """``sent``, ``failed`` (permanent), ``retry`` (transient) or ``suppressed`` (opted out)."""
     now = datetime.now(UTC)
     attempts = doc.get("attempts", 0) + (0 if outcome == "suppressed" else 1)
+    # Rows queued before notification ids were random get theirs now.
+    notification_id = doc.get("notification_id") or str(uuid.uuid4())
 
     def work(session: ClientSession) -> None:
-        values: dict[str, Any] = {"attempts": attempts, "last_attempt_at": now}
+        values: dict[str, Any] = {
+            "attempts": attempts,
+            "last_attempt_at": now,
+            "notification_id": notification_id,
+        }
         announce = None
         if outcome == "sent":
             values.update(status="sent", sent_at=now, last_error=None)
@@ -417,7 +426,7 @@ def record_mail_outcome(
                 ctx,
                 session,
                 announce,
-                notification_id=doc["_id"],
+                notification_id=notification_id,
                 cause_id=doc["cause_id"],
                 event_id=doc.get("event_id"),
                 channel="email",
