@@ -41,6 +41,12 @@ class NotificationsSettings(Settings):
     webhook_disable_after: int = 20
     mail_interval_s: float = 0.2
     tomorrow_interval_s: float = 300.0
+    # Retention, in days: after a mail's or delivery's final outcome, after a feed
+    # item's creation, after the end of a contact's event (domain.expiry).
+    mail_retention_days: int = 90
+    feed_retention_days: int = 365
+    delivery_retention_days: int = 30
+    contact_retention_days: int = 180
 
     @property
     def unsubscribe_keys(self) -> list[str]:
@@ -86,5 +92,16 @@ def load_settings(environ: Mapping[str, str] | None = None) -> NotificationsSett
         webhook_disable_after=env.int("WEBHOOK_DISABLE_AFTER", 20),
         mail_interval_s=env.float("MAIL_POLL_SECONDS", 0.2),
         tomorrow_interval_s=env.float("TOMORROW_POLL_SECONDS", 300.0),
+        mail_retention_days=_days(env, "MAIL_RETENTION_DAYS", 90),
+        feed_retention_days=_days(env, "FEED_RETENTION_DAYS", 365),
+        delivery_retention_days=_days(env, "DELIVERY_RETENTION_DAYS", 30),
+        contact_retention_days=_days(env, "CONTACT_RETENTION_DAYS", 180),
     )
     return refuse_unsafe(settings)
+
+
+def _days(env: Env, name: str, default: int) -> int:
+    days = env.int(name, default)
+    if days < 1:
+        raise SystemExit(f"MLP_{name} must be at least 1 (days), got {days}.")
+    return days

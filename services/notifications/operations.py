@@ -19,7 +19,7 @@ from pymongo.client_session import ClientSession
 
 from services.notifications import domain, mail
 from services.notifications.config import NotificationsSettings
-from services.notifications.store import NotificationStore
+from services.notifications.store import FINAL_MAIL_STATUSES, NotificationStore
 from shared.context import TraceContext, current_context
 from shared.errors import Conflict, NotFound
 from shared.payloads.notifications import NotificationPayloadSchema
@@ -240,6 +240,7 @@ def add_feed(
             "link": link,
             "created_at": at,
             "read_at": None,
+            "expires_at": domain.expiry(at, ctx.settings.feed_retention_days),
         },
         session,
     )
@@ -325,9 +326,12 @@ def delete_subscription(ctx: Context, sub: dict[str, Any]) -> None:
     """Stop deliveries: pending ones are cancelled, the log stays readable for a while."""
     store = ctx.store
 
+    now = datetime.now(UTC)
+    kept_until = domain.expiry(now, ctx.settings.delivery_retention_days)
+
     def work(session: ClientSession) -> None:
-        store.mark_subscription_deleted(sub["_id"], datetime.now(UTC), session)
-        store.cancel_pending_deliveries(sub["_id"], session)
+        store.mark_subscription_deleted(sub["_id"], now, session)
+        store.cancel_pending_deliveries(sub["_id"], kept_until, session)
 
     ctx.transaction(work)
 
@@ -395,7 +399,11 @@ def record_mail_outcome(
     outcome: str,
     error: str = "",
 ) -> None:
-    """``sent``, ``failed`` (permanent), ``retry`` (transient) or ``suppressed`` (opted out)."""
+    """``sent``, ``failed`` (permanent), ``retry`` (transient) or ``suppressed`` (opted out).
+
+    A final outcome drops the message and the address (the raw MIME holds the
+    RSVP link; a resend is a new mail) and starts the mail's retention; the
+    row keeps its subject, template, status, times and e-mail hash."""
     now = datetime.now(UTC)
     attempts = doc.get("attempts", 0) + (0 if outcome == "suppressed" else 1)
     # Rows queued before notification ids were random get theirs now.
@@ -408,6 +416,10 @@ def record_mail_outcome(
             "notification_id": notification_id,
         }
         announce = None
+        drop: tuple[str, ...] = ()
+        if outcome in FINAL_MAIL_STATUSES:
+            values["expires_at"] = domain.expiry(now, ctx.settings.mail_retention_days)
+            drop = ("raw", "to")
         if outcome == "sent":
             values.update(status="sent", sent_at=now, last_error=None)
             announce = "notification.sent"
@@ -420,7 +432,7 @@ def record_mail_outcome(
             values.update(next_attempt_at=domain.next_mail_attempt(attempts, now), last_error=error)
             if attempts == domain.MAIL_FAILED_AFTER:
                 announce = "notification.failed"  # still retried; operators should know
-        ctx.store.update_mail(doc["_id"], values, session)
+        ctx.store.update_mail(doc["_id"], values, session, drop=drop)
         if announce:
             _announce(
                 ctx,
@@ -493,12 +505,15 @@ def _delivery_state(
 ) -> tuple[dict[str, Any], str | None]:
     """A delivery's new state after its ``attempts``-th attempt, and the topic that
     announces it (None while it is still being retried)."""
+    kept_until = domain.expiry(now, ns.delivery_retention_days)
     if ok:
-        return {"status": "succeeded", "delivered_at": now}, "notification.sent"
+        return {"status": "succeeded", "delivered_at": now, "expires_at": kept_until}, (
+            "notification.sent"
+        )
     horizon_from = doc.get("horizon_from") or doc["created_at"]
     when = domain.next_webhook_attempt(attempts, horizon_from, now, ns.webhook_retry_horizon_s)
     if when is None:
-        return {"status": "dead", "dead_at": now}, "notification.failed"
+        return {"status": "dead", "dead_at": now, "expires_at": kept_until}, "notification.failed"
     return {"next_attempt_at": when}, None
 
 
