@@ -1,8 +1,9 @@
 """Periodic work of the notifications worker, each job under a lease: the mail
 outbox sender, the partner webhook dispatcher (a thread pool, at most a few
 requests in flight per subscription, so a slow partner never delays the
-others) and the "your event starts tomorrow" schedule. The wire protocols are
-in ``smtp.py`` and ``webhooks.py``.
+others), the "your event starts tomorrow" schedule and the scrub that brings
+rows from before retention under it. The wire protocols are in ``smtp.py``
+and ``webhooks.py``.
 
 Rows are claimed by pushing their ``next_attempt_at`` ahead, so several
 workers never take the same row at once; a worker that dies holding one lets
@@ -47,9 +48,7 @@ CLAIM_TIMEOUTS = 6
 MAIL_BATCH = 100
 PER_SUBSCRIPTION = 2  # webhook requests in flight per subscription at most
 RUN_LENGTH = 200  # deliveries one thread sends for one subscription before yielding
-
-
-SCRUB_INTERVAL_S = 3600.0
+SCRUB_INTERVAL_S = 3600.0  # legacy-scrub runs at start, then hourly until it finds nothing
 
 
 def periodic_jobs(ctx: Context) -> list[PeriodicJob]:
