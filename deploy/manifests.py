@@ -51,6 +51,23 @@ def dump_all(documents: list[Any]) -> str:
 
 # --- docker-compose.yml ----------------------------------------------------
 
+# Secrets a service reads beyond MLP_JWT_SECRET (compose requires each; in
+# Kubernetes each is a key of the Secret `mlp-secrets`).
+SERVICE_SECRETS: dict[str, tuple[str, ...]] = {"notifications": ("MLP_UNSUBSCRIBE_SECRET",)}
+
+
+def _required(variable: str) -> str:
+    """A compose variable with no fallback: `docker compose` stops while it is unset."""
+    return f"${{{variable}:?set {variable} to 32 or more random bytes (docs/operations.md)}}"
+
+
+def _all_service_secrets() -> set[str]:
+    return {name for names in SERVICE_SECRETS.values() for name in names}
+
+
+def _secrets_env(s: DeployedService) -> dict[str, str]:
+    return {name: _required(name) for name in SERVICE_SECRETS.get(s.name, ())}
+
 
 def _common_env() -> dict[str, str]:
     """What every service process of the compose stack gets."""
@@ -62,7 +79,7 @@ def _common_env() -> dict[str, str]:
         "MLP_MONGO_URI": f"mongodb://mongo:27017/?replicaSet={REPLICA_SET}",
         "MLP_SMTP_HOST": "mailpit",
         "MLP_SMTP_PORT": "1025",
-        "MLP_JWT_SECRET": "${MLP_JWT_SECRET:-mlp-development-secret-change-me}",
+        "MLP_JWT_SECRET": _required("MLP_JWT_SECRET"),
         # No fallback: production refuses to start without keys of its own.
         "MLP_INTERNAL_TOPIC_KEYS": (
             "${MLP_INTERNAL_TOPIC_KEYS:?set MLP_INTERNAL_TOPIC_KEYS (docs/operations.md)}"
@@ -198,7 +215,7 @@ def compose() -> dict[str, Any]:
         "topics": {"condition": "service_completed_successfully"},
     }
     for s in catalog.DEPLOYED:
-        env = {**_common_env(), f"MLP_{s.upper}_PORT": str(s.port)}
+        env = {**_common_env(), **_secrets_env(s), f"MLP_{s.upper}_PORT": str(s.port)}
         services[f"{s.name}-web"] = {
             "build": _build(s.name),
             "image": _image(s),
@@ -272,18 +289,8 @@ def _container_security() -> dict[str, Any]:
 
 def _env(s: DeployedService, extra: dict[str, str]) -> list[dict[str, Any]]:
     env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in extra.items()]
-    env.append(
-        {
-            "name": "MLP_INTERNAL_TOPIC_KEYS",
-            "valueFrom": {"secretKeyRef": {"name": SECRET, "key": "MLP_INTERNAL_TOPIC_KEYS"}},
-        }
-    )
-    env.append(
-        {
-            "name": "MLP_JWT_SECRET",
-            "valueFrom": {"secretKeyRef": {"name": SECRET, "key": "MLP_JWT_SECRET"}},
-        }
-    )
+    for name in ("MLP_INTERNAL_TOPIC_KEYS", "MLP_JWT_SECRET", *SERVICE_SECRETS.get(s.name, ())):
+        env.append({"name": name, "valueFrom": {"secretKeyRef": {"name": SECRET, "key": name}}})
     return env
 
 
@@ -441,8 +448,9 @@ def k8s_base_kustomization() -> dict[str, Any]:
         "kind": "Kustomization",
         "labels": [{"pairs": {"app.kubernetes.io/part-of": PART_OF}}],
         "resources": [f"{s.name}.yaml" for s in catalog.DEPLOYED],
-        # Shared settings; MLP_JWT_SECRET and MLP_INTERNAL_TOPIC_KEYS come from the
-        # Secret `mlp-secrets` (keys of those names), which the overlay or the cluster provides.
+        # Shared settings; MLP_JWT_SECRET, MLP_INTERNAL_TOPIC_KEYS (and each secret of
+        # SERVICE_SECRETS) come from the Secret `mlp-secrets`, which the overlay or the
+        # cluster provides.
         "configMapGenerator": [
             {
                 "name": CONFIG,
@@ -492,12 +500,16 @@ def k8s_example_overlay() -> dict[str, Any]:
             }
         ],
         # An example only: in a real cluster create the Secret from your secret
-        # store (sealed-secrets, external-secrets) and drop this generator.
+        # store (sealed-secrets, external-secrets) and drop this generator. The
+        # services refuse to start with these placeholders (they contain change-me).
         "secretGenerator": [
             {
                 "name": SECRET,
                 "literals": [
-                    "MLP_JWT_SECRET=change-me-to-32-random-bytes-or-more",
+                    *(
+                        f"{name}=change-me-to-32-random-bytes-or-more"
+                        for name in ("MLP_JWT_SECRET", *sorted(_all_service_secrets()))
+                    ),
                     # Refused at start until replaced: <id>:<base64 of 32 random bytes>.
                     "MLP_INTERNAL_TOPIC_KEYS=2026-12:REPLACE-WITH-BASE64-OF-32-RANDOM-BYTES",
                 ],

@@ -16,7 +16,7 @@ import os
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from shared.sealing import DEVELOPMENT_KEYS, NO_KEYS, KeyRing
 from shared.topics import source_of
@@ -30,6 +30,9 @@ LOCAL_MAIL_DIR = "var/mail"
 DEFAULT_KAFKA_BOOTSTRAP = f"{LOOPBACK}:{LOCAL_KAFKA_PORT}"
 DEFAULT_MONGO_URI = f"mongodb://{LOOPBACK}:{LOCAL_MONGO_PORT}/?directConnection=true"
 DEVELOPMENT_JWT_SECRET = "mlp-development-secret-change-me"  # noqa: S105 - documented dev default
+ENVIRONMENTS = ("development", "test", "production")
+MIN_SECRET_BYTES = 32  # HS256 wants a key at least as long as its hash (RFC 7518 3.2)
+PLACEHOLDER_MARK = "change-me"  # in every example secret this repository ships
 WORKER_METRICS_OFFSET = 100  # a worker serves metrics on its service's port + 100
 
 
@@ -65,6 +68,12 @@ class Env:
         except ValueError as exc:
             raise SystemExit(f"MLP_{name} must be a number, got {value!r}.") from exc
 
+    def choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
+        value = self.str(name, default).strip().lower()
+        if value not in choices:
+            raise SystemExit(f"MLP_{name} must be one of {', '.join(choices)}, got {value!r}.")
+        return value
+
     def flag(self, name: str, default: bool) -> bool:
         value = self.raw(name)
         if value is None:
@@ -96,6 +105,8 @@ class Settings:
     jwt_secret: str = DEVELOPMENT_JWT_SECRET
     jwt_jwks_url: str = ""
     jwt_audience: str = ""
+    jwt_issuer: str = ""
+    jwt_require_verified_email: bool = False
     max_request_bytes: int = 1024 * 1024
     trusted_proxies: int = 0
     consumer_max_attempts: int = 4
@@ -119,18 +130,59 @@ class Settings:
     def is_development(self) -> bool:
         return self.env in {"development", "test"}
 
+    def production_refusals(self) -> list[str]:
+        """What makes these settings unsafe in production, one clause per variable;
+        a service with settings of its own extends the list."""
+        refusals = secret_refusals("MLP_JWT_SECRET", [self.jwt_secret], DEVELOPMENT_JWT_SECRET)
+        if not self.internal_topic_keys.ids:
+            refusals.append("MLP_INTERNAL_TOPIC_KEYS is not set (no key seals internal records)")
+        elif self.internal_topic_keys.holds_development_key():
+            refusals.append("MLP_INTERNAL_TOPIC_KEYS holds the published development key")
+        return refusals
 
-def common_settings(
-    env: Env, service: str, default_port: int, *, seals: bool = True
-) -> dict[str, Any]:
+
+def secret_refusals(variable: str, keys: list[str], development_value: str) -> list[str]:
+    """Why ``keys`` (the values of ``variable``) are no production secret: the
+    published development value, a placeholder of the examples, or too short."""
+    refusals = []
+    for key in keys:
+        if key == development_value:
+            refusals.append(f"{variable} is the development default")
+        elif PLACEHOLDER_MARK in key:
+            refusals.append(f"{variable} is a placeholder ({PLACEHOLDER_MARK!r})")
+        elif len(key.encode()) < MIN_SECRET_BYTES:
+            refusals.append(f"{variable} is shorter than {MIN_SECRET_BYTES} bytes")
+    return refusals
+
+
+S = TypeVar("S", bound=Settings)
+
+
+def refuse_unsafe(settings: S) -> S:
+    """``settings``, unless ``MLP_ENV=production`` and they are unsafe there: then
+    the process stops at start with one sentence naming every variable to fix.
+
+    Every service's ``load_settings`` ends with it, so the web (checked in the
+    gunicorn master, see ``shared/gunicorn_conf.py``) and the worker refuse alike.
+    """
+    refusals = settings.production_refusals() if settings.env == "production" else []
+    if refusals:
+        raise SystemExit(
+            f"MLP_ENV=production refuses to start: {'; '.join(dict.fromkeys(refusals))} "
+            "(the production checklist is in docs/operations.md)."
+        )
+    return settings
+
+
+def common_settings(env: Env, service: str, default_port: int) -> dict[str, Any]:
     """The :class:`Settings` fields of ``service`` read from ``env``, as keyword
-    arguments for the service's settings class; ``seals=False`` for a tool that
-    never seals or opens a record (it needs no keys)."""
+    arguments for the service's settings class."""
     upper = service.upper()
     port = env.int(f"{upper}_PORT", default_port)
+    environment = env.choice("ENV", ENVIRONMENTS, "development")
     return {
         "service": service,
-        "env": env.str("ENV", "development"),
+        "env": environment,
         "kafka_bootstrap": env.str("KAFKA_BOOTSTRAP", DEFAULT_KAFKA_BOOTSTRAP),
         "kafka_partitions": env.int("KAFKA_PARTITIONS", 3),
         "kafka_replication": env.int("KAFKA_REPLICATION", 1),
@@ -139,6 +191,11 @@ def common_settings(
         "jwt_secret": env.str("JWT_SECRET", DEVELOPMENT_JWT_SECRET),
         "jwt_jwks_url": env.str("JWT_JWKS_URL", ""),
         "jwt_audience": env.str("JWT_AUDIENCE", ""),
+        "jwt_issuer": env.str("JWT_ISSUER", ""),
+        # Matching people by e-mail trusts only verified addresses, by default in production.
+        "jwt_require_verified_email": env.flag(
+            "JWT_REQUIRE_VERIFIED_EMAIL", environment == "production"
+        ),
         "max_request_bytes": env.int("MAX_REQUEST_BYTES", 1024 * 1024),
         "trusted_proxies": _hop_count(env, "TRUSTED_PROXIES"),
         "consumer_max_attempts": env.int("CONSUMER_MAX_ATTEMPTS", 4),
@@ -148,38 +205,23 @@ def common_settings(
             f"{upper}_WORKER_METRICS_PORT", default_port + WORKER_METRICS_OFFSET
         ),
         "metrics_multiprocess_dir": env.other("PROMETHEUS_MULTIPROC_DIR") or "",
-        "internal_topic_keys": internal_topic_keys(
-            env, env.str("ENV", "development"), required=seals
-        ),
+        "internal_topic_keys": internal_topic_keys(env, env.str("ENV", "development")),
     }
 
 
-def internal_topic_keys(env: Env, deployment: str, *, required: bool = True) -> KeyRing:
+def internal_topic_keys(env: Env, deployment: str) -> KeyRing:
     """The key ring that seals the personal fields of internal topics
     (``MLP_INTERNAL_TOPIC_KEYS``). Development and tests fall back on the
-    published development key; anything else refuses to start without real keys
-    (a tool that is not ``required`` to hold keys gets none)."""
+    published development key; elsewhere an unset variable gives no keys, which
+    production refuses (:meth:`Settings.production_refusals`) and a tool that
+    never seals or opens a record does not need."""
     value = env.raw("INTERNAL_TOPIC_KEYS")
-    developing = deployment in {"development", "test"}
     if value is None:
-        if developing:
-            return DEVELOPMENT_KEYS
-        if not required:
-            return NO_KEYS
-        raise SystemExit(
-            f"MLP_INTERNAL_TOPIC_KEYS must be set when MLP_ENV is {deployment!r}: "
-            "'<key id>:<base64 of 32 random bytes>', newest first (docs/operations.md)."
-        )
+        return DEVELOPMENT_KEYS if deployment in {"development", "test"} else NO_KEYS
     try:
-        keys = KeyRing.parse(value)
+        return KeyRing.parse(value)
     except ValueError as exc:
         raise SystemExit(f"MLP_INTERNAL_TOPIC_KEYS: {exc}.") from exc
-    if not developing and keys.holds_development_key():
-        raise SystemExit(
-            f"MLP_INTERNAL_TOPIC_KEYS holds the published development key; "
-            f"MLP_ENV {deployment!r} needs keys of its own."
-        )
-    return keys
 
 
 def _hop_count(env: Env, name: str) -> int:
@@ -193,7 +235,7 @@ def _hop_count(env: Env, name: str) -> int:
 def tool_settings(name: str, environ: Mapping[str, str] | None = None) -> Settings:
     """Settings of a command-line tool that talks to Kafka or MongoDB but is no
     service (topic provisioning, dead-letter replay)."""
-    return Settings(**common_settings(Env(environ), name, 0, seals=False))
+    return Settings(**common_settings(Env(environ), name, 0))
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,8 @@ def store() -> DocumentStore:
 
 
 def accepted_events(who: Principal) -> list[str]:
-    return store().accepted_events(email_hash(who.email) if who.email else None)
+    email = who.verified_email
+    return store().accepted_events(email_hash(email) if email else None)
 
 
 def _respond(doc: dict[str, Any], status: int = 200) -> Response:

@@ -277,8 +277,8 @@ def list_event_invitations(args: dict[str, Any], event_id: str) -> dict[str, Any
 @blp.arguments(MyInvitationsQuerySchema, location="query")
 @blp.response(200, InvitationListSchema)
 def my_invitations(args: dict[str, Any]) -> dict[str, Any]:
-    """The caller's own invitations (matched on the e-mail in their token)."""
-    email = current_principal().email
+    """The caller's own invitations (matched on the verified e-mail of their token)."""
+    email = current_principal().verified_email
     if not email:
         return page_body([], 0, args["page"], args["page_size"])
     query: dict[str, Any] = {"email": email}

@@ -49,7 +49,7 @@ def store() -> NotificationStore:
 
 def _feed_query() -> dict[str, Any]:
     principal = current_principal()
-    return store().feed_query(principal.sub, principal.email)
+    return store().feed_query(principal.sub, principal.verified_email)
 
 
 @blp.route("/notifications")
@@ -58,7 +58,8 @@ class Feed(MethodView):
     @blp.arguments(FeedQuerySchema, location="query")
     @blp.response(200, FeedSchema)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
-        """The caller's notifications (matched on the token's e-mail or subject), newest first."""
+        """The caller's notifications (matched on the token's subject or verified
+        e-mail), newest first."""
         page, size = args["page"], args["page_size"]
         items, total, unread = store().feed_page(_feed_query(), (page - 1) * size, size)
         return {**page_body(items, total, page, size), "unread": unread}
@@ -117,7 +118,7 @@ class Subscriptions(MethodView):
         doc = operations.create_subscription(
             ctx(),
             owner_sub=principal.sub or "",
-            owner_email=principal.email,
+            owner_email=principal.verified_email,
             url=body["url"],
             topics=body["topics"],
             description=body["description"],
@@ -168,7 +169,7 @@ def redeliver(subscription_id: str, delivery_id: str) -> dict[str, Any]:
 
 
 def _token_hash(token: str) -> str:
-    email_hash = domain.read_unsubscribe_token(ctx().settings.jwt_secret, token)
+    email_hash = domain.read_unsubscribe_token(ctx().settings.unsubscribe_keys, token)
     if email_hash is None:
         raise Problem(404, "This unsubscribe link is not valid.")
     return email_hash

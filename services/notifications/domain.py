@@ -1,6 +1,7 @@
 """Rules of the notifications service, without I/O: which mails exist and which
 of them are essential, idempotency keys and Message-IDs, retry schedules, the
-webhook signature, the target (SSRF) guard and signed unsubscribe links."""
+webhook signature, the target (SSRF) guard, signed unsubscribe links and how
+long rows are kept."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ import hmac
 import ipaddress
 import secrets
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.headerregistry import Address
 from typing import Any
 from urllib.parse import urlsplit
@@ -253,22 +254,49 @@ def check_target(
 # --- unsubscribe links ----------------------------------------------------------
 
 
-def _serializer(secret: str) -> URLSafeSerializer:
-    return URLSafeSerializer(secret, salt="mlp-notifications-unsubscribe")
+def _serializer(keys: Sequence[str]) -> URLSafeSerializer:
+    """itsdangerous signs with the last key of a list and verifies with all:
+    ``keys`` name the signing key first (``MLP_UNSUBSCRIBE_SECRET``)."""
+    return URLSafeSerializer(list(reversed(keys)), salt="mlp-notifications-unsubscribe")
 
 
-def unsubscribe_token(secret: str, email: str) -> str:
-    return _serializer(secret).dumps({"h": email_hash(email)})
+def unsubscribe_token(keys: Sequence[str], email: str) -> str:
+    return _serializer(keys).dumps({"h": email_hash(email)})
 
 
-def read_unsubscribe_token(secret: str, token: str) -> str | None:
-    """The e-mail hash a token names, or None when it was not signed by us."""
+def read_unsubscribe_token(keys: Sequence[str], token: str) -> str | None:
+    """The e-mail hash a token names, or None when none of ``keys`` signed it."""
     try:
-        data = _serializer(secret).loads(token)
+        data = _serializer(keys).loads(token)
     except BadSignature:
         return None
     value = data.get("h") if isinstance(data, dict) else None
     return value if isinstance(value, str) and len(value) == 64 else None
+
+
+# --- retention -------------------------------------------------------------------
+
+
+def expiry(start: datetime, days: int) -> datetime:
+    """The ``expires_at`` of a row retained ``days`` from ``start``: the TTL
+    indexes of mails, feed items, deliveries and contacts delete it then."""
+    return start + timedelta(days=days)
+
+
+def event_end(ends_on: Any) -> datetime | None:
+    """When an event is over: midnight UTC after its last day (``ends_on``), if known."""
+    try:
+        last = date.fromisoformat(str(ends_on))
+    except ValueError:
+        return None
+    return datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1)
+
+
+def contact_expiry(ends_on: Any, now: datetime, days: int) -> datetime:
+    """A contact is kept ``days`` after its event ends (papers and their notices
+    come after the meeting), counted from ``now`` when that is later or unknown."""
+    end = event_end(ends_on)
+    return expiry(max(end, now) if end is not None else now, days)
 
 
 def tomorrow_in(timezone: str, now: datetime) -> str:

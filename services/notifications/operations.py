@@ -20,7 +20,7 @@ from pymongo.client_session import ClientSession
 
 from services.notifications import domain, mail
 from services.notifications.config import NotificationsSettings
-from services.notifications.store import NotificationStore
+from services.notifications.store import FINAL_MAIL_STATUSES, NotificationStore
 from shared.context import TraceContext, current_context
 from shared.errors import Conflict, NotFound
 from shared.fields import display_name
@@ -62,13 +62,17 @@ def queue_mail(
     event_id: str | None,
     calendar: CalendarPart | None = None,
     action_url: str | None = None,
+    feed_link: str | None = None,
     trace: TraceContext | None = None,
 ) -> bool:
     """Render one mail and put it in the mail outbox, with its feed entry, unless
     this cause already produced it for this recipient; True when queued. A mail
     that cannot be written to this recipient's address is stored ``failed`` and
     announced on ``notification.failed`` instead (False): one bad address never
-    fails the record for everyone else."""
+    fails the record for everyone else.
+
+    ``action_url`` is the mail's button (an RSVP link is a credential: it goes
+    to the mailbox only); the feed entry links ``feed_link``, an API path."""
     email = domain.normalise_email(recipient.email)
     key = domain.idempotency_key(cause_id, email, template)
     if ctx.store.has_mail(key, session):  # read first: a duplicate key would abort the transaction
@@ -100,15 +104,23 @@ def queue_mail(
     if error:
         # This recipient alone fails, for good: recorded and announced in the
         # record's transaction, which goes on for the cause's other recipients.
+        # A final outcome keeps neither message nor address and starts retention.
         log.warning("mail cannot be built", extra={"mail_id": key, "error": error})
-        row.update(status="failed", last_error=error, next_attempt_at=None)
+        row.update(
+            status="failed",
+            last_error=error,
+            next_attempt_at=None,
+            expires_at=domain.expiry(now, ctx.settings.mail_retention_days),
+        )
+        for field in ("raw", "to"):
+            row.pop(field)
     ctx.store.insert_mail(row, session)
     if error:
         _announce(
             ctx,
             session,
             "notification.failed",
-            notification_id=key,
+            notification_id=row["notification_id"],
             cause_id=cause_id,
             event_id=event_id,
             channel="email",
@@ -125,7 +137,7 @@ def queue_mail(
         kind=template,
         title=rendered.subject,
         event_id=event_id,
-        link=action_url,
+        link=feed_link,
         at=now,
     )
     return not error
@@ -179,7 +191,7 @@ def _unsubscribe_url(ns: NotificationsSettings, template: str, email: str) -> st
     """The one-click opt-out link of a non-essential mail; None for an essential one."""
     if domain.is_essential(template):
         return None
-    token = domain.unsubscribe_token(ns.jwt_secret, email)
+    token = domain.unsubscribe_token(ns.unsubscribe_keys, email)
     return f"{ns.public_url}/v1/preferences/unsubscribe/{token}"
 
 
@@ -218,9 +230,12 @@ def _mail_row(
     now: datetime,
     trace: TraceContext,
 ) -> dict[str, Any]:
-    """A pending mail of the outbox, due now; ``key`` (cause, recipient, template) is its id."""
+    """A pending mail of the outbox, due now; ``key`` (cause, recipient, template) is
+    its id and stays inside the service: whoever knows an address could recompute
+    it, so ``notification.*`` announce ``notification_id``, a random id of the row."""
     return {
         "_id": key,
+        "notification_id": str(uuid.uuid4()),
         "cause_id": cause_id,
         "template": template,
         "event_id": event_id,
@@ -265,6 +280,7 @@ def add_feed(
             "link": link,
             "created_at": at,
             "read_at": None,
+            "expires_at": domain.expiry(at, ctx.settings.feed_retention_days),
         },
         session,
     )
@@ -422,9 +438,12 @@ def delete_subscription(ctx: Context, sub: dict[str, Any]) -> None:
     """Stop deliveries: pending ones are cancelled, the log stays readable for a while."""
     store = ctx.store
 
+    now = datetime.now(UTC)
+    kept_until = domain.expiry(now, ctx.settings.delivery_retention_days)
+
     def work(session: ClientSession) -> None:
-        store.mark_subscription_deleted(sub["_id"], datetime.now(UTC), session)
-        store.cancel_pending_deliveries(sub["_id"], session)
+        store.mark_subscription_deleted(sub["_id"], now, session)
+        store.cancel_pending_deliveries(sub["_id"], kept_until, session)
 
     ctx.transaction(work)
 
@@ -492,13 +511,27 @@ def record_mail_outcome(
     outcome: str,
     error: str = "",
 ) -> None:
-    """``sent``, ``failed`` (permanent), ``retry`` (transient) or ``suppressed`` (opted out)."""
+    """``sent``, ``failed`` (permanent), ``retry`` (transient) or ``suppressed`` (opted out).
+
+    A final outcome drops the message and the address (the raw MIME holds the
+    RSVP link; a resend is a new mail) and starts the mail's retention; the
+    row keeps its subject, template, status, times and e-mail hash."""
     now = datetime.now(UTC)
     attempts = doc.get("attempts", 0) + (0 if outcome == "suppressed" else 1)
+    # Rows queued before notification ids were random get theirs now.
+    notification_id = doc.get("notification_id") or str(uuid.uuid4())
 
     def work(session: ClientSession) -> None:
-        values: dict[str, Any] = {"attempts": attempts, "last_attempt_at": now}
+        values: dict[str, Any] = {
+            "attempts": attempts,
+            "last_attempt_at": now,
+            "notification_id": notification_id,
+        }
         announce = None
+        drop: tuple[str, ...] = ()
+        if outcome in FINAL_MAIL_STATUSES:
+            values["expires_at"] = domain.expiry(now, ctx.settings.mail_retention_days)
+            drop = ("raw", "to")
         if outcome == "sent":
             values.update(status="sent", sent_at=now, last_error=None)
             announce = "notification.sent"
@@ -511,13 +544,13 @@ def record_mail_outcome(
             values.update(next_attempt_at=domain.next_mail_attempt(attempts, now), last_error=error)
             if attempts == domain.MAIL_FAILED_AFTER:
                 announce = "notification.failed"  # still retried; operators should know
-        ctx.store.update_mail(doc["_id"], values, session)
+        ctx.store.update_mail(doc["_id"], values, session, drop=drop)
         if announce:
             _announce(
                 ctx,
                 session,
                 announce,
-                notification_id=doc["_id"],
+                notification_id=notification_id,
                 cause_id=doc["cause_id"],
                 event_id=doc.get("event_id"),
                 channel="email",
@@ -584,12 +617,15 @@ def _delivery_state(
 ) -> tuple[dict[str, Any], str | None]:
     """A delivery's new state after its ``attempts``-th attempt, and the topic that
     announces it (None while it is still being retried)."""
+    kept_until = domain.expiry(now, ns.delivery_retention_days)
     if ok:
-        return {"status": "succeeded", "delivered_at": now}, "notification.sent"
+        return {"status": "succeeded", "delivered_at": now, "expires_at": kept_until}, (
+            "notification.sent"
+        )
     horizon_from = doc.get("horizon_from") or doc["created_at"]
     when = domain.next_webhook_attempt(attempts, horizon_from, now, ns.webhook_retry_horizon_s)
     if when is None:
-        return {"status": "dead", "dead_at": now}, "notification.failed"
+        return {"status": "dead", "dead_at": now, "expires_at": kept_until}, "notification.failed"
     return {"next_attempt_at": when}, None
 
 

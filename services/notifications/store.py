@@ -1,23 +1,28 @@
 """MongoDB access of the notifications service and the indexes of every query path.
 
-Collections: ``contacts`` (invitations: address, language, RSVP link, status;
-from ``internal.invitation.issued`` and ``invitation.*``), ``events`` (read
-model from ``event.*``), ``deferred`` (status mails waiting for their contact),
-``mails`` (the mail outbox; unique idempotency key), ``feed`` (in-app
-notifications), ``optouts`` (e-mail hashes), ``subscriptions`` and
-``deliveries`` (partner webhooks; unique (subscription, ce_id)),
-``subscription_owners`` (one row per owner, written when it subscribes, so
-the per-owner cap holds under concurrency) and ``fanouts`` (records whose
-topic has more subscriptions than one consumer transaction writes, waiting
-for the webhook dispatcher to expand them into deliveries).
+Collections: ``contacts`` (invitations: address, name, language, status; from
+``internal.invitation.issued`` and ``invitation.*``; never the RSVP link, which
+only the invitation mail needs), ``events`` (read model from ``event.*``),
+``deferred`` (status mails waiting for their contact), ``mails`` (the mail
+outbox; unique idempotency key), ``feed`` (in-app notifications), ``optouts``
+(e-mail hashes), ``subscriptions`` and ``deliveries`` (partner webhooks; unique
+(subscription, ce_id)), ``subscription_owners`` (one row per owner, written when
+it subscribes, so the per-owner cap holds under concurrency) and ``fanouts``
+(records whose topic has more subscriptions than one consumer transaction
+writes, waiting for the webhook dispatcher to expand them into deliveries).
+
+Mails, feed items, deliveries and contacts carry ``expires_at`` once their
+retention runs (``domain.expiry``); a TTL index on it deletes them then. A
+pending mail or delivery has none: it is never dropped.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.client_session import ClientSession
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError
@@ -28,6 +33,10 @@ Session = ClientSession | None
 
 LOG_LENGTH = 50  # attempts a delivery's log keeps
 DUPLICATE_KEY = 11000
+FINAL_MAIL_STATUSES = ("sent", "failed", "suppressed")
+FINAL_DELIVERY_STATUSES = ("succeeded", "dead", "cancelled")
+RETAINED = ("mails", "feed", "deliveries", "contacts")  # each with a TTL index on expires_at
+RSVP_PATH = "/v1/rsvp/"
 
 
 class NotificationStore:
@@ -63,6 +72,8 @@ class NotificationStore:
         self.deliveries.create_index([("subscription_id", ASCENDING), ("created_at", DESCENDING)])
         self.deliveries.create_index([("status", ASCENDING), ("next_attempt_at", ASCENDING)])
         self.fanouts.create_index([("created_at", ASCENDING)])
+        for name in RETAINED:
+            self.db[name].create_index("expires_at", expireAfterSeconds=0, name="retention")
 
     # --- read models ------------------------------------------------------------
 
@@ -100,6 +111,20 @@ class NotificationStore:
             self.contacts, invitation_id, version, fields, s, version_field="status_version"
         )
 
+    def retain_contact(self, invitation_id: str, expires_at: datetime, s: Session) -> None:
+        """Keep a contact at least until ``expires_at`` (a later record never shortens it)."""
+        self.contacts.update_one(
+            {"_id": invitation_id}, {"$max": {"expires_at": expires_at}}, session=s
+        )
+
+    def retain_contacts_of(self, event_id: str, expires_at: datetime, s: Session) -> None:
+        """The event's dates changed: its contacts are kept until ``expires_at``."""
+        self.contacts.update_many(
+            {"event_id": event_id, "expires_at": {"$ne": expires_at}},
+            {"$set": {"expires_at": expires_at}},
+            session=s,
+        )
+
     def contacts_of(
         self, event_id: str, statuses: tuple[str, ...], s: Session = None
     ) -> list[dict[str, Any]]:
@@ -126,9 +151,15 @@ class NotificationStore:
     def insert_mail(self, doc: dict[str, Any], s: Session) -> None:
         self.mails.insert_one(doc, session=s)
 
-    def update_mail(self, mail_id: str, values: dict[str, Any], s: Session) -> None:
-        """Set ``values`` on one mail of the outbox (the outcome of an attempt)."""
-        self.mails.update_one({"_id": mail_id}, {"$set": values}, session=s)
+    def update_mail(
+        self, mail_id: str, values: dict[str, Any], s: Session, drop: tuple[str, ...] = ()
+    ) -> None:
+        """Set ``values`` on one mail of the outbox (the outcome of an attempt) and
+        remove the fields ``drop`` names."""
+        update: dict[str, Any] = {"$set": values}
+        if drop:
+            update["$unset"] = dict.fromkeys(drop, "")
+        self.mails.update_one({"_id": mail_id}, update, session=s)
 
     def insert_feed(self, doc: dict[str, Any], s: Session) -> None:
         if self.feed.find_one({"key": doc["key"]}, {"_id": 1}, session=s) is None:
@@ -330,21 +361,27 @@ class NotificationStore:
         """Make a delivery due again at ``at``, its retry horizon starting anew."""
         self.deliveries.update_one(
             {"_id": delivery_id},
-            {"$set": {"status": "pending", "next_attempt_at": at, "horizon_from": at}},
+            {
+                "$set": {"status": "pending", "next_attempt_at": at, "horizon_from": at},
+                "$unset": {"expires_at": ""},  # pending again: kept until it is done
+            },
         )
         return self.deliveries.find_one({"_id": delivery_id})
 
-    def cancel_pending_deliveries(self, subscription_id: str, s: Session) -> None:
+    def cancel_pending_deliveries(
+        self, subscription_id: str, expires_at: datetime, s: Session
+    ) -> None:
         self.deliveries.update_many(
             {"subscription_id": subscription_id, "status": "pending"},
-            {"$set": {"status": "cancelled"}},
+            {"$set": {"status": "cancelled", "expires_at": expires_at}},
             session=s,
         )
 
-    def cancel_delivery(self, delivery_id: str) -> None:
+    def cancel_delivery(self, delivery_id: str, expires_at: datetime) -> None:
         """Cancel one delivery, unless it was sent or cancelled meanwhile."""
         self.deliveries.update_one(
-            {"_id": delivery_id, "status": "pending"}, {"$set": {"status": "cancelled"}}
+            {"_id": delivery_id, "status": "pending"},
+            {"$set": {"status": "cancelled", "expires_at": expires_at}},
         )
 
     def record_delivery_attempt(
@@ -385,3 +422,51 @@ class NotificationStore:
             sort=[("next_attempt_at", ASCENDING)],
             return_document=ReturnDocument.AFTER,
         )
+
+    # --- rows written before retention ---------------------------------------------
+
+    def scrub_legacy_rows(
+        self, *, mails_until: datetime, deliveries_until: datetime, feed_until: datetime
+    ) -> int:
+        """Rows from before retention existed: finished mails lose their message and
+        address, feed items their RSVP link, and each gets an ``expires_at`` (from
+        now: their finishing time was not kept); how many rows changed."""
+        finished_mail = {"status": {"$in": list(FINAL_MAIL_STATUSES)}}
+        changed = self.mails.update_many(
+            {**finished_mail, "expires_at": {"$exists": False}},
+            {"$set": {"expires_at": mails_until}, "$unset": {"raw": "", "to": ""}},
+        ).modified_count
+        changed += self.deliveries.update_many(
+            {"status": {"$in": list(FINAL_DELIVERY_STATUSES)}, "expires_at": {"$exists": False}},
+            {"$set": {"expires_at": deliveries_until}},
+        ).modified_count
+        changed += self.feed.update_many(
+            {"link": {"$regex": RSVP_PATH}}, {"$set": {"link": None}}
+        ).modified_count
+        changed += self.feed.update_many(
+            {"expires_at": {"$exists": False}}, {"$set": {"expires_at": feed_until}}
+        ).modified_count
+        return changed
+
+    def event_ends(self) -> dict[str, Any]:
+        """Event id -> ``ends_on``, of every event in the read model."""
+        return {e["_id"]: e.get("ends_on") for e in self.events.find({}, {"ends_on": 1})}
+
+    def legacy_contacts(self) -> Iterator[dict[str, Any]]:
+        """Contacts with an RSVP link or without ``expires_at``, with their event
+        and its snapshot's end."""
+        query = {"$or": [{"rsvp_url": {"$exists": True}}, {"expires_at": {"$exists": False}}]}
+        return self.contacts.find(query, {"event_id": 1, "event.ends_on": 1})
+
+    def scrub_contacts(self, expiries: dict[str, datetime]) -> int:
+        """Drop the RSVP link of each contact of ``expiries`` and keep it until its date."""
+        if not expiries:
+            return 0
+        result = self.contacts.bulk_write(
+            [
+                UpdateOne({"_id": i}, {"$unset": {"rsvp_url": ""}, "$max": {"expires_at": at}})
+                for i, at in expiries.items()
+            ],
+            ordered=False,
+        )
+        return result.modified_count

@@ -15,6 +15,7 @@ from deploy.catalog import DEPLOYED, OPTIONAL_FOLDERS, OPTIONAL_MODULES, SERVICE
 
 ROOT = Path(__file__).resolve().parents[2]
 MLP_VAR = re.compile(r"\bMLP_[A-Z0-9_]+\b")
+REQUIRED_VALUE = re.compile(r"\$\{(MLP_[A-Z0-9_]+):\?[^}]*\}")  # compose: set or refuse
 ONE_SHOT_RESTARTS = {"no", "on-failure", None}
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
 SERVICE_NAMES = tuple(s.name for s in DEPLOYED)
@@ -181,6 +182,9 @@ def check_compose(doc: Any, root: Path = ROOT, documentation: str | None = None)
         env = spec.get("environment") or {}
         if isinstance(env, list):
             env = dict(item.split("=", 1) for item in env)
+        for variable, value in env.items():
+            if "SECRET" in variable and not REQUIRED_VALUE.fullmatch(str(value)):
+                problems.append(f"{name}: {variable} falls back to a default (use ${{VAR:?...}})")
         for port in spec.get("ports") or []:
             published, _, target = str(port).rpartition(":")
             if own is not None and command[:1] == ["web"]:

@@ -78,6 +78,9 @@ BREAKAGES = {
     "does not name replica set": lambda s: s["events-web"]["environment"].update(
         MLP_MONGO_URI="mongodb://mongo:27017/"
     ),
+    "MLP_JWT_SECRET falls back to a default": lambda s: s["events-web"]["environment"].update(
+        MLP_JWT_SECRET="${MLP_JWT_SECRET:-mlp-development-secret-change-me}"
+    ),
 }
 
 
@@ -85,6 +88,18 @@ BREAKAGES = {
 def test_compose_checker_reports_a_breakage(compose, expected):
     problems = _broken(compose, BREAKAGES[expected])
     assert any(expected in p for p in problems), problems
+
+
+def test_compose_requires_every_secret_and_falls_back_to_none(compose):
+    """Without MLP_JWT_SECRET (and notifications' MLP_UNSUBSCRIBE_SECRET) set,
+    `docker compose` refuses to start instead of using the development values."""
+    for name, spec in compose["services"].items():
+        env = spec.get("environment") or {}
+        if name.endswith(("-web", "-worker")):
+            assert env["MLP_JWT_SECRET"].startswith("${MLP_JWT_SECRET:?"), name
+        if name.startswith("notifications-"):
+            assert env["MLP_UNSUBSCRIBE_SECRET"].startswith("${MLP_UNSUBSCRIBE_SECRET:?"), name
+    assert "mlp-development-secret-change-me" not in (ROOT / "docker-compose.yml").read_text()
 
 
 def test_a_hand_edit_of_the_generated_file_is_stale(tmp_path, monkeypatch):

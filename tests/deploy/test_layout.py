@@ -57,7 +57,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from shared.config import Env, Settings, common_settings
+from shared.config import Env, Settings, common_settings, refuse_unsafe
 
 DEFAULT_PORT = {SURVEYS_PORT}
 
@@ -69,7 +69,7 @@ class SurveysSettings(Settings):
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> SurveysSettings:
-    return SurveysSettings(**common_settings(Env(environ), "surveys", DEFAULT_PORT))
+    return refuse_unsafe(SurveysSettings(**common_settings(Env(environ), "surveys", DEFAULT_PORT)))
 ''',
     "app.py": '''"""The surveys service's Flask app factory."""
 

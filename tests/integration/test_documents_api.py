@@ -6,11 +6,13 @@ import hashlib
 import io
 import os
 import zipfile
+from dataclasses import replace
 from datetime import date
 
 import pytest
 
 from devkit.auth import auth
+from services.documents.app import create_app
 from services.documents.jobs import send_due_reminders
 from tests.fixtures.documents import (
     EXE_BYTES,
@@ -21,7 +23,7 @@ from tests.fixtures.documents import (
     ooxml,
     upload,
 )
-from tests.helpers import outbox_payload
+from tests.helpers import outbox_payload, running_app
 
 SEC = auth("secretariat")
 MiB = 1024 * 1024
@@ -429,6 +431,26 @@ def test_readers_per_status_in_metadata_list_content_and_zip(
     archive = documents_client.get(f"/v1/events/{event_id}/documents.zip", headers=accepted)
     with zipfile.ZipFile(io.BytesIO(archive.data)) as opened:
         assert opened.read("host_country_paper/approved.pdf") == PDF_BYTES
+
+
+def test_papers_of_accepted_invitees_need_a_verified_address_when_required(
+    documents_client, documents_settings, deliver_to_documents
+):
+    event_id = known_event(deliver_to_documents)
+    invite(deliver_to_documents, event_id, "accepted@example.org")
+    doc_id = upload(documents_client, event_id, SEC, title="Approved paper").json["id"]
+    for action in PATH["approved"]:
+        assert _act(documents_client, doc_id, action).status_code == 200
+    strict = replace(documents_settings, jwt_require_verified_email=True)
+    with running_app(create_app, strict) as app:  # the same database
+        client = app.test_client()
+        claimed = auth("participant", email="accepted@example.org", email_verified=False)
+        verified = auth("participant", email="accepted@example.org")
+        for path in (f"/v1/documents/{doc_id}", f"/v1/documents/{doc_id}/content"):
+            assert client.get(path, headers=claimed).status_code == 404
+            assert client.get(path, headers=verified).status_code == 200
+        listed = client.get(f"/v1/documents?event_id={event_id}", headers=claimed).json
+        assert listed["total"] == 0
 
 
 def test_list_filters_q_sort_and_pages(documents_client, deliver_to_documents):

@@ -460,6 +460,29 @@ def test_management_filters_counts_on_behalf_resend_and_history(
     assert [h["version"] for h in history] == [1, 2, 3]
 
 
+def test_e_mail_matched_access_trusts_only_verified_addresses_when_required(
+    invitations_client, invitations_settings, invitations_published_event
+):
+    ev = invitations_published_event()
+    [mine] = _invite(invitations_client, ev["event_id"], invitee(1))
+    email = "official.1@gov.example.eu"
+    strict = dataclasses.replace(invitations_settings, jwt_require_verified_email=True)
+    with running_app(create_app, strict) as app:  # the same database
+        client = app.test_client()
+        verified = auth("participant", country="LV", email=email)
+        for claimed in (
+            auth("participant", country="LV", email=email, email_verified=False),
+            auth("participant", country="LV", email=email, email_verified=None),
+        ):
+            assert client.get("/v1/invitations", headers=claimed).json["total"] == 0
+            assert client.get(f"/v1/invitations/{mine['id']}", headers=claimed).status_code == 404
+            listed = client.get(f"/v1/events/{ev['event_id']}/invitations", headers=claimed)
+            assert listed.json["total"] == 0
+        own = client.get("/v1/invitations", headers=verified).json["items"]
+        assert [i["id"] for i in own] == [mine["id"]]
+        assert client.get(f"/v1/invitations/{mine['id']}", headers=verified).status_code == 200
+
+
 def test_wrong_callers_for_every_endpoint(
     invitations_client, invitations_app, invitations_published_event
 ):

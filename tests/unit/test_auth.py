@@ -165,3 +165,53 @@ def test_unknown_key_ids_refetch_the_key_set_at_most_once_a_minute(jwks, monkeyp
     assert jwks.fetches == 2
     made_up_kids(20)
     assert jwks.fetches == 2
+
+
+def test_the_issuer_is_checked_when_set():
+    auth = _authenticator(jwt_issuer="https://id.example.eu")
+    expires = int(time.time()) + 60
+    good = jwt.encode({"sub": "u", "exp": expires, "iss": "https://id.example.eu"}, SECRET)
+    assert auth.decode(good).sub == "u"
+    for claims in ({"iss": "https://id.evil.example"}, {}):  # another issuer, or none
+        token = jwt.encode({"sub": "u", "exp": expires, **claims}, SECRET)
+        with pytest.raises(Problem) as caught:
+            auth.decode(token)
+        assert caught.value.status == 401
+    # Unset, any issuer goes (as before).
+    assert _authenticator().decode(jwt.encode({"sub": "u", "exp": expires}, SECRET)).sub == "u"
+
+
+@pytest.mark.parametrize(
+    ("claim", "trusted"),
+    [(True, True), ("true", True), (False, False), (None, False), ("yes", False), (1, False)],
+)
+def test_an_email_matches_people_only_when_verified_where_that_is_required(claim, trusted):
+    claims = {"sub": "u", "exp": int(time.time()) + 60, "email": "Ana@Gov.EE"}
+    if claim is not None:
+        claims["email_verified"] = claim
+    token = jwt.encode(claims, SECRET)
+    strict = _authenticator(jwt_require_verified_email=True).decode(token)
+    assert strict.email == "ana@gov.ee"  # what the token says
+    assert strict.verified_email == ("ana@gov.ee" if trusted else None)  # what access trusts
+    assert _authenticator().decode(token).verified_email == "ana@gov.ee"  # not required
+
+
+def test_production_requires_verified_e_mails_by_default_and_development_does_not():
+    from services.events.config import load_settings
+
+    production = {
+        "MLP_ENV": "production",
+        "MLP_JWT_SECRET": "p" * 40,
+        "MLP_INTERNAL_TOPIC_KEYS": "2026-12:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+    }
+    opted_out = {**production, "MLP_JWT_REQUIRE_VERIFIED_EMAIL": "false"}
+    assert load_settings(production).jwt_require_verified_email is True
+    assert load_settings(opted_out).jwt_require_verified_email is False
+    assert load_settings({}).jwt_require_verified_email is False
+    issuer = "https://id.example.eu"
+    assert load_settings({"MLP_JWT_ISSUER": issuer}).jwt_issuer == issuer
+
+
+def test_the_coordinator_role_of_the_contract_is_kept():
+    principal = _authenticator().decode(mint_token(SECRET, "c1", ["coordinator"], country="lv"))
+    assert principal.roles == frozenset({"coordinator"})

@@ -232,10 +232,19 @@ def test_webhook_backoff_grows_then_dead_letters_at_the_horizon():
 
 
 def test_unsubscribe_tokens_are_signed():
-    token = domain.unsubscribe_token("secret", "Ana@Example.EE")
-    assert domain.read_unsubscribe_token("secret", token) == domain.email_hash("ana@example.ee")
-    assert domain.read_unsubscribe_token("other", token) is None
-    assert domain.read_unsubscribe_token("secret", token[:-2] + "xx") is None
+    token = domain.unsubscribe_token(["secret"], "Ana@Example.EE")
+    assert domain.read_unsubscribe_token(["secret"], token) == domain.email_hash("ana@example.ee")
+    assert domain.read_unsubscribe_token(["other"], token) is None
+    assert domain.read_unsubscribe_token(["secret"], token[:-2] + "xx") is None
+
+
+def test_unsubscribe_keys_rotate_the_first_signs_and_every_one_verifies():
+    old = domain.unsubscribe_token(["old"], "ana@example.ee")
+    new = domain.unsubscribe_token(["new", "old"], "ana@example.ee")
+    assert new != old  # signed with the new key
+    assert domain.read_unsubscribe_token(["new"], new) == domain.email_hash("ana@example.ee")
+    assert domain.read_unsubscribe_token(["new", "old"], old) == domain.email_hash("ana@example.ee")
+    assert domain.read_unsubscribe_token(["new"], old) is None  # once the old key is dropped
 
 
 def test_tomorrow_is_counted_where_the_event_takes_place():

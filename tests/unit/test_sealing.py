@@ -224,11 +224,14 @@ def test_development_and_tests_fall_back_on_the_published_development_key():
 
 
 def test_production_refuses_to_start_without_keys_or_with_the_development_key():
-    with pytest.raises(SystemExit, match="MLP_INTERNAL_TOPIC_KEYS must be set"):
-        internal_topic_keys(Env({}), "production")
-    env = Env({"MLP_INTERNAL_TOPIC_KEYS": f"2026-12:{_key()},{DEVELOPMENT_KEYS_VALUE}"})
+    from services.events.config import load_settings
+
+    production = {"MLP_ENV": "production", "MLP_JWT_SECRET": "s" * 48}
+    with pytest.raises(SystemExit, match="MLP_INTERNAL_TOPIC_KEYS is not set"):
+        load_settings(production)
+    with_development_key = f"2026-12:{_key()},{DEVELOPMENT_KEYS_VALUE}"
     with pytest.raises(SystemExit, match="development key"):
-        internal_topic_keys(env, "production")
+        load_settings({**production, "MLP_INTERNAL_TOPIC_KEYS": with_development_key})
     with pytest.raises(SystemExit, match="MLP_INTERNAL_TOPIC_KEYS: entry 1"):
         internal_topic_keys(Env({"MLP_INTERNAL_TOPIC_KEYS": "garbage"}), "production")
     keys, text = _ring("2026-12", "2026-11")
@@ -252,7 +255,7 @@ def test_a_service_refuses_to_start_in_production_without_keys_but_a_tool_needs_
     from shared.sealing import NO_KEYS, SealingError
 
     production = {"MLP_ENV": "production", "MLP_JWT_SECRET": "s" * 48}
-    with pytest.raises(SystemExit, match="MLP_INTERNAL_TOPIC_KEYS must be set"):
+    with pytest.raises(SystemExit, match="MLP_INTERNAL_TOPIC_KEYS is not set"):
         load_settings(production)
     tool = tool_settings("events", production)  # topic provisioning, dead-letter replay
     assert tool.internal_topic_keys == NO_KEYS
