@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 LOOPBACK = "127.0.0.1"
@@ -28,6 +28,8 @@ DEFAULT_KAFKA_BOOTSTRAP = f"{LOOPBACK}:{LOCAL_KAFKA_PORT}"
 DEFAULT_MONGO_URI = f"mongodb://{LOOPBACK}:{LOCAL_MONGO_PORT}/?directConnection=true"
 DEVELOPMENT_JWT_SECRET = "mlp-development-secret-change-me"  # noqa: S105 - documented dev default
 WORKER_METRICS_OFFSET = 100  # a worker serves metrics on its service's port + 100
+KAFKA_SECURITY_PROTOCOLS = ("PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL")
+KAFKA_SASL_MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")
 
 
 class Env:
@@ -88,8 +90,18 @@ class Settings:
     kafka_bootstrap: str = DEFAULT_KAFKA_BOOTSTRAP
     kafka_partitions: int = 3
     kafka_replication: int = 1
+    # How Kafka clients log in (shared.bus.client_config): PLAINTEXT on the local
+    # stack; SASL/SCRAM with a principal of the service's own where ACLs apply.
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str = "SCRAM-SHA-512"
+    kafka_username: str = ""
+    kafka_password: str = field(default="", repr=False)
+    kafka_ssl_cafile: str = ""
+    kafka_bootstrap_timeout_s: float = 10.0
     mongo_uri: str = DEFAULT_MONGO_URI
     mongo_db: str = ""
+    mongo_username: str = ""
+    mongo_password: str = field(default="", repr=False)
     jwt_secret: str = DEVELOPMENT_JWT_SECRET
     jwt_jwks_url: str = ""
     jwt_audience: str = ""
@@ -126,8 +138,20 @@ def common_settings(env: Env, service: str, default_port: int) -> dict[str, Any]
         "kafka_bootstrap": env.str("KAFKA_BOOTSTRAP", DEFAULT_KAFKA_BOOTSTRAP),
         "kafka_partitions": env.int("KAFKA_PARTITIONS", 3),
         "kafka_replication": env.int("KAFKA_REPLICATION", 1),
+        "kafka_security_protocol": _one_of(
+            env, "KAFKA_SECURITY_PROTOCOL", KAFKA_SECURITY_PROTOCOLS, "PLAINTEXT"
+        ),
+        "kafka_sasl_mechanism": _one_of(
+            env, "KAFKA_SASL_MECHANISM", KAFKA_SASL_MECHANISMS, "SCRAM-SHA-512"
+        ),
+        "kafka_username": env.str("KAFKA_USERNAME", ""),
+        "kafka_password": env.str("KAFKA_PASSWORD", ""),
+        "kafka_ssl_cafile": env.str("KAFKA_SSL_CAFILE", ""),
+        "kafka_bootstrap_timeout_s": env.float("KAFKA_BOOTSTRAP_TIMEOUT_S", 10.0),
         "mongo_uri": env.str("MONGO_URI", DEFAULT_MONGO_URI),
         "mongo_db": env.str(f"{upper}_DB", ""),
+        "mongo_username": env.str("MONGO_USERNAME", ""),
+        "mongo_password": env.str("MONGO_PASSWORD", ""),
         "jwt_secret": env.str("JWT_SECRET", DEVELOPMENT_JWT_SECRET),
         "jwt_jwks_url": env.str("JWT_JWKS_URL", ""),
         "jwt_audience": env.str("JWT_AUDIENCE", ""),
@@ -140,6 +164,14 @@ def common_settings(env: Env, service: str, default_port: int) -> dict[str, Any]
         ),
         "metrics_multiprocess_dir": env.other("PROMETHEUS_MULTIPROC_DIR") or "",
     }
+
+
+def _one_of(env: Env, name: str, choices: tuple[str, ...], default: str) -> str:
+    """``MLP_<name>`` (upper-cased) if it is one of ``choices``; else stop at start."""
+    value = env.str(name, default).strip().upper()
+    if value not in choices:
+        raise SystemExit(f"MLP_{name} must be one of {', '.join(choices)}, got {value!r}.")
+    return value
 
 
 def tool_settings(name: str, environ: Mapping[str, str] | None = None) -> Settings:
