@@ -230,6 +230,8 @@ def main(argv: list[str] | None = None) -> None:
     out = sys.stdout
 
     if args.command == "provision":
+        if args.acls and not args.acls.is_file():
+            parser.error(f"--acls {args.acls}: no such file")
         model = acls.AclModel.from_json(args.acls.read_text()) if args.acls else None
         passwords = _passwords(model.users, env) if model else {}
         created = ensure_topics(settings, timeout_s=args.timeout)

@@ -254,3 +254,18 @@ def test_a_revoked_partner_has_no_acls_and_no_login(cluster):
         except KafkaTimeoutError:
             break
         assert time.monotonic() < deadline, "the revoked partner still logs in"
+
+
+def test_a_worker_whose_topics_are_never_provisioned_stops_with_a_sentence(cluster):
+    admin = make_admin(cluster.admin)
+    try:
+        admin.delete_topics(["dlq.events"])
+        deadline = time.monotonic() + 20
+        while "dlq.events" in admin.list_topics():
+            assert time.monotonic() < deadline, "dlq.events was not deleted"
+            time.sleep(0.2)
+    finally:
+        admin.close()
+    worker = cluster.login("svc-events", service="events")
+    with pytest.raises(SystemExit, match=r"svc-events may not create them: run the provisioning"):
+        ensure_topics(worker, timeout_s=3, needed=["dlq.events", "event.created"])
