@@ -283,14 +283,27 @@ def asyncapi(schemas: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "defaultContentType": "application/json",
         "servers": {
             "production": {
-                "host": "kafka.example.org:9092",
-                "protocol": "kafka",
+                "host": "kafka.example.org:9094",
+                "protocol": "kafka-secure",
                 "description": "Ask the programme secretariat for the address and credentials.",
+                "security": [{"$ref": "#/components/securitySchemes/partner"}],
             }
         },
         "channels": channels,
         "operations": operations,
-        "components": {"schemas": components_schemas, "messages": messages},
+        "components": {
+            "schemas": components_schemas,
+            "messages": messages,
+            "securitySchemes": {
+                "partner": {
+                    "type": "scramSha512",
+                    "description": (
+                        "SASL SCRAM-SHA-512 as your principal `partner-<name>`: it reads these "
+                        "topics only, with consumer groups named `partner-<name>.<anything>`."
+                    ),
+                }
+            },
+        },
     }
 
 

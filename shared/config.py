@@ -34,6 +34,8 @@ ENVIRONMENTS = ("development", "test", "production")
 MIN_SECRET_BYTES = 32  # HS256 wants a key at least as long as its hash (RFC 7518 3.2)
 PLACEHOLDER_MARK = "change-me"  # in every example secret this repository ships
 WORKER_METRICS_OFFSET = 100  # a worker serves metrics on its service's port + 100
+KAFKA_SECURITY_PROTOCOLS = ("PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL")
+KAFKA_SASL_MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")
 
 
 class Env:
@@ -68,8 +70,12 @@ class Env:
         except ValueError as exc:
             raise SystemExit(f"MLP_{name} must be a number, got {value!r}.") from exc
 
-    def choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
-        value = self.str(name, default).strip().lower()
+    def choice(
+        self, name: str, choices: tuple[str, ...], default: str, *, upper: bool = False
+    ) -> str:
+        """One of ``choices``, compared lower-case (upper-case with ``upper``)."""
+        value = self.str(name, default).strip()
+        value = value.upper() if upper else value.lower()
         if value not in choices:
             raise SystemExit(f"MLP_{name} must be one of {', '.join(choices)}, got {value!r}.")
         return value
@@ -100,8 +106,18 @@ class Settings:
     kafka_bootstrap: str = DEFAULT_KAFKA_BOOTSTRAP
     kafka_partitions: int = 3
     kafka_replication: int = 1
+    # How Kafka clients log in (shared.bus.client_config): PLAINTEXT on the local
+    # stack; SASL/SCRAM with a principal of the service's own where ACLs apply.
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str = "SCRAM-SHA-512"
+    kafka_username: str = ""
+    kafka_password: str = field(default="", repr=False)
+    kafka_ssl_cafile: str = ""
+    kafka_bootstrap_timeout_s: float = 10.0
     mongo_uri: str = DEFAULT_MONGO_URI
     mongo_db: str = ""
+    mongo_username: str = ""
+    mongo_password: str = field(default="", repr=False)
     jwt_secret: str = DEVELOPMENT_JWT_SECRET
     jwt_jwks_url: str = ""
     jwt_audience: str = ""
@@ -186,8 +202,20 @@ def common_settings(env: Env, service: str, default_port: int) -> dict[str, Any]
         "kafka_bootstrap": env.str("KAFKA_BOOTSTRAP", DEFAULT_KAFKA_BOOTSTRAP),
         "kafka_partitions": env.int("KAFKA_PARTITIONS", 3),
         "kafka_replication": env.int("KAFKA_REPLICATION", 1),
+        "kafka_security_protocol": env.choice(
+            "KAFKA_SECURITY_PROTOCOL", KAFKA_SECURITY_PROTOCOLS, "PLAINTEXT", upper=True
+        ),
+        "kafka_sasl_mechanism": env.choice(
+            "KAFKA_SASL_MECHANISM", KAFKA_SASL_MECHANISMS, "SCRAM-SHA-512", upper=True
+        ),
+        "kafka_username": env.str("KAFKA_USERNAME", ""),
+        "kafka_password": env.str("KAFKA_PASSWORD", ""),
+        "kafka_ssl_cafile": env.str("KAFKA_SSL_CAFILE", ""),
+        "kafka_bootstrap_timeout_s": env.float("KAFKA_BOOTSTRAP_TIMEOUT_S", 10.0),
         "mongo_uri": env.str("MONGO_URI", DEFAULT_MONGO_URI),
         "mongo_db": env.str(f"{upper}_DB", ""),
+        "mongo_username": env.str("MONGO_USERNAME", ""),
+        "mongo_password": env.str("MONGO_PASSWORD", ""),
         "jwt_secret": env.str("JWT_SECRET", DEVELOPMENT_JWT_SECRET),
         "jwt_jwks_url": env.str("JWT_JWKS_URL", ""),
         "jwt_audience": env.str("JWT_AUDIENCE", ""),
