@@ -49,6 +49,11 @@ def validate_event(event: dict[str, Any]) -> dict[str, list[str]]:
     starts, ends = _as_date(event.get("starts_on")), _as_date(event.get("ends_on"))
     if starts and ends and ends < starts:
         add("ends_on", "The event cannot end before it starts.")
+    if event.get("registration") == "open" and event.get("visibility") != "public":
+        add("registration", "Only a public event may be open to registration.")
+    nomination_deadline = event.get("nomination_deadline")
+    if event.get("registration") != "nomination" and nomination_deadline is not None:
+        add("nomination_deadline", "Only an event run by nominations has a nomination deadline.")
     deadline = event.get("registration_deadline")
     if starts and isinstance(deadline, datetime) and deadline.date() >= starts:
         add("registration_deadline", "Registration must close before the event starts.")

@@ -42,6 +42,10 @@ EVENT_FIELDS = (
     "languages",
     "capacity",
     "registration_deadline",
+    "visibility",
+    "registration",
+    "registration_moderated",
+    "nomination_deadline",
 )
 
 

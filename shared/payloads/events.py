@@ -20,6 +20,10 @@ FORMATS = (
     "conference",
 )
 VISIBILITIES = ("invitation_only", "public")
+# How people come to an event: personal invitations (the default), open
+# registration with double opt-in (public events only), or national nominations
+# within per-country quotas.
+REGISTRATIONS = ("invitation", "open", "nomination")
 STATUSES = ("draft", "published", "cancelled", "completed")
 SLUG = validate.Regexp(
     r"^[a-z][a-z0-9_]{1,39}$", error="Use a lower-case slug such as 'employment'."
@@ -74,6 +78,21 @@ class EventFieldsSchema(Schema):
         load_default=list,
         validate=validate.Length(max=20),
     )
+    registration = fields.String(
+        load_default="invitation",
+        validate=validate.OneOf(REGISTRATIONS),
+        metadata={"description": "invitation (default), open (public events only) or nomination"},
+    )
+    registration_moderated = fields.Boolean(
+        load_default=False,
+        metadata={"description": "open registration: confirmed registrations await approval"},
+    )
+    nomination_deadline = fields.AwareDateTime(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "nomination events: when unused places are reported"},
+        error_messages={"invalid_awareness": "Give a time zone offset, e.g. 2027-02-01T12:00:00Z."},
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -99,6 +118,9 @@ class EventPayload:
     registration_deadline: datetime | None = None
     visibility: str = "invitation_only"
     tags: list[str] = field(default_factory=list)
+    registration: str = "invitation"
+    registration_moderated: bool = False
+    nomination_deadline: datetime | None = None
     changed: list[str] | None = None
     reason: str | None = None
 

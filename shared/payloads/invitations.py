@@ -11,6 +11,9 @@ from marshmallow import Schema, fields, validate
 from shared.payloads import PERSONAL, PayloadSchema
 
 ROLES = ("government_official", "expert", "stakeholder", "observer", "speaker")
+# How a participation came about: a personal invitation, an open registration
+# (confirmed by double opt-in) or a national nomination (approved by the secretariat).
+ORIGINS = ("invitation", "registration", "nomination")
 STATUSES = ("pending", "accepted", "declined", "waitlisted", "revoked", "expired")
 
 
@@ -27,6 +30,7 @@ class InvitationPayload:
     occurred_at: datetime
     promoted: bool = False
     on_behalf: bool = False
+    origin: str = "invitation"
 
 
 class InvitationPayloadSchema(PayloadSchema):
@@ -44,6 +48,10 @@ class InvitationPayloadSchema(PayloadSchema):
     occurred_at = fields.AwareDateTime(required=True)
     promoted = fields.Boolean(metadata={"description": "accepted from the waiting list"})
     on_behalf = fields.Boolean(metadata={"description": "the secretariat recorded the answer"})
+    origin = fields.String(
+        validate=validate.OneOf(ORIGINS),
+        metadata={"description": "how the participation came about; absent means invitation"},
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -102,6 +110,7 @@ class InvitationIssuedPayload:
     organisation: str = ""
     registration_deadline: datetime | None = None
     event: IssuedEvent | None = None
+    origin: str = "invitation"
 
 
 class InvitationIssuedPayloadSchema(PayloadSchema):
@@ -124,6 +133,10 @@ class InvitationIssuedPayloadSchema(PayloadSchema):
     resend = fields.Boolean(required=True)
     event = fields.Nested(IssuedEventSchema)
     occurred_at = fields.AwareDateTime(required=True)
+    origin = fields.String(
+        validate=validate.OneOf(ORIGINS),
+        metadata={"description": "how the participation came about; absent means invitation"},
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

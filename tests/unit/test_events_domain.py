@@ -128,3 +128,17 @@ def test_search_terms_match_prefixes_of_title_words_and_whole_summary_words():
     for q in ("forecast", "FORE", "skill", "oska", "estonia"):
         assert set(query_terms(q)) <= set(terms), q
     assert "est" not in terms  # summary words match whole only
+
+
+def test_only_a_public_event_may_be_open_to_registration():
+    assert "registration" in validate_event(
+        _event(registration="open", visibility="invitation_only")
+    )
+    assert validate_event(_event(registration="open", visibility="public")) == {}
+
+
+def test_only_a_nomination_event_has_a_nomination_deadline():
+    deadline = datetime(2027, 2, 1, 12, tzinfo=UTC)
+    errors = validate_event(_event(registration="invitation", nomination_deadline=deadline))
+    assert "nomination_deadline" in errors
+    assert validate_event(_event(registration="nomination", nomination_deadline=deadline)) == {}
