@@ -355,17 +355,13 @@ def _client() -> str:
 
 
 def _rate_limit() -> None:
-    limit = ctx().settings.rsvp_rate_limit
-    if limit <= 0:
-        return
-    window = ctx().settings.rsvp_rate_window_s
-    count = ctx().store.hit(_client(), window, datetime.now(UTC))
-    if count > limit:
-        raise Problem(
-            429,
-            f"Too many RSVP requests from this address; at most {limit} per {window} s.",
-            headers={"Retry-After": str(window)},
-        )
+    settings = ctx().settings
+    ctx().store.rate_limits.check(
+        _client(),
+        limit=settings.rsvp_rate_limit,
+        window_s=settings.rsvp_rate_window_s,
+        what="RSVP requests",
+    )
 
 
 def _wants_html() -> bool:

@@ -12,21 +12,21 @@ Collections:
   RSVP token only as its SHA-256 (unique index); the audit trail embedded as
   ``history``.
 - ``reminders``: one row per (invitation, schedule step), unique.
-- ``rate_limits``: fixed-window RSVP counters per client IP (TTL-expired).
+- ``rate_limits``: fixed-window counters per endpoint and client (:mod:`shared.ratelimit`).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.client_session import ClientSession
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
 
 from shared.payloads import plain
 from shared.payloads.events import EventPayload
+from shared.ratelimit import FixedWindowLimiter
 from shared.readmodel import apply_if_newer
 
 EVENT_FIELDS = (
@@ -66,7 +66,7 @@ class InvitationStore:
         self.seats = db["seats"]
         self.invitations = db["invitations"]
         self.reminders = db["reminders"]
-        self.rate_limits = db["rate_limits"]
+        self.rate_limits = FixedWindowLimiter(db["rate_limits"])
 
     def ensure_indexes(self) -> None:
         i = self.invitations
@@ -85,7 +85,7 @@ class InvitationStore:
         self.reminders.create_index(
             [("invitation_id", ASCENDING), ("step", ASCENDING)], unique=True, name="once_per_step"
         )
-        self.rate_limits.create_index("expires_at", expireAfterSeconds=0)
+        self.rate_limits.ensure_indexes()
 
     # --- events read model -------------------------------------------------
 
@@ -248,23 +248,3 @@ class InvitationStore:
 
     def record_reminders(self, rows: list[dict[str, Any]], session: ClientSession) -> None:
         self.reminders.insert_many(rows, session=session)
-
-    # --- rate limit -------------------------------------------------------
-
-    def hit(self, client: str, window_s: int, now: datetime) -> int:
-        """Count one request of ``client`` in the current fixed window; the count so far."""
-        start = int(now.timestamp()) // window_s * window_s
-        key = f"{client}|{start}"
-        expires = datetime.fromtimestamp(start, UTC) + timedelta(seconds=window_s * 2)
-        for _ in range(3):
-            try:
-                doc = self.rate_limits.find_one_and_update(
-                    {"_id": key},
-                    {"$inc": {"count": 1}, "$setOnInsert": {"expires_at": expires}},
-                    upsert=True,
-                    return_document=ReturnDocument.AFTER,
-                )
-                return int(doc["count"])
-            except DuplicateKeyError:  # two first hits of a window at once: count again
-                continue
-        return 0
