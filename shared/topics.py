@@ -19,6 +19,9 @@ from shared.payloads.events import EventPayloadSchema
 from shared.payloads.invitations import (
     InvitationIssuedPayloadSchema,
     InvitationPayloadSchema,
+    NominationChangedPayloadSchema,
+    NominationRequestedPayloadSchema,
+    QuotaUnusedPayloadSchema,
     RegistrationRejectedPayloadSchema,
     RegistrationRequestedPayloadSchema,
     ReminderDuePayloadSchema,
@@ -131,6 +134,30 @@ TOPICS: tuple[Topic, ...] = (
         "invitations",
         "The secretariat rejected a confirmed registration: address, name, language, reason.",
         RegistrationRejectedPayloadSchema,
+    ),
+    Topic(
+        "internal.nomination.requested",
+        "invitations",
+        "A country has places on a nomination event: its coordinators' addresses, the places.",
+        NominationRequestedPayloadSchema,
+    ),
+    Topic(
+        "internal.nomination.decided",
+        "invitations",
+        "The secretariat approved or rejected a nomination: the coordinators to tell, the reason.",
+        NominationChangedPayloadSchema,
+    ),
+    Topic(
+        "internal.nomination.place_freed",
+        "invitations",
+        "A nominee declined, was revoked or expired: the coordinators to tell, the places left.",
+        NominationChangedPayloadSchema,
+    ),
+    Topic(
+        "internal.nomination.quota_unused",
+        "invitations",
+        "The nomination deadline passed with places left per country (for the secretariat).",
+        QuotaUnusedPayloadSchema,
     ),
     Topic(
         "internal.document.approved",

@@ -10,12 +10,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Response, jsonify, request
-from marshmallow import ValidationError
+from marshmallow import ValidationError, fields
 
 from services.invitations import domain, operations, registration_page, rsvp_page
 from services.invitations.operations import Context
 from services.invitations.schemas import (
     AnswerSchema,
+    CoordinatorBodySchema,
+    CoordinatorListSchema,
+    CoordinatorQuerySchema,
+    CoordinatorSchema,
     HistorySchema,
     InvitationListSchema,
     InvitationQuerySchema,
@@ -23,6 +27,12 @@ from services.invitations.schemas import (
     InviteeSchema,
     InviteResultSchema,
     MyInvitationsQuerySchema,
+    NominationListSchema,
+    NominationQuerySchema,
+    NominationSchema,
+    NomineeSchema,
+    PlacesSchema,
+    QuotasSchema,
     RegistrationBodySchema,
     RegistrationLinkSchema,
     RegistrationListSchema,
@@ -33,7 +43,8 @@ from services.invitations.schemas import (
     RsvpSchema,
 )
 from shared.auth import current_principal, require_roles
-from shared.errors import DomainError
+from shared.errors import DomainError, Forbidden
+from shared.fields import CountryCode
 from shared.http import client_key, etag, page_body, parse_sort
 from shared.problems import Problem, problem_from_domain_error
 from shared.web import ApiBlueprint, service_context
@@ -798,3 +809,206 @@ def cancellation_cancel(token: str) -> Response:
     except (Problem, DomainError) as refusal:
         return _link_refusal("cancel", refusal, view)
     return _link_response("cancel", view, message=view["status"])
+
+
+# --- national nominations ------------------------------------------------------------
+
+_coordinator = CoordinatorSchema()
+_nomination = NominationSchema()
+_quotas_body = fields.Dict(keys=CountryCode(), values=fields.Nested(PlacesSchema), required=True)
+NOMINATION_SORTABLE = {
+    "created_at": "created_at",
+    "status": "status",
+    "country": "country",
+    "name": "name",
+}
+
+
+@blp.route("/coordinators", methods=["POST"])
+@require_roles("secretariat")
+@blp.arguments(CoordinatorBodySchema)
+@blp.response(201, CoordinatorSchema)
+def add_coordinator(args: dict[str, Any]) -> Response:
+    """Register a country's national contact point: nomination requests and
+    decisions about the country are mailed to its coordinators (secretariat)."""
+    args["email"] = args["email"].strip().lower()
+    coordinator = operations.add_coordinator(ctx(), args, current_principal().sub or "")
+    response = jsonify(_coordinator.dump(coordinator))
+    response.status_code = 201
+    return response
+
+
+@blp.route("/coordinators", methods=["GET"])
+@require_roles("secretariat")
+@blp.arguments(CoordinatorQuerySchema, location="query")
+@blp.response(200, CoordinatorListSchema)
+def list_coordinators(args: dict[str, Any]) -> dict[str, Any]:
+    """The coordinators, by country (secretariat)."""
+    query = {"country": args["country"]} if "country" in args else {}
+    page, size = args["page"], args["page_size"]
+    items, total = ctx().store.find_coordinators(query, (page - 1) * size, size)
+    return page_body(items, total, page, size)
+
+
+@blp.route("/coordinators/<coordinator_id>", methods=["DELETE"])
+@require_roles("secretariat")
+@blp.response(204)
+def remove_coordinator(coordinator_id: str) -> Response:
+    """Take a coordinator off the list; their address is deleted (secretariat)."""
+    if not ctx().store.delete_coordinator(coordinator_id):
+        raise Problem(404, f"There is no coordinator {coordinator_id}.")
+    return Response(status=204)
+
+
+def _quota_countries(body: Any) -> dict[str, int]:
+    try:
+        quotas = _quotas_body.deserialize(body)
+    except ValidationError as exc:
+        raise Problem(422, "The quotas are not valid.", errors=exc.messages) from exc
+    return {country: value["places"] for country, value in quotas.items()}
+
+
+@blp.route("/events/<event_id>/quotas", methods=["PUT"])
+@require_roles("secretariat")
+@blp.response(200, QuotasSchema)
+@blp.doc(
+    requestBody={
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "additionalProperties": PlacesSchema,
+                    "example": {"LT": {"places": 2}, "DE": {"places": 2}, "EE": {"places": 6}},
+                }
+            }
+        }
+    }
+)
+def put_quotas(event_id: str) -> dict[str, Any]:
+    """Set each country's places on a nomination event; only its host and guest
+    countries may have places (422). Coordinators of a country whose places are
+    new or changed are asked for nominations (secretariat)."""
+    body = request.get_json(silent=True)
+    if body is None:
+        raise Problem(400, "The request body is not valid JSON.")
+    quotas = _quota_countries(body)
+    return operations.set_quotas(ctx(), event_id, quotas, current_principal().sub or "")
+
+
+@blp.route("/events/<event_id>/quotas", methods=["GET"])
+@require_roles("secretariat", "coordinator")
+@blp.response(200, QuotasSchema)
+def get_quotas(event_id: str) -> dict[str, Any]:
+    """The event's places per country (the secretariat); a coordinator sees their
+    own country's only (none: 404)."""
+    view = operations.quota_view(ctx(), event_id)
+    country = domain.coordinator_country(current_principal())
+    if country is not None:
+        if country not in view["countries"]:
+            raise Problem(404, f"{country} has no places on event {event_id}.")
+        view["countries"] = {country: view["countries"][country]}
+    return view
+
+
+@blp.route("/events/<event_id>/nominations", methods=["POST"])
+@require_roles("coordinator", "secretariat")
+@blp.arguments(NomineeSchema)
+@blp.response(201, NominationSchema)
+def nominate(args: dict[str, Any], event_id: str) -> Response:
+    """Nominate one person of the coordinator's own country (the secretariat:
+    of the ``country`` it names, on its behalf). Beyond the country's places 409;
+    a substitute takes none until one frees up. Another country 403, a country
+    without places or an event taking no nominations 404."""
+    principal = current_principal()
+    country, on_behalf = domain.nominating_country(principal, args.pop("country", None))
+    args["email"] = args["email"].strip().lower()
+    nomination = operations.nominate(ctx(), event_id, args, country, principal.sub or "", on_behalf)
+    response = jsonify(_nomination.dump(nomination))
+    response.status_code = 201
+    response.headers["ETag"] = etag(nomination["version"])
+    return response
+
+
+@blp.route("/events/<event_id>/nominations", methods=["GET"])
+@require_roles("coordinator", "secretariat")
+@blp.arguments(NominationQuerySchema, location="query")
+@blp.response(200, NominationListSchema)
+def list_nominations(args: dict[str, Any], event_id: str) -> dict[str, Any]:
+    """A coordinator sees their own country's nominations and the places it has
+    left; the secretariat sees every country's, with counts per country."""
+    country = domain.coordinator_country(current_principal())
+    view = operations.quota_view(ctx(), event_id)["countries"]
+    query: dict[str, Any] = {"event_id": event_id}
+    if country is not None:
+        if args.get("country", country) != country:
+            raise Forbidden(f"You coordinate {country}; you see its nominations only.")
+        if country not in view:
+            raise Problem(404, f"{country} has no places on event {event_id}.")
+        query["country"] = country
+    elif "country" in args:
+        query["country"] = args["country"]
+    if "status" in args:
+        query["status"] = args["status"]
+    sort = parse_sort(args["sort"], NOMINATION_SORTABLE, default="created_at")
+    page, size = args["page"], args["page_size"]
+    items, total = ctx().store.find_nominations(query, sort, (page - 1) * size, size)
+    body = page_body(items, total, page, size)
+    if country is not None:
+        body["quota"] = view[country]
+    else:
+        by_status = ctx().store.nomination_counts({"event_id": event_id})
+        body["counts"] = {
+            c: {**view.get(c, {}), "by_status": by_status.get(c, {})}
+            for c in sorted(set(view) | set(by_status))
+        }
+    return body
+
+
+def _visible_nomination(nomination_id: str) -> dict[str, Any]:
+    """The nomination if the caller may see it (the secretariat, a coordinator of
+    its country); 404 otherwise."""
+    nomination = ctx().store.nomination(nomination_id)
+    principal = current_principal()
+    if nomination is not None and (
+        principal.is_secretariat
+        or ("coordinator" in principal.roles and principal.country == nomination["country"])
+    ):
+        return nomination
+    raise Problem(404, f"There is no nomination {nomination_id}.")
+
+
+def _nomination_response(nomination: dict[str, Any]) -> Response:
+    response = jsonify(_nomination.dump(nomination))
+    response.headers["ETag"] = etag(nomination["version"])
+    return response
+
+
+@blp.route("/nominations/<nomination_id>", methods=["GET"])
+@require_roles("coordinator", "secretariat")
+@blp.response(200, NominationSchema)
+def get_nomination(nomination_id: str) -> Response:
+    """One nomination with its trail (the secretariat, a coordinator of its country)."""
+    return _nomination_response(_visible_nomination(nomination_id))
+
+
+@blp.route("/nominations/<nomination_id>/approve", methods=["POST"])
+@require_roles("secretariat")
+@blp.response(200, NominationSchema)
+def approve_nomination(nomination_id: str) -> Response:
+    """The nomination becomes an invitation: the RSVP link, the mail and the
+    calendar go to the nominee, and the coordinators are told (secretariat)."""
+    sub = current_principal().sub or ""
+    return _nomination_response(operations.decide_nomination(ctx(), nomination_id, "approve", sub))
+
+
+@blp.route("/nominations/<nomination_id>/reject", methods=["POST"])
+@require_roles("secretariat")
+@blp.arguments(RejectSchema)
+@blp.response(200, NominationSchema)
+def reject_nomination(args: dict[str, Any], nomination_id: str) -> Response:
+    """Refuse a nomination with a reason the coordinators are told; the place
+    goes back to the country (or its earliest substitute) (secretariat)."""
+    sub = current_principal().sub or ""
+    return _nomination_response(
+        operations.decide_nomination(ctx(), nomination_id, "reject", sub, args["reason"])
+    )

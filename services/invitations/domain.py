@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared.auth import Principal
-from shared.errors import Conflict, Gone, NotFound
+from shared.errors import Conflict, Forbidden, Gone, Invalid, NotFound
 
 RESPONSES = ("accept", "decline")
 # What a cancellation revokes: every invitation whose link still works (a declined
@@ -294,3 +294,96 @@ def parse_domains(raw: str) -> frozenset[str]:
             raise ValueError(f"{part.strip()!r} is not a domain such as 'mailinator.com'.")
         domains.add(name)
     return frozenset(domains)
+
+
+# --- national nominations ---------------------------------------------------------
+
+# A nomination awaits the secretariat (``nominated``), becomes an invitation
+# (``approved``: the RSVP flow) or is ``rejected``; an approved nominee who
+# declines, is revoked or expires gives the place back to their country.
+NOMINATION_STATUSES = ("nominated", "approved", "rejected", "declined", "revoked", "expired")
+# The participation record's status -> its nomination's, for those that free the place.
+NOMINATION_OF_STATUS = {"declined": "declined", "revoked": "revoked", "expired": "expired"}
+MAX_PLACES = 1000
+
+
+def counts_against_quota(nomination: dict[str, Any]) -> bool:
+    """Whether a nomination holds one of its country's places (substitutes do
+    not, until they move up)."""
+    return not nomination.get("substitute") and nomination["status"] in ("nominated", "approved")
+
+
+def remaining(places: int, used: int) -> int:
+    return max(0, places - used)
+
+
+def nominating_country(principal: Principal, requested: str | None) -> tuple[str, bool]:
+    """Which country a nomination is for, and whether it is made on its behalf.
+
+    A coordinator nominates for the country of their token's ``country`` claim
+    only (none: 403; another country: 403); the secretariat names the country and
+    acts on its behalf."""
+    if principal.is_secretariat:
+        if not requested:
+            raise Invalid(
+                "The secretariat names the country it nominates for.",
+                errors={"country": ["Missing data for required field."]},
+            )
+        return requested, True
+    if not principal.country:
+        raise Forbidden("A coordinator's token must say which country they coordinate (country).")
+    if requested and requested != principal.country:
+        raise Forbidden(f"You coordinate {principal.country}; you cannot nominate for {requested}.")
+    return principal.country, False
+
+
+def coordinator_country(principal: Principal) -> str | None:
+    """The one country a caller sees nominations of; None: every country (secretariat)."""
+    if principal.is_secretariat:
+        return None
+    if not principal.country:
+        raise Forbidden("A coordinator's token must say which country they coordinate (country).")
+    return principal.country
+
+
+def check_quota_event(event: dict[str, Any] | None, event_id: str) -> dict[str, Any]:
+    """Quotas go on a known, published event run by nominations."""
+    if event is None:
+        raise NotFound(f"There is no event {event_id} (or it is not known here yet).")
+    if event.get("registration") != "nomination":
+        raise Conflict("This event is not run by nominations (registration: nomination).")
+    if event.get("status") != "published":
+        raise Conflict(f"The event is {event.get('status')}; quotas need a published event.")
+    return event
+
+
+def quota_errors(event: dict[str, Any], quotas: dict[str, int]) -> dict[str, list[str]]:
+    """Only the host and the guest countries of the event get places."""
+    invited = {event.get("host_country"), *(event.get("guest_countries") or [])}
+    return {
+        country: [f"{country} is neither the host nor a guest country of the event."]
+        for country in sorted(quotas)
+        if country not in invited
+    }
+
+
+def check_nominable(event: dict[str, Any] | None, event_id: str, now: datetime) -> dict:
+    """Nominations go to a published nomination event before its nomination
+    deadline (and its registration deadline)."""
+    if event is None or event.get("registration") != "nomination":
+        raise NotFound(f"There is no event {event_id} taking nominations.")
+    if event.get("status") != "published":
+        raise Conflict(f"The event is {event.get('status')}; it takes no nominations.")
+    for name in ("nomination_deadline", "registration_deadline"):
+        deadline = event.get(name)
+        if isinstance(deadline, datetime) and now > deadline:
+            raise Conflict(
+                f"Nominations closed at the {name.replace('_', ' ')} {deadline.isoformat()}.",
+                **{name: deadline.isoformat()},
+            )
+    return event
+
+
+def nominate_url(public_base_url: str, event_id: str) -> str:
+    """Where coordinators nominate (their token is the credential, not the link)."""
+    return f"{public_base_url.rstrip('/')}/v1/events/{event_id}/nominations"

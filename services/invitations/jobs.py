@@ -1,6 +1,7 @@
 """Periodic work of the invitations worker, each job under a lease: expiring
-pending invitations at the deadline, announcing reminders, and expiring
-registrations left unconfirmed (which then forget the person)."""
+pending invitations at the deadline, announcing reminders, expiring
+registrations left unconfirmed (which then forget the person), and reporting
+the places nobody was nominated for at a nomination deadline."""
 
 from __future__ import annotations
 
@@ -14,16 +15,19 @@ from services.invitations.operations import (
     SYSTEM,
     Context,
     change_status,
+    event_snapshot,
     expire_registration,
     now,
 )
-from shared.payloads.invitations import ReminderDuePayloadSchema
+from shared.payloads.invitations import QuotaUnusedPayloadSchema, ReminderDuePayloadSchema
 from shared.schedule import PeriodicJob
 
 _reminder = ReminderDuePayloadSchema()
+_unused = QuotaUnusedPayloadSchema()
 EXPIRE_EVERY_S = 30.0
 REMIND_EVERY_S = 60.0
 REGISTRATIONS_EXPIRE_EVERY_S = 30.0
+NOMINATIONS_REPORT_EVERY_S = 60.0
 
 
 def periodic_jobs(ctx: Context) -> list[PeriodicJob]:
@@ -33,6 +37,7 @@ def periodic_jobs(ctx: Context) -> list[PeriodicJob]:
         PeriodicJob(
             "registrations-expire", REGISTRATIONS_EXPIRE_EVERY_S, expire_unconfirmed_registrations
         ),
+        PeriodicJob("nominations-report", NOMINATIONS_REPORT_EVERY_S, report_unused_places),
     ]
 
 
@@ -137,3 +142,48 @@ def expire_unconfirmed_registrations(ctx: Context, batch: int = 200) -> int:
         handled += done
         if len(due) < batch or done == 0:
             return handled
+
+
+def report_unused_places(ctx: Context) -> int:
+    """At an event's nomination deadline, report once the places each country
+    left unused (``internal.nomination.quota_unused``: a feed notice and a mail
+    to the secretariat, who may move them to other countries); the report row
+    commits with the outbox record. Returns the events reported."""
+    reported = 0
+    for event in ctx.store.events_past_nomination_deadline(now()):
+
+        def work(session: ClientSession, event: dict[str, Any] = event) -> int:
+            if not ctx.store.record_report(event["id"], now(), session):
+                return 0
+            countries = [
+                {
+                    "country": q["country"],
+                    "places": q["places"],
+                    "used": q["used"],
+                    "unused": domain.remaining(q["places"], q["used"]),
+                }
+                for q in ctx.store.quotas_of(event["id"], session)
+            ]
+            unused = [c for c in countries if c["unused"] > 0]
+            if not unused:
+                return 1  # every place taken: nothing to report, and nothing to repeat
+            payload = {
+                "event_id": event["id"],
+                "countries": unused,
+                "nomination_deadline": event.get("nomination_deadline"),
+                "event": event_snapshot(event),
+                "version": event.get("version", 1),
+                "occurred_at": now(),
+            }
+            ctx.outbox.add(
+                session,
+                topic="internal.nomination.quota_unused",
+                key=event["id"],
+                seq=event.get("version", 1),
+                subject=event["id"],
+                payload=_unused.dump(payload),
+            )
+            return 1
+
+        reported += ctx.transaction(work)
+    return reported

@@ -22,10 +22,12 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 from services.invitations import domain
 from services.invitations.config import InvitationsSettings
 from services.invitations.store import InvitationStore
-from shared.errors import Conflict, IllegalTransition, NotFound, RateLimited
+from shared.errors import Conflict, IllegalTransition, Invalid, NotFound, RateLimited
 from shared.payloads.invitations import (
     InvitationIssuedPayloadSchema,
     InvitationPayloadSchema,
+    NominationChangedPayloadSchema,
+    NominationRequestedPayloadSchema,
     RegistrationRejectedPayloadSchema,
     RegistrationRequestedPayloadSchema,
 )
@@ -279,19 +281,22 @@ def change_status(
         subject=updated["id"],
         payload=partner_payload(updated, **payload_extra),
     )
-    _follow_origin(ctx, session, updated, when)
+    _follow_origin(ctx, session, updated, action, when)
     return updated
 
 
 def _follow_origin(
-    ctx: Context, session: ClientSession, inv: dict[str, Any], when: datetime
+    ctx: Context, session: ClientSession, inv: dict[str, Any], action: str, when: datetime
 ) -> None:
     """A participation record that came by registration keeps its registration's
-    status in step, in the same transaction."""
+    status in step; one that came by nomination gives its country's place back
+    when it ends. In the same transaction."""
     if inv.get("origin") == "registration" and inv.get("registration_id"):
         status = domain.REGISTRATION_OF_STATUS.get(inv["status"])
         if status is not None:
             ctx.store.mirror_registration(inv["registration_id"], status, when, session)
+    elif inv.get("origin") == "nomination" and inv.get("nomination_id"):
+        _free_nominated_place(ctx, session, inv, action, when)
 
 
 def promote(ctx: Context, session: ClientSession, event: dict[str, Any]) -> int:
@@ -331,6 +336,11 @@ def answer(
             raise NotFound("There is no such invitation.")
         event = store.get_event(inv["event_id"], session) or {"status": "unknown"}
         domain.check_answerable(inv, event, now(), deadline_binds=not on_behalf)
+        if inv.get("origin") == "nomination" and inv["status"] == "declined":
+            raise Conflict(
+                "You declined, and the place went back to your country's coordinator; "
+                "ask them to nominate you again."
+            )
         if response == "accept" and inv["status"] in ("accepted", "waitlisted"):
             return inv  # already holds a seat or a place: nothing to change
         seats = store.lock_seats(inv["event_id"], session)
@@ -417,6 +427,7 @@ def revoke_all_open(ctx: Context, session: ClientSession, event_id: str) -> int:
     (whatever its origin), and close the registrations not yet confirmed."""
     ctx.store.bump_seats(event_id, {}, session)  # conflicts with a concurrent invite
     close_registrations(ctx, session, event_id)
+    close_nominations(ctx, session, event_id)
     count = 0
     while True:
         batch = ctx.store.with_status(event_id, list(domain.OPEN_STATUSES), 500, session)
@@ -766,3 +777,361 @@ def close_registrations(ctx: Context, session: ClientSession, event_id: str) -> 
                 values = {"status": "revoked", "updated_at": now()}
                 ctx.store.update_registration(reg["id"], reg["version"], values, entry, session)
         count += len(batch)
+
+
+# --- national nominations ---------------------------------------------------------
+
+_requested_nominations = NominationRequestedPayloadSchema()
+_nomination_changed = NominationChangedPayloadSchema()
+
+
+def add_coordinator(ctx: Context, row: dict[str, Any], by: str) -> dict[str, Any]:
+    """Register a country's national contact point (the secretariat keeps the list)."""
+    coordinator = {"id": str(uuid.uuid4()), **row, "created_at": now(), "created_by": by}
+    try:
+        ctx.store.insert_coordinator(coordinator)
+    except DuplicateKeyError as exc:
+        raise Conflict(f"{row['email']} is already a coordinator of {row['country']}.") from exc
+    return coordinator
+
+
+def _recipients(ctx: Context, session: ClientSession, country: str) -> list[dict[str, str]]:
+    return [
+        {"email": c["email"], "name": c.get("name", ""), "language": c.get("language", "en")}
+        for c in ctx.store.coordinators_of(country, session)
+    ]
+
+
+def quota_view(ctx: Context, event_id: str, session: ClientSession | None = None) -> dict:
+    """Per country: places, used, remaining, and how many coordinators it has."""
+    countries = {}
+    for quota in ctx.store.quotas_of(event_id, session):
+        countries[quota["country"]] = {
+            "places": quota["places"],
+            "used": quota["used"],
+            "remaining": domain.remaining(quota["places"], quota["used"]),
+            "coordinators": len(ctx.store.coordinators_of(quota["country"], session)),
+        }
+    return {"event_id": event_id, "countries": countries}
+
+
+def set_quotas(ctx: Context, event_id: str, quotas: dict[str, int], by: str) -> dict[str, Any]:
+    """Give each country its places on a nomination event (a country left out
+    keeps its nominations but has no places left). A country whose places grew
+    moves its earliest substitutes up, and its coordinators are asked (again)
+    for nominations."""
+
+    def work(session: ClientSession) -> dict[str, Any]:
+        store, at = ctx.store, now()
+        event = domain.check_quota_event(store.get_event(event_id, session), event_id)
+        errors = domain.quota_errors(event, quotas)
+        if errors:
+            raise Invalid("Places go to the host and guest countries only.", errors=errors)
+        current = {q["country"] for q in store.quotas_of(event_id, session)}
+        targets = {**dict.fromkeys(current - set(quotas), 0), **quotas}
+        for country, places in sorted(targets.items()):
+            before = store.set_quota(event_id, country, places, at, session)
+            if places > before.get("places", 0):
+                _move_up(ctx, session, event_id, country, places, before.get("used", 0))
+            if places > 0 and places != before.get("places"):
+                _ask_for_nominations(
+                    ctx, session, event, country, places, before.get("version", 0) + 1
+                )
+        return quota_view(ctx, event_id, session)
+
+    return ctx.transaction(work)
+
+
+def _ask_for_nominations(
+    ctx: Context,
+    session: ClientSession,
+    event: dict[str, Any],
+    country: str,
+    places: int,
+    version: int,
+) -> None:
+    recipients = _recipients(ctx, session, country)
+    if not recipients:
+        return  # nobody to ask: the secretariat sees it in the answer (coordinators: 0)
+    payload = {
+        "event_id": event["id"],
+        "country": country,
+        "places": places,
+        "recipients": recipients,
+        "nominate_url": domain.nominate_url(ctx.settings.public_base_url, event["id"]),
+        "nomination_deadline": event.get("nomination_deadline"),
+        "event": event_snapshot(event),
+        "version": version,
+        "occurred_at": now(),
+    }
+    ctx.outbox.add(
+        session,
+        topic="internal.nomination.requested",
+        key=event["id"],
+        seq=version,
+        subject=f"{event['id']}|{country}",
+        payload=_requested_nominations.dump(payload),
+    )
+
+
+def _move_up(
+    ctx: Context, session: ClientSession, event_id: str, country: str, places: int, used: int
+) -> list[dict[str, Any]]:
+    """Free places go to the country's earliest substitutes, who then count and
+    await the secretariat like any nomination."""
+    moved = []
+    while domain.remaining(places, used) > 0:
+        sub = ctx.store.earliest_substitute(event_id, country, session)
+        if sub is None:
+            break
+        entry = _history("move_up", SYSTEM, "nominated", "nominated")
+        updated = ctx.store.update_nomination(
+            sub["id"], sub["version"], {"substitute": False, "updated_at": now()}, entry, session
+        )
+        if updated is None:
+            raise Conflict("A nomination changed while this request was applied; try again.")
+        ctx.store.use_places(event_id, country, 1, session)
+        used += 1
+        moved.append(updated)
+    return moved
+
+
+def nominate(
+    ctx: Context, event_id: str, row: dict[str, Any], country: str, by: str, on_behalf: bool
+) -> dict[str, Any]:
+    """Nominate one person of ``country``; beyond the country's places 409
+    (a substitute takes no place until it moves up). The country's quota
+    document is written first, so of concurrent nominations for its last place
+    only one commits; the others are retried and find no place left."""
+    nomination_id = str(uuid.uuid4())
+
+    def work(session: ClientSession) -> dict[str, Any]:
+        store, at = ctx.store, now()
+        domain.check_nominable(store.get_event(event_id, session), event_id, at)
+        quota = store.lock_quota(event_id, country, session)
+        if quota is None:
+            raise NotFound(f"{country} has no places to nominate for on this event.")
+        if store.nominated(event_id, row["email"], session) or store.invited(
+            event_id, row["email"], session
+        ):
+            raise Conflict(f"{row['email']} is already nominated or invited to this event.")
+        substitute = bool(row.get("substitute"))
+        left = domain.remaining(quota["places"], quota["used"])
+        if not substitute and left <= 0:
+            raise Conflict(
+                f"{country} has used its {quota['places']} places; nominate a substitute, or "
+                "ask the secretariat for more.",
+                remaining=0,
+            )
+        extra = {"on_behalf": True} if on_behalf else {}
+        nomination = {
+            "id": nomination_id,
+            "event_id": event_id,
+            **row,
+            "country": country,
+            "substitute": substitute,
+            "status": "nominated",
+            "version": 1,
+            "nominated_by": by,
+            "on_behalf": on_behalf,
+            "created_at": at,
+            "updated_at": at,
+            "invitation_id": None,
+            "history": [_history("nominate", by, None, "nominated", **extra)],
+        }
+        store.insert_nomination(nomination, session)
+        if not substitute:
+            store.use_places(event_id, country, 1, session)
+        return nomination
+
+    for _attempt in range(3):
+        try:
+            return ctx.transaction(work)
+        except DuplicateKeyError:
+            continue  # nominated concurrently: the next round refuses it
+    raise Conflict(f"{row['email']} is already nominated or invited to this event.")
+
+
+def decide_nomination(
+    ctx: Context, nomination_id: str, decision: str, by: str, reason: str = ""
+) -> dict[str, Any]:
+    """The secretariat approves a nomination (it becomes an invitation: the RSVP
+    link, the mail, the calendar) or rejects it (the place goes back to the
+    country); the country's coordinators are told either way."""
+    token = domain.new_token()
+    invitation_id = str(uuid.uuid4())
+
+    def work(session: ClientSession) -> dict[str, Any]:
+        store = ctx.store
+        nom = store.nomination(nomination_id, session)
+        if nom is None:
+            raise NotFound(f"There is no nomination {nomination_id}.")
+        if nom["status"] != "nominated":
+            raise IllegalTransition(f"The nomination is already {nom['status']}.", nom["status"])
+        if decision == "approve" and nom.get("substitute"):
+            raise Conflict("A substitute is approved once a place frees up and it moves up.")
+        event = store.get_event(nom["event_id"], session)
+        quota = store.lock_quota(nom["event_id"], nom["country"], session) or {}
+        if decision == "approve":
+            domain.check_invitable(event, nom["event_id"], now())
+            assert event is not None
+            updated = _approve(ctx, session, nom, event, token, invitation_id, by)
+            moved: list[dict[str, Any]] = []
+        else:
+            values = {"status": "rejected", "reason": reason, "updated_at": now()}
+            entry = _history("reject", by, "nominated", "rejected", reason=reason)
+            updated = store.update_nomination(nom["id"], nom["version"], values, entry, session)
+            if updated is None:
+                raise Conflict("The nomination changed while this request was applied.")
+            moved = _give_back(ctx, session, nom, quota)
+        left = _left(ctx, session, nom)
+        _tell_coordinators(
+            ctx, session, "internal.nomination.decided", updated, event or {}, left, moved, reason
+        )
+        return updated
+
+    return ctx.transaction(work)
+
+
+def _approve(
+    ctx: Context,
+    session: ClientSession,
+    nom: dict[str, Any],
+    event: dict[str, Any],
+    token: str,
+    invitation_id: str,
+    by: str,
+) -> dict[str, Any]:
+    """The nomination's participation record: an invitation (``origin:
+    nomination``) announced and mailed as every invitation is."""
+    at = now()
+    trail = [{k: v for k, v in e.items() if k != "version"} for e in nom.get("history", [])]
+    invitation = {
+        "id": invitation_id,
+        "event_id": nom["event_id"],
+        **{k: nom[k] for k in ("email", "name", "country", "role", "language")},
+        "organisation": nom.get("organisation", ""),
+        "origin": "nomination",
+        "nomination_id": nom["id"],
+        "status": "pending",
+        "version": 1,
+        "token_hash": domain.token_hash(token),
+        "promoted": False,
+        "on_behalf": False,
+        "created_at": at,
+        "updated_at": at,
+        "answered_at": None,
+        "waitlisted_at": None,
+        "sent_count": 1,
+        "created_by": by,
+        "history": [*trail, _history("approve", by, "nominated", "pending", version=1)],
+    }
+    url = domain.rsvp_url(ctx.settings.public_base_url, token)
+    _write_invitations(ctx, session, nom["event_id"], [(invitation, url)])
+    values = {"status": "approved", "invitation_id": invitation_id, "updated_at": at}
+    entry = _history("approve", by, "nominated", "approved")
+    updated = ctx.store.update_nomination(nom["id"], nom["version"], values, entry, session)
+    if updated is None:
+        raise Conflict("The nomination changed while this request was applied; try again.")
+    return updated
+
+
+def _give_back(
+    ctx: Context, session: ClientSession, nom: dict[str, Any], quota: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """A nomination that held a place no longer does: the place goes back to the
+    country, and to its earliest substitute if it has one."""
+    if nom.get("substitute"):
+        return []
+    ctx.store.use_places(nom["event_id"], nom["country"], -1, session)
+    return _move_up(
+        ctx,
+        session,
+        nom["event_id"],
+        nom["country"],
+        quota.get("places", 0),
+        quota.get("used", 1) - 1,
+    )
+
+
+def _left(ctx: Context, session: ClientSession, nom: dict[str, Any]) -> int:
+    """The places the nomination's country has left, as this transaction sees them."""
+    quota = ctx.store.quota(nom["event_id"], nom["country"], session) or {"places": 0, "used": 0}
+    return domain.remaining(quota["places"], quota["used"])
+
+
+def close_nominations(ctx: Context, session: ClientSession, event_id: str) -> int:
+    """The event was cancelled: nominations still awaiting the secretariat are revoked."""
+    count = 0
+    while True:
+        batch = ctx.store.nominations_open(event_id, 500, session)
+        if not batch:
+            return count
+        for nom in batch:
+            entry = _history("event_cancelled", SYSTEM, "nominated", "revoked")
+            values = {"status": "revoked", "updated_at": now()}
+            ctx.store.update_nomination(nom["id"], nom["version"], values, entry, session)
+        count += len(batch)
+
+
+def _tell_coordinators(
+    ctx: Context,
+    session: ClientSession,
+    topic: str,
+    nom: dict[str, Any],
+    event: dict[str, Any],
+    left: int,
+    moved: list[dict[str, Any]],
+    reason: str = "",
+) -> None:
+    recipients = _recipients(ctx, session, nom["country"])
+    if not recipients:
+        return
+    payload = {
+        "nomination_id": nom["id"],
+        "event_id": nom["event_id"],
+        "country": nom["country"],
+        "status": nom["status"],
+        "nominee_name": nom["name"],
+        "reason": reason,
+        "moved_up_name": ", ".join(m["name"] for m in moved),
+        "remaining": left,
+        "recipients": recipients,
+        "event": event_snapshot(event),
+        "version": nom["version"],
+        "occurred_at": now(),
+    }
+    ctx.outbox.add(
+        session,
+        topic=topic,
+        key=nom["event_id"],
+        seq=nom["version"],
+        subject=nom["id"],
+        payload=_nomination_changed.dump(payload),
+    )
+
+
+def _free_nominated_place(
+    ctx: Context, session: ClientSession, inv: dict[str, Any], action: str, when: datetime
+) -> None:
+    """An approved nominee declined, was revoked or expired: the nomination says
+    so, the place goes back to the country (or its earliest substitute), and its
+    coordinators are told, unless the whole event was cancelled."""
+    status = domain.NOMINATION_OF_STATUS.get(inv["status"])
+    nom = ctx.store.nomination(inv["nomination_id"], session) if status else None
+    if nom is None or nom["status"] != "approved":
+        return
+    quota = ctx.store.lock_quota(nom["event_id"], nom["country"], session) or {}
+    entry = _history(action, SYSTEM, "approved", status, invitation_status=inv["status"])
+    updated = ctx.store.update_nomination(
+        nom["id"], nom["version"], {"status": status, "updated_at": when}, entry, session
+    )
+    if updated is None:
+        raise Conflict("The nomination changed while this request was applied; try again.")
+    moved = _give_back(ctx, session, nom, quota)
+    if action != "event_cancelled":
+        event = ctx.store.get_event(nom["event_id"], session) or {}
+        left = _left(ctx, session, nom)
+        _tell_coordinators(
+            ctx, session, "internal.nomination.place_freed", updated, event, left, moved
+        )

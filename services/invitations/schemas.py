@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from services.invitations.domain import REGISTRATION_STATUSES, RESPONSES
+from services.invitations.domain import (
+    MAX_PLACES,
+    NOMINATION_STATUSES,
+    REGISTRATION_STATUSES,
+    RESPONSES,
+)
 from shared.fields import CountryCode, LanguageCode, PersonName
 from shared.http import ListArgs, PageSchema
 from shared.payloads.invitations import (
@@ -228,3 +233,91 @@ class RegistrationLinkSchema(Schema):
     can_confirm = fields.Boolean()
     can_cancel = fields.Boolean()
     event = fields.Nested(RsvpEventSchema)
+
+
+# --- national nominations ---------------------------------------------------------
+
+
+class CoordinatorBodySchema(Schema):
+    """A national contact point, as the secretariat registers them."""
+
+    country = CountryCode(required=True)
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    name = PersonName(required=True, validate=validate.Length(min=1, max=200))
+    language = LanguageCode(load_default="en")
+
+
+class CoordinatorSchema(CoordinatorBodySchema):
+    id = fields.String()
+    created_at = fields.AwareDateTime()
+
+
+class CoordinatorListSchema(PageSchema):
+    items = fields.List(fields.Nested(CoordinatorSchema))
+
+
+class CoordinatorQuerySchema(ListArgs):
+    country = CountryCode()
+
+
+class PlacesSchema(Schema):
+    places = fields.Integer(required=True, validate=validate.Range(min=0, max=MAX_PLACES))
+
+
+class CountryQuotaSchema(Schema):
+    places = fields.Integer()
+    used = fields.Integer(metadata={"description": "nominations holding a place"})
+    remaining = fields.Integer()
+    coordinators = fields.Integer(metadata={"description": "registered coordinators to mail"})
+
+
+class QuotasSchema(Schema):
+    event_id = fields.String()
+    countries = fields.Dict(keys=fields.String(), values=fields.Nested(CountryQuotaSchema))
+
+
+class NomineeSchema(InviteeSchema):
+    """An invitee of a nomination; ``country`` defaults to the coordinator's."""
+
+    country = CountryCode(load_default=None)
+    substitute = fields.Boolean(
+        load_default=False, metadata={"description": "takes no place until one frees up"}
+    )
+
+
+class NominationSchema(Schema):
+    id = fields.String()
+    event_id = fields.String()
+    country = fields.String()
+    email = fields.String()
+    name = fields.String()
+    organisation = fields.String()
+    role = fields.String()
+    language = fields.String()
+    substitute = fields.Boolean()
+    status = fields.String(validate=validate.OneOf(NOMINATION_STATUSES))
+    version = fields.Integer()
+    nominated_by = fields.String()
+    on_behalf = fields.Boolean()
+    created_at = fields.AwareDateTime()
+    updated_at = fields.AwareDateTime()
+    invitation_id = fields.String(
+        allow_none=True, metadata={"description": "approved: its invitation"}
+    )
+    reason = fields.String(metadata={"description": "rejected: why"})
+    history = fields.List(fields.Nested(HistoryEntrySchema))
+
+
+class NominationListSchema(PageSchema):
+    items = fields.List(fields.Nested(NominationSchema))
+    quota = fields.Nested(
+        CountryQuotaSchema, metadata={"description": "a coordinator: their country's places"}
+    )
+    counts = fields.Dict(
+        metadata={"description": "the secretariat: per country places, used, remaining, by_status"}
+    )
+
+
+class NominationQuerySchema(ListArgs):
+    status = fields.String(validate=validate.OneOf(NOMINATION_STATUSES))
+    country = CountryCode()

@@ -16,6 +16,15 @@ Collections:
   person may register again); the confirmation token only as its SHA-256.
   A confirmed one points to its participation record in ``invitations``
   (``origin: registration``), whose status it mirrors.
+- ``coordinators``: the national contact points, one per (country, e-mail):
+  whom nomination requests and decisions are mailed to.
+- ``quotas``: one document per (event, country): its ``places`` and the
+  ``used`` ones (nominations that count); every nomination, decision and freed
+  place of the country writes it in its transaction, so concurrent nominations
+  for the last place conflict on it and only one commits.
+- ``nominations``: one per (event, lower-cased e-mail), unique; an approved one
+  points to its participation record (``origin: nomination``).
+- ``nomination_reports``: one row per event whose unused places were reported.
 - ``reminders``: one row per (invitation, schedule step), unique.
 - ``rate_limits``: fixed-window counters per endpoint and client (:mod:`shared.ratelimit`).
 """
@@ -73,6 +82,10 @@ class InvitationStore:
         self.invitations = db["invitations"]
         self.reminders = db["reminders"]
         self.registrations = db["registrations"]
+        self.coordinators = db["coordinators"]
+        self.quotas = db["quotas"]
+        self.nominations = db["nominations"]
+        self.nomination_reports = db["nomination_reports"]
         self.rate_limits = FixedWindowLimiter(db["rate_limits"])
 
     def ensure_indexes(self) -> None:
@@ -106,6 +119,19 @@ class InvitationStore:
         r.create_index([("event_id", ASCENDING), ("stakeholder_type", ASCENDING)])
         r.create_index([("event_id", ASCENDING), ("country", ASCENDING)])
         r.create_index([("status", ASCENDING), ("expires_at", ASCENDING)])
+        self.coordinators.create_index(
+            [("country", ASCENDING), ("email", ASCENDING)], unique=True, name="one_per_country"
+        )
+        self.quotas.create_index([("event_id", ASCENDING), ("country", ASCENDING)])
+        n = self.nominations
+        n.create_index(
+            [("event_id", ASCENDING), ("email", ASCENDING)], unique=True, name="one_nomination"
+        )
+        n.create_index([("event_id", ASCENDING), ("country", ASCENDING), ("created_at", ASCENDING)])
+        n.create_index([("event_id", ASCENDING), ("status", ASCENDING)])
+        self.events.create_index(
+            [("registration", ASCENDING), ("status", ASCENDING), ("nomination_deadline", ASCENDING)]
+        )
         self.events.create_index([("status", ASCENDING), ("registration_deadline", ASCENDING)])
         self.reminders.create_index(
             [("invitation_id", ASCENDING), ("step", ASCENDING)], unique=True, name="once_per_step"
@@ -367,6 +393,183 @@ class InvitationStore:
                 str(row["_id"]): row["n"] for row in self.registrations.aggregate(pipeline)
             }
         return out
+
+    # --- coordinators -----------------------------------------------------
+
+    def insert_coordinator(self, coordinator: dict[str, Any]) -> None:
+        self.coordinators.insert_one(to_db(coordinator))
+
+    def coordinator(self, coordinator_id: str) -> dict[str, Any] | None:
+        doc = self.coordinators.find_one({"_id": coordinator_id})
+        return from_db(doc) if doc else None
+
+    def delete_coordinator(self, coordinator_id: str) -> bool:
+        return self.coordinators.delete_one({"_id": coordinator_id}).deleted_count == 1
+
+    def find_coordinators(
+        self, query: dict[str, Any], skip: int, limit: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        total = self.coordinators.count_documents(query)
+        cursor = (
+            self.coordinators.find(query)
+            .sort([("country", ASCENDING), ("email", ASCENDING)])
+            .skip(skip)
+            .limit(limit)
+        )
+        return [from_db(d) for d in cursor], total
+
+    def coordinators_of(
+        self, country: str, session: ClientSession | None = None
+    ) -> list[dict[str, Any]]:
+        cursor = self.coordinators.find({"country": country}, session=session).sort("email", 1)
+        return [from_db(d) for d in cursor]
+
+    # --- quotas -------------------------------------------------------------
+
+    def quotas_of(
+        self, event_id: str, session: ClientSession | None = None
+    ) -> list[dict[str, Any]]:
+        cursor = self.quotas.find({"event_id": event_id}, session=session).sort("country", 1)
+        return [from_db(d) for d in cursor]
+
+    def quota(
+        self, event_id: str, country: str, session: ClientSession | None = None
+    ) -> dict[str, Any] | None:
+        doc = self.quotas.find_one({"_id": f"{event_id}|{country}"}, session=session)
+        return from_db(doc) if doc else None
+
+    def lock_quota(
+        self, event_id: str, country: str, session: ClientSession
+    ) -> dict[str, Any] | None:
+        """Write the country's quota document first, then read it (the
+        conflict point of its nominations, like the seats document of seats);
+        None when the country has no places on the event."""
+        doc = self.quotas.find_one_and_update(
+            {"_id": f"{event_id}|{country}"},
+            {"$inc": {"changes": 1}},
+            return_document=ReturnDocument.AFTER,
+            session=session,
+        )
+        return from_db(doc) if doc else None
+
+    def set_quota(
+        self, event_id: str, country: str, places: int, at: datetime, session: ClientSession
+    ) -> dict[str, Any]:
+        """The country's places (created with none used); returns it as it was before."""
+        doc = self.quotas.find_one_and_update(
+            {"_id": f"{event_id}|{country}"},
+            {
+                "$set": {"places": places, "updated_at": at},
+                "$inc": {"changes": 1, "version": 1},
+                "$setOnInsert": {"event_id": event_id, "country": country, "used": 0},
+            },
+            upsert=True,
+            return_document=ReturnDocument.BEFORE,
+            session=session,
+        )
+        return from_db(doc) if doc else {"places": 0, "used": 0, "version": 0}
+
+    def use_places(self, event_id: str, country: str, n: int, session: ClientSession) -> None:
+        self.quotas.update_one(
+            {"_id": f"{event_id}|{country}"},
+            {"$inc": {"used": n, "changes": 1}},
+            session=session,
+        )
+
+    # --- nominations ----------------------------------------------------
+
+    def insert_nomination(self, nomination: dict[str, Any], session: ClientSession) -> None:
+        self.nominations.insert_one(to_db(nomination), session=session)
+
+    def nomination(
+        self, nomination_id: str, session: ClientSession | None = None
+    ) -> dict[str, Any] | None:
+        doc = self.nominations.find_one({"_id": nomination_id}, session=session)
+        return from_db(doc) if doc else None
+
+    def nominated(self, event_id: str, email: str, session: ClientSession | None = None) -> bool:
+        query = {"event_id": event_id, "email": email}
+        return self.nominations.find_one(query, {"_id": 1}, session=session) is not None
+
+    def update_nomination(
+        self,
+        nomination_id: str,
+        expected_version: int,
+        values: dict[str, Any],
+        history: dict[str, Any],
+        session: ClientSession,
+    ) -> dict[str, Any] | None:
+        doc = self.nominations.find_one_and_update(
+            {"_id": nomination_id, "version": expected_version},
+            {"$set": values, "$inc": {"version": 1}, "$push": {"history": history}},
+            return_document=ReturnDocument.AFTER,
+            session=session,
+        )
+        return from_db(doc) if doc else None
+
+    def earliest_substitute(
+        self, event_id: str, country: str, session: ClientSession
+    ) -> dict[str, Any] | None:
+        doc = self.nominations.find_one(
+            {"event_id": event_id, "country": country, "status": "nominated", "substitute": True},
+            sort=[("created_at", ASCENDING), ("_id", ASCENDING)],
+            session=session,
+        )
+        return from_db(doc) if doc else None
+
+    def find_nominations(
+        self, query: dict[str, Any], sort: list[tuple[str, int]], skip: int, limit: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        total = self.nominations.count_documents(query)
+        cursor = self.nominations.find(query, {"history": 0}).sort(sort).skip(skip).limit(limit)
+        return [from_db(doc) for doc in cursor], total
+
+    def nomination_counts(self, query: dict[str, Any]) -> dict[str, dict[str, int]]:
+        """Per country, the matching nominations per status."""
+        pipeline = [
+            {"$match": query},
+            {"$group": {"_id": {"c": "$country", "s": "$status"}, "n": {"$sum": 1}}},
+        ]
+        out: dict[str, dict[str, int]] = {}
+        for row in self.nominations.aggregate(pipeline):
+            out.setdefault(row["_id"]["c"], {})[row["_id"]["s"]] = row["n"]
+        return out
+
+    def nominations_open(
+        self, event_id: str, limit: int, session: ClientSession
+    ) -> list[dict[str, Any]]:
+        cursor = (
+            self.nominations.find({"event_id": event_id, "status": "nominated"}, session=session)
+            .sort([("created_at", ASCENDING), ("_id", ASCENDING)])
+            .limit(limit)
+        )
+        return [from_db(d) for d in cursor]
+
+    # --- the nomination deadline --------------------------------------------
+
+    def events_past_nomination_deadline(self, now: datetime) -> list[dict[str, Any]]:
+        """Published nomination events whose nomination deadline has passed and
+        whose unused places were not reported yet."""
+        query = {
+            "registration": "nomination",
+            "status": "published",
+            "nomination_deadline": {"$lte": now},
+        }
+        events = [from_db(d) for d in self.events.find(query)]
+        done = {
+            d["_id"]
+            for d in self.nomination_reports.find(
+                {"_id": {"$in": [e["id"] for e in events]}}, {"_id": 1}
+            )
+        }
+        return [e for e in events if e["id"] not in done]
+
+    def record_report(self, event_id: str, at: datetime, session: ClientSession) -> bool:
+        """Mark the event's unused places reported; False when it already was."""
+        if self.nomination_reports.find_one({"_id": event_id}, session=session) is not None:
+            return False
+        self.nomination_reports.insert_one({"_id": event_id, "at": at}, session=session)
+        return True
 
     # --- reminders --------------------------------------------------------
 

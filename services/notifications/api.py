@@ -49,7 +49,7 @@ def store() -> NotificationStore:
 
 def _feed_query() -> dict[str, Any]:
     principal = current_principal()
-    return store().feed_query(principal.sub, principal.verified_email)
+    return store().feed_query(principal.sub, principal.verified_email, principal.roles)
 
 
 @blp.route("/notifications")

@@ -33,6 +33,7 @@ class NotificationsSettings(Settings):
     smtp_password: str = ""
     smtp_timeout_s: int = 10
     mail_from: str = "MLP Ops <no-reply@mlp-ops.local>"
+    secretariat_mail: str = "Programme secretariat <secretariat@mlp-ops.local>"
     public_url: str = f"http://127.0.0.1:{DEFAULT_PORT}"
     unsubscribe_secret: str = DEVELOPMENT_UNSUBSCRIBE_SECRET
     webhook_allow_loopback: bool = True
@@ -82,6 +83,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> NotificationsSett
         smtp_password=env.str("SMTP_PASSWORD", ""),
         smtp_timeout_s=env.int("SMTP_TIMEOUT_SECONDS", 10),
         mail_from=_mailbox(env.str("MAIL_FROM", "MLP Ops <no-reply@mlp-ops.local>")),
+        secretariat_mail=_mailbox(
+            env.str("SECRETARIAT_MAIL", "Programme secretariat <secretariat@mlp-ops.local>"),
+            "SECRETARIAT_MAIL",
+        ),
         public_url=env.str("NOTIFICATIONS_PUBLIC_URL", f"http://127.0.0.1:{common['port']}").rstrip(
             "/"
         ),
@@ -114,12 +119,12 @@ def _days(env: Env, name: str, default: int) -> int:
     return days
 
 
-def _mailbox(value: str) -> str:
-    """MLP_MAIL_FROM as given, once the e-mail package reads it as one mailbox."""
+def _mailbox(value: str, name: str = "MAIL_FROM") -> str:
+    """MLP_<name> as given, once the e-mail package reads it as one mailbox."""
     try:
         parse_mailbox(value)
     except ValueError as exc:
-        raise SystemExit(f"MLP_MAIL_FROM: {exc}") from exc
+        raise SystemExit(f"MLP_{name}: {exc}") from exc
     return value
 
 

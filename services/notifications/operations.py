@@ -63,6 +63,7 @@ def queue_mail(
     calendar: CalendarPart | None = None,
     action_url: str | None = None,
     feed_link: str | None = None,
+    feed_role: str | None = None,
     trace: TraceContext | None = None,
 ) -> bool:
     """Render one mail and put it in the mail outbox, with its feed entry, unless
@@ -72,7 +73,8 @@ def queue_mail(
     fails the record for everyone else.
 
     ``action_url`` is the mail's button (an RSVP link is a credential: it goes
-    to the mailbox only); the feed entry links ``feed_link``, an API path."""
+    to the mailbox only); the feed entry links ``feed_link``, an API path, and
+    is shown to everyone holding ``feed_role`` too (the secretariat's notices)."""
     email = domain.normalise_email(recipient.email)
     key = domain.idempotency_key(cause_id, email, template)
     if ctx.store.has_mail(key, session):  # read first: a duplicate key would abort the transaction
@@ -139,6 +141,7 @@ def queue_mail(
         event_id=event_id,
         link=feed_link,
         at=now,
+        role=feed_role,
     )
     return not error
 
@@ -267,6 +270,7 @@ def add_feed(
     event_id: str | None,
     link: str | None,
     at: datetime,
+    role: str | None = None,
 ) -> None:
     ctx.store.insert_feed(
         {
@@ -274,6 +278,7 @@ def add_feed(
             "key": key,
             "email": email,
             "sub": sub,
+            "role": role,
             "kind": kind,
             "title": title,
             "event_id": event_id,

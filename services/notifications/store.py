@@ -61,6 +61,7 @@ class NotificationStore:
         self.mails.create_index([("cause_id", ASCENDING)])
         self.feed.create_index([("email", ASCENDING), ("created_at", DESCENDING)])
         self.feed.create_index([("sub", ASCENDING), ("created_at", DESCENDING)])
+        self.feed.create_index([("role", ASCENDING), ("created_at", DESCENDING)])
         self.feed.create_index([("key", ASCENDING)], unique=True)
         self.subscriptions.create_index(
             [("topics", ASCENDING), ("status", ASCENDING), ("_id", ASCENDING)]
@@ -180,12 +181,18 @@ class NotificationStore:
     def opt_out(self, email_hash: str, at: datetime) -> None:
         self.optouts.update_one({"_id": email_hash}, {"$setOnInsert": {"at": at}}, upsert=True)
 
-    def feed_query(self, sub: str | None, email: str | None) -> dict[str, Any]:
+    def feed_query(
+        self, sub: str | None, email: str | None, roles: frozenset[str] = frozenset()
+    ) -> dict[str, Any]:
+        """The feed of a caller: items for their ``sub`` or address, and items for
+        a role they hold (the secretariat's notices)."""
         clauses: list[dict[str, Any]] = []
         if sub:
             clauses.append({"sub": sub})
         if email:
             clauses.append({"email": email})
+        if roles:
+            clauses.append({"role": {"$in": sorted(roles)}})
         return {"$or": clauses} if clauses else {"_id": None}
 
     def feed_page(

@@ -9,6 +9,7 @@ from datetime import datetime
 from marshmallow import Schema, fields, validate
 
 from shared.payloads import PERSONAL, PayloadSchema
+from shared.payloads.documents import Recipient, RecipientSchema
 
 ROLES = ("government_official", "expert", "stakeholder", "observer", "speaker")
 # How a participation came about: a personal invitation, an open registration
@@ -256,4 +257,134 @@ class RegistrationRejectedPayloadSchema(PayloadSchema):
     language = fields.String(required=True)
     reason = fields.String(required=True, metadata={PERSONAL: True})
     event = fields.Nested(IssuedEventSchema)
+    occurred_at = fields.AwareDateTime(required=True)
+
+
+# --- national nominations ---------------------------------------------------------
+
+NOMINATION_STATUSES = ("nominated", "approved", "rejected", "declined", "revoked", "expired")
+DECISIONS = ("approved", "rejected")
+
+
+@dataclass(frozen=True, kw_only=True)
+class NominationRequestedPayload:
+    """A country has places on a nomination event: its coordinators are asked to nominate."""
+
+    event_id: str
+    country: str
+    places: int
+    recipients: list[Recipient]
+    nominate_url: str
+    version: int
+    occurred_at: datetime
+    nomination_deadline: datetime | None = None
+    event: IssuedEvent | None = None
+
+
+class NominationRequestedPayloadSchema(PayloadSchema):
+    """``internal.nomination.requested``: the mail asking a country's national
+    coordinators (``recipients``, sealed) for nominations within ``places``."""
+
+    model = NominationRequestedPayload
+
+    event_id = fields.String(required=True)
+    country = fields.String(required=True)
+    places = fields.Integer(required=True)
+    recipients = fields.List(
+        fields.Nested(RecipientSchema), required=True, metadata={PERSONAL: True}
+    )
+    nominate_url = fields.String(
+        required=True, metadata={"description": "the API coordinators nominate at (no credential)"}
+    )
+    nomination_deadline = fields.AwareDateTime(allow_none=True)
+    event = fields.Nested(IssuedEventSchema)
+    version = fields.Integer(required=True, metadata={"description": "the country's quota version"})
+    occurred_at = fields.AwareDateTime(required=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NominationChangedPayload:
+    """The secretariat decided on a nomination, or a nominee's place came free."""
+
+    nomination_id: str
+    event_id: str
+    country: str
+    status: str
+    nominee_name: str
+    remaining: int
+    recipients: list[Recipient]
+    version: int
+    occurred_at: datetime
+    reason: str = ""
+    moved_up_name: str = ""
+    event: IssuedEvent | None = None
+
+
+class NominationChangedPayloadSchema(PayloadSchema):
+    """``internal.nomination.decided`` (``status`` approved or rejected, with the
+    reason) and ``internal.nomination.place_freed`` (the nominee declined, was
+    revoked or expired): what the country's coordinators are told, with the
+    places it has left and the substitute who moved up, if one did. Names, the
+    reason and the recipients travel sealed."""
+
+    model = NominationChangedPayload
+
+    nomination_id = fields.String(required=True)
+    event_id = fields.String(required=True)
+    country = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(NOMINATION_STATUSES))
+    nominee_name = fields.String(required=True, metadata={PERSONAL: True})
+    reason = fields.String(metadata={PERSONAL: True})
+    moved_up_name = fields.String(
+        metadata={PERSONAL: True, "description": "the substitute who took the place"}
+    )
+    remaining = fields.Integer(required=True, metadata={"description": "the country's places left"})
+    recipients = fields.List(
+        fields.Nested(RecipientSchema), required=True, metadata={PERSONAL: True}
+    )
+    event = fields.Nested(IssuedEventSchema)
+    version = fields.Integer(required=True)
+    occurred_at = fields.AwareDateTime(required=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnusedPlaces:
+    country: str
+    places: int
+    used: int
+    unused: int
+
+
+class UnusedPlacesSchema(Schema):
+    model = UnusedPlaces
+
+    country = fields.String(required=True)
+    places = fields.Integer(required=True)
+    used = fields.Integer(required=True)
+    unused = fields.Integer(required=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class QuotaUnusedPayload:
+    """The nomination deadline passed with places left: the secretariat is told."""
+
+    event_id: str
+    countries: list[UnusedPlaces]
+    version: int
+    occurred_at: datetime
+    nomination_deadline: datetime | None = None
+    event: IssuedEvent | None = None
+
+
+class QuotaUnusedPayloadSchema(PayloadSchema):
+    """``internal.nomination.quota_unused``: per country the places nobody was
+    nominated for at the deadline (no personal data)."""
+
+    model = QuotaUnusedPayload
+
+    event_id = fields.String(required=True)
+    countries = fields.List(fields.Nested(UnusedPlacesSchema), required=True)
+    nomination_deadline = fields.AwareDateTime(allow_none=True)
+    event = fields.Nested(IssuedEventSchema)
+    version = fields.Integer(required=True)
     occurred_at = fields.AwareDateTime(required=True)
