@@ -1,11 +1,12 @@
-"""Sample bodies and valid payloads: a ``POST /v1/events`` body, and the payloads
-of ``event.*``, ``invitation.*`` and ``internal.invitation.issued`` as their
+"""Sample bodies and valid payloads: ``POST /v1/events`` and ``POST /v1/proposals``
+bodies, and the payloads of ``event.*``, ``invitation.*``,
+``internal.invitation.issued`` and ``internal.proposal.decided`` as their
 producers publish them (each keyword argument replaces a field)."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 
@@ -88,6 +89,53 @@ def issued_payload(
             "timezone": "Europe/Tallinn",
             "venue": {"city": "Tallinn", "country": "EE", "online": False},
         },
+        "occurred_at": datetime.now(UTC).isoformat(),
+        **overrides,
+    }
+
+
+def proposal_body(**overrides: Any) -> dict[str, Any]:
+    """A valid ``POST /v1/proposals`` body: Lithuania offers a peer review, some
+    months from today."""
+    first = date.today() + timedelta(days=150)
+    body: dict[str, Any] = {
+        "title": "Youth Guarantee outreach through municipal youth centres",
+        "policy_summary": "How Lithuania's municipalities reach young people not in "
+        "employment, education or training through youth centres and mobile workers.",
+        "format": "peer_review",
+        "preferred_period": {
+            "from": first.isoformat(),
+            "to": (first + timedelta(days=60)).isoformat(),
+        },
+        "languages": ["en", "lt"],
+        "themes": ["youth", "outreach"],
+        "contact": {
+            "name": "Rūta Kazlauskienė",
+            "email": "ruta.kazlauskiene@example.lt",
+            "phone": "+370 5 266 4201",
+            "organisation": "Ministry of Social Security and Labour",
+        },
+        "language": "en",
+    }
+    body.update(overrides)
+    return body
+
+
+def proposal_decided_payload(
+    proposal_id: str | None = None, version: int = 2, **overrides: Any
+) -> dict[str, Any]:
+    """A valid ``internal.proposal.decided`` payload (an acceptance)."""
+    return {
+        "proposal_id": proposal_id or str(uuid.uuid4()),
+        "country": "LT",
+        "status": "accepted",
+        "title": "Youth Guarantee outreach through municipal youth centres",
+        "event_id": str(uuid.uuid4()),
+        "reason": "",
+        "recipients": [
+            {"email": "coordinator@example.lt", "name": "Rūta Kazlauskienė", "language": "en"}
+        ],
+        "version": version,
         "occurred_at": datetime.now(UTC).isoformat(),
         **overrides,
     }

@@ -140,6 +140,19 @@ def current_principal() -> Principal:
     return g.get("principal", ANONYMOUS)
 
 
+def coordinator_country(principal: Principal) -> str:
+    """The one country a coordinator (a national contact point) acts for: the
+    token's ``country`` claim. A token without one acts for no country, so
+    whatever a coordinator may do is refused to it (403)."""
+    if not principal.country:
+        raise Problem(
+            403,
+            "A coordinator acts for one country, and this token names none "
+            "(its 'country' claim is missing).",
+        )
+    return principal.country
+
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
