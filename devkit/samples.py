@@ -139,3 +139,22 @@ def proposal_decided_payload(
         "occurred_at": datetime.now(UTC).isoformat(),
         **overrides,
     }
+
+
+def proposal_payload(
+    proposal_id: str | None = None, version: int = 1, **overrides: Any
+) -> dict[str, Any]:
+    """A valid ``proposal.*`` payload as the events service publishes it (submitted)."""
+    body = proposal_body()
+    return {
+        **{k: body[k] for k in ("title", "policy_summary", "format", "preferred_period")},
+        "languages": body["languages"],
+        "themes": body["themes"],
+        "proposal_id": proposal_id or str(uuid.uuid4()),
+        "country": "LT",
+        "status": "submitted",
+        "event_id": None,
+        "version": version,
+        "occurred_at": datetime.now(UTC).isoformat(),
+        **overrides,
+    }

@@ -32,6 +32,8 @@ TEMPLATES: dict[str, bool] = {
     "revoked": True,
     "cancelled": True,
     "changed": True,
+    "proposal_accepted": True,
+    "proposal_declined": True,
     "invitation_reminder": False,
     "document_reminder": False,
     "papers_available": False,
@@ -41,6 +43,8 @@ TEMPLATES: dict[str, bool] = {
 LANGUAGES = ("en", "fr", "de")
 DEFAULT_LANGUAGE = "en"
 
+# internal.proposal.decided status -> the mail it causes (to the proposing coordinator).
+PROPOSAL_TEMPLATES = {"accepted": "proposal_accepted", "declined": "proposal_declined"}
 # invitation.* status -> the mail it causes (accepted with promoted=true: "promoted").
 STATUS_TEMPLATES = {
     "accepted": "accepted",
