@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
 
 from devkit.auth import auth
 from devkit.samples import proposal_body
-from tests.helpers import outbox_payload
+from services.events.app import create_app
+from tests.helpers import outbox_payload, running_app
 
 SEC = auth("secretariat")
 LT_EMAIL = "coordinator@socmin.example.lt"
@@ -321,3 +323,22 @@ def test_the_openapi_document_lists_the_proposal_routes(events_client):
         "/v1/proposals/{proposal_id}/decline",
     ):
         assert path in paths
+
+
+def test_only_a_verified_address_is_told_the_decision(events_settings):
+    """As in production, an address the identity provider did not verify is not
+    the coordinator's: it is neither stored nor mailed."""
+    strict = replace(events_settings, jwt_require_verified_email=True)
+    body = {k: v for k, v in proposal_body().items() if k != "contact"}
+    with running_app(create_app, strict) as app:
+        client = app.test_client()
+        claimed = auth("coordinator", country="LT", email=LT_EMAIL, email_verified=False)
+        problem = _problem(client.post("/v1/proposals", json=body, headers=claimed), 422)
+        assert "contact" in problem["errors"]
+        assert _written(app) == (0, 0, 0)
+        with_contact = client.post("/v1/proposals", json=proposal_body(), headers=claimed)
+        assert with_contact.status_code == 201
+        assert with_contact.json["submitted_by"]["email"] is None
+        verified = client.post("/v1/proposals", json=body, headers=LT)
+        assert verified.status_code == 201
+        assert verified.json["submitted_by"]["email"] == LT_EMAIL
