@@ -83,6 +83,7 @@ def test_a_coordinator_proposes_for_their_country_and_partners_hear_no_personal_
     ("headers", "body", "status", "field"),
     [
         (auth("coordinator", email=LT_EMAIL), proposal_body(), 403, None),  # no country claim
+        (auth("coordinator", country="ZZ", email=LT_EMAIL), proposal_body(), 403, None),
         (LT, proposal_body(country="DE"), 403, None),  # another country's
         (SEC, proposal_body(), 403, None),  # the secretariat does not propose
         (auth("participant", country="LT"), proposal_body(), 403, None),
