@@ -1,12 +1,13 @@
-"""Sample bodies and valid payloads: a ``POST /v1/events`` body, and the payloads
-of ``event.*``, ``invitation.*``, ``internal.invitation.issued`` and the
-``internal.registration.*`` topics as their producers publish them (each keyword
+"""Sample bodies and valid payloads: ``POST /v1/events`` and ``POST /v1/proposals``
+bodies, and the payloads of ``event.*``, ``invitation.*``,
+``internal.invitation.issued``, the ``internal.registration.*`` topics and
+``internal.proposal.decided`` as their producers publish them (each keyword
 argument replaces a field)."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 
@@ -139,6 +140,72 @@ def registration_rejected_payload(
         "language": "en",
         "reason": "The places are kept for practitioners.",
         "event": _snapshot(),
+        "occurred_at": datetime.now(UTC).isoformat(),
+        **overrides,
+    }
+
+
+def proposal_body(**overrides: Any) -> dict[str, Any]:
+    """A valid ``POST /v1/proposals`` body: Lithuania offers a peer review, some
+    months from today."""
+    first = date.today() + timedelta(days=150)
+    body: dict[str, Any] = {
+        "title": "Youth Guarantee outreach through municipal youth centres",
+        "policy_summary": "How Lithuania's municipalities reach young people not in "
+        "employment, education or training through youth centres and mobile workers.",
+        "format": "peer_review",
+        "preferred_period": {
+            "from": first.isoformat(),
+            "to": (first + timedelta(days=60)).isoformat(),
+        },
+        "languages": ["en", "lt"],
+        "themes": ["youth", "outreach"],
+        "contact": {
+            "name": "Rūta Kazlauskienė",
+            "email": "ruta.kazlauskiene@example.lt",
+            "phone": "+370 5 266 4201",
+            "organisation": "Ministry of Social Security and Labour",
+        },
+        "language": "en",
+    }
+    body.update(overrides)
+    return body
+
+
+def proposal_decided_payload(
+    proposal_id: str | None = None, version: int = 2, **overrides: Any
+) -> dict[str, Any]:
+    """A valid ``internal.proposal.decided`` payload (an acceptance)."""
+    return {
+        "proposal_id": proposal_id or str(uuid.uuid4()),
+        "country": "LT",
+        "status": "accepted",
+        "title": "Youth Guarantee outreach through municipal youth centres",
+        "event_id": str(uuid.uuid4()),
+        "reason": "",
+        "recipients": [
+            {"email": "coordinator@example.lt", "name": "Rūta Kazlauskienė", "language": "en"}
+        ],
+        "version": version,
+        "occurred_at": datetime.now(UTC).isoformat(),
+        **overrides,
+    }
+
+
+def proposal_payload(
+    proposal_id: str | None = None, version: int = 1, **overrides: Any
+) -> dict[str, Any]:
+    """A valid ``proposal.*`` payload as the events service publishes it (submitted)."""
+    body = proposal_body()
+    return {
+        **{k: body[k] for k in ("title", "policy_summary", "format", "preferred_period")},
+        "languages": body["languages"],
+        "themes": body["themes"],
+        "proposal_id": proposal_id or str(uuid.uuid4()),
+        "country": "LT",
+        "status": "submitted",
+        "event_id": None,
+        "version": version,
         "occurred_at": datetime.now(UTC).isoformat(),
         **overrides,
     }

@@ -20,6 +20,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 import jwt
+import pycountry
 from flask import g, request
 
 from shared.config import Settings
@@ -138,6 +139,26 @@ class Authenticator:
 def current_principal() -> Principal:
     """The caller of the request in hand (authenticated before the view runs)."""
     return g.get("principal", ANONYMOUS)
+
+
+def coordinator_country(principal: Principal) -> str:
+    """The one country a coordinator (a national contact point) acts for: the
+    token's ``country`` claim. A token without one, or with one that is no ISO
+    3166-1 alpha-2 code, acts for no country, so whatever a coordinator may do
+    is refused to it (403)."""
+    if not principal.country:
+        raise Problem(
+            403,
+            "A coordinator acts for one country, and this token names none "
+            "(its 'country' claim is missing).",
+        )
+    if len(principal.country) != 2 or pycountry.countries.get(alpha_2=principal.country) is None:
+        raise Problem(
+            403,
+            f"A coordinator acts for one country, and this token's 'country' claim "
+            f"{principal.country!r} is not an ISO 3166-1 alpha-2 code.",
+        )
+    return principal.country
 
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -15,7 +15,11 @@ from dataclasses import dataclass
 from marshmallow import Schema
 
 from shared.payloads.documents import DocumentPayloadSchema, ReminderPayloadSchema
-from shared.payloads.events import EventPayloadSchema
+from shared.payloads.events import (
+    EventPayloadSchema,
+    ProposalDecidedPayloadSchema,
+    ProposalPayloadSchema,
+)
 from shared.payloads.invitations import (
     InvitationIssuedPayloadSchema,
     InvitationPayloadSchema,
@@ -64,6 +68,24 @@ TOPICS: tuple[Topic, ...] = (
         "A programme event took place and was closed.",
         EventPayloadSchema,
     ),
+    Topic(
+        "proposal.submitted",
+        "events",
+        "A country's coordinator proposed to host a peer learning event.",
+        ProposalPayloadSchema,
+    ),
+    Topic(
+        "proposal.accepted",
+        "events",
+        "A hosting proposal was accepted; `event_id` names the draft event made from it.",
+        ProposalPayloadSchema,
+    ),
+    Topic(
+        "proposal.declined",
+        "events",
+        "A hosting proposal was declined.",
+        ProposalPayloadSchema,
+    ),
     Topic("invitation.sent", "invitations", "An invitation was issued.", InvitationPayloadSchema),
     Topic(
         "invitation.accepted",
@@ -111,6 +133,12 @@ TOPICS: tuple[Topic, ...] = (
         NotificationPayloadSchema,
     ),
     # Internal: personal data and credentials the notifications service needs.
+    Topic(
+        "internal.proposal.decided",
+        "events",
+        "A hosting proposal was accepted or declined: whom to tell, and the reason.",
+        ProposalDecidedPayloadSchema,
+    ),
     Topic(
         "internal.invitation.issued",
         "invitations",

@@ -1,5 +1,5 @@
-"""HTTP routes of the events service (thin: validation and authorisation here,
-write paths in ``operations``)."""
+"""HTTP routes of the events service, programme events and hosting proposals
+(thin: validation and authorisation here, write paths in ``operations``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from flask import Response, jsonify, request
 from flask.views import MethodView
 
 from services.events import operations
-from services.events.domain import query_terms, visibility_filter
+from services.events.domain import proposal_filter, query_terms, visibility_filter
 from services.events.operations import Context
 from services.events.schemas import (
     CancelSchema,
@@ -18,13 +18,21 @@ from services.events.schemas import (
     EventPatchSchema,
     EventQuerySchema,
     EventSchema,
+    ProposalAcceptSchema,
+    ProposalCreateSchema,
+    ProposalDeclineSchema,
+    ProposalListSchema,
+    ProposalQuerySchema,
+    ProposalSchema,
 )
-from shared.auth import current_principal, require_roles
+from shared.auth import Principal, coordinator_country, current_principal, require_roles
 from shared.http import etag, page_body, parse_sort
 from shared.problems import Problem
 from shared.web import ApiBlueprint, service_context
 
-blp = ApiBlueprint("events", __name__, url_prefix="/v1", description="Programme events")
+blp = ApiBlueprint(
+    "events", __name__, url_prefix="/v1", description="Programme events and hosting proposals"
+)
 
 SORTABLE = {
     "starts_on": "starts_on",
@@ -144,5 +152,93 @@ def cancel_event(args: dict[str, Any], event_id: str) -> Response:
             "cancel",
             reason=args.get("reason", ""),
             if_match=request.headers.get("If-Match"),
+        )
+    )
+
+
+# --- hosting proposals -------------------------------------------------------
+
+PROPOSAL_SORTABLE = {"submitted_at": "submitted_at", "updated_at": "updated_at", "title": "title"}
+_proposal_schema = ProposalSchema()
+PROPOSAL_READERS = ("secretariat", "ops", "coordinator")
+
+
+def _respond_proposal(proposal: dict[str, Any], status: int = 200) -> Response:
+    response = jsonify(_proposal_schema.dump(proposal))
+    response.status_code = status
+    response.headers["ETag"] = etag(proposal["version"])
+    if status == 201:
+        response.headers["Location"] = f"/v1/proposals/{proposal['id']}"
+    return response
+
+
+def _readable(principal: Principal) -> dict[str, Any]:
+    """The proposals filter of the caller: a coordinator without a country is 403."""
+    if principal.has_any({"secretariat", "ops"}):
+        return proposal_filter(principal, None)
+    return proposal_filter(principal, coordinator_country(principal))
+
+
+@blp.route("/proposals")
+class Proposals(MethodView):
+    @require_roles(*PROPOSAL_READERS)
+    @blp.arguments(ProposalQuerySchema, location="query")
+    @blp.response(200, ProposalListSchema)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Proposals, newest first: all for the secretariat, a coordinator's country's for them."""
+        clauses: list[dict[str, Any]] = [_readable(current_principal())]
+        for name in ("status", "country"):
+            if name in args:
+                clauses.append({name: args[name]})
+        sort = parse_sort(args["sort"], PROPOSAL_SORTABLE, default="-submitted_at")
+        page, size = args["page"], args["page_size"]
+        items, total = ctx().store.find_proposals({"$and": clauses}, sort, (page - 1) * size, size)
+        return page_body(items, total, page, size)
+
+    @require_roles("coordinator")
+    @blp.arguments(ProposalCreateSchema)
+    @blp.response(201, ProposalSchema)
+    def post(self, fields: dict[str, Any]) -> Response:
+        """Propose to host a peer learning event, for the coordinator's own country."""
+        principal = current_principal()
+        country = coordinator_country(principal)
+        return _respond_proposal(operations.submit_proposal(ctx(), fields, principal, country), 201)
+
+
+@blp.route("/proposals/<proposal_id>")
+class ProposalItem(MethodView):
+    @require_roles(*PROPOSAL_READERS)
+    @blp.response(200, ProposalSchema)
+    def get(self, proposal_id: str) -> Response:
+        """One proposal; another country's is 404 to a coordinator."""
+        query = {"$and": [{"_id": proposal_id}, _readable(current_principal())]}
+        items, _ = ctx().store.find_proposals(query, [("_id", 1)], 0, 1)
+        if not items:
+            raise Problem(404, f"There is no proposal {proposal_id}.")
+        return _respond_proposal(items[0])
+
+
+@blp.route("/proposals/<proposal_id>/accept", methods=["POST"])
+@require_roles("secretariat")
+@blp.arguments(ProposalAcceptSchema(partial=True), required=False)
+@blp.response(200, ProposalSchema)
+def accept_proposal(choices: dict[str, Any], proposal_id: str) -> Response:
+    """Accept a submitted proposal: a draft event is made from it (its ``event_id``);
+    the body sets the draft's ``programme`` and any other event field (secretariat)."""
+    proposal, _ = operations.accept_proposal(
+        ctx(), proposal_id, choices, current_principal(), request.headers.get("If-Match")
+    )
+    return _respond_proposal(proposal)
+
+
+@blp.route("/proposals/<proposal_id>/decline", methods=["POST"])
+@require_roles("secretariat")
+@blp.arguments(ProposalDeclineSchema)
+@blp.response(200, ProposalSchema)
+def decline_proposal(args: dict[str, Any], proposal_id: str) -> Response:
+    """Decline a submitted proposal with a reason, which the coordinator is sent (secretariat)."""
+    return _respond_proposal(
+        operations.decline_proposal(
+            ctx(), proposal_id, args["reason"], current_principal(), request.headers.get("If-Match")
         )
     )

@@ -1,7 +1,8 @@
 """marshmallow schemas of the events service's HTTP bodies and query arguments.
 
-The payload of the topics it produces (``event.*``) is published in
-:mod:`shared.payloads.events`, with the event fields both share."""
+The payloads of the topics it produces (``event.*``, ``proposal.*``) are
+published in :mod:`shared.payloads.events`, with the event and proposal fields
+both share."""
 
 from __future__ import annotations
 
@@ -9,10 +10,18 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from services.events.domain import validate_event
-from shared.fields import CountryCode
+from services.events.domain import validate_event, validate_proposal
+from shared.fields import CountryCode, LanguageCode, PersonName
 from shared.http import ListArgs, PageSchema
-from shared.payloads.events import FORMATS, SLUG, STATUSES, EventFieldsSchema
+from shared.payloads.events import (
+    FORMATS,
+    PROPOSAL_STATUSES,
+    SLUG,
+    STATUSES,
+    EventFieldsSchema,
+    PeriodSchema,
+    ProposalFieldsSchema,
+)
 
 
 class EventCreateSchema(EventFieldsSchema):
@@ -50,6 +59,9 @@ class EventSchema(EventFieldsSchema):
     cancellation_reason = fields.String(allow_none=True)
     completed_at = fields.AwareDateTime(allow_none=True)
     participation = fields.Nested(ParticipationSchema)
+    proposal_id = fields.String(
+        allow_none=True, metadata={"description": "the hosting proposal it was made from"}
+    )
 
 
 class EventListSchema(PageSchema):
@@ -64,3 +76,91 @@ class EventQuerySchema(ListArgs):
     from_ = fields.Date(data_key="from", metadata={"description": "Events ending on or after"})
     to = fields.Date(metadata={"description": "Events starting on or before"})
     q = fields.String(validate=validate.Length(min=1, max=200))
+
+
+# --- hosting proposals -----------------------------------------------------
+
+
+class ContactSchema(Schema):
+    """Who at the proposing country's administration to talk to; told of the decision too."""
+
+    name = PersonName(required=True, validate=validate.Length(min=1, max=200))
+    email = fields.Email(required=True)
+    phone = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Regexp(r"^\+?[0-9 ()./-]{4,40}$", error="Give a telephone number."),
+    )
+    organisation = fields.String(load_default="", validate=validate.Length(max=200))
+
+
+class ProposalCreateSchema(ProposalFieldsSchema):
+    country = CountryCode(
+        load_default=None,
+        metadata={"description": "the coordinator's own country (the token's); any other is 403"},
+    )
+    contact = fields.Nested(ContactSchema, load_default=None, allow_none=True)
+    language = LanguageCode(
+        load_default="en", metadata={"description": "the language the decision is written in"}
+    )
+
+    @validates_schema
+    def _cross_field_rules(self, data: dict[str, Any], **_: Any) -> None:
+        errors = validate_proposal(data)
+        if errors:
+            raise ValidationError(errors)
+
+
+class SubmitterSchema(Schema):
+    sub = fields.String()
+    email = fields.String(allow_none=True)
+
+
+class ProposalSchema(ProposalFieldsSchema):
+    """A hosting proposal as the API shows it (to the secretariat and the
+    coordinators of its country)."""
+
+    id = fields.String()
+    country = fields.String()
+    status = fields.String(validate=validate.OneOf(PROPOSAL_STATUSES))
+    version = fields.Integer()
+    contact = fields.Nested(ContactSchema, allow_none=True)
+    language = fields.String()
+    submitted_at = fields.AwareDateTime()
+    submitted_by = fields.Nested(SubmitterSchema)
+    updated_at = fields.AwareDateTime()
+    decided_at = fields.AwareDateTime(allow_none=True)
+    decline_reason = fields.String(allow_none=True)
+    event_id = fields.String(
+        allow_none=True, metadata={"description": "accepted: the draft event made from it"}
+    )
+    preferred_period = fields.Nested(PeriodSchema)
+
+
+class ProposalListSchema(PageSchema):
+    items = fields.List(fields.Nested(ProposalSchema))
+
+
+class ProposalQuerySchema(ListArgs):
+    status = fields.String(validate=validate.OneOf(PROPOSAL_STATUSES))
+    country = CountryCode(metadata={"description": "The proposing country"})
+
+
+class ProposalAcceptSchema(EventFieldsSchema):
+    """What the secretariat sets on the draft at acceptance (load it with
+    ``partial=True``): ``programme`` at least, which a proposal does not name,
+    and any other event field but the host, which is the proposing country."""
+
+    class Meta:
+        exclude = ("host_country",)
+
+
+class ProposalDeclineSchema(Schema):
+    reason = fields.String(
+        required=True,
+        validate=[
+            validate.Length(min=1, max=2000),
+            validate.Regexp(r"(?s).*\S", error="Say why the proposal is declined."),
+        ],
+        metadata={"description": "sent to the coordinator"},
+    )

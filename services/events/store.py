@@ -1,6 +1,6 @@
 """MongoDB access of the events service: the ``events`` collection, its
-indexes (one per query path of the catalogue) and the participation read
-model built from invitation topics."""
+indexes (one per query path of the catalogue), the hosting ``proposals`` and
+the participation read model built from invitation topics."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.client_session import ClientSession
 from pymongo.database import Database
 
+from services.events.domain import LATER_FIELDS
 from shared.readmodel import apply_if_newer
 
 DATE_FIELDS = ("starts_on", "ends_on")
@@ -25,7 +26,7 @@ def to_db(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def from_db(doc: dict[str, Any]) -> dict[str, Any]:
-    event = {k: v for k, v in doc.items() if k not in {"_id", "search_terms"}}
+    event = {**LATER_FIELDS, **{k: v for k, v in doc.items() if k not in {"_id", "search_terms"}}}
     event["id"] = doc["_id"]
     for name in DATE_FIELDS:
         if isinstance(event.get(name), str):
@@ -33,10 +34,34 @@ def from_db(doc: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
+def proposal_to_db(values: dict[str, Any]) -> dict[str, Any]:
+    """The preferred period is stored as ISO dates (``from``, ``to``), as event dates are."""
+    doc = dict(values)
+    period = doc.get("preferred_period")
+    if period is not None:
+        doc["preferred_period"] = {
+            "from": period["from_"].isoformat(),
+            "to": period["to"].isoformat(),
+        }
+    return doc
+
+
+def proposal_from_db(doc: dict[str, Any]) -> dict[str, Any]:
+    proposal = {k: v for k, v in doc.items() if k != "_id"}
+    proposal["id"] = doc["_id"]
+    period = doc["preferred_period"]
+    proposal["preferred_period"] = {
+        "from_": date.fromisoformat(period["from"]),
+        "to": date.fromisoformat(period["to"]),
+    }
+    return proposal
+
+
 class EventStore:
     def __init__(self, db: Database) -> None:
         self.events = db["events"]
         self.participants = db["participants"]
+        self.proposals = db["proposals"]
 
     def ensure_indexes(self) -> None:
         """One index per catalogue query path; each ends on the default sort."""
@@ -51,6 +76,10 @@ class EventStore:
         e.create_index([("created_at", DESCENDING)])
         e.create_index([("search_terms", ASCENDING)])
         self.participants.create_index([("event_id", ASCENDING), ("status", ASCENDING)])
+        p = self.proposals
+        p.create_index([("country", ASCENDING), ("submitted_at", DESCENDING)])
+        p.create_index([("status", ASCENDING), ("submitted_at", DESCENDING)])
+        p.create_index([("submitted_at", DESCENDING)])
 
     def get(self, event_id: str, session: ClientSession | None = None) -> dict[str, Any] | None:
         doc = self.events.find_one({"_id": event_id}, session=session)
@@ -81,6 +110,42 @@ class EventStore:
             session=session,
         )
         return from_db(doc) if doc else None
+
+    # --- hosting proposals ---------------------------------------------------
+
+    def insert_proposal(self, proposal: dict[str, Any], session: ClientSession) -> None:
+        doc = proposal_to_db({k: v for k, v in proposal.items() if k != "id"})
+        doc["_id"] = proposal["id"]
+        self.proposals.insert_one(doc, session=session)
+
+    def proposal(
+        self, proposal_id: str, session: ClientSession | None = None
+    ) -> dict[str, Any] | None:
+        doc = self.proposals.find_one({"_id": proposal_id}, session=session)
+        return proposal_from_db(doc) if doc else None
+
+    def find_proposals(
+        self, query: dict[str, Any], sort: list[tuple[str, int]], skip: int, limit: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        total = self.proposals.count_documents(query)
+        cursor = self.proposals.find(query).sort(sort).skip(skip).limit(limit)
+        return [proposal_from_db(doc) for doc in cursor], total
+
+    def update_proposal(
+        self,
+        proposal_id: str,
+        expected_version: int,
+        values: dict[str, Any],
+        session: ClientSession,
+    ) -> dict[str, Any] | None:
+        """Apply ``values`` if the proposal is still at ``expected_version``; bump the version."""
+        doc = self.proposals.find_one_and_update(
+            {"_id": proposal_id, "version": expected_version},
+            {"$set": proposal_to_db(values), "$inc": {"version": 1}},
+            return_document=ReturnDocument.AFTER,
+            session=session,
+        )
+        return proposal_from_db(doc) if doc else None
 
     # --- participation read model (from invitation.* topics) ---------------
 

@@ -44,6 +44,8 @@ TEMPLATES: dict[str, bool] = {
     "nomination_rejected": True,
     "nomination_place_freed": True,
     "quota_unused": True,
+    "proposal_accepted": True,
+    "proposal_declined": True,
     "invitation_reminder": False,
     "document_reminder": False,
     "papers_available": False,
@@ -53,6 +55,8 @@ TEMPLATES: dict[str, bool] = {
 LANGUAGES = ("en", "fr", "de")
 DEFAULT_LANGUAGE = "en"
 
+# internal.proposal.decided status -> the mail it causes (to the proposing coordinator).
+PROPOSAL_TEMPLATES = {"accepted": "proposal_accepted", "declined": "proposal_declined"}
 # invitation.* status -> the mail it causes (accepted with promoted=true: "promoted").
 STATUS_TEMPLATES = {
     "accepted": "accepted",

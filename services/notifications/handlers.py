@@ -25,7 +25,7 @@ from services.notifications.operations import (
 from shared.consumer import Message, Subscriptions
 from shared.payloads import load_payload, plain
 from shared.payloads.documents import DocumentPayload, DocumentReminderPayload
-from shared.payloads.events import EventPayload
+from shared.payloads.events import EventPayload, ProposalDecidedPayload
 from shared.payloads.invitations import (
     InvitationIssuedPayload,
     InvitationPayload,
@@ -511,6 +511,40 @@ def on_document_reminder_due(
             },
             event_id=reminder.event_id,
         )
+
+
+# --- hosting proposals ------------------------------------------------------
+
+
+@subscriptions.handler("internal.proposal.decided")
+def on_proposal_decided(
+    message: Message[ProposalDecidedPayload], ctx: Context, session: ClientSession
+) -> None:
+    """Tell the proposing coordinator (and the proposal's contact) the secretariat's
+    decision, with the reason of a decline."""
+    decided = message.payload
+    template = domain.PROPOSAL_TEMPLATES[decided.status]
+    for person in decided.recipients:
+        queue_mail(
+            ctx,
+            session,
+            template=template,
+            cause_id=message.envelope.id,
+            recipient=Recipient(person.email, person.name, person.language),
+            context={
+                "event": {"title": decided.title},
+                "title": decided.title,
+                "reason": decided.reason,
+            },
+            event_id=decided.event_id,
+            feed_link=f"/v1/proposals/{decided.proposal_id}",
+        )
+
+
+@subscriptions.handler("proposal.submitted", "proposal.accepted", "proposal.declined")
+def on_proposal_record(message: Message[Any], ctx: Context, session: ClientSession) -> None:
+    """Proposal records mail nobody (internal.proposal.decided does): partners' webhooks."""
+    _webhooks(message, ctx, session)
 
 
 @subscriptions.handler(

@@ -68,7 +68,8 @@ class Recipient:
 
 
 class RecipientSchema(Schema):
-    """Someone a paper reminder goes to (the documents service's due dates name them)."""
+    """Someone a mail goes to: a paper reminder's recipients (the documents
+    service's due dates name them), a hosting proposal's coordinator."""
 
     model = Recipient
 

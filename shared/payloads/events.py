@@ -1,5 +1,6 @@
-"""Payloads of the ``event.*`` topics (producer: the events service), and the
-vocabulary of programme events they carry."""
+"""Payloads of the ``event.*``, ``proposal.*`` and ``internal.proposal.*``
+topics (producer: the events service), and the vocabulary of programme events
+and hosting proposals they carry."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from datetime import date, datetime
 from marshmallow import Schema, fields, validate
 
 from shared.fields import CountryCode, LanguageCode, TimeZone
-from shared.payloads import PayloadSchema
+from shared.payloads import PERSONAL, PayloadSchema
+from shared.payloads.documents import Recipient, RecipientSchema
 
 FORMATS = (
     "peer_review",
@@ -140,3 +142,116 @@ class EventPayloadSchema(EventFieldsSchema, PayloadSchema):
     occurred_at = fields.AwareDateTime(required=True)
     changed = fields.List(fields.String())
     reason = fields.String()
+
+
+# --- hosting proposals (``proposal.*``, ``internal.proposal.decided``) ---------
+
+# A country's proposal to host a peer learning event: submitted by its national
+# coordinator, then accepted (a draft event is made from it) or declined.
+PROPOSAL_STATUSES = ("submitted", "accepted", "declined")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Period:
+    from_: date
+    to: date
+
+
+class PeriodSchema(Schema):
+    """When the country would like to hold the event (the first and last possible day)."""
+
+    model = Period
+
+    from_ = fields.Date(required=True, data_key="from")
+    to = fields.Date(required=True)
+
+
+class ProposalFieldsSchema(Schema):
+    """What a coordinator proposes (the events service's HTTP schemas extend it)."""
+
+    title = fields.String(required=True, validate=validate.Length(min=3, max=200))
+    policy_summary = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=5000),
+        metadata={"description": "the practice or emerging policy the country would present"},
+    )
+    format = fields.String(required=True, validate=validate.OneOf(FORMATS))
+    preferred_period = fields.Nested(PeriodSchema, required=True)
+    languages = fields.List(
+        LanguageCode(), load_default=lambda: ["en"], validate=validate.Length(min=1, max=24)
+    )
+    themes = fields.List(
+        fields.String(validate=validate.Length(min=1, max=50)),
+        load_default=list,
+        validate=validate.Length(max=20),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProposalPayload:
+    """A hosting proposal as partners may know it: no contact, no reason."""
+
+    proposal_id: str
+    country: str
+    status: str
+    title: str
+    policy_summary: str
+    format: str
+    preferred_period: Period
+    version: int
+    occurred_at: datetime
+    languages: list[str] = field(default_factory=lambda: ["en"])
+    themes: list[str] = field(default_factory=list)
+    event_id: str | None = None
+
+
+class ProposalPayloadSchema(ProposalFieldsSchema, PayloadSchema):
+    """Payload of every ``proposal.*`` topic. ``proposal.accepted`` adds
+    ``event_id``, the draft event made from it. No personal data: the contact
+    and the secretariat's reason go to the coordinator only."""
+
+    model = ProposalPayload
+
+    proposal_id = fields.String(required=True)
+    country = CountryCode(required=True, metadata={"description": "the country offering to host"})
+    status = fields.String(required=True, validate=validate.OneOf(PROPOSAL_STATUSES))
+    version = fields.Integer(required=True)
+    occurred_at = fields.AwareDateTime(required=True)
+    event_id = fields.String(
+        allow_none=True, metadata={"description": "accepted: the draft event made from it"}
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProposalDecidedPayload:
+    """A proposal was accepted or declined: whom to tell, in which language."""
+
+    proposal_id: str
+    country: str
+    status: str
+    title: str
+    recipients: list[Recipient]
+    version: int
+    occurred_at: datetime
+    event_id: str | None = None
+    reason: str = ""
+
+
+class ProposalDecidedPayloadSchema(PayloadSchema):
+    """``internal.proposal.decided``: what the notifications service needs to
+    tell the proposing coordinator (and the proposal's contact) of the decision;
+    the recipients and the reason travel sealed."""
+
+    model = ProposalDecidedPayload
+
+    proposal_id = fields.String(required=True)
+    country = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(PROPOSAL_STATUSES[1:]))
+    title = fields.String(required=True)
+    event_id = fields.String(allow_none=True)
+    reason = fields.String(metadata={PERSONAL: True})
+    recipients = fields.List(
+        fields.Nested(RecipientSchema), required=True, metadata={PERSONAL: True}
+    )
+    version = fields.Integer(required=True)
+    occurred_at = fields.AwareDateTime(required=True)

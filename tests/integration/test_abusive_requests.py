@@ -15,7 +15,14 @@ from devkit.auth import auth
 
 SERVICES = ("events", "invitations", "documents", "notifications")
 EVERYONE = auth(
-    "secretariat", "participant", "expert", "partner", "ops", email="someone@example.org"
+    "secretariat",
+    "participant",
+    "expert",
+    "partner",
+    "ops",
+    "coordinator",
+    email="someone@example.org",
+    country="LT",
 )
 DEEP = 100_000
 

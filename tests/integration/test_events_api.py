@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from devkit.auth import auth
@@ -315,3 +317,119 @@ def test_health_readiness_and_metrics(events_client):
     events_client.get("/v1/events")
     metrics = events_client.get("/metrics").get_data(as_text=True)
     assert "mlp_http_request_seconds" in metrics
+
+
+# --- the ways in: registration, moderation, nomination deadline ---------------
+
+
+def test_an_event_stored_before_the_ways_in_reads_and_changes_with_their_defaults(
+    events_client, events_app
+):
+    """Events written before ``registration`` existed have none of the new fields
+    in MongoDB: they read as invitation-only, a change does not count them as
+    changed, and its record carries the defaults."""
+    event = _create(events_client)
+    db = events_app.extensions["mlp"].db
+    new_fields = ["registration", "registration_moderated", "nomination_deadline", "proposal_id"]
+    db.events.update_one({"_id": event["id"]}, {"$unset": {name: "" for name in new_fields}})
+    shown = events_client.get(f"/v1/events/{event['id']}", headers=SEC).json
+    assert shown["registration"] == "invitation"
+    assert shown["registration_moderated"] is False
+    assert shown["nomination_deadline"] is None
+    assert shown["proposal_id"] is None
+    unchanged = events_client.patch(
+        f"/v1/events/{event['id']}", json={"registration": "invitation"}, headers=SEC
+    )
+    assert unchanged.headers["ETag"] == '"1"'  # the default is what it was
+    changed = events_client.patch(
+        f"/v1/events/{event['id']}", json={"title": "Renamed review"}, headers=SEC
+    )
+    assert changed.status_code == 200, changed.json
+    record = _outbox(events_app)[-1]["payload"]
+    assert record["changed"] == ["title"]
+    assert record["registration"] == "invitation"
+    assert record["registration_moderated"] is False
+    assert record["nomination_deadline"] is None
+
+
+def test_a_draft_may_change_its_way_in_a_published_event_keeps_it(events_client, events_app):
+    draft = _create(events_client, format="conference")
+    opened = events_client.patch(
+        f"/v1/events/{draft['id']}",
+        json={"registration": "open", "registration_moderated": True},
+        headers=SEC,
+    )
+    assert opened.status_code == 200, opened.json
+    assert opened.json["registration"] == "open"
+    published = events_client.post(f"/v1/events/{draft['id']}/publish", headers=SEC).json
+    before = len(_outbox(events_app))
+    refused = events_client.patch(
+        f"/v1/events/{published['id']}", json={"registration": "invitation"}, headers=SEC
+    )
+    assert refused.status_code == 409
+    assert refused.content_type == "application/problem+json"
+    assert refused.json["fields"] == ["registration"]
+    # Moderation may still be turned on or off.
+    moderated = events_client.patch(
+        f"/v1/events/{published['id']}", json={"registration_moderated": False}, headers=SEC
+    )
+    assert moderated.status_code == 200
+    shown = events_client.get(f"/v1/events/{published['id']}", headers=SEC).json
+    assert (shown["registration"], shown["registration_moderated"]) == ("open", False)
+    assert len(_outbox(events_app)) == before + 1
+
+
+@pytest.mark.parametrize(
+    ("create", "change", "field"),
+    [
+        ({"registration": "open"}, {"visibility": "invitation_only"}, "registration"),
+        ({}, {"nomination_deadline": "2027-02-01T12:00:00Z"}, "nomination_deadline"),
+        (
+            {"registration": "nomination", "nomination_deadline": "2027-02-01T12:00:00Z"},
+            {"registration": "invitation"},
+            "nomination_deadline",
+        ),
+        (
+            {"registration": "nomination"},
+            {"nomination_deadline": "2027-03-10T08:00:00+02:00"},  # the day it starts
+            "nomination_deadline",
+        ),
+        ({}, {"registration": "lottery"}, "registration"),
+        ({}, {"registration": None}, "registration"),
+        ({}, {"proposal_id": "p-1"}, "proposal_id"),  # set by acceptance only
+        ({}, {"nomination_deadline": "2027-02-01T12:00:00"}, "nomination_deadline"),
+    ],
+)
+def test_a_change_that_breaks_the_ways_in_rules_is_refused(
+    events_client, events_app, create, change, field
+):
+    event = _create(events_client, **create)
+    before = events_client.get(f"/v1/events/{event['id']}", headers=SEC).json
+    response = events_client.patch(f"/v1/events/{event['id']}", json=change, headers=SEC)
+    assert response.status_code == 422, response.json
+    assert response.content_type == "application/problem+json"
+    assert field in response.json["errors"]
+    assert events_client.get(f"/v1/events/{event['id']}", headers=SEC).json == before
+    assert len(_outbox(events_app)) == 1
+
+
+def test_a_nomination_event_is_created_with_its_deadline(events_client):
+    event = _create(
+        events_client, registration="nomination", nomination_deadline="2027-02-01T12:00:00+02:00"
+    )
+    assert event["registration"] == "nomination"
+    shown = events_client.get(f"/v1/events/{event['id']}", headers=SEC).json
+    assert datetime.fromisoformat(shown["nomination_deadline"]) == datetime(
+        2027, 2, 1, 10, tzinfo=UTC
+    )
+    response = events_client.post(
+        "/v1/events",
+        json=event_body(registration="nomination", nomination_deadline="2027-04-01T12:00:00Z"),
+        headers=SEC,
+    )
+    assert response.status_code == 422
+    assert "nomination_deadline" in response.json["errors"]
+    assert (
+        events_client.post("/v1/events", json=event_body(proposal_id="p"), headers=SEC).status_code
+        == 422
+    )
