@@ -28,6 +28,7 @@ from services.invitations.schemas import (
 from shared.auth import current_principal, require_roles
 from shared.errors import DomainError
 from shared.http import client_key, etag, page_body, parse_sort
+from shared.pages import wants_html
 from shared.problems import Problem, problem_from_domain_error
 from shared.web import ApiBlueprint, service_context
 
@@ -368,14 +369,6 @@ def _rate_limit() -> None:
         )
 
 
-def _wants_html() -> bool:
-    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
-    return (
-        best == "text/html"
-        and request.accept_mimetypes["text/html"] > request.accept_mimetypes["application/json"]
-    )
-
-
 def _rsvp_view(invitation: dict[str, Any]) -> dict[str, Any]:
     event = ctx().store.get_event(invitation["event_id"]) or {"id": invitation["event_id"]}
     can_answer = True
@@ -383,6 +376,7 @@ def _rsvp_view(invitation: dict[str, Any]) -> dict[str, Any]:
         domain.check_answerable(invitation, event, datetime.now(UTC), deadline_binds=True)
     except DomainError:
         can_answer = False
+    deadline = event.get("registration_deadline")
     return {
         "id": invitation["id"],
         "status": invitation["status"],
@@ -391,17 +385,15 @@ def _rsvp_view(invitation: dict[str, Any]) -> dict[str, Any]:
         "role": invitation["role"],
         "registration_deadline": event.get("registration_deadline"),
         "can_answer": can_answer,
+        "deadline_passed": deadline is not None and deadline <= datetime.now(UTC),
         "event": event,
     }
 
 
-def _rsvp_response(view: dict[str, Any], status: int = 200, message: str = "") -> Response:
-    if _wants_html():
-        html = rsvp_page.render(view, message=message)
-        return Response(html, status=status, mimetype="text/html")
-    response = jsonify(_rsvp.dump(view))
-    response.status_code = status
-    return response
+def _rsvp_response(view: dict[str, Any], *, answered: bool = False) -> Response:
+    if wants_html():
+        return rsvp_page.page(view, answered=answered)
+    return jsonify(_rsvp.dump(view))
 
 
 @blp.after_request
@@ -423,14 +415,6 @@ def _as_problem(refusal: Problem | DomainError) -> Problem:
     return refusal if isinstance(refusal, Problem) else problem_from_domain_error(refusal)
 
 
-def _html_problem(problem: Problem, view: dict[str, Any] | None) -> Response:
-    html = rsvp_page.render(view, message=problem.detail, error=True)
-    response = Response(html, status=problem.status, mimetype="text/html")
-    for name, value in problem.headers.items():
-        response.headers[name] = value
-    return response
-
-
 @blp.route("/rsvp/<token>", methods=["GET"])
 @blp.response(200, RsvpSchema)
 def rsvp_show(token: str) -> Response:
@@ -440,8 +424,8 @@ def rsvp_show(token: str) -> Response:
         _rate_limit()
         view = _rsvp_view(_by_token(token))
     except (Problem, DomainError) as refusal:
-        if _wants_html():
-            return _html_problem(_as_problem(refusal), None)
+        if wants_html():
+            return rsvp_page.problem(_as_problem(refusal), None)
         raise
     return _rsvp_response(view)
 
@@ -468,7 +452,17 @@ def rsvp_answer(token: str) -> Response:
         invitation = operations.answer(ctx(), response, token=token)
         view = _rsvp_view(invitation)
     except (Problem, DomainError) as refusal:
-        if _wants_html():
-            return _html_problem(_as_problem(refusal), view)
+        if wants_html():
+            problem = _as_problem(refusal)
+            return rsvp_page.problem(problem, view or _known_view(token, problem))
         raise
-    return _rsvp_response(view, message=view["status"])
+    return _rsvp_response(view, answered=True)
+
+
+def _known_view(token: str, problem: Problem) -> dict[str, Any] | None:
+    """The invitation a refused answer was about, to show beside the reason
+    (none for an unknown link or a rate-limited client)."""
+    if problem.status in (404, 429):
+        return None
+    invitation = ctx().store.by_token_hash(domain.token_hash(token))
+    return _rsvp_view(invitation) if invitation is not None else None
