@@ -1,6 +1,7 @@
 """Sample bodies and valid payloads: a ``POST /v1/events`` body, and the payloads
-of ``event.*``, ``invitation.*`` and ``internal.invitation.issued`` as their
-producers publish them (each keyword argument replaces a field)."""
+of ``event.*``, ``invitation.*``, ``internal.invitation.issued`` and the
+``internal.registration.*`` topics as their producers publish them (each keyword
+argument replaces a field)."""
 
 from __future__ import annotations
 
@@ -88,6 +89,56 @@ def issued_payload(
             "timezone": "Europe/Tallinn",
             "venue": {"city": "Tallinn", "country": "EE", "online": False},
         },
+        "occurred_at": datetime.now(UTC).isoformat(),
+        **overrides,
+    }
+
+
+def _snapshot() -> dict[str, Any]:
+    return {
+        "title": "Skills forecasting: Estonia's OSKA system",
+        "format": "conference",
+        "starts_on": "2027-03-10",
+        "ends_on": "2027-03-11",
+        "timezone": "Europe/Tallinn",
+        "venue": {"city": "Tallinn", "country": "EE", "online": False},
+    }
+
+
+def registration_requested_payload(
+    event_id: str, registration_id: str, email: str, version: int = 1, **overrides: Any
+) -> dict[str, Any]:
+    """A valid ``internal.registration.requested`` payload."""
+    return {
+        "registration_id": registration_id,
+        "event_id": event_id,
+        "version": version,
+        "email": email,
+        "name": "Mari Maasikas",
+        "language": "en",
+        "confirm_url": f"http://127.0.0.1:8002/v1/registrations/confirm/tok-{registration_id}",
+        "resend": False,
+        "expires_at": "2027-01-12T10:00:00+00:00",
+        "registration_deadline": "2027-02-20T17:00:00+02:00",
+        "event": _snapshot(),
+        "occurred_at": datetime.now(UTC).isoformat(),
+        **overrides,
+    }
+
+
+def registration_rejected_payload(
+    event_id: str, registration_id: str, email: str, version: int = 3, **overrides: Any
+) -> dict[str, Any]:
+    """A valid ``internal.registration.rejected`` payload."""
+    return {
+        "registration_id": registration_id,
+        "event_id": event_id,
+        "version": version,
+        "email": email,
+        "name": "Mari Maasikas",
+        "language": "en",
+        "reason": "The places are kept for practitioners.",
+        "event": _snapshot(),
         "occurred_at": datetime.now(UTC).isoformat(),
         **overrides,
     }

@@ -19,6 +19,8 @@ from shared.payloads.events import EventPayloadSchema
 from shared.payloads.invitations import (
     InvitationIssuedPayloadSchema,
     InvitationPayloadSchema,
+    RegistrationRejectedPayloadSchema,
+    RegistrationRequestedPayloadSchema,
     ReminderDuePayloadSchema,
 )
 from shared.payloads.notifications import NotificationPayloadSchema
@@ -117,6 +119,18 @@ TOPICS: tuple[Topic, ...] = (
         "invitations",
         "A pending invitee is due a reminder (one per invitee per schedule step).",
         ReminderDuePayloadSchema,
+    ),
+    Topic(
+        "internal.registration.requested",
+        "invitations",
+        "Someone registered for an open event: address, name, language, confirmation link.",
+        RegistrationRequestedPayloadSchema,
+    ),
+    Topic(
+        "internal.registration.rejected",
+        "invitations",
+        "The secretariat rejected a confirmed registration: address, name, language, reason.",
+        RegistrationRejectedPayloadSchema,
     ),
     Topic(
         "internal.document.approved",

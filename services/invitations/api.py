@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import Response, jsonify, request
 from marshmallow import ValidationError
 
-from services.invitations import domain, operations, rsvp_page
+from services.invitations import domain, operations, registration_page, rsvp_page
 from services.invitations.operations import Context
 from services.invitations.schemas import (
     AnswerSchema,
@@ -23,6 +23,13 @@ from services.invitations.schemas import (
     InviteeSchema,
     InviteResultSchema,
     MyInvitationsQuerySchema,
+    RegistrationBodySchema,
+    RegistrationLinkSchema,
+    RegistrationListSchema,
+    RegistrationQuerySchema,
+    RegistrationReceivedSchema,
+    RegistrationSchema,
+    RejectSchema,
     RsvpSchema,
 )
 from shared.auth import current_principal, require_roles
@@ -264,6 +271,10 @@ def list_event_invitations(args: dict[str, Any], event_id: str) -> dict[str, Any
     for name in ("status", "country", "role"):
         if name in args:
             query[name] = args[name]
+    if "origin" in args:
+        # Records stored before origins existed are invitations.
+        origin = args["origin"]
+        query["origin"] = {"$in": [origin, None]} if origin == "invitation" else origin
     sort = parse_sort(args["sort"], SORTABLE, default="created_at")
     page, size = args["page"], args["page_size"]
     items, total = ctx().store.find(query, sort, (page - 1) * size, size)
@@ -356,17 +367,13 @@ def _client() -> str:
 
 
 def _rate_limit() -> None:
-    limit = ctx().settings.rsvp_rate_limit
-    if limit <= 0:
-        return
-    window = ctx().settings.rsvp_rate_window_s
-    count = ctx().store.hit(_client(), window, datetime.now(UTC))
-    if count > limit:
-        raise Problem(
-            429,
-            f"Too many RSVP requests from this address; at most {limit} per {window} s.",
-            headers={"Retry-After": str(window)},
-        )
+    settings = ctx().settings
+    ctx().store.rate_limits.check(
+        _client(),
+        limit=settings.rsvp_rate_limit,
+        window_s=settings.rsvp_rate_window_s,
+        what="RSVP requests",
+    )
 
 
 def _rsvp_view(invitation: dict[str, Any]) -> dict[str, Any]:
@@ -396,9 +403,13 @@ def _rsvp_response(view: dict[str, Any], *, answered: bool = False) -> Response:
     return jsonify(_rsvp.dump(view))
 
 
+# Paths whose URLs carry a credential: never sent on as a Referer, never cached.
+LINK_PATHS = ("/v1/rsvp/", "/v1/registrations/confirm/", "/v1/registrations/cancel/")
+
+
 @blp.after_request
 def _rsvp_headers(response: Response) -> Response:
-    if request.path.startswith("/v1/rsvp/"):
+    if request.path.startswith(LINK_PATHS):
         response.headers["Referrer-Policy"] = "no-referrer"
         response.headers["Cache-Control"] = "no-store"
     return response
@@ -406,7 +417,7 @@ def _rsvp_headers(response: Response) -> Response:
 
 def _by_token(token: str) -> dict[str, Any]:
     invitation = ctx().store.by_token_hash(domain.token_hash(token))
-    if invitation is None:
+    if invitation is None or invitation.get("origin") == "registration":
         raise Problem(404, "This RSVP link is not known.")
     return invitation
 
@@ -466,3 +477,318 @@ def _known_view(token: str, problem: Problem) -> dict[str, Any] | None:
         return None
     invitation = ctx().store.by_token_hash(domain.token_hash(token))
     return _rsvp_view(invitation) if invitation is not None else None
+
+
+# --- open registration -------------------------------------------------------------
+
+_registration = RegistrationBodySchema()
+_registration_view = RegistrationSchema()
+_link = RegistrationLinkSchema()
+REGISTRATION_SORTABLE = {
+    "created_at": "created_at",
+    "updated_at": "updated_at",
+    "status": "status",
+    "country": "country",
+    "stakeholder_type": "stakeholder_type",
+    "name": "name",
+}
+CSV_EXPORT_COLUMNS = (
+    "id",
+    "status",
+    "email",
+    "name",
+    "organisation",
+    "stakeholder_type",
+    "country",
+    "language",
+    "created_at",
+    "confirmed_at",
+    "privacy_notice",
+    "consent_at",
+    "invitation_id",
+)
+RECEIVED = {
+    "status": "received",
+    "detail": "If this address may register, a confirmation link is on its way to it. "
+    "Nothing is reserved until the link is used.",
+}
+
+
+@blp.route("/events/<event_id>/registrations", methods=["POST"])
+@blp.response(202, RegistrationReceivedSchema)
+@blp.doc(requestBody={"content": {"application/json": {"schema": RegistrationBodySchema}}})
+def register(event_id: str) -> Response:
+    """Register for an open event (anyone, no token): a confirmation link is
+    mailed, and nothing counts until it is used (double opt-in).
+
+    The answer is the same whether the address is new, registered before (the
+    confirmation is sent again, at most every ten minutes) or invited already.
+    Refused: too many requests from one address (429), an unknown or closed
+    event (404/409), a blocked e-mail domain or a filled-in honeypot (422).
+    """
+    settings = ctx().settings
+    ctx().store.rate_limits.check(
+        _client(),
+        limit=settings.registration_rate_limit,
+        window_s=settings.registration_rate_window_s,
+        bucket="register",
+        what="registrations",
+    )
+    body = request.get_json(silent=True)
+    if body is None:
+        raise Problem(400, "The request body is not valid JSON.")
+    try:
+        row = _registration.load(body)
+    except ValidationError as exc:
+        raise Problem(422, "The registration is not valid.", errors=exc.messages) from exc
+    if row.pop("website", "").strip():
+        raise Problem(422, "This registration was refused.", slug="registration-refused")
+    row["email"] = row["email"].strip().lower()
+    if domain.domain_blocked(row["email"], settings.blocked_domains):
+        raise Problem(
+            422,
+            "The registration is not valid.",
+            errors={"email": ["Registrations from this e-mail domain are not accepted."]},
+        )
+    operations.register(ctx(), event_id, row)
+    response = jsonify(RECEIVED)
+    response.status_code = 202
+    return response
+
+
+def _wants_csv() -> bool:
+    accept = request.accept_mimetypes
+    return accept.best_match(["application/json", "text/csv"]) == "text/csv" and (
+        accept["text/csv"] > accept["application/json"]
+    )
+
+
+def _csv_cell(value: Any) -> str:
+    """A CSV cell a spreadsheet shows as text: a value starting with a formula
+    character (``= + - @``, tab, CR) gets a leading apostrophe."""
+    text = value.isoformat() if isinstance(value, datetime) else "" if value is None else str(value)
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _csv_line(cells: Sequence[Any]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow(cells)
+    return buffer.getvalue()
+
+
+def _csv_rows(items: Iterator[dict[str, Any]]) -> Iterator[str]:
+    """The export, one line at a time (a large event is never held in memory)."""
+    yield _csv_line(CSV_EXPORT_COLUMNS)
+    for reg in items:
+        consent = reg.get("consent") or {}
+        values = {**reg, "privacy_notice": consent.get("privacy_notice")}
+        values["consent_at"] = consent.get("at")
+        yield _csv_line([_csv_cell(values.get(name)) for name in CSV_EXPORT_COLUMNS])
+
+
+@blp.route("/events/<event_id>/registrations", methods=["GET"])
+@require_roles("secretariat")
+@blp.arguments(RegistrationQuerySchema, location="query")
+@blp.response(200, RegistrationListSchema)
+@blp.alt_response(200, content_type="text/csv", description="Accept: text/csv: all matching")
+def list_registrations(args: dict[str, Any], event_id: str) -> Any:
+    """An event's registrations with `status`, `stakeholder_type` and `country`
+    filters and counts by status, stakeholder type and country (secretariat);
+    ``Accept: text/csv`` exports every matching one."""
+    base: dict[str, Any] = {"event_id": event_id}
+    query = dict(base)
+    for name in ("status", "stakeholder_type", "country"):
+        if name in args:
+            query[name] = args[name]
+    sort = parse_sort(args["sort"], REGISTRATION_SORTABLE, default="created_at")
+    if _wants_csv():
+        rows = _csv_rows(ctx().store.each_registration(query, sort))
+        response = Response(rows, mimetype="text/csv")
+        response.headers["Content-Disposition"] = (
+            f'attachment; filename="registrations-{event_id}.csv"'
+        )
+        response.headers["Cache-Control"] = "no-store"
+        return response
+    page, size = args["page"], args["page_size"]
+    items, total = ctx().store.find_registrations(query, sort, (page - 1) * size, size)
+    body = page_body(items, total, page, size)
+    body["counts"] = ctx().store.registration_counts(base)
+    return body
+
+
+def _registration_response(registration: dict[str, Any]) -> Response:
+    response = jsonify(_registration_view.dump(registration))
+    response.headers["ETag"] = etag(registration["version"])
+    return response
+
+
+@blp.route("/registrations/<registration_id>", methods=["GET"])
+@require_roles("secretariat")
+@blp.response(200, RegistrationSchema)
+def get_registration(registration_id: str) -> Response:
+    """One registration with its audit trail (secretariat)."""
+    registration = ctx().store.registration(registration_id)
+    if registration is None:
+        raise Problem(404, f"There is no registration {registration_id}.")
+    return _registration_response(registration)
+
+
+@blp.route("/registrations/<registration_id>/approve", methods=["POST"])
+@require_roles("secretariat")
+@blp.response(200, RegistrationSchema)
+def approve_registration(registration_id: str) -> Response:
+    """Moderated events: the confirmed registration takes a seat or a
+    waiting-list place, and the person gets the confirmation mail (secretariat)."""
+    sub = current_principal().sub or ""
+    return _registration_response(
+        operations.decide_registration(ctx(), registration_id, "approve", sub)
+    )
+
+
+@blp.route("/registrations/<registration_id>/reject", methods=["POST"])
+@require_roles("secretariat")
+@blp.arguments(RejectSchema)
+@blp.response(200, RegistrationSchema)
+def reject_registration(args: dict[str, Any], registration_id: str) -> Response:
+    """Moderated events: refuse a confirmed registration; the person is sent the
+    reason (secretariat)."""
+    sub = current_principal().sub or ""
+    return _registration_response(
+        operations.decide_registration(ctx(), registration_id, "reject", sub, args["reason"])
+    )
+
+
+def _confirm_view(registration: dict[str, Any]) -> dict[str, Any]:
+    event = ctx().store.get_event(registration["event_id"]) or {"id": registration["event_id"]}
+    can_confirm = registration["status"] == "unconfirmed"
+    if can_confirm:
+        try:
+            domain.check_confirmable(registration, event, datetime.now(UTC))
+        except DomainError:
+            can_confirm = False
+    status = registration["status"]
+    if status == "unconfirmed" and datetime.now(UTC) >= registration["expires_at"]:
+        status = "expired"  # the expiry job has not come by yet
+    return {
+        "id": registration["id"],
+        "status": status,
+        "name": registration.get("name") or "",
+        "language": registration.get("language") or "en",
+        "registration_deadline": event.get("registration_deadline"),
+        "can_confirm": can_confirm,
+        "can_cancel": False,
+        "event": event,
+    }
+
+
+def _cancel_view(invitation: dict[str, Any]) -> dict[str, Any]:
+    event = ctx().store.get_event(invitation["event_id"]) or {"id": invitation["event_id"]}
+    can_cancel = invitation["status"] in ("accepted", "waitlisted")
+    if can_cancel:
+        try:
+            domain.check_cancellable(invitation, event)
+        except DomainError:
+            can_cancel = False
+    return {
+        "id": invitation["id"],
+        "status": domain.REGISTRATION_OF_STATUS.get(invitation["status"], invitation["status"]),
+        "name": invitation["name"],
+        "language": invitation["language"],
+        "registration_deadline": event.get("registration_deadline"),
+        "can_confirm": False,
+        "can_cancel": can_cancel,
+        "event": event,
+    }
+
+
+def _link_response(kind: str, view: dict[str, Any], message: str = "") -> Response:
+    if wants_html():
+        html = registration_page.render(kind, view, message=message)
+        return Response(html, mimetype="text/html")
+    return jsonify(_link.dump(view))
+
+
+def _link_refusal(kind: str, refusal: Problem | DomainError, view: dict | None) -> Response:
+    if not wants_html():
+        raise refusal
+    problem = _as_problem(refusal)
+    html = registration_page.render(kind, view, message=problem.detail, error=True)
+    response = Response(html, status=problem.status, mimetype="text/html")
+    for name, value in problem.headers.items():
+        response.headers[name] = value
+    return response
+
+
+def _link_rate_limit() -> None:
+    """Confirmation and cancellation links count against the RSVP limit."""
+    _rate_limit()
+
+
+def _registration_by_token(token: str) -> dict[str, Any]:
+    registration = ctx().store.registration_by_confirm_hash(domain.token_hash(token))
+    if registration is None:
+        raise Problem(404, "This confirmation link is not known.")
+    return registration
+
+
+def _registrant_by_token(token: str) -> dict[str, Any]:
+    invitation = ctx().store.by_token_hash(domain.token_hash(token))
+    if invitation is None or invitation.get("origin") != "registration":
+        raise Problem(404, "This cancellation link is not known.")
+    return invitation
+
+
+@blp.route("/registrations/confirm/<token>", methods=["GET"])
+@blp.response(200, RegistrationLinkSchema)
+def confirmation_show(token: str) -> Response:
+    """Show the registration the link confirms; never changes anything (mail
+    scanners prefetch links). HTML when the client asks for text/html."""
+    try:
+        _link_rate_limit()
+        view = _confirm_view(_registration_by_token(token))
+    except (Problem, DomainError) as refusal:
+        return _link_refusal("confirm", refusal, None)
+    return _link_response("confirm", view)
+
+
+@blp.route("/registrations/confirm/<token>", methods=["POST"])
+@blp.response(200, RegistrationLinkSchema)
+def confirmation_confirm(token: str) -> Response:
+    """Confirm the registration (double opt-in): a seat or a waiting-list place,
+    or, on a moderated event, a wait for the secretariat. Unknown link 404,
+    expired or event cancelled 410, after the deadline 409."""
+    view = None
+    try:
+        _link_rate_limit()
+        registration = operations.confirm_registration(ctx(), token)
+        view = _confirm_view(registration)
+    except (Problem, DomainError) as refusal:
+        return _link_refusal("confirm", refusal, view)
+    return _link_response("confirm", view, message=view["status"])
+
+
+@blp.route("/registrations/cancel/<token>", methods=["GET"])
+@blp.response(200, RegistrationLinkSchema)
+def cancellation_show(token: str) -> Response:
+    """Show the registration the link cancels; never changes anything."""
+    try:
+        _link_rate_limit()
+        view = _cancel_view(_registrant_by_token(token))
+    except (Problem, DomainError) as refusal:
+        return _link_refusal("cancel", refusal, None)
+    return _link_response("cancel", view)
+
+
+@blp.route("/registrations/cancel/<token>", methods=["POST"])
+@blp.response(200, RegistrationLinkSchema)
+def cancellation_cancel(token: str) -> Response:
+    """Cancel the registration: the seat goes to the earliest waitlisted. Unknown
+    link 404, event cancelled or registration withdrawn 410."""
+    view = None
+    try:
+        _link_rate_limit()
+        invitation = operations.cancel_registration(ctx(), token)
+        view = _cancel_view(invitation)
+    except (Problem, DomainError) as refusal:
+        return _link_refusal("cancel", refusal, view)
+    return _link_response("cancel", view, message=view["status"])

@@ -176,3 +176,121 @@ def due_step(
         if point <= now and created_at < point:
             due = step
     return due
+
+
+# --- open registration ----------------------------------------------------------
+
+# A registration is unconfirmed until its confirmation link is used (double
+# opt-in), then awaits the secretariat on a moderated event, then holds what its
+# participation record holds: a seat, a waiting-list place, or nothing any more.
+REGISTRATION_STATUSES = (
+    "unconfirmed",
+    "awaiting_approval",
+    "accepted",
+    "waitlisted",
+    "cancelled",
+    "rejected",
+    "expired",
+    "revoked",
+)
+# The participation record's status -> its registration's.
+REGISTRATION_OF_STATUS = {
+    "accepted": "accepted",
+    "waitlisted": "waitlisted",
+    "declined": "cancelled",
+    "revoked": "revoked",
+    "expired": "expired",
+}
+RESEND_AFTER = timedelta(minutes=10)
+# Stakeholder types whose people attend as officials; everyone else as stakeholders.
+OFFICIAL_STAKEHOLDERS = frozenset({"national_government", "regional_local_authority"})
+# What an expired (never confirmed) registration forgets: everything that names the person.
+ERASED_ON_EXPIRY = ("email", "name", "organisation", "consent")
+
+
+def confirm_url(public_base_url: str, token: str) -> str:
+    """The double opt-in link (from the configured base, never the Host header)."""
+    return f"{public_base_url.rstrip('/')}/v1/registrations/confirm/{token}"
+
+
+def cancel_url(public_base_url: str, token: str) -> str:
+    """The link a registrant cancels with; its token is their participation record's."""
+    return f"{public_base_url.rstrip('/')}/v1/registrations/cancel/{token}"
+
+
+def _deadline_text(event: dict[str, Any]) -> str | None:
+    deadline = event.get("registration_deadline")
+    return deadline.isoformat() if isinstance(deadline, datetime) else None
+
+
+def check_registrable(event: dict[str, Any] | None, event_id: str, now: datetime) -> None:
+    """Anyone may register for a published public event open to registration,
+    until its deadline. An event they may not know of is 404, one that takes no
+    registrations 409, a closed window 409 with the deadline."""
+    if event is None or event.get("visibility") != "public" or event.get("status") != "published":
+        raise NotFound(f"There is no public event {event_id} to register for.")
+    if event.get("registration") != "open":
+        raise Conflict("This event does not take registrations; participation is by invitation.")
+    deadline = event.get("registration_deadline")
+    if isinstance(deadline, datetime) and now > deadline:
+        raise Conflict(
+            f"Registration closed at the deadline {_deadline_text(event)}.",
+            registration_deadline=_deadline_text(event),
+        )
+
+
+def check_confirmable(registration: dict[str, Any], event: dict[str, Any], now: datetime) -> None:
+    """A confirmation needs a live registration of an event still open to it."""
+    if event.get("status") == "cancelled":
+        raise Gone("The event has been cancelled.")
+    if registration["status"] == "expired" or (
+        registration["status"] == "unconfirmed" and now >= registration["expires_at"]
+    ):
+        raise Gone("This registration expired unconfirmed; please register again.")
+    if registration["status"] in ("rejected", "revoked", "cancelled"):
+        raise Gone(f"This registration was {registration['status']}.")
+    check_registrable(event, registration["event_id"], now)
+
+
+def check_cancellable(invitation: dict[str, Any], event: dict[str, Any]) -> None:
+    """A registrant may give their place back until the event has taken place
+    (the registration deadline does not bind: a freed seat helps the waiting list)."""
+    if event.get("status") == "cancelled":
+        raise Gone("The event has been cancelled.")
+    if invitation["status"] == "revoked":
+        raise Gone("This registration has been withdrawn by the secretariat.")
+    if event.get("status") == "completed":
+        raise Conflict("The event has already taken place.")
+
+
+def resend_due(last_sent_at: datetime | None, now: datetime) -> bool:
+    """A repeated registration re-sends the confirmation at most every ten minutes."""
+    return last_sent_at is None or now - last_sent_at >= RESEND_AFTER
+
+
+def role_of_stakeholder(stakeholder_type: str) -> str:
+    """The participation role of a registrant (what partners count by)."""
+    return "government_official" if stakeholder_type in OFFICIAL_STAKEHOLDERS else "stakeholder"
+
+
+def email_domain(email: str) -> str:
+    return email.rsplit("@", 1)[-1].strip().lower().rstrip(".")
+
+
+def domain_blocked(email: str, blocked: frozenset[str]) -> bool:
+    """Whether ``email``'s domain, or a domain it is under, is on the block-list."""
+    domain = email_domain(email)
+    return any(domain == b or domain.endswith(f".{b}") for b in blocked)
+
+
+def parse_domains(raw: str) -> frozenset[str]:
+    """``"mailinator.com, .example.org"`` -> {"mailinator.com", "example.org"}."""
+    domains = set()
+    for part in raw.split(","):
+        name = part.strip().lower().strip(".")
+        if not name:
+            continue
+        if "@" in name or " " in name or "." not in name:
+            raise ValueError(f"{part.strip()!r} is not a domain such as 'mailinator.com'.")
+        domains.add(name)
+    return frozenset(domains)

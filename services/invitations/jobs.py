@@ -1,5 +1,6 @@
 """Periodic work of the invitations worker, each job under a lease: expiring
-pending invitations at the deadline, and announcing reminders."""
+pending invitations at the deadline, announcing reminders, and expiring
+registrations left unconfirmed (which then forget the person)."""
 
 from __future__ import annotations
 
@@ -9,19 +10,29 @@ from typing import Any
 from pymongo.client_session import ClientSession
 
 from services.invitations import domain
-from services.invitations.operations import SYSTEM, Context, change_status, now
+from services.invitations.operations import (
+    SYSTEM,
+    Context,
+    change_status,
+    expire_registration,
+    now,
+)
 from shared.payloads.invitations import ReminderDuePayloadSchema
 from shared.schedule import PeriodicJob
 
 _reminder = ReminderDuePayloadSchema()
 EXPIRE_EVERY_S = 30.0
 REMIND_EVERY_S = 60.0
+REGISTRATIONS_EXPIRE_EVERY_S = 30.0
 
 
 def periodic_jobs(ctx: Context) -> list[PeriodicJob]:
     return [
         PeriodicJob("invitations-expire", EXPIRE_EVERY_S, expire_due),
         PeriodicJob("invitations-remind", REMIND_EVERY_S, remind_due),
+        PeriodicJob(
+            "registrations-expire", REGISTRATIONS_EXPIRE_EVERY_S, expire_unconfirmed_registrations
+        ),
     ]
 
 
@@ -108,3 +119,21 @@ def _announce_reminder(
         subject=inv["id"],
         payload=_reminder.dump(payload),
     )
+
+
+def expire_unconfirmed_registrations(ctx: Context, batch: int = 200) -> int:
+    """Registrations not confirmed within their window (48 hours by default)
+    expire and forget the person's address, name, organisation and consent."""
+    handled = 0
+    while True:
+        due = ctx.store.registrations_due(now(), batch)
+        if not due:
+            return handled
+
+        def work(session: ClientSession, due: list[dict[str, Any]] = due) -> int:
+            return sum(1 for reg in due if expire_registration(ctx, session, reg))
+
+        done = ctx.transaction(work)
+        handled += done
+        if len(due) < batch or done == 0:
+            return handled

@@ -13,7 +13,7 @@ how they are answered, so handlers and jobs call these functions too.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo.client_session import ClientSession
@@ -22,8 +22,13 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 from services.invitations import domain
 from services.invitations.config import InvitationsSettings
 from services.invitations.store import InvitationStore
-from shared.errors import Conflict, IllegalTransition, NotFound
-from shared.payloads.invitations import InvitationIssuedPayloadSchema, InvitationPayloadSchema
+from shared.errors import Conflict, IllegalTransition, NotFound, RateLimited
+from shared.payloads.invitations import (
+    InvitationIssuedPayloadSchema,
+    InvitationPayloadSchema,
+    RegistrationRejectedPayloadSchema,
+    RegistrationRequestedPayloadSchema,
+)
 from shared.service import ServiceContext
 
 Context = ServiceContext[InvitationsSettings, InvitationStore]
@@ -51,16 +56,31 @@ def partner_payload(inv: dict[str, Any], **extra: Any) -> dict[str, Any]:
             "status": inv["status"],
             "version": inv["version"],
             "occurred_at": now(),
+            **_origin(inv),
             **extra,
         }
     )
 
 
+def _origin(inv: dict[str, Any]) -> dict[str, str]:
+    """The ``origin`` every payload states (records stored before origins
+    existed are invitations)."""
+    return {"origin": inv.get("origin") or "invitation"}
+
+
+def event_snapshot(event: dict[str, Any]) -> dict[str, Any]:
+    """The event as a mail describes it (``IssuedEventSchema``'s fields)."""
+    return {name: event.get(name) for name in _issued.fields["event"].schema.fields}
+
+
 def issued_payload(
     inv: dict[str, Any], event: dict[str, Any], url: str, resend: bool
 ) -> dict[str, Any]:
+    status = {"status": inv["status"]} if inv["status"] != "pending" else {}
     return _issued.dump(
         {
+            **_origin(inv),
+            **status,
             "invitation_id": inv["id"],
             "event_id": inv["event_id"],
             "version": inv["version"],
@@ -73,7 +93,7 @@ def issued_payload(
             "rsvp_url": url,
             "registration_deadline": event.get("registration_deadline"),
             "resend": resend,
-            "event": {name: event.get(name) for name in _issued.fields["event"].schema.fields},
+            "event": event_snapshot(event),
             "occurred_at": now(),
         }
     )
@@ -169,6 +189,7 @@ def _new_invitation(
         "event_id": event_id,
         **row,
         "status": "pending",
+        "origin": "invitation",
         "version": 1,
         "token_hash": domain.token_hash(token),
         "promoted": False,
@@ -258,7 +279,19 @@ def change_status(
         subject=updated["id"],
         payload=partner_payload(updated, **payload_extra),
     )
+    _follow_origin(ctx, session, updated, when)
     return updated
+
+
+def _follow_origin(
+    ctx: Context, session: ClientSession, inv: dict[str, Any], when: datetime
+) -> None:
+    """A participation record that came by registration keeps its registration's
+    status in step, in the same transaction."""
+    if inv.get("origin") == "registration" and inv.get("registration_id"):
+        status = domain.REGISTRATION_OF_STATUS.get(inv["status"])
+        if status is not None:
+            ctx.store.mirror_registration(inv["registration_id"], status, when, session)
 
 
 def promote(ctx: Context, session: ClientSession, event: dict[str, Any]) -> int:
@@ -293,7 +326,8 @@ def answer(
             inv = store.by_token_hash(domain.token_hash(token), session)
         else:
             inv = store.get(str(invitation_id), session)
-        if inv is None:
+        if inv is None or (token is not None and inv.get("origin") == "registration"):
+            # A registrant's link is its cancellation link, not an RSVP link.
             raise NotFound("There is no such invitation.")
         event = store.get_event(inv["event_id"], session) or {"status": "unknown"}
         domain.check_answerable(inv, event, now(), deadline_binds=not on_behalf)
@@ -379,8 +413,10 @@ def resend(ctx: Context, invitation_id: str, by: str) -> dict[str, Any]:
 
 
 def revoke_all_open(ctx: Context, session: ClientSession, event_id: str) -> int:
-    """The event was cancelled: revoke every invitation not yet revoked or expired."""
+    """The event was cancelled: revoke every invitation not yet revoked or expired
+    (whatever its origin), and close the registrations not yet confirmed."""
     ctx.store.bump_seats(event_id, {}, session)  # conflicts with a concurrent invite
+    close_registrations(ctx, session, event_id)
     count = 0
     while True:
         batch = ctx.store.with_status(event_id, list(domain.OPEN_STATUSES), 500, session)
@@ -388,4 +424,345 @@ def revoke_all_open(ctx: Context, session: ClientSession, event_id: str) -> int:
             return count
         for inv in batch:
             change_status(ctx, session, inv, "revoked", by=SYSTEM, action="event_cancelled")
+        count += len(batch)
+
+
+# --- open registration ------------------------------------------------------------
+
+_requested = RegistrationRequestedPayloadSchema()
+_rejected = RegistrationRejectedPayloadSchema()
+REGISTRANT = "registrant"
+
+
+def register(ctx: Context, event_id: str, row: dict[str, Any]) -> str:
+    """Register ``row`` (validated, e-mail lower-cased) for an open event; what
+    happened: ``created``, ``resent`` (the person registered before and is still
+    unconfirmed; the confirmation mail goes again, at most every ten minutes) or
+    ``unchanged`` (anything else: already registered, invited or confirmed).
+
+    Nothing counts until the person confirms through the mailed link."""
+    token = domain.new_token()
+    registration_id = str(uuid.uuid4())
+    for _attempt in range(3):
+        try:
+            return ctx.transaction(
+                lambda session: _register_once(ctx, session, event_id, row, token, registration_id)
+            )
+        except DuplicateKeyError:
+            continue  # the same person registered concurrently: the next round sees it
+        except OperationFailure as exc:
+            if exc.code != 11000:
+                raise
+    return "unchanged"
+
+
+def _register_once(
+    ctx: Context,
+    session: ClientSession,
+    event_id: str,
+    row: dict[str, Any],
+    token: str,
+    registration_id: str,
+) -> str:
+    store, at = ctx.store, now()
+    event = store.get_event(event_id, session)
+    domain.check_registrable(event, event_id, at)
+    assert event is not None
+    existing = store.registration_of(event_id, row["email"], session)
+    if existing is not None:
+        if existing["status"] != "unconfirmed" or not domain.resend_due(
+            existing.get("confirm_sent_at"), at
+        ):
+            return "unchanged"
+        values = {
+            "confirm_token_hash": domain.token_hash(token),
+            "confirm_sent_at": at,
+            "sent_count": existing.get("sent_count", 1) + 1,
+            "updated_at": at,
+        }
+        entry = _history("resend", REGISTRANT, "unconfirmed", "unconfirmed")
+        updated = store.update_registration(
+            existing["id"], existing["version"], values, entry, session
+        )
+        if updated is None:
+            raise Conflict("The registration changed while this request was applied; try again.")
+        _announce_requested(ctx, session, updated, event, token, resend=True)
+        return "resent"
+    if store.invited(event_id, row["email"], session):
+        return "unchanged"  # invited, nominated or registered before: nothing new
+    if store.count_unconfirmed(event_id, session) >= ctx.settings.registration_max_pending:
+        raise RateLimited(
+            "Too many registrations for this event await confirmation; try again later.",
+            retry_after_s=600,
+        )
+    registration = {
+        "id": registration_id,
+        "event_id": event_id,
+        **row,
+        "consent": {**row["consent"], "at": at},
+        "status": "unconfirmed",
+        "version": 1,
+        "confirm_token_hash": domain.token_hash(token),
+        "confirm_sent_at": at,
+        "sent_count": 1,
+        "created_at": at,
+        "updated_at": at,
+        "expires_at": at + timedelta(seconds=ctx.settings.registration_confirm_window_s),
+        "confirmed_at": None,
+        "invitation_id": None,
+        "history": [_history("register", REGISTRANT, None, "unconfirmed")],
+    }
+    store.insert_registration(registration, session)
+    _announce_requested(ctx, session, registration, event, token, resend=False)
+    return "created"
+
+
+def _announce_requested(
+    ctx: Context,
+    session: ClientSession,
+    registration: dict[str, Any],
+    event: dict[str, Any],
+    token: str,
+    *,
+    resend: bool,
+) -> None:
+    """The double opt-in mail: the confirmation link, sealed, for the notifications service."""
+    payload = {
+        "registration_id": registration["id"],
+        "event_id": registration["event_id"],
+        "version": registration["version"],
+        "email": registration["email"],
+        "name": registration["name"],
+        "language": registration["language"],
+        "confirm_url": domain.confirm_url(ctx.settings.public_base_url, token),
+        "resend": resend,
+        "expires_at": registration["expires_at"],
+        "registration_deadline": event.get("registration_deadline"),
+        "event": event_snapshot(event),
+        "occurred_at": now(),
+    }
+    ctx.outbox.add(
+        session,
+        topic="internal.registration.requested",
+        key=registration["event_id"],
+        seq=registration["version"],
+        subject=registration["id"],
+        payload=_requested.dump(payload),
+    )
+
+
+def confirm_registration(ctx: Context, token: str) -> dict[str, Any]:
+    """The person confirmed through the mailed link: on a moderated event the
+    registration awaits the secretariat; otherwise it takes a seat or a
+    waiting-list place exactly as an accepted invitation does. Confirming twice
+    changes nothing. Returns the registration."""
+    cancel_token = domain.new_token()
+    invitation_id = str(uuid.uuid4())
+
+    def work(session: ClientSession) -> dict[str, Any]:
+        store = ctx.store
+        reg = store.registration_by_confirm_hash(domain.token_hash(token), session)
+        if reg is None:
+            raise NotFound("This confirmation link is not known.")
+        if reg["status"] in ("awaiting_approval", "accepted", "waitlisted"):
+            return reg  # confirmed before
+        event = store.get_event(reg["event_id"], session) or {"status": "unknown"}
+        domain.check_confirmable(reg, event, now())
+        if event.get("registration_moderated"):
+            entry = _history("confirm", REGISTRANT, "unconfirmed", "awaiting_approval")
+            values = {"status": "awaiting_approval", "confirmed_at": now(), "updated_at": now()}
+            updated = store.update_registration(reg["id"], reg["version"], values, entry, session)
+            if updated is None:
+                raise Conflict("The registration changed while this request was applied.")
+            return updated
+        return _seat_registration(
+            ctx, session, reg, event, cancel_token, invitation_id, REGISTRANT, "confirm"
+        )
+
+    return ctx.transaction(work)
+
+
+def _seat_registration(
+    ctx: Context,
+    session: ClientSession,
+    reg: dict[str, Any],
+    event: dict[str, Any],
+    cancel_token: str,
+    invitation_id: str,
+    by: str,
+    action: str,
+) -> dict[str, Any]:
+    """Make the registration a participation record (``origin: registration``)
+    holding a seat or a waiting-list place, through the event's seats document
+    like every acceptance; announce it, and mail the confirmation with its
+    iCalendar entry and the cancellation link."""
+    store, at = ctx.store, now()
+    if store.invited(reg["event_id"], reg["email"], session):
+        raise Conflict("This address is already invited to the event; use that invitation's link.")
+    seats = store.lock_seats(reg["event_id"], session)
+    status = (
+        "accepted" if domain.seat_free(seats["accepted"], event.get("capacity")) else ("waitlisted")
+    )
+    trail = [{k: v for k, v in e.items() if k != "version"} for e in reg.get("history", [])]
+    invitation = {
+        "id": invitation_id,
+        "event_id": reg["event_id"],
+        "email": reg["email"],
+        "name": reg["name"],
+        "country": reg["country"],
+        "organisation": reg.get("organisation", ""),
+        "role": domain.role_of_stakeholder(reg["stakeholder_type"]),
+        "language": reg["language"],
+        "origin": "registration",
+        "registration_id": reg["id"],
+        "stakeholder_type": reg["stakeholder_type"],
+        "status": status,
+        "version": 1,
+        "token_hash": domain.token_hash(cancel_token),
+        "promoted": False,
+        "on_behalf": by != REGISTRANT,
+        "created_at": at,
+        "updated_at": at,
+        "answered_at": at,
+        "waitlisted_at": at if status == "waitlisted" else None,
+        "sent_count": 1,
+        "created_by": by,
+        "history": [*trail, _history(action, by, reg["status"], status, version=1)],
+    }
+    store.bump_seats(reg["event_id"], {"invited": 1, status: 1}, session)
+    store.insert_invitations([invitation], session)
+    url = domain.cancel_url(ctx.settings.public_base_url, cancel_token)
+    outbox = [
+        ctx.outbox.record(
+            topic=domain.TOPIC_OF_STATUS[status],
+            key=reg["event_id"],
+            seq=1,
+            subject=invitation_id,
+            payload=partner_payload(invitation),
+        ),
+        ctx.outbox.record(
+            topic="internal.invitation.issued",
+            key=reg["event_id"],
+            seq=1,
+            subject=invitation_id,
+            payload=issued_payload(invitation, event, url, resend=False),
+        ),
+    ]
+    ctx.outbox.add_many(session, outbox)
+    values = {"status": status, "confirmed_at": reg.get("confirmed_at") or at, "updated_at": at}
+    values["invitation_id"] = invitation_id
+    entry = _history(action, by, reg["status"], status)
+    updated = store.update_registration(reg["id"], reg["version"], values, entry, session)
+    if updated is None:
+        raise Conflict("The registration changed while this request was applied; try again.")
+    return updated
+
+
+def cancel_registration(ctx: Context, token: str) -> dict[str, Any]:
+    """The registrant gives their place back through the link of their
+    confirmation mail: the seat is freed and the earliest waitlisted promoted.
+    Cancelling twice changes nothing. Returns the participation record."""
+
+    def work(session: ClientSession) -> dict[str, Any]:
+        store = ctx.store
+        inv = store.by_token_hash(domain.token_hash(token), session)
+        if inv is None or inv.get("origin") != "registration":
+            raise NotFound("This cancellation link is not known.")
+        event = store.get_event(inv["event_id"], session) or {"status": "unknown"}
+        domain.check_cancellable(inv, event)
+        if inv["status"] not in ("accepted", "waitlisted"):
+            return inv  # cancelled before
+        store.lock_seats(inv["event_id"], session)
+        updated = change_status(ctx, session, inv, "declined", by=REGISTRANT, action="cancel")
+        promote(ctx, session, event)
+        return updated
+
+    return ctx.transaction(work)
+
+
+def decide_registration(
+    ctx: Context, registration_id: str, decision: str, by: str, reason: str = ""
+) -> dict[str, Any]:
+    """The secretariat approves (a seat or a waiting-list place, as a
+    confirmation on an unmoderated event would) or rejects (the person is told
+    ``reason``) a confirmed registration of a moderated event."""
+    cancel_token = domain.new_token()
+    invitation_id = str(uuid.uuid4())
+
+    def work(session: ClientSession) -> dict[str, Any]:
+        store = ctx.store
+        reg = store.registration(registration_id, session)
+        if reg is None:
+            raise NotFound(f"There is no registration {registration_id}.")
+        if reg["status"] != "awaiting_approval":
+            raise IllegalTransition(
+                f"Only a registration awaiting approval can be decided; this one is "
+                f"{reg['status']}.",
+                reg["status"],
+            )
+        event = store.get_event(reg["event_id"], session) or {"status": "unknown"}
+        if event.get("status") != "published":
+            raise Conflict(f"The event is {event.get('status')}; registrations cannot be decided.")
+        if decision == "approve":
+            return _seat_registration(
+                ctx, session, reg, event, cancel_token, invitation_id, by, "approve"
+            )
+        values = {"status": "rejected", "reason": reason, "updated_at": now()}
+        entry = _history("reject", by, reg["status"], "rejected", reason=reason)
+        updated = store.update_registration(reg["id"], reg["version"], values, entry, session)
+        if updated is None:
+            raise Conflict("The registration changed while this request was applied; try again.")
+        payload = {
+            "registration_id": reg["id"],
+            "event_id": reg["event_id"],
+            "version": updated["version"],
+            "email": reg["email"],
+            "name": reg["name"],
+            "language": reg["language"],
+            "reason": reason,
+            "event": event_snapshot(event),
+            "occurred_at": now(),
+        }
+        ctx.outbox.add(
+            session,
+            topic="internal.registration.rejected",
+            key=reg["event_id"],
+            seq=updated["version"],
+            subject=reg["id"],
+            payload=_rejected.dump(payload),
+        )
+        return updated
+
+    return ctx.transaction(work)
+
+
+def expire_registration(ctx: Context, session: ClientSession, reg: dict[str, Any]) -> bool:
+    """An unconfirmed registration whose window closed (or whose event was
+    cancelled) expires and forgets the person: what stays is its event, status,
+    stakeholder type, country, language and times, for the counts."""
+    entry = _history("expire", SYSTEM, reg["status"], "expired")
+    values = {"status": "expired", "updated_at": now()}
+    updated = ctx.store.update_registration(
+        reg["id"], reg["version"], values, entry, session, unset=domain.ERASED_ON_EXPIRY
+    )
+    return updated is not None
+
+
+def close_registrations(ctx: Context, session: ClientSession, event_id: str) -> int:
+    """The event was cancelled: unconfirmed registrations expire (and forget the
+    person), those awaiting approval are revoked."""
+    count = 0
+    while True:
+        batch = ctx.store.registrations_with_status(
+            event_id, ["unconfirmed", "awaiting_approval"], 500, session
+        )
+        if not batch:
+            return count
+        for reg in batch:
+            if reg["status"] == "unconfirmed":
+                expire_registration(ctx, session, reg)
+            else:
+                entry = _history("event_cancelled", SYSTEM, reg["status"], "revoked")
+                values = {"status": "revoked", "updated_at": now()}
+                ctx.store.update_registration(reg["id"], reg["version"], values, entry, session)
         count += len(batch)

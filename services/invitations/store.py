@@ -11,22 +11,28 @@ Collections:
 - ``invitations``: one per (event, lower-cased e-mail), a unique index; the
   RSVP token only as its SHA-256 (unique index); the audit trail embedded as
   ``history``.
+- ``registrations``: open registrations, one per (event, lower-cased e-mail)
+  while they name a person (unique; an expired one forgets its address, so the
+  person may register again); the confirmation token only as its SHA-256.
+  A confirmed one points to its participation record in ``invitations``
+  (``origin: registration``), whose status it mirrors.
 - ``reminders``: one row per (invitation, schedule step), unique.
-- ``rate_limits``: fixed-window RSVP counters per client IP (TTL-expired).
+- ``rate_limits``: fixed-window counters per endpoint and client (:mod:`shared.ratelimit`).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.client_session import ClientSession
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
 
 from shared.payloads import plain
 from shared.payloads.events import EventPayload
+from shared.ratelimit import FixedWindowLimiter
 from shared.readmodel import apply_if_newer
 
 EVENT_FIELDS = (
@@ -66,7 +72,8 @@ class InvitationStore:
         self.seats = db["seats"]
         self.invitations = db["invitations"]
         self.reminders = db["reminders"]
-        self.rate_limits = db["rate_limits"]
+        self.registrations = db["registrations"]
+        self.rate_limits = FixedWindowLimiter(db["rate_limits"])
 
     def ensure_indexes(self) -> None:
         i = self.invitations
@@ -81,11 +88,29 @@ class InvitationStore:
         i.create_index([("event_id", ASCENDING), ("country", ASCENDING)])
         i.create_index([("event_id", ASCENDING), ("role", ASCENDING)])
         i.create_index([("email", ASCENDING), ("created_at", DESCENDING)])
+        i.create_index([("event_id", ASCENDING), ("origin", ASCENDING)])
+        r = self.registrations
+        r.create_index(
+            [("event_id", ASCENDING), ("email", ASCENDING)],
+            unique=True,
+            name="one_registration_per_email",
+            partialFilterExpression={"email": {"$type": "string"}},
+        )
+        r.create_index(
+            "confirm_token_hash",
+            unique=True,
+            name="confirm_token_hash",
+            partialFilterExpression={"confirm_token_hash": {"$type": "string"}},
+        )
+        r.create_index([("event_id", ASCENDING), ("status", ASCENDING), ("created_at", ASCENDING)])
+        r.create_index([("event_id", ASCENDING), ("stakeholder_type", ASCENDING)])
+        r.create_index([("event_id", ASCENDING), ("country", ASCENDING)])
+        r.create_index([("status", ASCENDING), ("expires_at", ASCENDING)])
         self.events.create_index([("status", ASCENDING), ("registration_deadline", ASCENDING)])
         self.reminders.create_index(
             [("invitation_id", ASCENDING), ("step", ASCENDING)], unique=True, name="once_per_step"
         )
-        self.rate_limits.create_index("expires_at", expireAfterSeconds=0)
+        self.rate_limits.ensure_indexes()
 
     # --- events read model -------------------------------------------------
 
@@ -223,12 +248,123 @@ class InvitationStore:
         return [from_db(doc) for doc in cursor], total
 
     def counts(self, query: dict[str, Any]) -> dict[str, dict[str, int]]:
-        """Counts of the matching invitations per status and per country."""
+        """Counts of the matching invitations per status, country and origin."""
         out: dict[str, dict[str, int]] = {}
-        for name in ("status", "country"):
-            pipeline = [{"$match": query}, {"$group": {"_id": f"${name}", "n": {"$sum": 1}}}]
+        for name in ("status", "country", "origin"):
+            # Records stored before origins existed are invitations.
+            key = {"$ifNull": ["$origin", "invitation"]} if name == "origin" else f"${name}"
+            pipeline = [{"$match": query}, {"$group": {"_id": key, "n": {"$sum": 1}}}]
             out[f"by_{name}"] = {
                 str(row["_id"]): row["n"] for row in self.invitations.aggregate(pipeline)
+            }
+        return out
+
+    def invited(self, event_id: str, email: str, session: ClientSession | None = None) -> bool:
+        """Whether ``email`` has a participation record of the event (any origin)."""
+        query = {"event_id": event_id, "email": email}
+        return self.invitations.find_one(query, {"_id": 1}, session=session) is not None
+
+    # --- registrations ----------------------------------------------------
+
+    def insert_registration(self, registration: dict[str, Any], session: ClientSession) -> None:
+        self.registrations.insert_one(to_db(registration), session=session)
+
+    def registration(
+        self, registration_id: str, session: ClientSession | None = None
+    ) -> dict[str, Any] | None:
+        doc = self.registrations.find_one({"_id": registration_id}, session=session)
+        return from_db(doc) if doc else None
+
+    def registration_of(
+        self, event_id: str, email: str, session: ClientSession | None = None
+    ) -> dict[str, Any] | None:
+        """The registration that names ``email`` for the event, if any."""
+        doc = self.registrations.find_one({"event_id": event_id, "email": email}, session=session)
+        return from_db(doc) if doc else None
+
+    def registration_by_confirm_hash(
+        self, digest: str, session: ClientSession | None = None
+    ) -> dict[str, Any] | None:
+        doc = self.registrations.find_one({"confirm_token_hash": digest}, session=session)
+        return from_db(doc) if doc else None
+
+    def update_registration(
+        self,
+        registration_id: str,
+        expected_version: int,
+        values: dict[str, Any],
+        history: dict[str, Any] | None,
+        session: ClientSession,
+        unset: tuple[str, ...] = (),
+    ) -> dict[str, Any] | None:
+        """Apply ``values`` if still at ``expected_version``; bump the version, log
+        ``history``, drop the fields ``unset`` names."""
+        update: dict[str, Any] = {"$set": values, "$inc": {"version": 1}}
+        if history is not None:
+            update["$push"] = {"history": history}
+        if unset:
+            update["$unset"] = dict.fromkeys(unset, "")
+        doc = self.registrations.find_one_and_update(
+            {"_id": registration_id, "version": expected_version},
+            update,
+            return_document=ReturnDocument.AFTER,
+            session=session,
+        )
+        return from_db(doc) if doc else None
+
+    def mirror_registration(
+        self, registration_id: str, status: str, at: datetime, session: ClientSession
+    ) -> None:
+        """Its participation record moved: the registration says so too."""
+        self.registrations.update_one(
+            {"_id": registration_id},
+            {"$set": {"status": status, "updated_at": at}, "$inc": {"version": 1}},
+            session=session,
+        )
+
+    def count_unconfirmed(self, event_id: str, session: ClientSession | None = None) -> int:
+        query = {"event_id": event_id, "status": "unconfirmed"}
+        return self.registrations.count_documents(query, session=session)
+
+    def registrations_due(self, now: datetime, limit: int) -> list[dict[str, Any]]:
+        """Unconfirmed registrations whose confirmation window has closed."""
+        query = {"status": "unconfirmed", "expires_at": {"$lte": now}}
+        cursor = self.registrations.find(query).sort("expires_at", ASCENDING).limit(limit)
+        return [from_db(d) for d in cursor]
+
+    def registrations_with_status(
+        self, event_id: str, statuses: list[str], limit: int, session: ClientSession
+    ) -> list[dict[str, Any]]:
+        cursor = (
+            self.registrations.find(
+                {"event_id": event_id, "status": {"$in": statuses}}, session=session
+            )
+            .sort([("created_at", ASCENDING), ("_id", ASCENDING)])
+            .limit(limit)
+        )
+        return [from_db(d) for d in cursor]
+
+    def find_registrations(
+        self, query: dict[str, Any], sort: list[tuple[str, int]], skip: int, limit: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        total = self.registrations.count_documents(query)
+        cursor = self.registrations.find(query, {"history": 0}).sort(sort).skip(skip).limit(limit)
+        return [from_db(doc) for doc in cursor], total
+
+    def each_registration(
+        self, query: dict[str, Any], sort: list[tuple[str, int]]
+    ) -> Iterator[dict[str, Any]]:
+        """Every matching registration, streamed (the CSV export)."""
+        for doc in self.registrations.find(query, {"history": 0}).sort(sort):
+            yield from_db(doc)
+
+    def registration_counts(self, query: dict[str, Any]) -> dict[str, dict[str, int]]:
+        """Counts of the matching registrations per status, stakeholder type and country."""
+        out: dict[str, dict[str, int]] = {}
+        for name in ("status", "stakeholder_type", "country"):
+            pipeline = [{"$match": query}, {"$group": {"_id": f"${name}", "n": {"$sum": 1}}}]
+            out[f"by_{name}"] = {
+                str(row["_id"]): row["n"] for row in self.registrations.aggregate(pipeline)
             }
         return out
 
@@ -248,23 +384,3 @@ class InvitationStore:
 
     def record_reminders(self, rows: list[dict[str, Any]], session: ClientSession) -> None:
         self.reminders.insert_many(rows, session=session)
-
-    # --- rate limit -------------------------------------------------------
-
-    def hit(self, client: str, window_s: int, now: datetime) -> int:
-        """Count one request of ``client`` in the current fixed window; the count so far."""
-        start = int(now.timestamp()) // window_s * window_s
-        key = f"{client}|{start}"
-        expires = datetime.fromtimestamp(start, UTC) + timedelta(seconds=window_s * 2)
-        for _ in range(3):
-            try:
-                doc = self.rate_limits.find_one_and_update(
-                    {"_id": key},
-                    {"$inc": {"count": 1}, "$setOnInsert": {"expires_at": expires}},
-                    upsert=True,
-                    return_document=ReturnDocument.AFTER,
-                )
-                return int(doc["count"])
-            except DuplicateKeyError:  # two first hits of a window at once: count again
-                continue
-        return 0

@@ -32,6 +32,13 @@ TEMPLATES: dict[str, bool] = {
     "revoked": True,
     "cancelled": True,
     "changed": True,
+    "registration_confirm": True,
+    "registration_confirmed": True,
+    "registration_waitlisted": True,
+    "registration_promoted": True,
+    "registration_cancelled": True,
+    "registration_rejected": True,
+    "registration_revoked": True,
     "invitation_reminder": False,
     "document_reminder": False,
     "papers_available": False,
@@ -47,6 +54,19 @@ STATUS_TEMPLATES = {
     "waitlisted": "waitlisted",
     "declined": "declined",
     "revoked": "revoked",
+}
+# A registrant's participation: the mail of each status change, and its calendar
+# method. The confirmation and the waiting-list mail go with the record that holds
+# the cancellation link (internal.invitation.issued), so accepted (unless promoted)
+# and waitlisted records mail nothing more.
+REGISTRATION_MAILS: dict[tuple[str, bool], tuple[str, str | None]] = {
+    ("accepted", True): ("registration_promoted", "REQUEST"),
+    ("declined", False): ("registration_cancelled", "CANCEL"),
+    ("revoked", False): ("registration_revoked", "CANCEL"),
+}
+REGISTRATION_ISSUED_MAILS = {
+    "accepted": ("registration_confirmed", "REQUEST"),
+    "waitlisted": ("registration_waitlisted", None),
 }
 # Statuses of people who still expect to come (or may): they hear of changes.
 INVOLVED_STATUSES = ("pending", "sent", "accepted", "waitlisted")

@@ -30,6 +30,8 @@ from shared.payloads.invitations import (
     InvitationIssuedPayload,
     InvitationPayload,
     InvitationPayloadSchema,
+    RegistrationRejectedPayload,
+    RegistrationRequestedPayload,
     ReminderDuePayload,
 )
 
@@ -203,30 +205,76 @@ def on_invitation_issued(
     event = _event_view(ctx, issued.event_id, contact, session)
     still_invited = contact.get("status") not in ("revoked", "declined", "expired")
     if newer and event.get("status") != "cancelled" and still_invited:
-        queue_mail(
-            ctx,
-            session,
-            template="invitation",
-            cause_id=message.envelope.id,
-            recipient=_recipient(contact),
-            context={
-                "event": event,
-                "rsvp_url": issued.rsvp_url,
-                "deadline": _iso(issued.registration_deadline),  # mail.render localises it
-            },
-            event_id=issued.event_id,
-            action_url=issued.rsvp_url,
-            # The feed links the invitation, never the RSVP link (a credential).
-            feed_link=f"/v1/invitations/{issued.invitation_id}",
-            calendar=CalendarPart(
-                "REQUEST",
-                domain.calendar_uid(issued.event_id, issued.invitation_id),
-                event["version"],
-            ),
-        )
+        if issued.origin == "registration":
+            _registrant_mail(ctx, session, message, contact, event)
+        else:
+            _invitation_mail(ctx, session, message, contact, event)
     for waiting in ctx.store.take_deferred(issued.invitation_id, session):
         status = load_payload(_status_schema, waiting["data"])
         _status_mail(ctx, session, waiting["cause_id"], status, contact)
+
+
+def _invitation_mail(
+    ctx: Context,
+    session: ClientSession,
+    message: Message[InvitationIssuedPayload],
+    contact: dict[str, Any],
+    event: dict[str, Any],
+) -> None:
+    """The invitation: the RSVP link and an iCalendar REQUEST."""
+    issued = message.payload
+    queue_mail(
+        ctx,
+        session,
+        template="invitation",
+        cause_id=message.envelope.id,
+        recipient=_recipient(contact),
+        context={
+            "event": event,
+            "rsvp_url": issued.rsvp_url,
+            "deadline": _iso(issued.registration_deadline),  # mail.render localises it
+        },
+        event_id=issued.event_id,
+        action_url=issued.rsvp_url,
+        # The feed links the invitation, never the RSVP link (a credential).
+        feed_link=f"/v1/invitations/{issued.invitation_id}",
+        calendar=CalendarPart(
+            "REQUEST",
+            domain.calendar_uid(issued.event_id, issued.invitation_id),
+            event["version"],
+        ),
+    )
+
+
+def _registrant_mail(
+    ctx: Context,
+    session: ClientSession,
+    message: Message[InvitationIssuedPayload],
+    contact: dict[str, Any],
+    event: dict[str, Any],
+) -> None:
+    """A confirmed registration: the confirmation with its iCalendar REQUEST (a
+    seat, as an accepted invitation has), or the waiting-list notice; both hold
+    the cancellation link, which only this record carries."""
+    issued = message.payload
+    template, method = domain.REGISTRATION_ISSUED_MAILS.get(issued.status, (None, None))
+    if template is None:
+        return
+    calendar = None
+    if method is not None:
+        uid = domain.calendar_uid(issued.event_id, issued.invitation_id)
+        calendar = CalendarPart(method, uid, event["version"])
+    queue_mail(
+        ctx,
+        session,
+        template=template,
+        cause_id=message.envelope.id,
+        recipient=_recipient(contact),
+        context={"event": event, "cancel_url": issued.rsvp_url},
+        event_id=issued.event_id,
+        feed_link=f"/v1/invitations/{issued.invitation_id}",
+        calendar=calendar,
+    )
 
 
 @subscriptions.handler("invitation.sent", "invitation.expired")
@@ -285,19 +333,83 @@ def _status_mail(
     invitation: InvitationPayload,
     contact: dict[str, Any],
 ) -> None:
-    template = domain.STATUS_TEMPLATES.get(invitation.status)
+    event = _event_view(ctx, invitation.event_id, contact, session)
+    calendar = None
+    if invitation.origin == "registration":
+        key = (invitation.status, invitation.status == "accepted" and invitation.promoted)
+        template, method = domain.REGISTRATION_MAILS.get(key, (None, None))
+        if method is not None:
+            uid = domain.calendar_uid(invitation.event_id, invitation.invitation_id)
+            calendar = CalendarPart(method, uid, event["version"])
+    else:
+        template = domain.STATUS_TEMPLATES.get(invitation.status)
+        if invitation.status == "accepted" and invitation.promoted:
+            template = "promoted"
     if template is None:
         return
-    if invitation.status == "accepted" and invitation.promoted:
-        template = "promoted"
     queue_mail(
         ctx,
         session,
         template=template,
         cause_id=cause_id,
         recipient=_recipient(contact),
-        context={"event": _event_view(ctx, invitation.event_id, contact, session)},
+        context={"event": event},
         event_id=invitation.event_id,
+        calendar=calendar,
+    )
+
+
+# --- open registration --------------------------------------------------------
+
+
+def _snapshot_view(ctx: Context, event_id: str, snapshot: Any, s: ClientSession) -> dict:
+    """The event as a mail about no invitation describes it: the read model,
+    else the record's snapshot."""
+    return _event_view(ctx, event_id, {"event": plain(snapshot) or {}}, s)
+
+
+@subscriptions.handler("internal.registration.requested")
+def on_registration_requested(
+    message: Message[RegistrationRequestedPayload], ctx: Context, session: ClientSession
+) -> None:
+    """The double opt-in mail with the confirmation link (again for a repeated
+    registration: a new record with a new link). The registrant is no contact:
+    until they confirm they are nobody's participant, and nothing is kept here
+    but the mail."""
+    requested = message.payload
+    queue_mail(
+        ctx,
+        session,
+        template="registration_confirm",
+        cause_id=message.envelope.id,
+        recipient=Recipient(requested.email, requested.name, requested.language),
+        context={
+            "event": _snapshot_view(ctx, requested.event_id, requested.event, session),
+            "confirm_url": requested.confirm_url,
+            "deadline": _iso(requested.expires_at),  # mail.render localises it
+        },
+        event_id=requested.event_id,
+        action_url=requested.confirm_url,
+    )
+
+
+@subscriptions.handler("internal.registration.rejected")
+def on_registration_rejected(
+    message: Message[RegistrationRejectedPayload], ctx: Context, session: ClientSession
+) -> None:
+    """The secretariat's reason, to the person whose registration it rejected."""
+    rejected = message.payload
+    queue_mail(
+        ctx,
+        session,
+        template="registration_rejected",
+        cause_id=message.envelope.id,
+        recipient=Recipient(rejected.email, rejected.name, rejected.language),
+        context={
+            "event": _snapshot_view(ctx, rejected.event_id, rejected.event, session),
+            "reason": rejected.reason,
+        },
+        event_id=rejected.event_id,
     )
 
 

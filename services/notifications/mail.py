@@ -140,6 +140,8 @@ def render(
         "deadline": None,
         "reason": "",
         "rsvp_url": "",
+        "confirm_url": "",
+        "cancel_url": "",
         "kind": "",
         "title": event.get("title", ""),
         "due_on": "",

@@ -15,6 +15,17 @@ ROLES = ("government_official", "expert", "stakeholder", "observer", "speaker")
 # (confirmed by double opt-in) or a national nomination (approved by the secretariat).
 ORIGINS = ("invitation", "registration", "nomination")
 STATUSES = ("pending", "accepted", "declined", "waitlisted", "revoked", "expired")
+# Who registers for an open event (public conferences and thematic events).
+STAKEHOLDER_TYPES = (
+    "eu_institution",
+    "international_organisation",
+    "national_government",
+    "regional_local_authority",
+    "social_partner",
+    "ngo",
+    "academia",
+    "other",
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -111,6 +122,7 @@ class InvitationIssuedPayload:
     registration_deadline: datetime | None = None
     event: IssuedEvent | None = None
     origin: str = "invitation"
+    status: str = "pending"
 
 
 class InvitationIssuedPayloadSchema(PayloadSchema):
@@ -137,6 +149,14 @@ class InvitationIssuedPayloadSchema(PayloadSchema):
         validate=validate.OneOf(ORIGINS),
         metadata={"description": "how the participation came about; absent means invitation"},
     )
+    status = fields.String(
+        validate=validate.OneOf(STATUSES),
+        metadata={
+            "description": "the participation's status when issued: pending for an invitation, "
+            "accepted or waitlisted for a confirmed registration (whose rsvp_url is then its "
+            "cancellation link); absent means pending"
+        },
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -161,4 +181,79 @@ class ReminderDuePayloadSchema(PayloadSchema):
     step = fields.String(required=True)
     registration_deadline = fields.AwareDateTime(allow_none=True)
     version = fields.Integer(required=True)
+    occurred_at = fields.AwareDateTime(required=True)
+
+
+# --- open registration -----------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegistrationRequestedPayload:
+    """Someone registered for an open event: mail them the confirmation link."""
+
+    registration_id: str
+    event_id: str
+    version: int
+    email: str
+    name: str
+    language: str
+    confirm_url: str
+    resend: bool
+    expires_at: datetime
+    occurred_at: datetime
+    registration_deadline: datetime | None = None
+    event: IssuedEvent | None = None
+
+
+class RegistrationRequestedPayloadSchema(PayloadSchema):
+    """``internal.registration.requested``: the double opt-in mail (address, name
+    and the confirmation link travel sealed)."""
+
+    model = RegistrationRequestedPayload
+
+    registration_id = fields.String(required=True)
+    event_id = fields.String(required=True)
+    version = fields.Integer(required=True)
+    email = fields.String(required=True, metadata={PERSONAL: True})
+    name = fields.String(required=True, metadata={PERSONAL: True})
+    language = fields.String(required=True)
+    confirm_url = fields.String(required=True, metadata={PERSONAL: True})  # a credential
+    resend = fields.Boolean(required=True, metadata={"description": "a repeated registration"})
+    expires_at = fields.AwareDateTime(
+        required=True, metadata={"description": "when the link dies unconfirmed"}
+    )
+    registration_deadline = fields.AwareDateTime(allow_none=True)
+    event = fields.Nested(IssuedEventSchema)
+    occurred_at = fields.AwareDateTime(required=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegistrationRejectedPayload:
+    """The secretariat rejected a confirmed registration of a moderated event."""
+
+    registration_id: str
+    event_id: str
+    version: int
+    email: str
+    name: str
+    language: str
+    reason: str
+    occurred_at: datetime
+    event: IssuedEvent | None = None
+
+
+class RegistrationRejectedPayloadSchema(PayloadSchema):
+    """``internal.registration.rejected``: the mail with the secretariat's reason
+    (address, name and reason travel sealed)."""
+
+    model = RegistrationRejectedPayload
+
+    registration_id = fields.String(required=True)
+    event_id = fields.String(required=True)
+    version = fields.Integer(required=True)
+    email = fields.String(required=True, metadata={PERSONAL: True})
+    name = fields.String(required=True, metadata={PERSONAL: True})
+    language = fields.String(required=True)
+    reason = fields.String(required=True, metadata={PERSONAL: True})
+    event = fields.Nested(IssuedEventSchema)
     occurred_at = fields.AwareDateTime(required=True)

@@ -79,8 +79,9 @@ def test_invite_creates_announces_and_keeps_only_the_token_hash(
                 "status",
                 "version",
                 "occurred_at",
+                "origin",
             }
-            assert payload["status"] == "pending"
+            assert payload["status"] == "pending" and payload["origin"] == "invitation"
         else:
             assert payload["rsvp_url"].startswith("https://rsvp.example.eu/v1/rsvp/")
             assert payload["event"]["title"] == ev["title"]
