@@ -530,6 +530,23 @@ class InvitationsClient(ServiceClient):
         answer = self._call("GET", path, params={"page_size": 1}).json()
         return answer.get("counts", {}).get("by_status", {})
 
+    def registrations(self, event_id: str) -> dict[str, Any]:
+        """The event's registrations and their counts (the secretariat's list)."""
+        path = f"/v1/events/{event_id}/registrations"
+        return self._call("GET", path, params={"page_size": 500}).json()
+
+    def register(self, event_id: str, body: dict[str, Any]) -> None:
+        """Register as the person's browser does: no token (202 whatever happened)."""
+        path = f"{self.base_url}/v1/events/{event_id}/registrations"
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            answer = follow(path, body)
+            if answer.status_code == 202:
+                return
+            if answer.status_code not in (404, 409) or time.monotonic() > deadline:
+                raise DemoError(f"A registration was answered {answer.status_code}: {answer.text}")
+            time.sleep(0.5)  # the service has not learnt of the event yet
+
 
 class DocumentsClient(ServiceClient):
     def __init__(self, base_url: str, headers: dict[str, str]) -> None:
@@ -633,6 +650,44 @@ KURZARBEIT_PEOPLE = (
     Person("Ines Costa", "PT", "Instituto do Emprego e Formação Profissional", "en", None),
     Person("Sanne de Vries", "NL", "UWV", "en"),
     Person("Dr. Anna Novak", "SI", "Independent expert", "en", role="expert"),
+)
+
+
+@dataclass(frozen=True)
+class Registrant:
+    """Someone who registers for the public conference (no account: a mailed link)."""
+
+    name: str
+    country: str
+    organisation: str
+    stakeholder_type: str
+    language: str
+    confirms: bool = True
+    cancels: bool = False
+
+    @property
+    def email(self) -> str:
+        return f"{'.'.join(self.name.lower().split())}@{self.country.lower()}.demo.mlp.example"
+
+    def registration(self) -> dict[str, Any]:
+        return {
+            "email": self.email,
+            "name": self.name,
+            "organisation": self.organisation,
+            "stakeholder_type": self.stakeholder_type,
+            "country": self.country,
+            "language": self.language,
+            "consent": {"privacy_notice": "2026-01", "accepted": True},
+        }
+
+
+CONFERENCE_PEOPLE = (
+    Registrant("Marie Dubois", "BE", "Ligue des familles", "ngo", "fr"),
+    Registrant("Thomas Huber", "AT", "Arbeiterkammer Wien", "social_partner", "de"),
+    Registrant("Sofia Andersson", "SE", "Uppsala University", "academia", "en", cancels=True),
+    Registrant("Pieter Janssens", "BE", "Stad Gent", "regional_local_authority", "en"),
+    Registrant("Aoife Byrne", "IE", "Department of Social Protection", "national_government", "en"),
+    Registrant("Elena Popescu", "RO", "OECD", "international_organisation", "en", confirms=False),
 )
 
 
@@ -858,6 +913,47 @@ def circulate_papers(
     )
 
 
+def register_for_conference(
+    clients: Clients, maildir: Path, event_id: str, people: Iterable[Registrant], report: Report
+) -> None:
+    """People register without an account and confirm through the mailed link
+    (one never does: the registration expires); one later cancels through the
+    link in their confirmation mail, which frees the seat."""
+    people = list(people)
+    known = {r["email"] for r in clients.invitations.registrations(event_id)["items"]}
+    fresh = [p for p in people if p.email not in known]
+    for person in fresh:
+        clients.invitations.register(event_id, person.registration())
+    report.changed |= bool(fresh)
+    confirming = [p.email for p in fresh if p.confirms]
+    for link in mailed_links(
+        maildir, confirming, "/v1/registrations/confirm/", "the confirmation links"
+    ).values():
+        confirmed = follow(link, {})
+        if confirmed.status_code != 200:
+            raise DemoError(
+                f"A confirmation link answered {confirmed.status_code}: {confirmed.text}"
+            )
+    cancelling = [p.email for p in fresh if p.confirms and p.cancels]
+    for link in mailed_links(
+        maildir, cancelling, "/v1/registrations/cancel/", "the cancellation links"
+    ).values():
+        cancelled = follow(link, {})
+        if cancelled.status_code != 200:
+            raise DemoError(
+                f"A cancellation link answered {cancelled.status_code}: {cancelled.text}"
+            )
+    listed = clients.invitations.registrations(event_id)
+    by_status = listed.get("counts", {}).get("by_status", {})
+    by_type = listed.get("counts", {}).get("by_stakeholder_type", {})
+    report.say(
+        f"    registrations: {len(fresh)} now; "
+        + ", ".join(f"{n} {status}" for status, n in sorted(by_status.items()))
+        + "; by stakeholder type: "
+        + ", ".join(f"{n} {kind}" for kind, n in sorted(by_type.items()))
+    )
+
+
 def await_deliveries(
     clients: Clients, subscription: dict[str, Any], receiver: Receiver, report: Report
 ) -> None:
@@ -900,6 +996,9 @@ def load(clients: Clients, maildir: Path) -> dict[str, int]:
         kurzarbeit = report.events[KURZARBEIT]
         answer_invitations(clients, maildir, kurzarbeit, KURZARBEIT_PEOPLE, report)
         circulate_papers(clients, kurzarbeit, KURZARBEIT_PAPERS, report)
+        print(f"The public conference with open registration, '{CONFERENCE}':")
+        conference = report.events[CONFERENCE]
+        register_for_conference(clients, maildir, conference, CONFERENCE_PEOPLE, report)
         await_deliveries(clients, subscription, receiver, report)
         clients.notifications.unsubscribe(subscription["id"])
     finally:

@@ -1,8 +1,9 @@
 """``make demo`` against the running system: events, invitations, documents and
 notifications as processes, the SMTP sink, Kafka and MongoDB. It loads the
 programme and exercises every service: invitations answered through the RSVP
-links mailed to people, papers uploaded, reviewed and published, mails in the
-sink, a partner's webhook subscription with signed deliveries. A second run
+links mailed to people, papers uploaded, reviewed and published, registrations
+to the public conference confirmed and cancelled through their mailed links,
+mails in the sink, a partner's webhook subscription with signed deliveries. A second run
 creates nothing new."""
 
 from __future__ import annotations
@@ -58,6 +59,14 @@ def test_the_demo_exercises_every_service_and_runs_again_without_duplicates(
         paper.title: "published" if paper.publish else "approved"
         for paper in demo.KURZARBEIT_PAPERS
     }
+    conference = clients.events.find(demo.CONFERENCE)
+    registered = clients.invitations.registrations(conference)["counts"]["by_status"]
+    people = demo.CONFERENCE_PEOPLE
+    assert registered == {
+        "accepted": sum(p.confirms and not p.cancels for p in people),
+        "cancelled": sum(p.cancels for p in people),
+        "unconfirmed": sum(not p.confirms for p in people),
+    }
     mails_before = demo.settled_mail(smtp_sink.maildir)
     subjects = [mail.subject(m) for m in mail.messages(smtp_sink.maildir)]
     assert sum(s.startswith("Bitte antworten Sie bis zum") for s in subjects) == 2  # in German
@@ -72,5 +81,6 @@ def test_the_demo_exercises_every_service_and_runs_again_without_duplicates(
     again = demo.load(clients, smtp_sink.maildir)  # a second run changes nothing
     assert again["skipped"] == len(demo.PROGRAMME) and again["created"] == 0
     assert clients.invitations.counts(kurzarbeit) == by_status
+    assert clients.invitations.registrations(conference)["counts"]["by_status"] == registered
     assert len(clients.documents.papers(kurzarbeit)) == len(demo.KURZARBEIT_PAPERS)
     assert demo.settled_mail(smtp_sink.maildir) == mails_before
