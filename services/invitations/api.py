@@ -701,22 +701,16 @@ def _cancel_view(invitation: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _link_response(kind: str, view: dict[str, Any], message: str = "") -> Response:
+def _link_response(kind: str, view: dict[str, Any], *, done: bool = False) -> Response:
     if wants_html():
-        html = registration_page.render(kind, view, message=message)
-        return Response(html, mimetype="text/html")
+        return registration_page.page(kind, view, done=done)
     return jsonify(_link.dump(view))
 
 
 def _link_refusal(kind: str, refusal: Problem | DomainError, view: dict | None) -> Response:
     if not wants_html():
         raise refusal
-    problem = _as_problem(refusal)
-    html = registration_page.render(kind, view, message=problem.detail, error=True)
-    response = Response(html, status=problem.status, mimetype="text/html")
-    for name, value in problem.headers.items():
-        response.headers[name] = value
-    return response
+    return registration_page.problem(kind, _as_problem(refusal), view)
 
 
 def _link_rate_limit() -> None:
@@ -764,7 +758,7 @@ def confirmation_confirm(token: str) -> Response:
         view = _confirm_view(registration)
     except (Problem, DomainError) as refusal:
         return _link_refusal("confirm", refusal, view)
-    return _link_response("confirm", view, message=view["status"])
+    return _link_response("confirm", view, done=True)
 
 
 @blp.route("/registrations/cancel/<token>", methods=["GET"])
@@ -791,4 +785,4 @@ def cancellation_cancel(token: str) -> Response:
         view = _cancel_view(invitation)
     except (Problem, DomainError) as refusal:
         return _link_refusal("cancel", refusal, view)
-    return _link_response("cancel", view, message=view["status"])
+    return _link_response("cancel", view, done=True)

@@ -1,11 +1,13 @@
 """The pages people open from a mail in a real browser: Debian's headless
 Chromium (Selenium through chromedriver) against the invitations and
-notifications apps served on loopback ports (real Mongo-wire server). Each page
-is read in English, French and German: the event's dates, the deadline in the
-event's time zone (named, with its offset) and the countries by name; axe-core
-finds no WCAG level A (nor AA) violation, nothing logs a console error, the
-keyboard reaches the skip link first and sees where it is, and a phone-sized
-window needs no sideways scrolling."""
+notifications apps served on loopback ports (real Mongo-wire server): the RSVP
+page, open registration's confirmation and cancellation pages, the unsubscribe
+page and the page of a link that cannot be used. Each is read in English,
+French and German: the event's dates, the deadline in the event's time zone
+(named, with its offset) and the countries by name. axe-core finds no WCAG
+level A (nor AA) violation, nothing logs a console error, the keyboard reaches
+the skip link first and sees where it is, and a phone-sized window needs no
+sideways scrolling."""
 
 from __future__ import annotations
 
@@ -16,7 +18,15 @@ from babel.dates import format_date
 
 from services.notifications import domain as notifications_domain
 from tests.fixtures.browser import arrived, checked, speak
-from tests.fixtures.invitations import SEC, invitee, issued_links, token_of
+from tests.fixtures.invitations import (
+    SEC,
+    cancel_links,
+    confirm_links,
+    invitee,
+    issued_links,
+    registrant,
+    token_of,
+)
 
 # The issue's Tallinn event: a deadline the secretariat set at 23:59 local time.
 TALLINN = {
@@ -38,6 +48,11 @@ SEEN = {
         "thanks": "Thank you, your answer is recorded",
         "status": "accepted",
         "unsubscribe": "Reminders and paper notices",
+        "confirm_title": "Confirm your registration",
+        "confirm": "Confirm my registration",
+        "confirmed": "Thank you, your registration is confirmed",
+        "cancel": "Cancel my registration",
+        "cancelled": "Your registration is cancelled",
         "since": "You opted out on {date}.",
     },
     "fr": {
@@ -51,6 +66,11 @@ SEEN = {
         "thanks": "Merci, votre réponse est enregistrée",
         "status": "acceptée",
         "unsubscribe": "Rappels et avis de documents",
+        "confirm_title": "Confirmez votre inscription",
+        "confirm": "Confirmer mon inscription",
+        "confirmed": "Merci, votre inscription est confirmée",
+        "cancel": "Annuler mon inscription",
+        "cancelled": "Votre inscription est annulée",
         "since": "Vous vous êtes désinscrit(e) le {date}.",
     },
     "de": {
@@ -64,6 +84,11 @@ SEEN = {
         "thanks": "Vielen Dank, Ihre Antwort ist gespeichert",
         "status": "zugesagt",
         "unsubscribe": "Erinnerungen und Dokumenthinweise",
+        "confirm_title": "Bestätigen Sie Ihre Anmeldung",
+        "confirm": "Anmeldung bestätigen",
+        "confirmed": "Vielen Dank, Ihre Anmeldung ist bestätigt",
+        "cancel": "Anmeldung stornieren",
+        "cancelled": "Ihre Anmeldung ist storniert",
         "since": "Sie haben sich am {date} abgemeldet.",
     },
 }
@@ -165,6 +190,44 @@ def test_a_link_that_cannot_be_used_says_so_in_the_browsers_language(
     from devkit import browser
 
     assert browser.axe_violations(chromium, browser.LEVEL_A + browser.LEVEL_AA) == []
+
+
+@pytest.mark.parametrize("language", sorted(SEEN))
+def test_the_registration_pages_in_the_registrants_language(
+    chromium, serve, invitations_app, invitations_client, invitations_published_event, language
+):
+    """Open registration's double opt-in: the confirmation link's page, then the
+    cancellation link's (from the confirmation mail)."""
+    from selenium.webdriver.common.by import By
+
+    seen, driver = SEEN[language], chromium
+    event = invitations_published_event(**TALLINN, registration="open", visibility="public")
+    body = registrant(1, language=language, email=f"reader.{language}@ngo.example.org")
+    registered = invitations_client.post(f"/v1/events/{event['event_id']}/registrations", json=body)
+    assert registered.status_code == 202, registered.json
+    base = serve(invitations_app)
+    token = confirm_links(invitations_app, event["event_id"])[body["email"]]
+    driver.get(f"{base}/v1/registrations/confirm/{token}")
+    assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == language
+    assert driver.find_element(By.TAG_NAME, "h1").text == seen["confirm_title"]
+    for field in ("dates", "deadline", "venue", "host"):
+        assert text_of(driver, field) == seen[field], field
+    checked(driver, f"registration confirmation ({language})")
+    keyboard_and_phone(driver, f"registration confirmation ({language})")
+
+    driver.find_element(By.XPATH, f"//button[normalize-space()='{seen['confirm']}']").click()
+    arrived(driver, "/v1/registrations/confirm/")
+    assert seen["confirmed"] in driver.find_element(By.CSS_SELECTOR, "[role=status]").text
+    checked(driver, f"registration confirmed ({language})")
+
+    cancel = cancel_links(invitations_app, event["event_id"])[body["email"]]
+    driver.get(f"{base}/v1/registrations/cancel/{cancel}")
+    assert text_of(driver, "deadline") == seen["deadline"]
+    checked(driver, f"registration cancellation ({language})")
+    driver.find_element(By.XPATH, f"//button[normalize-space()='{seen['cancel']}']").click()
+    arrived(driver, "/v1/registrations/cancel/")
+    assert seen["cancelled"] in driver.find_element(By.CSS_SELECTOR, "[role=status]").text
+    checked(driver, f"registration cancelled ({language})")
 
 
 @pytest.mark.parametrize("language", sorted(SEEN))

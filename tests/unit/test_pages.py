@@ -103,9 +103,9 @@ def test_a_refusal_page_says_what_happened_in_the_readers_language(service_pages
 
 
 def test_every_pages_texts_are_complete():
-    from services.invitations import rsvp_page
+    from services.invitations import registration_page, rsvp_page
     from services.notifications import unsubscribe_page
 
-    for module in (rsvp_page, unsubscribe_page):
+    for module in (rsvp_page, registration_page, unsubscribe_page):
         pages.check_texts(module.TEXTS, module.__name__)
     pages.check_texts(pages.LAYOUT_TEXTS, "layout")
