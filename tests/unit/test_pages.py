@@ -109,3 +109,25 @@ def test_every_pages_texts_are_complete():
     for module in (rsvp_page, registration_page, unsubscribe_page):
         pages.check_texts(module.TEXTS, module.__name__)
     pages.check_texts(pages.LAYOUT_TEXTS, "layout")
+
+
+def test_form_fields_tie_their_label_hint_and_error_to_the_input(tmp_path):
+    (tmp_path / "form.html").write_text(
+        '{% extends "page.html" %}{% from "forms.html" import field, check %}'
+        "{% block title %}Form{% endblock %}{% block main %}<form method=post>"
+        "{{ field('email', 'E-mail', type='email', required=true, hint='We write to it',"
+        " error='Not an address', autocomplete='email') }}"
+        "{{ field('country', 'Country', value='EE', options=[('LV', fmt.country('LV')),"
+        " ('EE', fmt.country('EE'))]) }}"
+        "{{ check('consent', 'I agree', required=true) }}</form>{% endblock %}"
+    )
+    texts = {lang: {"x": "x"} for lang in ("en", "fr", "de")}
+    with app.test_request_context("/x"):
+        html = pages.Pages(tmp_path, texts).render("form.html", "fr")
+    assert '<label for="f-email">E-mail</label>' in html
+    assert 'id="f-email" name="email" type="email" value="" required' in html
+    assert 'aria-describedby="f-email-hint f-email-error" aria-invalid="true"' in html
+    assert '<p class="field-error" id="f-email-error">Not an address</p>' in html
+    assert '<option value="EE" selected>Estonie</option>' in html
+    assert '<input id="f-consent" name="consent" type="checkbox" value="true" required>' in html
+    assert '<label for="f-consent">I agree</label>' in html
