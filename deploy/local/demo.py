@@ -1,23 +1,74 @@
-"""Load a realistic mutual-learning programme into the running system (``make demo``).
+"""Load a realistic mutual-learning programme into the running system and
+exercise every service with it (``make demo``).
 
-Everything goes through the events service's public HTTP API with a development
-secretariat token, so the events are announced on Kafka like any other. Running
-it again skips the events whose title already exists.
+Everything goes through the services' public HTTP APIs with development tokens,
+so every change is announced on Kafka like any other; what people do, they do
+through the personal links the notifications service mailed them, read from
+the local SMTP sink's Maildir (``MLP_MAIL_DIR``): those links exist nowhere
+else, since the services store only their hashes.
+
+1. The programme: thirteen events from the record, plus a peer review run by
+   national nominations; the events the demo works with lie a few months ahead
+   of the day it runs, so they are open whenever it does.
+2. A partner subscribes to webhooks: a receiver the demo runs on 127.0.0.1
+   (``devkit.webhooks.Receiver``) gets every delivery, signed.
+3. The peer review on short-time work: the secretariat invites officials of the
+   host and peer countries and an expert; each answers through the RSVP link
+   in their mail (most accept, one declines, one has not answered yet).
+4. Its papers: the host country paper and comments papers are uploaded,
+   submitted and approved (the approval names the version read), so accepted
+   participants are mailed; the host country paper is published to everyone.
+5. The public conference with open registration: people register without an
+   account, confirm through the mailed link (one never does), and one
+   cancels through the link in their confirmation.
+6. The peer review run by nominations: the secretariat sets each country's
+   places, coordinators nominate their officials, the secretariat approves,
+   and the nominees answer through their RSVP links.
+7. What each service now holds, and where to look.
+
+Running it again creates nothing twice: events are found by title, invitations,
+registrations and nominations by address, papers by kind and title; the
+webhook subscription (its receiver lives only as long as the demo) is removed
+at the end.
 """
 
 from __future__ import annotations
 
 import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from datetime import time as day_time
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import requests
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from deploy.local.settings import LocalStack
+from devkit import mail
 from devkit.auth import auth
+from devkit.webhooks import Receiver
 from shared.config import Env
 
 TIMEOUT_S = 10.0
+WAIT_S = 120.0  # for a service to learn of an event, or for mails and deliveries
+
+
+def upcoming(
+    days_ahead: int, length: int, timezone: str, answer_days: int
+) -> tuple[tuple[str, str], str]:
+    """An event's days ``days_ahead`` from today and its deadline at 23:59 local
+    time ``answer_days`` before it starts (the RSVP page shows it in that zone)."""
+    starts = date.today() + timedelta(days=days_ahead)
+    ends = starts + timedelta(days=length - 1)
+    local = datetime.combine(starts - timedelta(days=answer_days), day_time(23, 59))
+    return (starts.isoformat(), ends.isoformat()), local.replace(
+        tzinfo=ZoneInfo(timezone)
+    ).isoformat()
 
 
 @dataclass(frozen=True)
@@ -56,8 +107,10 @@ def _event(
     capacity: int | None = 40,
     visibility: str = "public",
     online: bool = False,
+    registration: str = "invitation",
+    nomination_deadline: str | None = None,
 ) -> dict[str, Any]:
-    return {
+    body = {
         "title": title,
         "summary": summary,
         "format": fmt,
@@ -74,7 +127,20 @@ def _event(
         "visibility": visibility,
         "tags": tags,
     }
+    if registration != "invitation":
+        body["registration"] = registration
+    if nomination_deadline:
+        body["nomination_deadline"] = nomination_deadline
+    return body
 
+
+KURZARBEIT_DAYS, KURZARBEIT_DEADLINE = upcoming(120, 2, "Europe/Berlin", 25)
+CONFERENCE_DAYS, CONFERENCE_DEADLINE = upcoming(150, 1, "Europe/Brussels", 10)
+NOMINATED_DAYS, NOMINATED_DEADLINE = upcoming(90, 2, "Europe/Tallinn", 21)
+_, NOMINATION_DEADLINE = upcoming(90, 2, "Europe/Tallinn", 35)
+KURZARBEIT = "Germany's Kurzarbeit: short-time work as a crisis instrument"
+CONFERENCE = "Mutual Learning Programme annual conference: skills for the twin transition"
+NOMINATED = "Estonia's work ability reform: back to work with a reduced capacity"
 
 PROGRAMME: tuple[DemoEvent, ...] = (
     DemoEvent(
@@ -215,7 +281,7 @@ PROGRAMME: tuple[DemoEvent, ...] = (
     ),
     DemoEvent(
         _event(
-            "Germany's Kurzarbeit: short-time work as a crisis instrument",
+            KURZARBEIT,
             "Peer review of the German short-time work allowance (Kurzarbeitergeld): how the "
             "Federal Employment Agency scaled it in the 2009 and 2020 crises, its costs, "
             "deadweight and the link to training during reduced hours.",
@@ -223,11 +289,11 @@ PROGRAMME: tuple[DemoEvent, ...] = (
             "employment",
             "DE",
             ["FR", "IT", "ES", "PT", "NL", "CZ", "SI", "LU"],
-            ("2027-04-20", "2027-04-21"),
+            KURZARBEIT_DAYS,
             "Nuremberg",
             "Europe/Berlin",
             ["en", "de"],
-            "2027-03-26T17:00:00+01:00",
+            KURZARBEIT_DEADLINE,
             ["short_time_work", "job_retention", "crisis"],
         ),
     ),
@@ -270,21 +336,45 @@ PROGRAMME: tuple[DemoEvent, ...] = (
     ),
     DemoEvent(
         _event(
-            "Mutual Learning Programme annual conference 2027: skills for the twin transition",
-            "Public conference closing the 2027 cycle: results of the year's peer reviews on "
+            CONFERENCE,
+            "Public conference closing the year's cycle: results of its peer reviews on "
             "skills, youth employment and job retention, with ministers, social partners and "
             "the European Commission.",
             "conference",
             "employment",
             "BE",
             ["EE", "LT", "FI", "AT", "DE", "PT", "ES", "IE", "SE", "GR", "FR", "IT", "PL"],
-            ("2027-11-18", "2027-11-18"),
+            CONFERENCE_DAYS,
             "Brussels",
             "Europe/Brussels",
             ["en", "fr", "de"],
-            "2027-10-29T17:00:00+01:00",
+            CONFERENCE_DEADLINE,
             ["skills", "green_transition", "digital_transition"],
             capacity=300,
+            registration="open",
+        ),
+    ),
+    DemoEvent(
+        _event(
+            NOMINATED,
+            "Peer review of Estonia's 2016 work ability reform: the Unemployment Insurance "
+            "Fund assesses what people with a reduced capacity for work can do, pays the work "
+            "ability allowance and supports them back to work. Each country's participants are "
+            "nominated by its national contact point within the places the secretariat set.",
+            "peer_review",
+            "employment",
+            "EE",
+            ["LT", "DE", "LV", "FI"],
+            NOMINATED_DAYS,
+            "Tallinn",
+            "Europe/Tallinn",
+            ["en", "et"],
+            NOMINATED_DEADLINE,
+            ["work_ability", "disability", "activation"],
+            capacity=16,
+            visibility="invitation_only",
+            registration="nomination",
+            nomination_deadline=NOMINATION_DEADLINE,
         ),
     ),
     DemoEvent(
@@ -334,23 +424,43 @@ class DemoError(Exception):
     """The demo could not be loaded; the message is one sentence."""
 
 
-class EventsClient:
-    """The few calls of the events API the demo needs."""
+def wait_for(what: str, probe: Callable[[], Any], timeout_s: float = WAIT_S) -> Any:
+    """``probe()`` once it answers something true; a :class:`DemoError` naming
+    ``what`` when it has not within ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise DemoError(
+                f"Gave up waiting for {what}; are all services and the SMTP sink running?"
+            )
+        time.sleep(0.5)
 
-    def __init__(self, base_url: str, headers: dict[str, str]) -> None:
+
+class ServiceClient:
+    """HTTP calls to one service of the running system, with one caller's token."""
+
+    def __init__(self, service: str, base_url: str, headers: dict[str, str]) -> None:
+        self.service = service
         self.base_url = base_url.rstrip("/")
         self.session = requests.Session()
         self.session.headers.update(headers)
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        url = f"{self.base_url}{path}"
+    def _call(
+        self, method: str, path: str, *, allow: tuple[int, ...] = (), **kwargs: Any
+    ) -> requests.Response:
+        """The answer to one request; an error status not in ``allow`` stops the demo."""
+        url = path if path.startswith("http") else f"{self.base_url}{path}"
         try:
             response = self.session.request(method, url, timeout=TIMEOUT_S, **kwargs)
         except requests.ConnectionError as exc:
             raise DemoError(
-                f"The events service is not answering at {self.base_url}; start it with `make run`."
+                f"The {self.service} service is not answering at {self.base_url}; "
+                "start it with `make run`."
             ) from exc
-        if response.status_code >= 400:
+        if response.status_code >= 400 and response.status_code not in allow:
             detail = response.text.strip()[:500]
             raise DemoError(f"{method} {path} answered {response.status_code}: {detail}")
         return response
@@ -358,10 +468,35 @@ class EventsClient:
     def check(self) -> None:
         self._call("GET", "/healthz")
 
-    def exists(self, title: str) -> bool:
+    def until_known(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """The answer once the service has learnt of the event the path names
+        (404 and 409 until its records arrive); a 409 that stays stops the demo."""
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            response = self._call(method, path, allow=(404, 409), **kwargs)
+            if response.status_code < 400:
+                return response
+            if time.monotonic() > deadline:
+                raise DemoError(
+                    f"{method} {path} still answers {response.status_code}: {response.text}"
+                )
+            time.sleep(0.5)
+
+
+class EventsClient(ServiceClient):
+    """The few calls of the events API the demo needs."""
+
+    def __init__(self, base_url: str, headers: dict[str, str]) -> None:
+        super().__init__("events", base_url, headers)
+
+    def find(self, title: str) -> str | None:
+        """The id of the event called ``title``, if there is one."""
         params: dict[str, str | int] = {"q": title[:200], "page_size": 500}
         items = self._call("GET", "/v1/events", params=params).json()["items"]
-        return any(item["title"] == title for item in items)
+        return next((item["id"] for item in items if item["title"] == title), None)
+
+    def exists(self, title: str) -> bool:
+        return self.find(title) is not None
 
     def create(self, body: dict[str, Any]) -> tuple[str, str]:
         response = self._call("POST", "/v1/events", json=body)
@@ -374,38 +509,525 @@ class EventsClient:
         )
         return response.headers["ETag"]
 
+    def total(self) -> int:
+        return self._call("GET", "/v1/events", params={"page_size": 1}).json()["total"]
 
-def load(client: EventsClient) -> dict[str, int]:
-    """Create every demo event that is not there yet; return counts by outcome."""
-    client.check()
-    counts = {"created": 0, "skipped": 0}
+
+class InvitationsClient(ServiceClient):
+    def __init__(self, base_url: str, headers: dict[str, str]) -> None:
+        super().__init__("invitations", base_url, headers)
+
+    def invite(self, event_id: str, people: list[dict[str, str]]) -> list[str]:
+        """Invite ``people`` once the service knows the event is published; the
+        e-mails of those invited now (the others were invited by an earlier run)."""
+        path = f"/v1/events/{event_id}/invitations"
+        answer = self.until_known("POST", path, json={"invitees": people}).json()
+        return [created["email"] for created in answer["created"]]
+
+    def counts(self, event_id: str) -> dict[str, int]:
+        """The event's invitations by status."""
+        path = f"/v1/events/{event_id}/invitations"
+        answer = self._call("GET", path, params={"page_size": 1}).json()
+        return answer.get("counts", {}).get("by_status", {})
+
+    def registrations(self, event_id: str) -> dict[str, Any]:
+        """The event's registrations and their counts (the secretariat's list)."""
+        path = f"/v1/events/{event_id}/registrations"
+        return self._call("GET", path, params={"page_size": 500}).json()
+
+    def register(self, event_id: str, body: dict[str, Any]) -> None:
+        """Register as the person's browser does: no token (202 whatever happened)."""
+        path = f"{self.base_url}/v1/events/{event_id}/registrations"
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            answer = follow(path, body)
+            if answer.status_code == 202:
+                return
+            if answer.status_code not in (404, 409) or time.monotonic() > deadline:
+                raise DemoError(f"A registration was answered {answer.status_code}: {answer.text}")
+            time.sleep(0.5)  # the service has not learnt of the event yet
+
+
+class DocumentsClient(ServiceClient):
+    def __init__(self, base_url: str, headers: dict[str, str]) -> None:
+        super().__init__("documents", base_url, headers)
+
+    def papers(self, event_id: str) -> list[dict[str, Any]]:
+        params: dict[str, str | int] = {"event_id": event_id, "page_size": 500}
+        return self._call("GET", "/v1/documents", params=params).json()["items"]
+
+    def upload(self, event_id: str, paper: Paper) -> str:
+        """Upload a paper as a draft once the service knows the event; its id."""
+        form = {"kind": paper.kind, "title": paper.title, "language": paper.language}
+        if paper.country:
+            form["country"] = paper.country
+        files = {"file": (paper.filename, pdf(paper.title, paper.lines), "application/pdf")}
+        path = f"/v1/events/{event_id}/documents"
+        return self.until_known("POST", path, data=form, files=files).json()["id"]
+
+    def review(self, document_id: str, publish: bool) -> str:
+        """Submit and approve the version read (the approval names its ETag),
+        then publish when asked; the paper's status."""
+        path = f"/v1/documents/{document_id}"
+        status = self._call("GET", path).json()["status"]
+        if status == "draft":
+            status = self._call("POST", f"{path}/submit").json()["status"]
+        if status == "submitted":
+            seen = self._call("GET", path).headers["ETag"]
+            status = self._call("POST", f"{path}/approve", headers={"If-Match": seen}).json()[
+                "status"
+            ]
+        if publish and status == "approved":
+            status = self._call("POST", f"{path}/publish").json()["status"]
+        return str(status)
+
+
+class NotificationsClient(ServiceClient):
+    def __init__(self, base_url: str, headers: dict[str, str]) -> None:
+        super().__init__("notifications", base_url, headers)
+
+    def subscriptions(self) -> list[dict[str, Any]]:
+        return self._call("GET", "/v1/subscriptions").json()["items"]
+
+    def subscribe(self, url: str, topics: Iterable[str], description: str) -> dict[str, Any]:
+        body = {"url": url, "topics": sorted(topics), "description": description}
+        return self._call("POST", "/v1/subscriptions", json=body).json()
+
+    def unsubscribe(self, subscription_id: str) -> None:
+        self._call("DELETE", f"/v1/subscriptions/{subscription_id}", allow=(404,))
+
+    def deliveries(self, subscription_id: str) -> list[dict[str, Any]]:
+        path = f"/v1/subscriptions/{subscription_id}/deliveries"
+        return self._call("GET", path, params={"page_size": 500}).json()["items"]
+
+
+@dataclass(frozen=True)
+class Clients:
+    events: EventsClient
+    invitations: InvitationsClient
+    documents: DocumentsClient
+    notifications: NotificationsClient  # as the partner that subscribes to webhooks
+
+    def all(self) -> tuple[ServiceClient, ...]:
+        return (self.events, self.invitations, self.documents, self.notifications)
+
+
+# --- the people and papers of the events the demo works with -------------------
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    country: str
+    organisation: str
+    language: str
+    answer: str | None = "accept"  # accept | decline | None (has not answered yet)
+    role: str = "government_official"
+
+    @property
+    def email(self) -> str:
+        local = ".".join(self.name.lower().replace("dr. ", "").split())
+        return f"{local}@{self.country.lower()}.demo.mlp.example"
+
+    def invitee(self) -> dict[str, str]:
+        return {
+            "email": self.email,
+            "name": self.name,
+            "country": self.country,
+            "organisation": self.organisation,
+            "role": self.role,
+            "language": self.language,
+        }
+
+
+KURZARBEIT_PEOPLE = (
+    Person("Katharina Weber", "DE", "Bundesministerium für Arbeit und Soziales", "de"),
+    Person("Jonas Becker", "DE", "Bundesagentur für Arbeit", "de"),
+    Person("Claire Martin", "FR", "Ministère du Travail et de l'Emploi", "fr"),
+    Person("Luc Schmit", "LU", "Agence pour le développement de l'emploi", "fr", "decline"),
+    Person("Giulia Rossi", "IT", "Ministero del Lavoro e delle Politiche Sociali", "en"),
+    Person("Javier Garcia", "ES", "Servicio Público de Empleo Estatal", "en"),
+    Person("Ines Costa", "PT", "Instituto do Emprego e Formação Profissional", "en", None),
+    Person("Sanne de Vries", "NL", "UWV", "en"),
+    Person("Dr. Anna Novak", "SI", "Independent expert", "en", role="expert"),
+)
+
+
+@dataclass(frozen=True)
+class Registrant:
+    """Someone who registers for the public conference (no account: a mailed link)."""
+
+    name: str
+    country: str
+    organisation: str
+    stakeholder_type: str
+    language: str
+    confirms: bool = True
+    cancels: bool = False
+
+    @property
+    def email(self) -> str:
+        return f"{'.'.join(self.name.lower().split())}@{self.country.lower()}.demo.mlp.example"
+
+    def registration(self) -> dict[str, Any]:
+        return {
+            "email": self.email,
+            "name": self.name,
+            "organisation": self.organisation,
+            "stakeholder_type": self.stakeholder_type,
+            "country": self.country,
+            "language": self.language,
+            "consent": {"privacy_notice": "2026-01", "accepted": True},
+        }
+
+
+CONFERENCE_PEOPLE = (
+    Registrant("Marie Dubois", "BE", "Ligue des familles", "ngo", "fr"),
+    Registrant("Thomas Huber", "AT", "Arbeiterkammer Wien", "social_partner", "de"),
+    Registrant("Sofia Andersson", "SE", "Uppsala University", "academia", "en", cancels=True),
+    Registrant("Pieter Janssens", "BE", "Stad Gent", "regional_local_authority", "en"),
+    Registrant("Aoife Byrne", "IE", "Department of Social Protection", "national_government", "en"),
+    Registrant("Elena Popescu", "RO", "OECD", "international_organisation", "en", confirms=False),
+)
+
+
+@dataclass(frozen=True)
+class Paper:
+    kind: str
+    title: str
+    language: str
+    country: str | None
+    lines: tuple[str, ...]
+    publish: bool = False
+
+    @property
+    def filename(self) -> str:
+        return f"{self.kind}-{(self.country or 'all').lower()}.pdf"
+
+
+KURZARBEIT_PAPERS = (
+    Paper(
+        "host_country_paper",
+        "Kurzarbeit: Germany's short-time work allowance",
+        "en",
+        "DE",
+        (
+            "How the Federal Employment Agency scaled short-time work in 2009 and 2020,",
+            "what it cost, and how training during reduced hours was encouraged.",
+        ),
+        publish=True,
+    ),
+    Paper(
+        "comments_paper",
+        "Comments from France: activite partielle",
+        "fr",
+        "FR",
+        ("The French scheme of partial activity compared with Kurzarbeit.",),
+    ),
+    Paper(
+        "comments_paper",
+        "Comments from Italy: Cassa Integrazione Guadagni",
+        "en",
+        "IT",
+        ("Italy's wage guarantee fund and its reform in 2022.",),
+    ),
+)
+
+
+def pdf(title: str, lines: Iterable[str]) -> bytes:
+    """A one-page PDF that says ``title`` and ``lines`` (the documents service
+    checks what a file is by its content, so a paper must be a real PDF)."""
+
+    def text(value: str) -> str:
+        plain = value.encode("latin-1", "replace").decode("latin-1")
+        return plain.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+
+    body = ["BT", "/F1 16 Tf", "72 770 Td", f"({text(title)}) Tj", "/F1 11 Tf"]
+    body += [part for line in lines for part in ("0 -22 Td", f"({text(line)}) Tj")]
+    stream = "\n".join([*body, "ET"]).encode("latin-1")
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
+        b"/Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+    ]
+    out, offsets = b"%PDF-1.4\n", []
+    for number, obj in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + obj + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return out
+
+
+# --- what people do through their mail -------------------------------------------
+
+
+def links_in_mail(maildir: Path, emails: Iterable[str], path: str) -> dict[str, str]:
+    """Each address's newest link containing ``path`` in the Maildir."""
+    wanted = set(emails)
+    return mail.latest_links(
+        (m for m in mail.messages(maildir) if mail.recipient(m) in wanted), path
+    )
+
+
+def mailed_links(maildir: Path, emails: Iterable[str], path: str, what: str) -> dict[str, str]:
+    """Each address's newest link containing ``path``, once every one has arrived."""
+    wanted = set(emails)
+    if not wanted:
+        return {}
+    return wait_for(
+        f"{what} in {maildir}",
+        lambda: (found := links_in_mail(maildir, wanted, path)) and wanted <= set(found) and found,
+    )
+
+
+def settled_mail(maildir: Path, quiet_s: float = 3.0) -> int:
+    """How many messages the Maildir holds once no new one came for ``quiet_s``
+    (the notifications worker sends what the demo caused a little later)."""
+    deadline = time.monotonic() + WAIT_S
+    count, since = len(mail.messages(maildir)), time.monotonic()
+    while time.monotonic() - since < quiet_s and time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = len(mail.messages(maildir))
+        if now != count:
+            count, since = now, time.monotonic()
+    return count
+
+
+def follow(link: str, body: dict[str, Any]) -> requests.Response:
+    """What the person's browser sends when they use their personal link (no token)."""
+    try:
+        return requests.post(link, json=body, timeout=TIMEOUT_S)
+    except requests.ConnectionError as exc:
+        raise DemoError(
+            f"A personal link {link.split('/v1/')[0]}/v1/... is not answering."
+        ) from exc
+
+
+# --- the steps -------------------------------------------------------------------
+
+
+@dataclass
+class Report:
+    """What the demo did, for the closing summary."""
+
+    counts: dict[str, int] = field(default_factory=lambda: {"created": 0, "skipped": 0})
+    events: dict[str, str] = field(default_factory=dict)  # title -> id
+    lines: list[str] = field(default_factory=list)
+    changed: bool = False  # whether this run announced anything (else no webhook is due)
+
+    def say(self, line: str) -> None:
+        self.lines.append(line)
+        print(line)
+
+
+def load_programme(clients: Clients, report: Report) -> None:
+    """Create every demo event that is not there yet."""
     for item in PROGRAMME:
         title = item.body["title"]
-        if client.exists(title):
-            counts["skipped"] += 1
+        known = clients.events.find(title)
+        if known:
+            report.counts["skipped"] += 1
+            report.events[title] = known
             print(f"  = {title} (already there)")
             continue
-        event_id, etag = client.create(item.body)
+        event_id, etag = clients.events.create(item.body)
         for step in item.steps:
-            etag = client.transition(event_id, step, etag, item.reason)
-        counts["created"] += 1
-        counts[item.status] = counts.get(item.status, 0) + 1
+            etag = clients.events.transition(event_id, step, etag, item.reason)
+        report.events[title] = event_id
+        report.changed = True
+        report.counts["created"] += 1
+        report.counts[item.status] = report.counts.get(item.status, 0) + 1
         print(f"  + {title} [{item.body['format']}, {item.status}] {event_id}")
-    return counts
+
+
+PARTNER_DESCRIPTION = "MLP Ops demo partner"
+PARTNER_TOPICS = (
+    "event.published",
+    "invitation.sent",
+    "invitation.accepted",
+    "invitation.declined",
+    "invitation.waitlisted",
+    "document.published",
+)
+
+
+def subscribe_partner(clients: Clients, receiver: Receiver) -> dict[str, Any]:
+    """The partner's webhook subscription to the demo's receiver (an earlier
+    run's, whose receiver is gone, is replaced)."""
+    for old in clients.notifications.subscriptions():
+        if old.get("description") == PARTNER_DESCRIPTION:
+            clients.notifications.unsubscribe(old["id"])
+    return clients.notifications.subscribe(receiver.url, PARTNER_TOPICS, PARTNER_DESCRIPTION)
+
+
+def answer_invitations(
+    clients: Clients, maildir: Path, event_id: str, people: Iterable[Person], report: Report
+) -> None:
+    """Invite ``people``; each answers through the RSVP link in their mail."""
+    people = list(people)
+    invited_now = clients.invitations.invite(event_id, [p.invitee() for p in people])
+    report.changed |= bool(invited_now)
+    links = mailed_links(maildir, invited_now, "/v1/rsvp/", "the invitation mails")
+    links.update(links_in_mail(maildir, (p.email for p in people), "/v1/rsvp/"))
+    for person in people:
+        link = links.get(person.email)
+        if person.answer and link:
+            answered = follow(link, {"response": person.answer})
+            if answered.status_code != 200:
+                raise DemoError(f"An RSVP link answered {answered.status_code}: {answered.text}")
+    by_status = clients.invitations.counts(event_id)
+    report.say(
+        f"    invitations: {len(invited_now)} sent now; "
+        + ", ".join(f"{n} {status}" for status, n in sorted(by_status.items()))
+    )
+    french = next((p for p in people if p.language == "fr" and p.email in links), None)
+    if french:
+        report.say(f"    {french.name}'s RSVP page (in French): {links[french.email]}")
+
+
+def circulate_papers(
+    clients: Clients, event_id: str, papers: Iterable[Paper], report: Report
+) -> None:
+    """Upload the papers not there yet; review each; publish those meant for everyone."""
+    known = {(p["kind"], p["title"]): p["id"] for p in clients.documents.papers(event_id)}
+    statuses = Counter()
+    for paper in papers:
+        document_id = known.get((paper.kind, paper.title))
+        if document_id is None:
+            document_id = clients.documents.upload(event_id, paper)
+            report.changed = True
+        statuses[clients.documents.review(document_id, paper.publish)] += 1
+    report.say(
+        "    papers: "
+        + ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
+        + f" ({clients.documents.base_url}/v1/documents?event_id={event_id})"
+    )
+
+
+def register_for_conference(
+    clients: Clients, maildir: Path, event_id: str, people: Iterable[Registrant], report: Report
+) -> None:
+    """People register without an account and confirm through the mailed link
+    (one never does: the registration expires); one later cancels through the
+    link in their confirmation mail, which frees the seat."""
+    people = list(people)
+    known = {r["email"] for r in clients.invitations.registrations(event_id)["items"]}
+    fresh = [p for p in people if p.email not in known]
+    for person in fresh:
+        clients.invitations.register(event_id, person.registration())
+    report.changed |= bool(fresh)
+    confirming = [p.email for p in fresh if p.confirms]
+    for link in mailed_links(
+        maildir, confirming, "/v1/registrations/confirm/", "the confirmation links"
+    ).values():
+        confirmed = follow(link, {})
+        if confirmed.status_code != 200:
+            raise DemoError(
+                f"A confirmation link answered {confirmed.status_code}: {confirmed.text}"
+            )
+    cancelling = [p.email for p in fresh if p.confirms and p.cancels]
+    for link in mailed_links(
+        maildir, cancelling, "/v1/registrations/cancel/", "the cancellation links"
+    ).values():
+        cancelled = follow(link, {})
+        if cancelled.status_code != 200:
+            raise DemoError(
+                f"A cancellation link answered {cancelled.status_code}: {cancelled.text}"
+            )
+    listed = clients.invitations.registrations(event_id)
+    by_status = listed.get("counts", {}).get("by_status", {})
+    by_type = listed.get("counts", {}).get("by_stakeholder_type", {})
+    report.say(
+        f"    registrations: {len(fresh)} now; "
+        + ", ".join(f"{n} {status}" for status, n in sorted(by_status.items()))
+        + "; by stakeholder type: "
+        + ", ".join(f"{n} {kind}" for kind, n in sorted(by_type.items()))
+    )
+
+
+def await_deliveries(
+    clients: Clients, subscription: dict[str, Any], receiver: Receiver, report: Report
+) -> None:
+    """Wait until the subscription's deliveries are done; check the receiver's signatures."""
+    if not report.changed:
+        report.say("  webhooks: nothing new to deliver (the demo had run before)")
+        return
+
+    def settled() -> list[dict[str, Any]] | None:
+        log = clients.notifications.deliveries(subscription["id"])
+        return log if log and all(d["status"] != "pending" for d in log) else None
+
+    log = wait_for("the webhook deliveries", settled)
+    verifier = Webhook(subscription["secret"])
+    valid = 0
+    for received in receiver.requests:
+        try:
+            verifier.verify(received.body, received.headers)
+            valid += 1
+        except WebhookVerificationError:
+            pass
+    by_status = Counter(d["status"] for d in log)
+    report.say(
+        f"  webhooks: {len(log)} deliveries ("
+        + ", ".join(f"{n} {s}" for s, n in sorted(by_status.items()))
+        + f"), {valid} of {len(receiver.requests)} received with a valid signature"
+    )
+
+
+def load(clients: Clients, maildir: Path) -> dict[str, int]:
+    """Load the programme and exercise every service with it; counts by outcome."""
+    for client in clients.all():
+        client.check()
+    report = Report()
+    load_programme(clients, report)
+    receiver = Receiver()
+    try:
+        subscription = subscribe_partner(clients, receiver)
+        print(f"Exercising every service with '{KURZARBEIT}':")
+        kurzarbeit = report.events[KURZARBEIT]
+        answer_invitations(clients, maildir, kurzarbeit, KURZARBEIT_PEOPLE, report)
+        circulate_papers(clients, kurzarbeit, KURZARBEIT_PAPERS, report)
+        print(f"The public conference with open registration, '{CONFERENCE}':")
+        conference = report.events[CONFERENCE]
+        register_for_conference(clients, maildir, conference, CONFERENCE_PEOPLE, report)
+        await_deliveries(clients, subscription, receiver, report)
+        clients.notifications.unsubscribe(subscription["id"])
+    finally:
+        receiver.close()
+    report.say(f"  mails in the SMTP sink: {settled_mail(maildir)} (Maildir {maildir})")
+    return report.counts
 
 
 def main() -> int:
     stack = LocalStack.from_environ()
     base_url = Env().str("EVENTS_URL", stack.service_url("events"))
-    headers = auth(
+    secretariat = auth(
         "secretariat",
         sub="demo-secretariat",
         email="secretariat@mlp.example",
         secret=stack.jwt_secret,
     )
+    partner = auth(
+        "partner", sub="demo-partner", email="partner@mlp.example", secret=stack.jwt_secret
+    )
+    clients = Clients(
+        events=EventsClient(base_url, secretariat),
+        invitations=InvitationsClient(stack.service_url("invitations"), secretariat),
+        documents=DocumentsClient(stack.service_url("documents"), secretariat),
+        notifications=NotificationsClient(stack.service_url("notifications"), partner),
+    )
     print(f"Loading {len(PROGRAMME)} demo events into {base_url} ...")
     try:
-        counts = load(EventsClient(base_url, headers))
+        counts = load(clients, stack.mail_dir)
     except DemoError as exc:
         print(exc, file=sys.stderr)
         return 1

@@ -46,6 +46,7 @@ from shared.auth import current_principal, require_roles
 from shared.errors import DomainError, Forbidden
 from shared.fields import CountryCode
 from shared.http import client_key, etag, page_body, parse_sort
+from shared.pages import wants_html
 from shared.problems import Problem, problem_from_domain_error
 from shared.web import ApiBlueprint, service_context
 
@@ -386,14 +387,6 @@ def _rate_limit() -> None:
     )
 
 
-def _wants_html() -> bool:
-    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
-    return (
-        best == "text/html"
-        and request.accept_mimetypes["text/html"] > request.accept_mimetypes["application/json"]
-    )
-
-
 def _rsvp_view(invitation: dict[str, Any]) -> dict[str, Any]:
     event = ctx().store.get_event(invitation["event_id"]) or {"id": invitation["event_id"]}
     can_answer = True
@@ -401,6 +394,7 @@ def _rsvp_view(invitation: dict[str, Any]) -> dict[str, Any]:
         domain.check_answerable(invitation, event, datetime.now(UTC), deadline_binds=True)
     except DomainError:
         can_answer = False
+    deadline = event.get("registration_deadline")
     return {
         "id": invitation["id"],
         "status": invitation["status"],
@@ -409,17 +403,15 @@ def _rsvp_view(invitation: dict[str, Any]) -> dict[str, Any]:
         "role": invitation["role"],
         "registration_deadline": event.get("registration_deadline"),
         "can_answer": can_answer,
+        "deadline_passed": deadline is not None and deadline <= datetime.now(UTC),
         "event": event,
     }
 
 
-def _rsvp_response(view: dict[str, Any], status: int = 200, message: str = "") -> Response:
-    if _wants_html():
-        html = rsvp_page.render(view, message=message)
-        return Response(html, status=status, mimetype="text/html")
-    response = jsonify(_rsvp.dump(view))
-    response.status_code = status
-    return response
+def _rsvp_response(view: dict[str, Any], *, answered: bool = False) -> Response:
+    if wants_html():
+        return rsvp_page.page(view, answered=answered)
+    return jsonify(_rsvp.dump(view))
 
 
 # Paths whose URLs carry a credential: never sent on as a Referer, never cached.
@@ -445,14 +437,6 @@ def _as_problem(refusal: Problem | DomainError) -> Problem:
     return refusal if isinstance(refusal, Problem) else problem_from_domain_error(refusal)
 
 
-def _html_problem(problem: Problem, view: dict[str, Any] | None) -> Response:
-    html = rsvp_page.render(view, message=problem.detail, error=True)
-    response = Response(html, status=problem.status, mimetype="text/html")
-    for name, value in problem.headers.items():
-        response.headers[name] = value
-    return response
-
-
 @blp.route("/rsvp/<token>", methods=["GET"])
 @blp.response(200, RsvpSchema)
 def rsvp_show(token: str) -> Response:
@@ -462,8 +446,8 @@ def rsvp_show(token: str) -> Response:
         _rate_limit()
         view = _rsvp_view(_by_token(token))
     except (Problem, DomainError) as refusal:
-        if _wants_html():
-            return _html_problem(_as_problem(refusal), None)
+        if wants_html():
+            return rsvp_page.problem(_as_problem(refusal), None)
         raise
     return _rsvp_response(view)
 
@@ -490,10 +474,20 @@ def rsvp_answer(token: str) -> Response:
         invitation = operations.answer(ctx(), response, token=token)
         view = _rsvp_view(invitation)
     except (Problem, DomainError) as refusal:
-        if _wants_html():
-            return _html_problem(_as_problem(refusal), view)
+        if wants_html():
+            problem = _as_problem(refusal)
+            return rsvp_page.problem(problem, view or _known_view(token, problem))
         raise
-    return _rsvp_response(view, message=view["status"])
+    return _rsvp_response(view, answered=True)
+
+
+def _known_view(token: str, problem: Problem) -> dict[str, Any] | None:
+    """The invitation a refused answer was about, to show beside the reason
+    (none for an unknown link or a rate-limited client)."""
+    if problem.status in (404, 429):
+        return None
+    invitation = ctx().store.by_token_hash(domain.token_hash(token))
+    return _rsvp_view(invitation) if invitation is not None else None
 
 
 # --- open registration -------------------------------------------------------------
@@ -718,22 +712,16 @@ def _cancel_view(invitation: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _link_response(kind: str, view: dict[str, Any], message: str = "") -> Response:
-    if _wants_html():
-        html = registration_page.render(kind, view, message=message)
-        return Response(html, mimetype="text/html")
+def _link_response(kind: str, view: dict[str, Any], *, done: bool = False) -> Response:
+    if wants_html():
+        return registration_page.page(kind, view, done=done)
     return jsonify(_link.dump(view))
 
 
 def _link_refusal(kind: str, refusal: Problem | DomainError, view: dict | None) -> Response:
-    if not _wants_html():
+    if not wants_html():
         raise refusal
-    problem = _as_problem(refusal)
-    html = registration_page.render(kind, view, message=problem.detail, error=True)
-    response = Response(html, status=problem.status, mimetype="text/html")
-    for name, value in problem.headers.items():
-        response.headers[name] = value
-    return response
+    return registration_page.problem(kind, _as_problem(refusal), view)
 
 
 def _link_rate_limit() -> None:
@@ -781,7 +769,7 @@ def confirmation_confirm(token: str) -> Response:
         view = _confirm_view(registration)
     except (Problem, DomainError) as refusal:
         return _link_refusal("confirm", refusal, view)
-    return _link_response("confirm", view, message=view["status"])
+    return _link_response("confirm", view, done=True)
 
 
 @blp.route("/registrations/cancel/<token>", methods=["GET"])
@@ -808,7 +796,7 @@ def cancellation_cancel(token: str) -> Response:
         view = _cancel_view(invitation)
     except (Problem, DomainError) as refusal:
         return _link_refusal("cancel", refusal, view)
-    return _link_response("cancel", view, message=view["status"])
+    return _link_response("cancel", view, done=True)
 
 
 # --- national nominations ------------------------------------------------------------

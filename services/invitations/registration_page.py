@@ -1,19 +1,19 @@
-"""The small server-rendered pages of a registration's links (Jinja2): the
-double opt-in confirmation and the cancellation, in the registrant's language
-where a translation exists (English, French, German), English otherwise.
-Rendered the way the RSVP page is (:mod:`services.invitations.rsvp_page`)."""
+"""The pages of a registration's links: the double opt-in confirmation and the
+cancellation, in the registrant's language (English, French, German; English
+otherwise, or the language the reader picks), on the shared layout of the
+pages people open from a mail (``shared.pages``) with the event's days, the
+deadline in its time zone and countries by name (``shared.l10n``), as the RSVP
+page (:mod:`services.invitations.rsvp_page`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from flask import Response
 
-_env = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"),
-    autoescape=select_autoescape(["html"]),
-)
+from shared.pages import Pages, negotiate
+from shared.problems import Problem
 
 TEXTS: dict[str, dict[str, str]] = {
     "en": {
@@ -23,7 +23,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "registered": "You registered for",
         "dates": "Dates",
         "venue": "Venue",
-        "online": "online",
         "deadline": "Registration closes",
         "status": "Your registration",
         "confirm": "Confirm my registration",
@@ -40,7 +39,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "rejected": "not accepted",
         "expired": "expired",
         "revoked": "withdrawn",
-        "error": "This link cannot be used",
+        "host": "Host country",
+        "done_confirm": "Thank you, your registration is confirmed",
+        "done_cancel": "Your registration is cancelled",
     },
     "fr": {
         "confirm_title": "Confirmez votre inscription",
@@ -49,7 +50,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "registered": "Vous vous êtes inscrit(e) à",
         "dates": "Dates",
         "venue": "Lieu",
-        "online": "en ligne",
         "deadline": "Clôture des inscriptions",
         "status": "Votre inscription",
         "confirm": "Confirmer mon inscription",
@@ -67,7 +67,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "rejected": "non retenue",
         "expired": "expirée",
         "revoked": "retirée",
-        "error": "Ce lien ne peut pas être utilisé",
+        "host": "Pays hôte",
+        "done_confirm": "Merci, votre inscription est confirmée",
+        "done_cancel": "Votre inscription est annulée",
     },
     "de": {
         "confirm_title": "Bestätigen Sie Ihre Anmeldung",
@@ -76,7 +78,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "registered": "Sie haben sich angemeldet für",
         "dates": "Termin",
         "venue": "Ort",
-        "online": "online",
         "deadline": "Anmeldeschluss",
         "status": "Ihre Anmeldung",
         "confirm": "Anmeldung bestätigen",
@@ -94,23 +95,33 @@ TEXTS: dict[str, dict[str, str]] = {
         "rejected": "nicht angenommen",
         "expired": "abgelaufen",
         "revoked": "zurückgezogen",
-        "error": "Dieser Link kann nicht verwendet werden",
+        "host": "Gastgeberland",
+        "done_confirm": "Vielen Dank, Ihre Anmeldung ist bestätigt",
+        "done_cancel": "Ihre Anmeldung ist storniert",
     },
 }
 
 
-def render(
-    kind: str,
-    view: dict[str, Any] | None,
-    *,
-    message: str = "",
-    error: bool = False,
-    language: str | None = None,
-) -> str:
-    """The ``confirm`` or ``cancel`` page of ``view`` (None: only the error)."""
-    lang = (view or {}).get("language") or language or "en"
-    if lang not in TEXTS:
-        lang = "en"
-    return _env.get_template("registration.html").render(
-        kind=kind, view=view, t=TEXTS[lang], lang=lang, message=message, error=error
+pages = Pages(Path(__file__).parent / "templates", TEXTS)
+
+
+def _language(view: dict[str, Any] | None) -> str:
+    return negotiate((view or {}).get("language"))
+
+
+def page(kind: str, view: dict[str, Any], *, done: bool = False) -> Response:
+    """The ``confirm`` or ``cancel`` page of ``view``; after the link was used,
+    with a notice saying what it did."""
+    return pages.response(
+        "registration.html", _language(view), kind=kind, view=view, done=done, problem_text=""
+    )
+
+
+def problem(kind: str, refusal: Problem, view: dict[str, Any] | None) -> Response:
+    """A refusal: the registration with the reason when it is known, else the
+    shared page that says the link cannot be used."""
+    if view is None:
+        return pages.problem(refusal, _language(None))
+    return pages.problem(
+        refusal, _language(view), "registration.html", kind=kind, view=view, done=False
     )

@@ -9,7 +9,7 @@ from typing import Any
 from flask import Response, jsonify, request
 from flask.views import MethodView
 
-from services.notifications import domain, operations
+from services.notifications import domain, operations, unsubscribe_page
 from services.notifications.operations import Context
 from services.notifications.schemas import (
     DeliveryListSchema,
@@ -27,6 +27,7 @@ from services.notifications.schemas import (
 from services.notifications.store import NotificationStore
 from shared.auth import current_principal, require_roles
 from shared.http import ListArgs, page_body
+from shared.pages import wants_html
 from shared.problems import Problem
 from shared.web import ApiBlueprint, service_context
 
@@ -178,22 +179,41 @@ def _token_hash(token: str) -> str:
 @blp.route("/preferences/unsubscribe/<token>")
 class Unsubscribe(MethodView):
     @blp.response(200, UnsubscribedSchema)
-    def get(self, token: str) -> dict[str, Any]:
-        """Show what the link does; a GET never changes anything (mail scanners prefetch)."""
-        email_hash = _token_hash(token)
-        done = store().opted_out(email_hash)
+    def get(self, token: str) -> dict[str, Any] | Response:
+        """Show what the link does; a GET never changes anything (mail scanners
+        prefetch). The HTML page when the client prefers text/html."""
+        try:
+            since = store().opted_out_since(_token_hash(token))
+        except Problem as refusal:
+            if wants_html():
+                return unsubscribe_page.problem(refusal)
+            raise
+        if wants_html():
+            return unsubscribe_page.page(since)
         return {
-            "unsubscribed": done,
+            "unsubscribed": since is not None,
+            "since": since,
             "detail": "POST to this link to stop reminders and paper notices; "
             "invitations, confirmations and cancellations always reach you.",
         }
 
     @blp.response(200, UnsubscribedSchema)
-    def post(self, token: str) -> dict[str, Any]:
-        """Opt out of non-essential mail (RFC 8058 one-click: ``List-Unsubscribe=One-Click``)."""
+    def post(self, token: str) -> dict[str, Any] | Response:
+        """Opt out of non-essential mail (RFC 8058 one-click: ``List-Unsubscribe=One-Click``,
+        or the page's button)."""
         _ = request.get_data(cache=False)  # form body of one-click clients, ignored
-        operations.unsubscribe(ctx(), _token_hash(token))
+        try:
+            email_hash = _token_hash(token)
+        except Problem as refusal:
+            if wants_html():
+                return unsubscribe_page.problem(refusal)
+            raise
+        operations.unsubscribe(ctx(), email_hash)
+        since = store().opted_out_since(email_hash)
+        if wants_html():
+            return unsubscribe_page.page(since, just_done=True)
         return {
             "unsubscribed": True,
+            "since": since,
             "detail": "You will no longer receive reminders and paper notices.",
         }

@@ -73,19 +73,6 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
 
-def format_deadline(value: Any) -> str | None:
-    """``2027-02-20T17:00:00+02:00`` → ``2027-02-20 17:00 (UTC+02:00)``."""
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return str(value)
-    offset = moment.strftime("%z")
-    zone = f"UTC{offset[:3]}:{offset[3:]}" if offset else "UTC"
-    return f"{moment:%Y-%m-%d %H:%M} ({zone})"
-
-
 def _event_view(ctx: Context, event_id: str, contact: dict | None, s: ClientSession) -> dict:
     """What mails say about the event: the read model, else the invitation's snapshot."""
     known = ctx.store.event(event_id, s)
@@ -245,7 +232,7 @@ def _invitation_mail(
         context={
             "event": event,
             "rsvp_url": issued.rsvp_url,
-            "deadline": format_deadline(_iso(issued.registration_deadline)),
+            "deadline": _iso(issued.registration_deadline),  # mail.render localises it
         },
         event_id=issued.event_id,
         action_url=issued.rsvp_url,
@@ -399,7 +386,7 @@ def on_registration_requested(
         context={
             "event": _snapshot_view(ctx, requested.event_id, requested.event, session),
             "confirm_url": requested.confirm_url,
-            "deadline": format_deadline(_iso(requested.expires_at)),
+            "deadline": _iso(requested.expires_at),  # mail.render localises it
         },
         event_id=requested.event_id,
         action_url=requested.confirm_url,
@@ -444,7 +431,7 @@ def on_invitation_reminder_due(
         recipient=_recipient(contact),
         context={
             "event": _event_view(ctx, reminder.event_id, contact, session),
-            "deadline": format_deadline(deadline),
+            "deadline": deadline,
         },
         event_id=reminder.event_id,
     )

@@ -21,6 +21,7 @@ from markupsafe import Markup, escape
 
 from services.notifications.domain import DEFAULT_LANGUAGE, language_for, parse_mailbox
 from shared.fields import display_name
+from shared.l10n import Formatter
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 
@@ -38,7 +39,6 @@ FOOTERS = {
         "Keine Erinnerungen und Dokumenthinweise mehr erhalten",
     ),
 }
-ONLINE = {"en": "online", "fr": "en ligne", "de": "online"}
 FIELD_NAMES = {
     "en": {
         "starts_on": "start date",
@@ -103,18 +103,24 @@ def _block(template: Any, name: str, context: dict[str, Any]) -> str:
     return "".join(template.blocks[name](template.new_context(context))).strip()
 
 
-def describe_dates(event: dict[str, Any]) -> str:
-    starts, ends = event.get("starts_on") or "", event.get("ends_on") or ""
-    return starts if not ends or ends == starts else f"{starts} \u2013 {ends}"
-
-
-def describe_place(event: dict[str, Any], lang: str) -> str:
-    venue = event.get("venue") or {}
-    city, country = venue.get("city"), venue.get("country")
-    where = ", ".join(part for part in (city, country) if part)
-    if venue.get("online"):
-        return f"{where} + {ONLINE[lang]}" if where else ONLINE[lang]
-    return where or ONLINE[lang]
+def localised(context: dict[str, Any], event: dict[str, Any], lang: str) -> dict[str, Any]:
+    """What the templates say about dates, times and places, in the reader's
+    language (``shared.l10n``): the event's days, its place with the country's
+    name, its zone, the deadline as a moment in the event's zone (and its day,
+    for subjects) and a paper's due date. The context holds them as stored:
+    ISO dates and UTC moments."""
+    fmt = Formatter(lang)
+    timezone = event.get("timezone") or "UTC"
+    deadline = context.get("deadline")
+    return {
+        "dates": fmt.days(event.get("starts_on"), event.get("ends_on")),
+        "starts_on": fmt.day(event.get("starts_on"), "full"),
+        "place": fmt.place(event.get("venue")),
+        "zone": fmt.zone(timezone),
+        "deadline": fmt.moment(deadline, timezone) or None,
+        "deadline_day": fmt.moment_day(deadline, timezone) or None,
+        "due_on": fmt.day(context.get("due_on")) or str(context.get("due_on") or ""),
+    }
 
 
 def render(
@@ -151,8 +157,7 @@ def render(
         **context,
         "document": {"title": "", "kind": "", **(context.get("document") or {})},
         "event": event,
-        "dates": describe_dates(event),
-        "place": describe_place(event, lang),
+        **localised(context, event, lang),
         "changes": ", ".join(FIELD_NAMES[lang].get(f, f) for f in context.get("changed") or []),
     }
     subject = " ".join(_block(template, "subject", ctx).split())
@@ -189,9 +194,11 @@ def calendar(
     organizer: str,
     url: str | None = None,
     stamp: datetime | None = None,
+    language: str | None = None,
 ) -> bytes:
     """A VCALENDAR with one all-day VEVENT: ``REQUEST`` (invitation or update,
-    higher ``sequence`` each time) or ``CANCEL`` (same UID)."""
+    higher ``sequence`` each time) or ``CANCEL`` (same UID); its location in the
+    reader's language (the country's name)."""
     cal = Calendar()
     cal.add("prodid", "-//MLP Ops//notifications//EN")
     cal.add("version", "2.0")
@@ -206,11 +213,8 @@ def calendar(
     entry.add("dtend", ends + timedelta(days=1))  # DTEND of an all-day event is exclusive
     entry.add("summary", event.get("title", ""))
     venue = event.get("venue") or {}
-    place = ", ".join(p for p in (venue.get("city"), venue.get("country")) if p)
-    if venue.get("online"):
-        place = f"{place} (online)" if place else "online"
-    if place:
-        entry.add("location", place)
+    if venue.get("city") or venue.get("country") or venue.get("online"):
+        entry.add("location", Formatter(language or DEFAULT_LANGUAGE).place(venue))
     if url:
         entry.add("url", url)
         entry.add("description", f"Reply: {url}")

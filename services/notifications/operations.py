@@ -163,7 +163,7 @@ def _compose(
     essential, an iCalendar part when asked for. The name is shown as
     :func:`~shared.fields.display_name` makes it; when no message can be written
     to the address, the message is empty and the third value says why."""
-    unsubscribe_url = _unsubscribe_url(ns, template, email)
+    unsubscribe_url = _unsubscribe_url(ns, template, email, recipient.language)
     name = display_name(recipient.name or "")
     rendered = mail.render(
         template,
@@ -172,7 +172,9 @@ def _compose(
         action_url=action_url,
         unsubscribe_url=unsubscribe_url,
     )
-    ics = _calendar_part(ns, calendar, context.get("event"), email, name, action_url)
+    ics = _calendar_part(
+        ns, calendar, context.get("event"), email, name, action_url, rendered.language
+    )
     try:
         raw = mail.build_message(
             rendered=rendered,
@@ -190,12 +192,16 @@ def _compose(
     return rendered, raw, ""
 
 
-def _unsubscribe_url(ns: NotificationsSettings, template: str, email: str) -> str | None:
-    """The one-click opt-out link of a non-essential mail; None for an essential one."""
+def _unsubscribe_url(
+    ns: NotificationsSettings, template: str, email: str, language: str | None
+) -> str | None:
+    """The one-click opt-out link of a non-essential mail, its page in the mail's
+    language; None for an essential mail."""
     if domain.is_essential(template):
         return None
     token = domain.unsubscribe_token(ns.unsubscribe_keys, email)
-    return f"{ns.public_url}/v1/preferences/unsubscribe/{token}"
+    lang = domain.language_for(language)
+    return f"{ns.public_url}/v1/preferences/unsubscribe/{token}?lang={lang}"
 
 
 def _calendar_part(
@@ -205,6 +211,7 @@ def _calendar_part(
     email: str,
     name: str,
     url: str | None,
+    language: str,
 ) -> bytes | None:
     """The iCalendar attachment: only when asked for and the event has a date."""
     if calendar is None or not (event or {}).get("starts_on"):
@@ -218,6 +225,7 @@ def _calendar_part(
         attendee_name=name,
         organizer=domain.bare_address(ns.mail_from),
         url=url,
+        language=language,
     )
 
 

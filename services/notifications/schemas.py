@@ -109,4 +109,7 @@ class DeliveryQuerySchema(ListArgs):
 
 class UnsubscribedSchema(Schema):
     unsubscribed = fields.Boolean()
+    since = fields.AwareDateTime(
+        allow_none=True, metadata={"description": "when the address opted out"}
+    )
     detail = fields.String()

@@ -178,6 +178,11 @@ class NotificationStore:
     def opted_out(self, email_hash: str) -> bool:
         return self.optouts.find_one({"_id": email_hash}, {"_id": 1}) is not None
 
+    def opted_out_since(self, email_hash: str) -> datetime | None:
+        """When this address opted out of non-essential mail; None while it has not."""
+        row = self.optouts.find_one({"_id": email_hash}, {"at": 1})
+        return None if row is None else row.get("at")
+
     def opt_out(self, email_hash: str, at: datetime) -> None:
         self.optouts.update_one({"_id": email_hash}, {"$setOnInsert": {"at": at}}, upsert=True)
 

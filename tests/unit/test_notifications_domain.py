@@ -39,7 +39,7 @@ def test_every_template_renders_in_every_language(template, language):
             "name": "Ana",
             "event": EVENT,
             "rsvp_url": "https://mlp.example/v1/rsvp/t",
-            "deadline": "2027-02-20 17:00 (UTC+02:00)",
+            "deadline": "2027-02-20T15:00:00+00:00",
             "document": {"title": "Host country paper", "kind": "host_country_paper"},
             "changed": ["starts_on"],
             "kind": "comments paper",
@@ -62,12 +62,74 @@ def test_unknown_languages_fall_back_to_english_and_html_is_escaped():
 
 
 def test_subjects_say_what_is_expected():
-    subject = mail.render("invitation", "en", {"event": EVENT, "deadline": "2027-02-20"}).subject
-    assert subject.startswith("Please reply by 2027-02-20")
+    deadline = "2027-02-20T15:00:00+00:00"
+    subject = mail.render("invitation", "en", {"event": EVENT, "deadline": deadline}).subject
+    assert subject.startswith("Please reply by 20 February 2027:")
     assert "no action needed" in mail.render("accepted", "en", {"event": EVENT}).subject
     assert (
         "remove it from your calendar" in mail.render("cancelled", "en", {"event": EVENT}).subject
     )
+
+
+# The issue's case: the secretariat set 23:59 in Tallinn, stored as 21:59 UTC.
+TALLINN_DEADLINE = "2027-02-20T21:59:00+00:00"
+LOCALISED = {
+    "en": ("23:59 (Eastern European Standard Time, GMT+02:00)", "10–11 March 2027", "Estonia"),
+    "fr": ("23:59 (heure normale d’Europe de l’Est, UTC+02:00)", "10–11 mars 2027", "Estonie"),
+    "de": ("23:59 (Osteuropäische Normalzeit, GMT+02:00)", "10.–11. März 2027", "Estland"),
+}
+
+
+@pytest.mark.parametrize("language", ["en", "fr", "de"])
+@pytest.mark.parametrize("template", ["invitation", "invitation_reminder"])
+def test_the_deadline_reads_in_the_events_zone_and_the_readers_language(template, language):
+    moment, days, country = LOCALISED[language]
+    context = {"name": "Ana", "event": EVENT, "deadline": TALLINN_DEADLINE}
+    rendered = mail.render(template, language, context)
+    assert moment in rendered.text and moment in rendered.html.replace("&#39;", "'")
+    assert f"Tallinn, {country}" in rendered.text and days in rendered.text
+    assert "21:59" not in rendered.text and "UTC+00:00" not in rendered.text
+    assert "2027-02-20" not in rendered.subject and "20" in rendered.subject
+
+
+@pytest.mark.parametrize("language", ["en", "fr", "de"])
+def test_every_mail_names_the_country_and_writes_dates_out(language):
+    _, days, country = LOCALISED[language]
+    for template in sorted(domain.TEMPLATES):
+        context = {"name": "Ana", "event": EVENT, "due_on": "2027-03-01", "changed": ["venue"]}
+        text = mail.render(template, language, context).text
+        assert "EE" not in text.replace("EEST", ""), template
+        assert "Europe/Tallinn" not in text and "2027-03-1" not in text, template
+        if "Tallinn" in text:
+            assert f"Tallinn, {country}" in text, template
+    tomorrow = mail.render("starts_tomorrow", language, {"event": EVENT}).text
+    assert {"en": "Wednesday, 10 March 2027", "fr": "mercredi 10 mars 2027"}.get(
+        language, "Mittwoch, 10. März 2027"
+    ) in tomorrow
+    changed = mail.render("changed", language, {"event": EVENT, "changed": ["timezone"]}).text
+    assert days in changed
+    assert {"en": "Eastern European Time", "fr": "heure d’Europe de l’Est"}.get(
+        language, "Osteuropäische Zeit"
+    ) in changed
+    reminder = mail.render("document_reminder", language, {"event": EVENT, "due_on": "2027-03-01"})
+    assert {"en": "1 March 2027", "fr": "1 mars 2027", "de": "1. März 2027"}[language] in (
+        reminder.subject
+    )
+
+
+def test_the_calendar_location_names_the_country_in_the_readers_language():
+    raw = mail.calendar(
+        method="REQUEST",
+        uid="e1.i1@mlp-ops",
+        sequence=1,
+        event=EVENT,
+        attendee_email="ana@example.ee",
+        attendee_name="Ana",
+        organizer="no-reply@mlp.example",
+        language="fr",
+    )
+    [vevent] = Calendar.from_ical(raw).walk("VEVENT")
+    assert str(vevent["LOCATION"]) == "Tallinn, Estonie"
 
 
 @pytest.mark.parametrize("method,sequence", [("REQUEST", 0), ("REQUEST", 4), ("CANCEL", 5)])
