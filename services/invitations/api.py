@@ -13,6 +13,7 @@ from flask import Response, jsonify, request
 from marshmallow import ValidationError, fields
 
 from services.invitations import domain, operations, registration_page, rsvp_page
+from services.invitations.domain import MAX_PLACES
 from services.invitations.operations import Context
 from services.invitations.schemas import (
     AnswerSchema,
@@ -865,7 +866,14 @@ def _quota_countries(body: Any) -> dict[str, int]:
             "application/json": {
                 "schema": {
                     "type": "object",
-                    "additionalProperties": PlacesSchema,
+                    "additionalProperties": {
+                        "type": "object",
+                        "properties": {
+                            "places": {"type": "integer", "minimum": 0, "maximum": MAX_PLACES}
+                        },
+                        "required": ["places"],
+                        "additionalProperties": False,
+                    },
                     "example": {"LT": {"places": 2}, "DE": {"places": 2}, "EE": {"places": 6}},
                 }
             }
