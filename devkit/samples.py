@@ -209,3 +209,83 @@ def proposal_payload(
         "occurred_at": datetime.now(UTC).isoformat(),
         **overrides,
     }
+
+
+def _peer_review() -> dict[str, Any]:
+    return {
+        "title": "Peer review: the Estonian unemployment insurance reform",
+        "format": "peer_review",
+        "starts_on": "2027-05-10",
+        "ends_on": "2027-05-11",
+        "timezone": "Europe/Tallinn",
+        "venue": {"city": "Tallinn", "country": "EE", "online": False},
+    }
+
+
+def _coordinators(event_id: str, languages: tuple[str, ...]) -> list[dict[str, str]]:
+    """LT's coordinators, one per language, their addresses unique to the event."""
+    return [
+        {
+            "email": f"ncp-{lang}-{event_id[:8]}@socmin.example.lt",
+            "name": f"NCP {lang}",
+            "language": lang,
+        }
+        for lang in languages
+    ]
+
+
+def nomination_requested_payload(
+    event_id: str, version: int = 1, languages: tuple[str, ...] = ("en",), **overrides: Any
+) -> dict[str, Any]:
+    """A valid ``internal.nomination.requested`` payload (LT has 2 places)."""
+    return {
+        "event_id": event_id,
+        "country": "LT",
+        "places": 2,
+        "recipients": _coordinators(event_id, languages),
+        "nominate_url": f"http://127.0.0.1:8002/v1/events/{event_id}/nominations",
+        "nomination_deadline": "2027-03-31T20:59:00+00:00",
+        "event": _peer_review(),
+        "version": version,
+        "occurred_at": datetime.now(UTC).isoformat(),
+        **overrides,
+    }
+
+
+def nomination_changed_payload(
+    event_id: str,
+    nomination_id: str,
+    status: str = "approved",
+    version: int = 2,
+    languages: tuple[str, ...] = ("en",),
+    **overrides: Any,
+) -> dict[str, Any]:
+    """A valid ``internal.nomination.decided`` / ``place_freed`` payload."""
+    return {
+        "nomination_id": nomination_id,
+        "event_id": event_id,
+        "country": "LT",
+        "status": status,
+        "nominee_name": "Jonas Petraitis",
+        "reason": "",
+        "moved_up_name": "",
+        "remaining": 0,
+        "recipients": _coordinators(event_id, languages),
+        "event": _peer_review(),
+        "version": version,
+        "occurred_at": datetime.now(UTC).isoformat(),
+        **overrides,
+    }
+
+
+def quota_unused_payload(event_id: str, version: int = 2, **overrides: Any) -> dict[str, Any]:
+    """A valid ``internal.nomination.quota_unused`` payload (DE left both places)."""
+    return {
+        "event_id": event_id,
+        "countries": [{"country": "DE", "places": 2, "used": 0, "unused": 2}],
+        "nomination_deadline": "2027-03-31T20:59:00+00:00",
+        "event": _peer_review(),
+        "version": version,
+        "occurred_at": datetime.now(UTC).isoformat(),
+        **overrides,
+    }

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from shared import auth
 from shared.auth import Principal
 from shared.errors import Conflict, Forbidden, Gone, Invalid, NotFound
 
@@ -321,8 +322,8 @@ def nominating_country(principal: Principal, requested: str | None) -> tuple[str
     """Which country a nomination is for, and whether it is made on its behalf.
 
     A coordinator nominates for the country of their token's ``country`` claim
-    only (none: 403; another country: 403); the secretariat names the country and
-    acts on its behalf."""
+    only (none, or no ISO code: 403; another country: 403); the secretariat
+    names the country and acts on its behalf."""
     if principal.is_secretariat:
         if not requested:
             raise Invalid(
@@ -330,20 +331,18 @@ def nominating_country(principal: Principal, requested: str | None) -> tuple[str
                 errors={"country": ["Missing data for required field."]},
             )
         return requested, True
-    if not principal.country:
-        raise Forbidden("A coordinator's token must say which country they coordinate (country).")
-    if requested and requested != principal.country:
-        raise Forbidden(f"You coordinate {principal.country}; you cannot nominate for {requested}.")
-    return principal.country, False
+    country = auth.coordinator_country(principal)
+    if requested and requested != country:
+        raise Forbidden(f"You coordinate {country}; you cannot nominate for {requested}.")
+    return country, False
 
 
 def coordinator_country(principal: Principal) -> str | None:
-    """The one country a caller sees nominations of; None: every country (secretariat)."""
+    """The one country a caller sees nominations of (a coordinator's claim,
+    :func:`shared.auth.coordinator_country`); None: every country (secretariat)."""
     if principal.is_secretariat:
         return None
-    if not principal.country:
-        raise Forbidden("A coordinator's token must say which country they coordinate (country).")
-    return principal.country
+    return auth.coordinator_country(principal)
 
 
 def check_quota_event(event: dict[str, Any] | None, event_id: str) -> dict[str, Any]:

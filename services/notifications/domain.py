@@ -57,6 +57,8 @@ DEFAULT_LANGUAGE = "en"
 
 # internal.proposal.decided status -> the mail it causes (to the proposing coordinator).
 PROPOSAL_TEMPLATES = {"accepted": "proposal_accepted", "declined": "proposal_declined"}
+# internal.nomination.decided status -> the mail to the country's coordinators.
+NOMINATION_TEMPLATES = {"approved": "nomination_approved", "rejected": "nomination_rejected"}
 # invitation.* status -> the mail it causes (accepted with promoted=true: "promoted").
 STATUS_TEMPLATES = {
     "accepted": "accepted",

@@ -30,6 +30,9 @@ from shared.payloads.invitations import (
     InvitationIssuedPayload,
     InvitationPayload,
     InvitationPayloadSchema,
+    NominationChangedPayload,
+    NominationRequestedPayload,
+    QuotaUnusedPayload,
     RegistrationRejectedPayload,
     RegistrationRequestedPayload,
     ReminderDuePayload,
@@ -232,7 +235,8 @@ def _invitation_mail(
         context={
             "event": event,
             "rsvp_url": issued.rsvp_url,
-            "deadline": _iso(issued.registration_deadline),  # mail.render localises it
+            "deadline": _iso(issued.registration_deadline),
+            "nominated": issued.origin == "nomination",  # mail.render localises it
         },
         event_id=issued.event_id,
         action_url=issued.rsvp_url,
@@ -410,6 +414,106 @@ def on_registration_rejected(
             "reason": rejected.reason,
         },
         event_id=rejected.event_id,
+    )
+
+
+# --- national nominations ----------------------------------------------------
+
+
+@subscriptions.handler("internal.nomination.requested")
+def on_nomination_requested(
+    message: Message[NominationRequestedPayload], ctx: Context, session: ClientSession
+) -> None:
+    """Ask a country's coordinators for nominations within its places, by the
+    nomination deadline."""
+    requested = message.payload
+    event = _snapshot_view(ctx, requested.event_id, requested.event, session)
+    for person in requested.recipients:
+        queue_mail(
+            ctx,
+            session,
+            template="nomination_request",
+            cause_id=message.envelope.id,
+            recipient=Recipient(person.email, person.name, person.language),
+            context={
+                "event": event,
+                "country": requested.country,
+                "places": requested.places,
+                "nominate_url": requested.nominate_url,
+                "deadline": _iso(requested.nomination_deadline),  # mail.render localises it
+            },
+            event_id=requested.event_id,
+            feed_link=f"/v1/events/{requested.event_id}/nominations",
+        )
+
+
+def _coordinators_mail(
+    message: Message[NominationChangedPayload], ctx: Context, session: ClientSession, template: str
+) -> None:
+    changed = message.payload
+    event = _snapshot_view(ctx, changed.event_id, changed.event, session)
+    for person in changed.recipients:
+        queue_mail(
+            ctx,
+            session,
+            template=template,
+            cause_id=message.envelope.id,
+            recipient=Recipient(person.email, person.name, person.language),
+            context={
+                "event": event,
+                "country": changed.country,
+                "status": changed.status,
+                "nominee_name": changed.nominee_name,
+                "moved_up_name": changed.moved_up_name,
+                "remaining": changed.remaining,
+                "reason": changed.reason,
+            },
+            event_id=changed.event_id,
+            feed_link=f"/v1/nominations/{changed.nomination_id}",
+        )
+
+
+@subscriptions.handler("internal.nomination.decided")
+def on_nomination_decided(
+    message: Message[NominationChangedPayload], ctx: Context, session: ClientSession
+) -> None:
+    """Tell the country's coordinators the secretariat's decision (a rejection's
+    reason, the substitute who moved up, the places left)."""
+    template = domain.NOMINATION_TEMPLATES[message.payload.status]
+    _coordinators_mail(message, ctx, session, template)
+
+
+@subscriptions.handler("internal.nomination.place_freed")
+def on_nomination_place_freed(
+    message: Message[NominationChangedPayload], ctx: Context, session: ClientSession
+) -> None:
+    """A nominee declined, was revoked or expired: the coordinators may nominate again."""
+    _coordinators_mail(message, ctx, session, "nomination_place_freed")
+
+
+@subscriptions.handler("internal.nomination.quota_unused")
+def on_quota_unused(
+    message: Message[QuotaUnusedPayload], ctx: Context, session: ClientSession
+) -> None:
+    """The places nobody was nominated for at the deadline: a mail to the
+    secretariat's address (MLP_SECRETARIAT_MAIL) and a notice in the feed of
+    everyone holding the secretariat role."""
+    unused = message.payload
+    mailbox = domain.parse_mailbox(ctx.settings.secretariat_mail)
+    queue_mail(
+        ctx,
+        session,
+        template="quota_unused",
+        cause_id=message.envelope.id,
+        recipient=Recipient(mailbox.addr_spec, mailbox.display_name, "en"),
+        context={
+            "event": _snapshot_view(ctx, unused.event_id, unused.event, session),
+            "countries": [plain(c) for c in unused.countries],
+            "deadline": _iso(unused.nomination_deadline),
+        },
+        event_id=unused.event_id,
+        feed_link=f"/v1/events/{unused.event_id}/quotas",
+        feed_role="secretariat",
     )
 
 

@@ -107,8 +107,9 @@ def localised(context: dict[str, Any], event: dict[str, Any], lang: str) -> dict
     """What the templates say about dates, times and places, in the reader's
     language (``shared.l10n``): the event's days, its place with the country's
     name, its zone, the deadline as a moment in the event's zone (and its day,
-    for subjects) and a paper's due date. The context holds them as stored:
-    ISO dates and UTC moments."""
+    for subjects), a paper's due date, and countries by name (``country``, the
+    rows of ``countries``). The context holds them as stored: ISO dates, UTC
+    moments, ISO 3166 codes."""
     fmt = Formatter(lang)
     timezone = event.get("timezone") or "UTC"
     deadline = context.get("deadline")
@@ -120,6 +121,10 @@ def localised(context: dict[str, Any], event: dict[str, Any], lang: str) -> dict
         "deadline": fmt.moment(deadline, timezone) or None,
         "deadline_day": fmt.moment_day(deadline, timezone) or None,
         "due_on": fmt.day(context.get("due_on")) or str(context.get("due_on") or ""),
+        "country_name": fmt.country(context.get("country")) if context.get("country") else "",
+        "countries": [
+            {**c, "name": fmt.country(c.get("country"))} for c in context.get("countries") or []
+        ],
     }
 
 

@@ -204,6 +204,7 @@ def test_a_coordinator_nominates_within_the_quota_and_sees_their_country_only(
         (DE, nominee(1, country="LT"), 403),  # another country
         (auth("coordinator", country="FR"), nominee(1), 404),  # a country not invited
         (auth("coordinator"), nominee(1), 403),  # no country claim
+        (auth("coordinator", country="ZZ"), nominee(1), 403),  # no ISO 3166 country
         (auth("participant", country="LT"), nominee(1), 403),
         ({}, nominee(1), 401),
         (LT, nominee(1, role="minister"), 422),
