@@ -547,6 +547,32 @@ class InvitationsClient(ServiceClient):
                 raise DemoError(f"A registration was answered {answer.status_code}: {answer.text}")
             time.sleep(0.5)  # the service has not learnt of the event yet
 
+    def as_caller(self, headers: dict[str, str]) -> InvitationsClient:
+        """The same service with another caller's token (a coordinator's)."""
+        return InvitationsClient(self.base_url, headers)
+
+    def add_coordinator(self, body: dict[str, str]) -> bool:
+        """Register a national contact point; False when an earlier run did."""
+        return self._call("POST", "/v1/coordinators", json=body, allow=(409,)).status_code == 201
+
+    def set_quotas(self, event_id: str, quotas: dict[str, int]) -> dict[str, Any]:
+        """Each country's places, once the service knows the event is published."""
+        body = {country: {"places": places} for country, places in quotas.items()}
+        return self.until_known("PUT", f"/v1/events/{event_id}/quotas", json=body).json()
+
+    def nominations(self, event_id: str) -> dict[str, Any]:
+        """The caller's view: a coordinator their country's, the secretariat all."""
+        path = f"/v1/events/{event_id}/nominations"
+        return self._call("GET", path, params={"page_size": 500}).json()
+
+    def nominate(self, event_id: str, body: dict[str, Any]) -> bool:
+        """Nominate (as a coordinator); False when an earlier run did."""
+        path = f"/v1/events/{event_id}/nominations"
+        return self._call("POST", path, json=body, allow=(409,)).status_code == 201
+
+    def approve(self, nomination_id: str) -> None:
+        self._call("POST", f"/v1/nominations/{nomination_id}/approve")
+
 
 class DocumentsClient(ServiceClient):
     def __init__(self, base_url: str, headers: dict[str, str]) -> None:
@@ -607,6 +633,10 @@ class Clients:
     invitations: InvitationsClient
     documents: DocumentsClient
     notifications: NotificationsClient  # as the partner that subscribes to webhooks
+    # A coordinator's token for a country (the national contact point's).
+    coordinator: Callable[[str], dict[str, str]] = field(
+        default=lambda country: auth("coordinator", country=country, sub=f"demo-ncp-{country}")
+    )
 
     def all(self) -> tuple[ServiceClient, ...]:
         return (self.events, self.invitations, self.documents, self.notifications)
@@ -688,6 +718,38 @@ CONFERENCE_PEOPLE = (
     Registrant("Pieter Janssens", "BE", "Stad Gent", "regional_local_authority", "en"),
     Registrant("Aoife Byrne", "IE", "Department of Social Protection", "national_government", "en"),
     Registrant("Elena Popescu", "RO", "OECD", "international_organisation", "en", confirms=False),
+)
+
+
+@dataclass(frozen=True)
+class Coordinator:
+    """A country's national contact point, in the secretariat's registry."""
+
+    country: str
+    name: str
+    language: str
+
+    @property
+    def email(self) -> str:
+        return f"ncp@{self.country.lower()}.demo.mlp.example"
+
+
+NOMINATION_QUOTAS = {"EE": 4, "LT": 2, "DE": 2, "LV": 2, "FI": 2}
+COORDINATORS = (
+    Coordinator("EE", "Kadri Tamm", "en"),
+    Coordinator("LT", "Rūta Kazlauskienė", "en"),
+    Coordinator("DE", "Stefan Hoffmann", "de"),
+    Coordinator("LV", "Ilze Bērziņa", "en"),
+    Coordinator("FI", "Mikko Virtanen", "en"),
+)
+NOMINEES = (
+    Person("Mart Kask", "EE", "Eesti Töötukassa", "en"),
+    Person("Liis Saar", "EE", "Sotsiaalministeerium", "en"),
+    Person("Tomas Petrauskas", "LT", "Užimtumo tarnyba", "en"),
+    Person("Ona Jankauskiene", "LT", "Socialinės apsaugos ir darbo ministerija", "en", "decline"),
+    Person("Julia Schneider", "DE", "Deutsche Rentenversicherung", "de"),
+    Person("Andris Ozols", "LV", "Nodarbinātības valsts aģentūra", "en", None),
+    Person("Aino Korhonen", "FI", "Työ- ja elinkeinoministeriö", "en"),
 )
 
 
@@ -954,6 +1016,48 @@ def register_for_conference(
     )
 
 
+def run_nominations(clients: Clients, maildir: Path, event_id: str, report: Report) -> None:
+    """The peer review run by nominations: the secretariat registers the
+    national contact points and sets each country's places (they are mailed a
+    request); each coordinator nominates their officials, the secretariat
+    approves, and the nominees answer through the RSVP links in their
+    invitation mails (one declines, which gives the place back to Lithuania)."""
+    for person in COORDINATORS:
+        body = {"country": person.country, "email": person.email, "name": person.name}
+        report.changed |= clients.invitations.add_coordinator({**body, "language": person.language})
+    quotas = clients.invitations.set_quotas(event_id, NOMINATION_QUOTAS)
+    nominated = [
+        p.email
+        for p in NOMINEES
+        if clients.invitations.as_caller(clients.coordinator(p.country)).nominate(
+            event_id, {k: v for k, v in p.invitee().items() if k != "country"}
+        )
+    ]
+    report.changed |= bool(nominated)
+    for item in clients.invitations.nominations(event_id)["items"]:
+        if item["status"] == "nominated" and not item.get("substitute"):
+            clients.invitations.approve(item["id"])
+    links = mailed_links(maildir, nominated, "/v1/rsvp/", "the nominees' invitation mails")
+    for person in NOMINEES:
+        link = links.get(person.email)
+        if person.answer and link:
+            answered = follow(link, {"response": person.answer})
+            if answered.status_code != 200:
+                raise DemoError(f"An RSVP link answered {answered.status_code}: {answered.text}")
+    counts = clients.invitations.nominations(event_id)["counts"]
+    report.say(
+        f"    nominations: {len(nominated)} now; "
+        + "; ".join(
+            f"{country} {row.get('remaining', 0)} of {row.get('places', 0)} places left ("
+            + ", ".join(f"{n} {s}" for s, n in sorted(row.get("by_status", {}).items()))
+            + ")"
+            for country, row in sorted(counts.items())
+        )
+    )
+    coordinators = sum(q["coordinators"] for q in quotas["countries"].values())
+    report.say(f"    coordinators asked for nominations: {coordinators}")
+
+
 def await_deliveries(
     clients: Clients, subscription: dict[str, Any], receiver: Receiver, report: Report
 ) -> None:
@@ -999,6 +1103,8 @@ def load(clients: Clients, maildir: Path) -> dict[str, int]:
         print(f"The public conference with open registration, '{CONFERENCE}':")
         conference = report.events[CONFERENCE]
         register_for_conference(clients, maildir, conference, CONFERENCE_PEOPLE, report)
+        print(f"The peer review run by nominations, '{NOMINATED}':")
+        run_nominations(clients, maildir, report.events[NOMINATED], report)
         await_deliveries(clients, subscription, receiver, report)
         clients.notifications.unsubscribe(subscription["id"])
     finally:
@@ -1024,6 +1130,9 @@ def main() -> int:
         invitations=InvitationsClient(stack.service_url("invitations"), secretariat),
         documents=DocumentsClient(stack.service_url("documents"), secretariat),
         notifications=NotificationsClient(stack.service_url("notifications"), partner),
+        coordinator=lambda country: auth(
+            "coordinator", country=country, sub=f"demo-ncp-{country}", secret=stack.jwt_secret
+        ),
     )
     print(f"Loading {len(PROGRAMME)} demo events into {base_url} ...")
     try:

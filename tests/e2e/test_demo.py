@@ -3,7 +3,9 @@ notifications as processes, the SMTP sink, Kafka and MongoDB. It loads the
 programme and exercises every service: invitations answered through the RSVP
 links mailed to people, papers uploaded, reviewed and published, registrations
 to the public conference confirmed and cancelled through their mailed links,
-mails in the sink, a partner's webhook subscription with signed deliveries. A second run
+a peer review run by nominations (quotas, coordinators nominate, the
+secretariat approves, nominees answer through their RSVP links), mails in the
+sink, a partner's webhook subscription with signed deliveries. A second run
 creates nothing new."""
 
 from __future__ import annotations
@@ -67,6 +69,19 @@ def test_the_demo_exercises_every_service_and_runs_again_without_duplicates(
         "cancelled": sum(p.cancels for p in people),
         "unconfirmed": sum(not p.confirms for p in people),
     }
+    peer_review = clients.events.find(demo.NOMINATED)
+    nominations = clients.invitations.nominations(peer_review)["counts"]
+    assert {c: row["places"] for c, row in nominations.items()} == demo.NOMINATION_QUOTAS
+    # Lithuania's declining nominee gave the place back.
+    assert nominations["LT"]["remaining"] == 1
+    assert nominations["LT"]["by_status"] == {"approved": 1, "declined": 1}
+    nominees = [p.answer for p in demo.NOMINEES]
+    nominated = {
+        "accepted": nominees.count("accept"),
+        "declined": nominees.count("decline"),
+        "pending": nominees.count(None),
+    }
+    assert clients.invitations.counts(peer_review) == nominated
     mails_before = demo.settled_mail(smtp_sink.maildir)
     subjects = [mail.subject(m) for m in mail.messages(smtp_sink.maildir)]
     assert sum(s.startswith("Bitte antworten Sie bis zum") for s in subjects) == 2  # in German
@@ -82,5 +97,6 @@ def test_the_demo_exercises_every_service_and_runs_again_without_duplicates(
     assert again["skipped"] == len(demo.PROGRAMME) and again["created"] == 0
     assert clients.invitations.counts(kurzarbeit) == by_status
     assert clients.invitations.registrations(conference)["counts"]["by_status"] == registered
+    assert clients.invitations.counts(peer_review) == nominated
     assert len(clients.documents.papers(kurzarbeit)) == len(demo.KURZARBEIT_PAPERS)
     assert demo.settled_mail(smtp_sink.maildir) == mails_before
