@@ -167,6 +167,16 @@ def test_personal_fields_are_marked_only_on_internal_topics_and_can_be_blanked()
         "internal.invitation.issued": ("email", "name", "organisation", "rsvp_url"),
         "internal.document.reminder_due": ("recipients",),
         "internal.proposal.decided": ("reason", "recipients"),
+        "internal.registration.requested": ("email", "name", "confirm_url"),
+        "internal.registration.rejected": ("email", "name", "reason"),
+        "internal.nomination.requested": ("recipients",),
+        "internal.nomination.decided": ("nominee_name", "reason", "moved_up_name", "recipients"),
+        "internal.nomination.place_freed": (
+            "nominee_name",
+            "reason",
+            "moved_up_name",
+            "recipients",
+        ),
     }
     for topic in TOPICS:
         if topic.schema is None:
