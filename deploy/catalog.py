@@ -65,6 +65,7 @@ OPTIONAL_MODULES: dict[str, str] = {
     "webhooks.py": "sending signed webhook requests (the transport a job uses)",
     "uploads.py": "receiving uploaded files (streamed multipart)",
     "archive.py": "streaming archives of stored files",
+    "charts.py": "drawing charts (SVG), without I/O",
 }
 # ... and any folder of it one of these.
 OPTIONAL_FOLDERS: dict[str, str] = {
@@ -76,6 +77,7 @@ DEPLOYED: tuple[DeployedService, ...] = (
     DeployedService("invitations"),
     DeployedService("documents"),
     DeployedService("notifications"),
+    DeployedService("surveys"),
 )
 
 

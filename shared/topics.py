@@ -22,6 +22,7 @@ from shared.payloads.invitations import (
     ReminderDuePayloadSchema,
 )
 from shared.payloads.notifications import NotificationPayloadSchema
+from shared.payloads.surveys import SurveyLinkPayloadSchema, SurveyPayloadSchema
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,24 @@ TOPICS: tuple[Topic, ...] = (
         "A message could not be delivered.",
         NotificationPayloadSchema,
     ),
+    Topic(
+        "survey.opened",
+        "surveys",
+        "An event's participant survey opened: how many were given a link.",
+        SurveyPayloadSchema,
+    ),
+    Topic(
+        "survey.closed",
+        "surveys",
+        "An event's participant survey closed: invited and response counts only.",
+        SurveyPayloadSchema,
+    ),
+    Topic(
+        "survey.results_published",
+        "surveys",
+        "An event's survey results were published: counts and agree shares, no answer.",
+        SurveyPayloadSchema,
+    ),
     # Internal: personal data and credentials the notifications service needs.
     Topic(
         "internal.invitation.issued",
@@ -129,6 +148,12 @@ TOPICS: tuple[Topic, ...] = (
         "documents",
         "An expected paper is missing near its due date; someone must be reminded.",
         ReminderPayloadSchema,
+    ),
+    Topic(
+        "internal.survey.link_issued",
+        "surveys",
+        "A participant's one-time survey link (or the one reminder's fresh link) to mail.",
+        SurveyLinkPayloadSchema,
     ),
 )
 # The services that announce anything, in catalogue order; each has a dead-letter topic.

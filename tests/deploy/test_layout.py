@@ -1,6 +1,6 @@
 """Every service folder follows one layout (deploy/catalog.py's SERVICE_MODULES,
 OPTIONAL_MODULES and OPTIONAL_FOLDERS), and adding a service is its folder plus
-one catalogue entry: a fake sixth service, ``surveys``, built in a temporary
+one catalogue entry: a fake sixth service, ``catalogue``, built in a temporary
 folder, appears in the generated Procfile, compose and Kubernetes files and in
 the local stack without any other change."""
 
@@ -47,10 +47,10 @@ def test_every_service_listens_on_ports_of_its_own():
 
 # --- a fake service: its folder (minimal, but the real shape) ------------------
 
-SURVEYS_PORT = 8005
-SURVEYS = {
-    "__init__.py": '"""The surveys service (a fake one: the layout tests build it)."""\n',
-    "config.py": f'''"""Settings of the surveys service."""
+CATALOGUE_PORT = 8006
+CATALOGUE = {
+    "__init__.py": '"""The catalogue service (a fake one: the layout tests build it)."""\n',
+    "config.py": f'''"""Settings of the catalogue service."""
 
 from __future__ import annotations
 
@@ -59,123 +59,123 @@ from dataclasses import dataclass
 
 from shared.config import Env, Settings, common_settings
 
-DEFAULT_PORT = {SURVEYS_PORT}
+DEFAULT_PORT = {CATALOGUE_PORT}
 
 
 @dataclass(frozen=True)
-class SurveysSettings(Settings):
-    service: str = "surveys"
+class CatalogueSettings(Settings):
+    service: str = "catalogue"
     port: int = DEFAULT_PORT
 
 
-def load_settings(environ: Mapping[str, str] | None = None) -> SurveysSettings:
-    return SurveysSettings(**common_settings(Env(environ), "surveys", DEFAULT_PORT))
+def load_settings(environ: Mapping[str, str] | None = None) -> CatalogueSettings:
+    return CatalogueSettings(**common_settings(Env(environ), "catalogue", DEFAULT_PORT))
 ''',
-    "app.py": '''"""The surveys service's Flask app factory."""
+    "app.py": '''"""The catalogue service's Flask app factory."""
 
 from __future__ import annotations
 
 from flask import Flask
 
-from services.surveys.api import blp
-from services.surveys.config import SurveysSettings, load_settings
-from services.surveys.store import SurveyStore
+from services.catalogue.api import blp
+from services.catalogue.config import CatalogueSettings, load_settings
+from services.catalogue.store import CatalogueStore
 from shared.service import start_service
 from shared.web import create_service_app
 
 
-def create_app(settings: SurveysSettings | None = None) -> Flask:
-    ctx = start_service(settings or load_settings(), SurveyStore)
-    return create_service_app(ctx, title="MLP Ops surveys", blueprints=[blp])
+def create_app(settings: CatalogueSettings | None = None) -> Flask:
+    ctx = start_service(settings or load_settings(), CatalogueStore)
+    return create_service_app(ctx, title="MLP Ops catalogue", blueprints=[blp])
 ''',
-    "api.py": '''"""HTTP routes of the surveys service."""
+    "api.py": '''"""HTTP routes of the catalogue service."""
 
 from __future__ import annotations
 
 from flask_smorest import Blueprint
 
-from services.surveys.schemas import SurveySchema
+from services.catalogue.schemas import PracticeSchema
 
-blp = Blueprint("surveys", __name__, url_prefix="/v1", description="Surveys")
+blp = Blueprint("catalogue", __name__, url_prefix="/v1", description="Catalogue")
 
 
-@blp.route("/surveys")
-@blp.response(200, SurveySchema(many=True))
-def list_surveys() -> list[dict[str, str]]:
+@blp.route("/catalogue")
+@blp.response(200, PracticeSchema(many=True))
+def list_catalogue() -> list[dict[str, str]]:
     return []
 ''',
-    "schemas.py": '''"""marshmallow schemas of the surveys service."""
+    "schemas.py": '''"""marshmallow schemas of the catalogue service."""
 
 from marshmallow import Schema, fields
 
 
-class SurveySchema(Schema):
+class PracticeSchema(Schema):
     title = fields.String(required=True)
 ''',
-    "domain.py": '''"""Rules of surveys, without I/O."""
+    "domain.py": '''"""Rules of catalogue, without I/O."""
 
 
 def valid_title(title: str) -> bool:
     return bool(title.strip())
 ''',
-    "operations.py": '''"""Every write path of the surveys service."""
+    "operations.py": '''"""Every write path of the catalogue service."""
 
 from __future__ import annotations
 
-from services.surveys.config import SurveysSettings
-from services.surveys.domain import valid_title
-from services.surveys.store import SurveyStore
+from services.catalogue.config import CatalogueSettings
+from services.catalogue.domain import valid_title
+from services.catalogue.store import CatalogueStore
 from shared.errors import Invalid
 from shared.service import ServiceContext
 
-Context = ServiceContext[SurveysSettings, SurveyStore]
+Context = ServiceContext[CatalogueSettings, CatalogueStore]
 
 
 def create_survey(ctx: Context, title: str) -> None:
     if not valid_title(title):
         raise Invalid("a survey needs a title")
-    ctx.store.surveys.insert_one({"title": title})
+    ctx.store.catalogue.insert_one({"title": title})
 ''',
-    "store.py": '''"""MongoDB access of the surveys service."""
+    "store.py": '''"""MongoDB access of the catalogue service."""
 
 from pymongo.database import Database
 
 
-class SurveyStore:
+class CatalogueStore:
     def __init__(self, db: Database) -> None:
-        self.surveys = db["surveys"]
+        self.catalogue = db["catalogue"]
 
     def ensure_indexes(self) -> None:
-        self.surveys.create_index("title")
+        self.catalogue.create_index("title")
 ''',
-    "handlers.py": '''"""What the surveys service does with other services' records: nothing yet."""
+    "handlers.py": '''"""The catalogue service's handlers: none yet."""
 
 from shared.consumer import Subscriptions
 
 subscriptions = Subscriptions()
 ''',
-    "jobs.py": '''"""Periodic work of the surveys worker: none."""
+    "jobs.py": '''"""Periodic work of the catalogue worker: none."""
 
 from __future__ import annotations
 
-from services.surveys.operations import Context
+from services.catalogue.operations import Context
 from shared.schedule import PeriodicJob
 
 
 def periodic_jobs(ctx: Context) -> list[PeriodicJob]:
     return []
 ''',
-    "worker.py": '''"""The surveys service's worker: ``python -m services.surveys.worker``."""
+    "worker.py": '''"""The catalogue service's worker: ``python -m services.catalogue.worker``."""
 
-from services.surveys.config import load_settings
-from services.surveys.handlers import subscriptions
-from services.surveys.jobs import periodic_jobs
-from services.surveys.store import SurveyStore
+from services.catalogue.config import load_settings
+from services.catalogue.handlers import subscriptions
+from services.catalogue.jobs import periodic_jobs
+from services.catalogue.store import CatalogueStore
 from shared.worker import run_worker
 
 
 def main() -> None:
-    run_worker(load_settings(), SurveyStore, subscriptions, periodic_jobs)
+    run_worker(load_settings(), CatalogueStore, subscriptions, periodic_jobs)
 
 
 if __name__ == "__main__":
@@ -185,8 +185,8 @@ if __name__ == "__main__":
 
 
 @pytest.fixture
-def surveys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """The fake service's folder, importable as ``services.surveys``, and its
+def catalogue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The fake service's folder, importable as ``services.catalogue``, and its
     one catalogue entry.
 
     ``services`` is a regular package, so the folder goes in a temporary
@@ -195,45 +195,45 @@ def surveys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     service (``DeployedService.port`` reads its ``config.DEFAULT_PORT``), and
     the repository's own ``services/`` is never written to.
     """
-    folder = tmp_path / "services" / "surveys"
+    folder = tmp_path / "services" / "catalogue"
     folder.mkdir(parents=True)
-    for name, text in SURVEYS.items():
+    for name, text in CATALOGUE.items():
         (folder / name).write_text(text)
     monkeypatch.setattr(services, "__path__", [*services.__path__, str(folder.parent)])
     importlib.invalidate_caches()
-    entry = catalog.DeployedService("surveys")
+    entry = catalog.DeployedService("catalogue")
     monkeypatch.setattr(catalog, "DEPLOYED", (*catalog.DEPLOYED, entry))
     yield folder
-    for module in [m for m in sys.modules if m.split(".")[:2] == ["services", "surveys"]]:
+    for module in [m for m in sys.modules if m.split(".")[:2] == ["services", "catalogue"]]:
         del sys.modules[module]
-    if hasattr(services, "surveys"):
-        delattr(services, "surveys")
+    if hasattr(services, "catalogue"):
+        delattr(services, "catalogue")
 
 
-def test_the_fake_service_follows_the_layout_and_its_modules_import(surveys):
-    assert check_service_folder(surveys) == []
-    for name in SURVEYS:
-        importlib.import_module(f"services.surveys.{Path(name).stem}".removesuffix(".__init__"))
-    assert catalog.DeployedService("surveys").port == SURVEYS_PORT
+def test_the_fake_service_follows_the_layout_and_its_modules_import(catalogue):
+    assert check_service_folder(catalogue) == []
+    for name in CATALOGUE:
+        importlib.import_module(f"services.catalogue.{Path(name).stem}".removesuffix(".__init__"))
+    assert catalog.DeployedService("catalogue").port == CATALOGUE_PORT
 
 
-def test_one_catalog_entry_puts_the_fake_service_in_every_generated_file(surveys):
+def test_one_catalog_entry_puts_the_fake_service_in_every_generated_file(catalogue):
     before = {path: path.read_text() for path in manifests.rendered() if path.exists()}
 
     entries = parse_procfile(manifests.procfile()).processes
-    assert entries["surveys-web"].endswith("--bind 127.0.0.1:${MLP_SURVEYS_PORT:-8005}")
-    assert "'services.surveys.app:create_app()'" in entries["surveys-web"]
-    assert entries["surveys-worker"] == ".venv/bin/python -m services.surveys.worker"
+    assert entries["catalogue-web"].endswith("--bind 127.0.0.1:${MLP_CATALOGUE_PORT:-8006}")
+    assert "'services.catalogue.app:create_app()'" in entries["catalogue-web"]
+    assert entries["catalogue-worker"] == ".venv/bin/python -m services.catalogue.worker"
 
     doc = manifests.compose()["services"]
-    assert doc["surveys-web"]["ports"] == ["8005:8005"]
-    assert doc["surveys-web"]["build"]["args"] == {"SERVICE": "surveys"}
-    assert doc["surveys-worker"]["command"] == ["worker"]
-    assert doc["surveys-worker"]["environment"]["MLP_SURVEYS_WORKER_METRICS_PORT"] == "8105"
+    assert doc["catalogue-web"]["ports"] == ["8006:8006"]
+    assert doc["catalogue-web"]["build"]["args"] == {"SERVICE": "catalogue"}
+    assert doc["catalogue-worker"]["command"] == ["worker"]
+    assert doc["catalogue-worker"]["environment"]["MLP_CATALOGUE_WORKER_METRICS_PORT"] == "8106"
 
     files = manifests.k8s_files()
-    surveys_yaml = manifests.K8S / "base" / "surveys.yaml"
-    assert surveys_yaml in files
+    catalogue_yaml = manifests.K8S / "base" / "catalogue.yaml"
+    assert catalogue_yaml in files
     kustomization = yaml.safe_load(files[manifests.K8S / "base" / "kustomization.yaml"])
     assert kustomization["resources"] == [f"{s.name}.yaml" for s in catalog.DEPLOYED]
     docs = [d for text in files.values() for d in yaml.safe_load_all(text)]
@@ -241,18 +241,18 @@ def test_one_catalog_entry_puts_the_fake_service_in_every_generated_file(surveys
     assert check_k8s(k8s_objects, {"/readyz", "/healthz", "/metrics"}) == []
 
     local = LocalStack.from_environ({})
-    assert local.service_ports["surveys"] == SURVEYS_PORT
-    assert stack.ports(local)["surveys service"] == (SURVEYS_PORT, "set MLP_SURVEYS_PORT")
-    assert "surveys" in ready.checks(local)
+    assert local.service_ports["catalogue"] == CATALOGUE_PORT
+    assert stack.ports(local)["catalogue service"] == (CATALOGUE_PORT, "set MLP_CATALOGUE_PORT")
+    assert "catalogue" in ready.checks(local)
 
     # Generated in memory only: the checked-in files are as they were.
     assert {path: path.read_text() for path in before} == before
-    assert not (SERVICES / "surveys").exists()
+    assert not (SERVICES / "catalogue").exists()
 
 
-def test_the_layout_check_reports_a_missing_module_and_an_undeclared_one(surveys, tmp_path):
-    broken = tmp_path / "broken" / "surveys"
-    shutil.copytree(surveys, broken)
+def test_the_layout_check_reports_a_missing_module_and_an_undeclared_one(catalogue, tmp_path):
+    broken = tmp_path / "broken" / "catalogue"
+    shutil.copytree(catalogue, broken)
     (broken / "jobs.py").unlink()
     (broken / "helpers.py").write_text('"""Odds and ends."""\n')
     (broken / "rsvp_page.py").write_text('"""An optional kind: allowed."""\n')
@@ -261,9 +261,9 @@ def test_the_layout_check_reports_a_missing_module_and_an_undeclared_one(surveys
     (broken / "worker.py").write_text('"""Not runnable."""\n\ndef main() -> None: ...\n')
     problems = check_service_folder(broken)
     assert problems == [
-        "surveys: no jobs.py",
-        "surveys: module helpers.py is none of " + ", ".join(catalog.OPTIONAL_MODULES),
-        "surveys: folder lib/ is none of " + ", ".join(catalog.OPTIONAL_FOLDERS),
-        "surveys: config.py defines no DEFAULT_PORT",
-        "surveys: worker.py does not run as python -m",
+        "catalogue: no jobs.py",
+        "catalogue: module helpers.py is none of " + ", ".join(catalog.OPTIONAL_MODULES),
+        "catalogue: folder lib/ is none of " + ", ".join(catalog.OPTIONAL_FOLDERS),
+        "catalogue: config.py defines no DEFAULT_PORT",
+        "catalogue: worker.py does not run as python -m",
     ]
