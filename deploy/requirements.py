@@ -17,7 +17,8 @@ LOCK = ROOT / "requirements.lock"
 RUNTIME = ROOT / "deploy" / "requirements-runtime.txt"
 
 # Test runner, linter, testcontainers, the local Mongo-wire server (GPL, a separate
-# process in development only), the Procfile runner, and what only they pull in.
+# process in development only), the Procfile runner, and what only they pull in
+# (numpy is not among them: matplotlib, which draws the surveys' charts, needs it).
 NOT_IN_IMAGES = frozenset(
     name.lower()
     for name in (
@@ -33,7 +34,6 @@ NOT_IN_IMAGES = frozenset(
         "python-dotenv",
         "SecantusDB",
         "shapely",
-        "numpy",
         "s2sphere",
         "future",
         "honcho",
