@@ -34,6 +34,8 @@ TEMPLATES: dict[str, bool] = {
     "papers_available": False,
     "papers_published": False,
     "starts_tomorrow": False,
+    "survey_invitation": True,  # the one-time link: the survey cannot be answered without it
+    "survey_reminder": False,
 }
 LANGUAGES = ("en", "fr", "de")
 DEFAULT_LANGUAGE = "en"

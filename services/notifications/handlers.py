@@ -32,6 +32,7 @@ from shared.payloads.invitations import (
     InvitationPayloadSchema,
     ReminderDuePayload,
 )
+from shared.payloads.surveys import SurveyLinkPayload
 
 subscriptions = Subscriptions()
 
@@ -375,12 +376,48 @@ def on_document_reminder_due(
         )
 
 
+# --- surveys ----------------------------------------------------------------
+
+
+@subscriptions.handler("internal.survey.link_issued")
+def on_survey_link_issued(
+    message: Message[SurveyLinkPayload], ctx: Context, session: ClientSession
+) -> None:
+    """Mail a participant their one-time survey link (the reminder's is a fresh
+    one), in their language; the mail says nothing of any answer. An invitation
+    not known here yet fails the record, which is retried and then dead-lettered
+    (replayable) rather than dropped: the link exists nowhere else."""
+    link = message.payload
+    contact = ctx.store.contact(link.invitation_id, session)
+    if contact is None or not contact.get("email"):
+        raise LookupError(f"no contact for invitation {link.invitation_id} yet")
+    language = domain.language_for(contact.get("language"))
+    url = f"{link.survey_url}?lang={language}"
+    queue_mail(
+        ctx,
+        session,
+        template="survey_reminder" if link.reminder else "survey_invitation",
+        cause_id=message.envelope.id,
+        recipient=_recipient(contact),
+        context={
+            "event": _event_view(ctx, link.event_id, contact, session),
+            "survey_url": url,
+            "closes_on": link.closes_at.date().isoformat() if link.closes_at else None,
+        },
+        event_id=link.event_id,
+        action_url=url,
+    )
+
+
 @subscriptions.handler(
     "document.uploaded",
     "document.submitted",
     "document.withdrawn",
     "notification.sent",
     "notification.failed",
+    "survey.opened",
+    "survey.closed",
+    "survey.results_published",
 )
 def on_partner_record(message: Message[Any], ctx: Context, session: ClientSession) -> None:
     """Records only partners care about: one webhook delivery per subscription."""

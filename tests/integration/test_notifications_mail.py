@@ -258,3 +258,55 @@ def test_starts_tomorrow_goes_once_to_accepted_participants(
     assert notifications_worker.starts_tomorrow(clock) == 0
     mails = wait_for(lambda: (ms := _to(smtp_sink, email)) and len(ms) == 3 and ms)
     assert mails[-1]["Subject"].startswith("Tomorrow:")
+
+
+def test_survey_link_and_its_one_reminder_go_to_the_invitation_contact_in_its_language(
+    notifications_worker, notifications_producer, smtp_sink
+):
+    event_id, inv = _ids()
+    email = f"ona-{inv[:6]}@example.lt"
+    notifications_producer.send("event.published", event_payload(event_id, version=2), key=event_id)
+    issued = issued_payload(event_id, inv, email, language="fr", name="Ona Jonaitė")
+    notifications_producer.send("internal.invitation.issued", issued, key=event_id, subject=inv)
+    wait_for(lambda: _to(smtp_sink, email))
+    closes = "2027-04-01T12:00:00+00:00"
+
+    def link(token: str, reminder: bool, version: int) -> dict:
+        return {
+            "invitation_id": inv,
+            "event_id": event_id,
+            "survey_url": f"https://surveys.example.eu/v1/survey-responses/{token}",
+            "reminder": reminder,
+            "closes_at": closes,
+            "version": version,
+            "occurred_at": datetime.now(UTC).isoformat(),
+        }
+
+    first = notifications_producer.send(
+        "internal.survey.link_issued", link("first", False, 1), key=event_id, subject=inv
+    )
+    wait_for(lambda: len(_to(smtp_sink, email)) == 2)
+    notifications_producer.send(
+        "internal.survey.link_issued", link("first", False, 1), key=event_id, ce_id=first
+    )  # redelivered: no second mail
+    notifications_producer.send(
+        "internal.survey.link_issued", link("second", True, 2), key=event_id, subject=inv
+    )
+    wait_for(lambda: len(_to(smtp_sink, email)) == 3)
+    time.sleep(1.0)
+    _invitation, survey, reminder = _to(smtp_sink, email)
+    assert _subject(survey).startswith("Votre avis sur")
+    assert "/v1/survey-responses/first?lang=fr" in _text(survey)
+    assert "2027-04-01" in _text(survey)
+    assert "List-Unsubscribe" not in survey  # the link itself: essential
+    assert _subject(reminder).startswith("Rappel : votre avis")
+    assert "/v1/survey-responses/second?lang=fr" in _text(reminder)
+    assert "first" not in _text(reminder)
+    assert reminder["List-Unsubscribe"]  # a reminder respects opt-outs
+    db = notifications_worker.db
+    assert (
+        db.mails.count_documents(
+            {"template": {"$in": ["survey_invitation", "survey_reminder"]}, "to": email}
+        )
+        == 2
+    )
