@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -283,3 +284,70 @@ def test_who_sees_results_and_the_chart(surveys_client, deliver_to_surveys):
     }
     assert bars == {"knowledge", "understanding", "needs_matched"}
     assert "Tout à fait d'accord" in chart.get_data(as_text=True)
+
+
+def _published(client, deliver, agrees, **fields):
+    """A completed event whose survey got one answer per value of ``agrees``
+    (knowledge; the other statements agree), then was closed and published."""
+    event_id, tokens = _open_with(client, deliver, ["LV"] * len(agrees), **fields)
+    for token, agree in zip(tokens, agrees, strict=True):
+        body = answers(4, knowledge=agree)
+        assert client.post(f"/v1/survey-responses/{token}", json=body).status_code == 201
+    assert client.post(f"/v1/events/{event_id}/survey/close", headers=SEC).status_code == 200
+    publish = client.post(f"/v1/events/{event_id}/survey/results/publish", headers=SEC)
+    assert publish.status_code == 200
+    return event_id
+
+
+def test_programme_aggregates_over_events_and_years_match_a_hand_computation(
+    surveys_client, surveys_app, deliver_to_surveys
+):
+    programme = f"prog_{uuid.uuid4().hex[:8]}"  # this test's events only
+    first = _published(
+        surveys_client, deliver_to_surveys, [5, 4, 2],
+        programme=programme, starts_on="2025-04-08", ends_on="2025-04-09",
+    )  # fmt: skip
+    _published(
+        surveys_client, deliver_to_surveys, [4, 3],
+        programme=programme, format="thematic_event", host_country="LT",
+        starts_on="2025-10-01", ends_on="2025-10-01",
+    )  # fmt: skip
+    _published(
+        surveys_client, deliver_to_surveys, [5, 5, 1, 4],
+        programme=programme, starts_on="2026-03-03", ends_on="2026-03-04",
+    )  # fmt: skip
+    unpublished, tokens = _open_with(
+        surveys_client, deliver_to_surveys, ["LV"], programme=programme,
+        starts_on="2025-06-01", ends_on="2025-06-01",
+    )  # fmt: skip
+    surveys_client.post(f"/v1/survey-responses/{tokens[0]}", json=answers(1, knowledge=1))
+
+    def figures(**query):
+        response = surveys_client.get("/v1/survey-results", query_string=query)
+        assert response.status_code == 200, response.json
+        return response.json
+
+    everything = figures(programme=programme)
+    assert sorted(e["year"] for e in everything["events"]) == [2025, 2025, 2026]
+    assert unpublished not in [e["event_id"] for e in everything["events"]]
+    knowledge = everything["questions"][0]
+    # 5,4,2 | 4,3 | 5,5,1,4: agree 6 of 9
+    assert knowledge["distribution"] == {"1": 1, "2": 1, "3": 1, "4": 3, "5": 3}
+    assert knowledge["agree_share"] == round(6 / 9, 4)
+    assert everything["questions"][1]["agree_share"] == 1.0
+    assert (everything["responses"], everything["invited"]) == (9, 9)
+    assert everything["breakdowns"]["country"]["LV"]["responses"] == 9
+    year = figures(programme=programme, year=2025)
+    assert year["questions"][0]["agree_share"] == 0.6  # 5,4,2,4,3
+    assert year["filters"] == {"programme": programme, "year": 2025}
+    peer = figures(programme=programme, format="peer_review", host_country="EE")
+    assert peer["questions"][0]["agree_share"] == round(5 / 7, 4)
+    assert len(peer["events"]) == 2 and first in {e["event_id"] for e in peer["events"]}
+    bad = surveys_client.get("/v1/survey-results?year=last&host_country=XX")
+    assert bad.status_code == 422 and set(bad.json["errors"]) == {"year", "host_country"}
+    as_csv = surveys_client.get(
+        "/v1/survey-results", query_string={"programme": programme}, headers={"Accept": "text/csv"}
+    )
+    assert as_csv.mimetype == "text/csv" and "knowledge" in as_csv.get_data(as_text=True)
+    chart = surveys_client.get("/v1/survey-results.svg", query_string={"programme": programme})
+    assert ET.fromstring(chart.data).tag == f"{SVG}svg"
