@@ -32,7 +32,7 @@ from shared.payloads.invitations import (
     InvitationPayloadSchema,
     ReminderDuePayload,
 )
-from shared.payloads.surveys import SurveyLinkPayload
+from shared.payloads.surveys import SurveyLinkPayload, SurveyLinkPayloadSchema
 
 subscriptions = Subscriptions()
 
@@ -51,6 +51,7 @@ EVENT_FIELDS = (
 
 
 _status_schema = InvitationPayloadSchema()
+_link_schema = SurveyLinkPayloadSchema()
 
 
 def _webhooks(message: Message[Any], ctx: Context, session: ClientSession) -> None:
@@ -215,6 +216,10 @@ def on_invitation_issued(
             ),
         )
     for waiting in ctx.store.take_deferred(issued.invitation_id, session):
+        if waiting.get("topic") == "internal.survey.link_issued":
+            link = load_payload(_link_schema, waiting["data"])
+            _survey_mail(ctx, session, waiting["cause_id"], link, contact)
+            continue
         status = load_payload(_status_schema, waiting["data"])
         _status_mail(ctx, session, waiting["cause_id"], status, contact)
 
@@ -384,20 +389,40 @@ def on_survey_link_issued(
     message: Message[SurveyLinkPayload], ctx: Context, session: ClientSession
 ) -> None:
     """Mail a participant their one-time survey link (the reminder's is a fresh
-    one), in their language; the mail says nothing of any answer. An invitation
-    not known here yet fails the record, which is retried and then dead-lettered
-    (replayable) rather than dropped: the link exists nowhere else."""
+    one); without a known address yet (records of different topics have no
+    order) the mail waits for it, like the status mails."""
     link = message.payload
     contact = ctx.store.contact(link.invitation_id, session)
     if contact is None or not contact.get("email"):
-        raise LookupError(f"no contact for invitation {link.invitation_id} yet")
+        ctx.store.defer(
+            {
+                "invitation_id": link.invitation_id,
+                "topic": message.envelope.type,
+                "cause_id": message.envelope.id,
+                "data": message.envelope.data,
+            },
+            session,
+        )
+        return
+    _survey_mail(ctx, session, message.envelope.id, link, contact)
+
+
+def _survey_mail(
+    ctx: Context,
+    session: ClientSession,
+    cause_id: str,
+    link: SurveyLinkPayload,
+    contact: dict[str, Any],
+) -> None:
+    """The survey link (or the reminder's fresh one) in the contact's language;
+    it says nothing of any answer."""
     language = domain.language_for(contact.get("language"))
     url = f"{link.survey_url}?lang={language}"
     queue_mail(
         ctx,
         session,
         template="survey_reminder" if link.reminder else "survey_invitation",
-        cause_id=message.envelope.id,
+        cause_id=cause_id,
         recipient=_recipient(contact),
         context={
             "event": _event_view(ctx, link.event_id, contact, session),

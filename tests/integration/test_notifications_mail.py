@@ -310,3 +310,28 @@ def test_survey_link_and_its_one_reminder_go_to_the_invitation_contact_in_its_la
         )
         == 2
     )
+
+
+def test_a_survey_link_that_comes_before_the_address_waits_for_it(
+    notifications_worker, notifications_producer, smtp_sink
+):
+    """Records of different topics have no order: the link may be consumed
+    before the invitation that names the address."""
+    event_id, inv = _ids()
+    email = f"jonas-{inv[:6]}@example.lt"
+    link = {
+        "invitation_id": inv,
+        "event_id": event_id,
+        "survey_url": "https://surveys.example.eu/v1/survey-responses/early",
+        "reminder": False,
+        "closes_at": None,
+        "version": 1,
+        "occurred_at": datetime.now(UTC).isoformat(),
+    }
+    notifications_producer.send("internal.survey.link_issued", link, key=event_id, subject=inv)
+    time.sleep(2.0)
+    assert _to(smtp_sink, email) == []
+    issued = issued_payload(event_id, inv, email)
+    notifications_producer.send("internal.invitation.issued", issued, key=event_id, subject=inv)
+    mails = wait_for(lambda: len(_to(smtp_sink, email)) == 2 and _to(smtp_sink, email))
+    assert any("/v1/survey-responses/early?lang=en" in _text(m) for m in mails)
