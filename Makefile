@@ -74,7 +74,7 @@ contracts-check: venv
 # Re-publish a service's dead-letter topic to the original topics and commit:
 #   make dlq-replay SERVICE=events [DRY_RUN=1]   (uses MLP_KAFKA_BOOTSTRAP)
 dlq-replay: venv
-	@test -n "$(SERVICE)" || { echo "usage: make dlq-replay SERVICE=<events|invitations|documents|notifications> [DRY_RUN=1]"; exit 2; }
+	@test -n "$(SERVICE)" || { echo "usage: make dlq-replay SERVICE=<events|invitations|documents|notifications|surveys> [DRY_RUN=1]"; exit 2; }
 	$(PY) -m shared.dlq replay --service $(SERVICE) $(if $(DRY_RUN),--dry-run)
 
 clean-var:
