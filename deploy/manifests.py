@@ -64,6 +64,7 @@ def _common_env() -> dict[str, str]:
         "MLP_SMTP_PORT": "1025",
         "MLP_JWT_SECRET": "${MLP_JWT_SECRET:-mlp-development-secret-change-me}",
         "MLP_PUBLIC_BASE_URL": "${MLP_PUBLIC_BASE_URL:-http://localhost:8002}",
+        "MLP_SURVEYS_PUBLIC_URL": "${MLP_SURVEYS_PUBLIC_URL:-http://localhost:8005}",
         "MLP_LOG_LEVEL": "${MLP_LOG_LEVEL:-INFO}",
     }
 
@@ -445,6 +446,7 @@ def k8s_base_kustomization() -> dict[str, Any]:
                     "MLP_SMTP_HOST=smtp",
                     "MLP_SMTP_PORT=25",
                     "MLP_PUBLIC_BASE_URL=https://mlp.example.org",
+                    "MLP_SURVEYS_PUBLIC_URL=https://mlp.example.org",
                     "MLP_LOG_LEVEL=INFO",
                     "MLP_WEB_WORKERS=2",
                     "MLP_WEB_THREADS=4",
@@ -478,6 +480,7 @@ def k8s_example_overlay() -> dict[str, Any]:
                     "MLP_SMTP_HOST=smtp.example.org",
                     "MLP_SMTP_PORT=587",
                     "MLP_PUBLIC_BASE_URL=https://mlp.example.org",
+                    "MLP_SURVEYS_PUBLIC_URL=https://mlp.example.org",
                 ],
             }
         ],
