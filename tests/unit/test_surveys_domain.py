@@ -14,6 +14,7 @@ import pytest
 from services.surveys import charts, domain
 from services.surveys.config import load_settings
 from shared.errors import Conflict, Invalid, NotFound
+from shared.payloads.surveys import SurveyLinkPayloadSchema, SurveyPayloadSchema
 
 
 def test_every_bank_text_exists_in_english_french_and_german():
@@ -264,3 +265,11 @@ def test_settings_refuse_a_reminder_after_closing_and_groups_of_one():
         load_settings({"MLP_SURVEY_MIN_GROUP": "1"})
     with pytest.raises(SystemExit, match="MLP_SURVEY_OPEN_DAYS must be an integer"):
         load_settings({"MLP_SURVEY_OPEN_DAYS": "three weeks"})
+
+
+def test_the_link_is_marked_personal_and_partner_payloads_carry_counts_only():
+    link_fields = SurveyLinkPayloadSchema().fields
+    assert link_fields["survey_url"].metadata.get("personal") is True
+    assert [n for n, f in link_fields.items() if f.metadata.get("personal")] == ["survey_url"]
+    survey_fields = set(SurveyPayloadSchema().fields)
+    assert not survey_fields & {"invitation_id", "country", "role", "answers", "survey_url"}
