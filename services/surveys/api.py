@@ -9,7 +9,6 @@ import io
 from typing import Any
 
 from flask import Response, jsonify, request
-from flask_smorest import Blueprint
 from marshmallow import ValidationError
 
 from services.surveys import charts, domain, operations, survey_page
@@ -28,9 +27,9 @@ from shared.auth import current_principal, require_roles
 from shared.errors import DomainError, Invalid
 from shared.http import etag
 from shared.problems import Problem, problem_from_domain_error
-from shared.web import service_context
+from shared.web import ApiBlueprint, service_context
 
-blp = Blueprint(
+blp = ApiBlueprint(
     "surveys", __name__, url_prefix="/v1", description="Participant surveys and their results"
 )
 

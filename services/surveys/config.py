@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from shared.config import Env, Settings, common_settings
+from shared.config import Env, Settings, common_settings, refuse_unsafe
 
 DEFAULT_PORT = 8005
 
@@ -34,7 +34,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> SurveysSettings:
         job_interval_s=env.float("SURVEY_JOB_INTERVAL_S", 60.0),
     )
     check(settings)
-    return settings
+    return refuse_unsafe(settings)
 
 
 def check(settings: SurveysSettings) -> None:

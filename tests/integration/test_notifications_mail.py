@@ -381,7 +381,10 @@ def test_survey_link_and_its_one_reminder_go_to_the_invitation_contact_in_its_la
     db = notifications_worker.db
     assert (
         db.mails.count_documents(
-            {"template": {"$in": ["survey_invitation", "survey_reminder"]}, "to": email}
+            {
+                "template": {"$in": ["survey_invitation", "survey_reminder"]},
+                "email_hash": email_hash(email),  # a sent mail keeps no address
+            }
         )
         == 2
     )

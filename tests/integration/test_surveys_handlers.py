@@ -21,6 +21,7 @@ from tests.fixtures.surveys import (
     participants,
     token_of,
 )
+from tests.helpers import outbox_payload
 
 
 def _db(app):
@@ -28,7 +29,8 @@ def _db(app):
 
 
 def _records(app, event_id, topic):
-    return [r["payload"] for r in _db(app).outbox.find({"key": event_id, "topic": topic})]
+    """The payloads ``topic``'s consumers will see (sealed fields opened)."""
+    return [outbox_payload(r) for r in _db(app).outbox.find({"key": event_id, "topic": topic})]
 
 
 def _survey(client, event_id):
