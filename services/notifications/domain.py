@@ -301,6 +301,12 @@ def contact_expiry(ends_on: Any, now: datetime, days: int) -> datetime:
     return expiry(max(end, now) if end is not None else now, days)
 
 
+def deferred_link_expiry(closes_at: datetime | None, now: datetime, days: int) -> datetime:
+    """A survey link waiting for its address is kept until its survey closes
+    (then it opens nothing), or, when the record names no closing, ``days``."""
+    return closes_at if closes_at is not None else expiry(now, days)
+
+
 def tomorrow_in(timezone: str, now: datetime) -> str:
     """Tomorrow's date (ISO) where the event takes place."""
     from zoneinfo import ZoneInfo

@@ -9,6 +9,7 @@ commits with the record's idempotency row, so a replay changes nothing.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -33,8 +34,11 @@ from shared.payloads.invitations import (
     ReminderDuePayload,
 )
 from shared.payloads.surveys import SurveyLinkPayload, SurveyLinkPayloadSchema
+from shared.sealing import SEALED, SealingError, open_payload
 
+log = logging.getLogger(__name__)
 subscriptions = Subscriptions()
+SURVEY_LINK = "internal.survey.link_issued"
 
 EVENT_FIELDS = (
     "title",
@@ -240,9 +244,10 @@ def on_invitation_issued(
             ),
         )
     for waiting in ctx.store.take_deferred(issued.invitation_id, session):
-        if waiting.get("topic") == "internal.survey.link_issued":
-            link = load_payload(_link_schema, waiting["data"])
-            _survey_mail(ctx, session, waiting["cause_id"], link, contact)
+        if waiting.get("topic") == SURVEY_LINK:
+            link = _waiting_link(ctx, waiting)
+            if link is not None:
+                _survey_mail(ctx, session, waiting["cause_id"], link, contact)
             continue
         status = load_payload(_status_schema, waiting["data"])
         _status_mail(ctx, session, waiting["cause_id"], status, contact)
@@ -410,13 +415,14 @@ def on_document_reminder_due(
 # --- surveys ----------------------------------------------------------------
 
 
-@subscriptions.handler("internal.survey.link_issued")
+@subscriptions.handler(SURVEY_LINK)
 def on_survey_link_issued(
     message: Message[SurveyLinkPayload], ctx: Context, session: ClientSession
 ) -> None:
     """Mail a participant their one-time survey link (the reminder's is a fresh
     one); without a known address yet (records of different topics have no
-    order) the mail waits for it, like the status mails."""
+    order) the mail waits for it, like the status mails: the record as it
+    came, its link sealed, until the survey closes; taken, it is gone."""
     link = message.payload
     contact = ctx.store.contact(link.invitation_id, session)
     if contact is None or not contact.get("email"):
@@ -425,12 +431,41 @@ def on_survey_link_issued(
                 "invitation_id": link.invitation_id,
                 "topic": message.envelope.type,
                 "cause_id": message.envelope.id,
-                "data": message.envelope.data,
+                "data": message.envelope.data,  # survey_url blank, the link in "sealed"
+                "expires_at": domain.deferred_link_expiry(
+                    link.closes_at, domain.utcnow(), ctx.settings.contact_retention_days
+                ),
             },
             session,
         )
         return
     _survey_mail(ctx, session, message.envelope.id, link, contact)
+
+
+def _waiting_link(ctx: Context, waiting: dict[str, Any]) -> SurveyLinkPayload | None:
+    """A deferred survey link, opened to be mailed now; None when there is
+    nothing left to mail: its survey has closed, or it was sealed with a key
+    since removed from the ring (shredded), which must not fail the invitation."""
+    data = waiting["data"]
+    try:
+        opened = open_payload(
+            ctx.settings.internal_topic_keys,
+            topic=SURVEY_LINK,
+            ce_id=waiting["cause_id"],
+            data=data,
+            # The runner checked the record's key id header against the blob's on receipt.
+            key_id=(data.get(SEALED) or {}).get("kid"),
+        )
+    except SealingError as exc:
+        log.warning(
+            "a deferred survey link cannot be opened; dropped",
+            extra={"cause_id": waiting["cause_id"], "error": f"{type(exc).__name__}: {exc}"},
+        )
+        return None
+    link = load_payload(_link_schema, opened)
+    if link.closes_at is not None and link.closes_at <= domain.utcnow():
+        return None
+    return link
 
 
 def _survey_mail(
@@ -456,7 +491,8 @@ def _survey_mail(
             "closes_on": link.closes_at.date().isoformat() if link.closes_at else None,
         },
         event_id=link.event_id,
-        action_url=url,
+        action_url=url,  # the link is a credential: the mailbox only; the feed links nothing
+        feed_link=None,
     )
 
 
