@@ -1,15 +1,17 @@
-"""The survey link against real Kafka and MongoDB (issue 10, finding 3 and 6,
-for the surveys service): it rests in the surveys outbox and travels on
+"""The survey link from the surveys outbox to the participant's mail, against
+real Kafka and MongoDB (issue 10, findings 3, 6 and 7, for the surveys
+service): it rests in the surveys outbox and travels on
 ``internal.survey.link_issued`` sealed; the notifications service opens it for
-the mail alone: never in a contact or a feed item, and a link that waits for
-its address waits sealed, until its survey closes, and is gone once mailed."""
+the mail alone: never in a contact or a feed item; a link that waits for its
+address waits sealed, until its survey closes, and is gone once mailed; the
+mail's ``To`` is built as every mail's is, whatever the name holds."""
 
 from __future__ import annotations
 
 import dataclasses
 import uuid
 from datetime import UTC, datetime, timedelta
-from email import message_from_string
+from email import message_from_string, policy
 
 import bson
 from kafka import KafkaProducer
@@ -174,3 +176,19 @@ def test_a_waiting_link_of_a_shredded_key_or_a_closed_survey_is_dropped_not_the_
     templates = [m["template"] for m in ctx.db.mails.find({"event_id": event_id})]
     assert templates == ["invitation", "invitation"]  # the invitations went, no dead link
     assert ctx.db.deferred.count_documents({"invitation_id": {"$in": [shredded, late]}}) == 0
+
+
+def test_a_survey_mail_goes_to_the_one_address_whatever_the_name_holds(notifications_app):
+    ctx = notifications_app.extensions["mlp"]
+    deliver = RecordDeliverer(notifications_app, notification_handlers)
+    event_id, invitation_id = str(uuid.uuid4()), str(uuid.uuid4())
+    email = f"ona-{invitation_id[:6]}@example.lt"
+    name = 'Jonaitė, Ona <boss@example.org>, "x" y@example.org'  # commas, brackets: a name
+    deliver("internal.invitation.issued", issued_payload(event_id, invitation_id, email, name=name))
+    soon = datetime.now(UTC) + timedelta(days=21)
+    cause = deliver(TOPIC, _link(event_id, invitation_id, "tok", soon))
+    [mail] = list(ctx.db.mails.find({"cause_id": cause}))
+    message = message_from_string(mail["raw"], policy=policy.default)
+    [to] = message["To"].addresses
+    assert to.addr_spec == email and to.display_name == name
+    assert "boss@example.org" not in {a.addr_spec for a in message["To"].addresses}
