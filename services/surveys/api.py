@@ -269,9 +269,12 @@ def _programme_results(args: dict[str, Any]) -> dict[str, Any]:
     published = store.published_surveys()
     events = store.events_by_id([s["id"] for s in published])
     chosen = [s for s in published if domain.matches(events.get(s["id"]), filters)]
-    figures = domain.results(
+    by_event: dict[str, list[dict[str, Any]]] = {s["id"]: [] for s in chosen}
+    for response in store.responses_of(list(by_event)):
+        by_event[response["event_id"]].append(response)
+    figures = domain.programme_results(
         list(domain.BANK),
-        store.responses_of([s["id"] for s in chosen]),
+        by_event,
         sum(s["invited"] for s in chosen),
         ctx().settings.min_group,
         language,

@@ -369,7 +369,7 @@ def question_figures(question: Question, values: list[Any]) -> dict[str, Any]:
 
 
 def suppressed_groups(counts: Mapping[str, int], min_group: int) -> set[str]:
-    """The groups of a breakdown that are not shown.
+    """The groups of one breakdown that are not shown, on its own.
 
     A group with fewer than ``min_group`` responses is hidden; and since the
     totals are shown, the hidden groups together are computable as totals minus
@@ -379,7 +379,13 @@ def suppressed_groups(counts: Mapping[str, int], min_group: int) -> set[str]:
     published figures unless that difference covers at least ``min_group``
     people. With two groups where one is small, both are hidden.
     """
-    hidden = {g for g, n in counts.items() if n < min_group}
+    return _complemented(counts, {g for g, n in counts.items() if n < min_group}, min_group)
+
+
+def _complemented(counts: Mapping[str, int], hidden: set[str], min_group: int) -> set[str]:
+    """``hidden`` and, while they hold some but fewer than ``min_group``
+    responses between them, the smallest shown group (then by name)."""
+    hidden = set(hidden)
     shown = sorted((n, g) for g, n in counts.items() if g not in hidden)
     while shown and 0 < sum(counts[g] for g in hidden) < min_group:
         _n, smallest = shown.pop(0)
@@ -387,16 +393,76 @@ def suppressed_groups(counts: Mapping[str, int], min_group: int) -> set[str]:
     return hidden
 
 
+def group_of(response: Mapping[str, Any], by: str) -> str:
+    """The group of ``response`` in the breakdown ``by`` (``country`` or ``role``)."""
+    return str(response.get(by) or "unknown")
+
+
+def suppressed_breakdowns(
+    responses: Iterable[Mapping[str, Any]], min_group: int
+) -> dict[str, set[str]]:
+    """The hidden groups of every breakdown (:data:`BREAKDOWNS`), decided together.
+
+    Two breakdowns of the same people are two more sets of totals: an "expert"
+    role group of six shown next to an "LV" country group of five experts gives
+    the one expert from elsewhere as their difference, though each breakdown
+    alone hides its small groups. So: class each response by its group in
+    every breakdown, with each breakdown's hidden groups merged into one
+    ("hidden"). Every published figure (the totals, each shown group) is a sum
+    over these classes, and so is anything computed from published figures.
+    While every class that has responses holds at least ``min_group``, nothing
+    published or derivable describes fewer people. Starting from each
+    breakdown's own suppression (:func:`suppressed_groups`), a class below
+    ``min_group`` hides the smallest shown group it lies in, or for the class
+    of hidden groups only, the smallest shown group next to it (then that
+    breakdown's complement rule again), until no small class is left, or one
+    class is left (the totals). It ends: with every group of a breakdown
+    hidden, every class is a shown group of the other, or the hidden remainder,
+    which the complement rule keeps large.
+    """
+    keys = [tuple(group_of(r, by) for by in BREAKDOWNS) for r in responses]
+    sizes = [Counter(key[i] for key in keys) for i in range(len(BREAKDOWNS))]
+    hidden = [suppressed_groups(sizes[i], min_group) for i in range(len(BREAKDOWNS))]
+    while True:
+        classes = Counter(
+            tuple(None if g in hidden[i] else g for i, g in enumerate(key)) for key in keys
+        )
+        small = [c for c, n in classes.items() if n < min_group]
+        if not small or len(classes) == 1:  # one class: the totals, published anyway
+            return {by: hidden[i] for i, by in enumerate(BREAKDOWNS)}
+        cell = min(small, key=lambda c: (classes[c], tuple(g or "" for g in c)))
+        candidates = [(sizes[i][g], i, g) for i, g in enumerate(cell) if g is not None]
+        if not candidates:  # the class of hidden groups only: widen it by a neighbour
+            candidates = [
+                (sizes[i][other[i]], i, other[i])
+                for other in classes
+                for i in range(len(BREAKDOWNS))
+                if other[i] is not None
+                and all(other[j] == cell[j] for j in range(len(cell)) if j != i)
+            ]
+        if not candidates:  # not while the complement rule holds; any shown group then
+            candidates = [
+                (sizes[i][g], i, g)
+                for i in range(len(BREAKDOWNS))
+                for g in sizes[i]
+                if g not in hidden[i]
+            ]
+        _n, i, group = min(candidates)
+        hidden[i] = _complemented(sizes[i], hidden[i] | {group}, min_group)
+
+
 def breakdown(
-    questions: list[Question], responses: list[Mapping[str, Any]], by: str, min_group: int
+    questions: list[Question],
+    responses: list[Mapping[str, Any]],
+    by: str,
+    hidden: set[str],
 ) -> dict[str, Any]:
     """Figures per ``country`` or ``role`` of the respondents: each shown group
-    with its ``responses`` and per closed question its figures; each hidden one
-    ``{"suppressed": true}`` and nothing else. Free texts are never broken down."""
+    with its ``responses`` and per closed question its figures; each ``hidden``
+    one ``{"suppressed": true}`` and nothing else. Free texts are never broken down."""
     groups: dict[str, list[Mapping[str, Any]]] = {}
     for response in responses:
-        groups.setdefault(str(response.get(by) or "unknown"), []).append(response)
-    hidden = suppressed_groups({g: len(rs) for g, rs in groups.items()}, min_group)
+        groups.setdefault(group_of(response, by), []).append(response)
     out: dict[str, Any] = {}
     for group in sorted(groups):
         members = groups[group]
@@ -421,9 +487,56 @@ def results(
     min_group: int,
     language: str = DEFAULT_LANGUAGE,
 ) -> dict[str, Any]:
-    """The results over ``responses`` (each ``{"country", "role", "answers"}``):
-    ``responses``, ``invited``, ``response_rate``, per question its figures, and
-    ``breakdowns`` by country and role with small groups suppressed."""
+    """The results of one event over its ``responses`` (each ``{"country",
+    "role", "answers"}``): ``responses``, ``invited``, ``response_rate``, per
+    question its figures, and ``breakdowns`` by country and role with small
+    groups suppressed (:func:`suppressed_breakdowns`)."""
+    hidden = suppressed_breakdowns(responses, min_group)
+    return {
+        **_totals(questions, responses, invited, language),
+        "breakdowns": {by: breakdown(questions, responses, by, hidden[by]) for by in BREAKDOWNS},
+    }
+
+
+def programme_results(
+    questions: list[Question],
+    responses_by_event: Mapping[str, list[Mapping[str, Any]]],
+    invited: int,
+    min_group: int,
+    language: str = DEFAULT_LANGUAGE,
+) -> dict[str, Any]:
+    """The figures of several published surveys pooled (each response counts
+    once). A group of a breakdown pools the responses of the events whose own
+    results show it, or where it is everyone who answered (its figures are the
+    event's totals), and no other: were LT hidden in an event (one respondent)
+    and shown in another (five), LT over both minus LT of the second would be
+    the one. So the programme's figures are sums of what the events publish
+    and tell nothing more of anyone; a group no event shows, or that pools
+    fewer than ``min_group`` responses, is suppressed."""
+    pooled = [r for rs in responses_by_event.values() for r in rs]
+    members: dict[str, list[Mapping[str, Any]]] = {by: [] for by in BREAKDOWNS}
+    hidden: dict[str, set[str]] = {by: set() for by in BREAKDOWNS}
+    for responses in responses_by_event.values():
+        of_event = suppressed_breakdowns(responses, min_group)
+        for by in BREAKDOWNS:
+            if len({group_of(r, by) for r in responses}) == 1:
+                members[by] += responses  # the group is everyone: the event's totals
+                continue
+            members[by] += [r for r in responses if group_of(r, by) not in of_event[by]]
+            hidden[by] |= of_event[by]
+    breakdowns = {}
+    for by in BREAKDOWNS:
+        pooled_sizes = Counter(group_of(r, by) for r in members[by])
+        small = {g for g, n in pooled_sizes.items() if n < min_group}  # the rule, though known
+        shown = breakdown(questions, members[by], by, small)
+        never = {group: {"suppressed": True} for group in hidden[by] - set(shown)}
+        breakdowns[by] = dict(sorted({**shown, **never}.items()))
+    return {**_totals(questions, pooled, invited, language), "breakdowns": breakdowns}
+
+
+def _totals(
+    questions: list[Question], responses: list[Mapping[str, Any]], invited: int, language: str
+) -> dict[str, Any]:
     return {
         "responses": len(responses),
         "invited": invited,
@@ -435,7 +548,6 @@ def results(
             }
             for q in questions
         ],
-        "breakdowns": {by: breakdown(questions, responses, by, min_group) for by in BREAKDOWNS},
     }
 
 

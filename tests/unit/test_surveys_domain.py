@@ -9,6 +9,7 @@ import random
 import xml.etree.ElementTree as ET
 from collections import Counter
 
+import numpy as np
 import pytest
 
 from services.surveys import charts, domain
@@ -141,6 +142,164 @@ def test_suppression_never_leaves_a_hidden_group_computable(counts, hidden):
     assert pool == 0 or pool >= 5 or suppressed == set(counts)
 
 
+# --- what the published figures let anyone compute ---------------------------------
+#
+# Every figure (a count per option) is a sum over respondents, so whoever knows
+# each respondent's country and role (the secretariat knows whom it invited)
+# can compute the figures of a set of respondents exactly when its indicator
+# vector is a linear combination of those of the published groups. The checks
+# below ask that of numpy's rank, independently of how suppression decides.
+
+
+def _people(spec: dict[tuple[str, str], int]) -> list[dict]:
+    return [
+        {"country": country, "role": role, "answers": {"knowledge": 4}}
+        for (country, role), n in spec.items()
+        for _ in range(n)
+    ]
+
+
+def _published(figures: dict, members: list[dict]) -> list[set[int]]:
+    """The respondents (by index into ``members``) of each published figure."""
+    groups = [set(range(len(members)))]
+    for by, shown in figures["breakdowns"].items():
+        for group, body in shown.items():
+            if not body.get("suppressed"):
+                groups.append({i for i, r in enumerate(members) if domain.group_of(r, by) == group})
+    return groups
+
+
+def _derivable(published: list[set[int]], target: set[int], n: int) -> bool:
+    rows = np.array([[float(i in g) for i in range(n)] for g in published])
+    wanted = np.array([[float(i in target) for i in range(n)]])
+    return np.linalg.matrix_rank(np.vstack([rows, wanted])) == np.linalg.matrix_rank(rows)
+
+
+def _small_sets(members: list[dict], min_group: int) -> list[set[int]]:
+    """Each respondent, and each group or country-and-role cell below ``min_group``."""
+    sets = [{i} for i in range(len(members))]
+    keys = [lambda r, by=by: domain.group_of(r, by) for by in domain.BREAKDOWNS]
+    keys.append(lambda r: (r["country"], r["role"]))
+    for key in keys:
+        groups: dict = {}
+        for i, r in enumerate(members):
+            groups.setdefault(key(r), set()).add(i)
+        sets += [g for g in groups.values() if len(g) < min_group]
+    return sets
+
+
+def _leaks(published: list[set[int]], members: list[dict], min_group: int) -> list[set[int]]:
+    """The small sets the published figures give away, beyond the totals (an
+    event's totals are its respondents' together, whatever their number)."""
+    n = len(members)
+    everyone = [set(range(n))]
+    return [
+        s
+        for s in _small_sets(members, min_group)
+        if _derivable(published, s, n) and not _derivable(everyone, s, n)
+    ]
+
+
+def test_two_breakdowns_together_never_give_a_small_group_away():
+    # Five LT officials, five LV experts, one DE expert. Each breakdown alone
+    # hides DE (and LT with it); but the expert role group (six) minus the LV
+    # country group (five experts) would be the DE expert.
+    members = _people({("LT", "official"): 5, ("LV", "expert"): 5, ("DE", "expert"): 1})
+    figures = domain.results(list(domain.BANK), members, 11, 5)
+    assert _leaks(_published(figures, members), members, 5) == []
+    shown = {
+        by: sorted(g for g, body in groups.items() if not body.get("suppressed"))
+        for by, groups in figures["breakdowns"].items()
+    }
+    assert shown == {"country": [], "role": ["official"]}
+
+
+def test_the_issues_event_shows_the_officials_and_no_country():
+    # Five LT and one DE answered, all government officials.
+    members = _people({("LT", "government_official"): 5, ("DE", "government_official"): 1})
+    figures = domain.results(list(domain.BANK), members, 7, 5)
+    assert figures["breakdowns"]["country"] == {
+        "DE": {"suppressed": True},
+        "LT": {"suppressed": True},
+    }
+    assert figures["breakdowns"]["role"]["government_official"]["responses"] == 6
+    assert _leaks(_published(figures, members), members, 5) == []
+
+
+def _random_event(rng: random.Random) -> list[dict]:
+    countries = rng.sample(["LT", "LV", "EE", "DE", "FI", "PT", "IE"], rng.randint(1, 5))
+    roles = rng.sample(["official", "expert", "stakeholder", "social_partner"], rng.randint(1, 3))
+    spec: Counter = Counter()
+    for _ in range(rng.randint(1, 30)):
+        spec[(rng.choice(countries), rng.choice(roles))] += 1
+    return _people(dict(spec))
+
+
+def test_no_event_lets_anyone_compute_fewer_than_min_group_people():
+    rng = random.Random(11)
+    for _ in range(400):
+        members = _random_event(rng)
+        for min_group in (3, 5):
+            figures = domain.results(list(domain.BANK), members, len(members), min_group)
+            assert _leaks(_published(figures, members), members, min_group) == [], members
+
+
+def _shown(figures: dict, by: str) -> dict[str, dict]:
+    return {g: body for g, body in figures["breakdowns"][by].items() if not body.get("suppressed")}
+
+
+def _sum_of_events(events: dict[str, list[dict]], by: str, group: str) -> tuple[int, dict]:
+    """Responses and knowledge distribution of ``group`` summed over the events
+    showing it, or made of it alone (then its figures are the event's totals)."""
+    responses, distribution = 0, Counter()
+    for members in events.values():
+        figures = domain.results(list(domain.BANK), members, len(members), 5)
+        shown = _shown(figures, by)
+        if {domain.group_of(r, by) for r in members} == {group}:  # the event's totals
+            shown[group] = {
+                "responses": len(members),
+                "questions": {q["id"]: q for q in figures["questions"]},
+            }
+        if group in shown:
+            responses += shown[group]["responses"]
+            distribution.update(shown[group]["questions"]["knowledge"]["distribution"])
+    return responses, {k: v for k, v in distribution.items() if v}
+
+
+def test_programme_groups_pool_only_the_events_that_show_them():
+    # Event A: five LT. Event B: one LT and five FI. B hides LT (and FI with
+    # it); pooled, LT over both minus LT of A would be B's one LT respondent.
+    a = _people({("LT", "official"): 5})
+    b = _people({("LT", "official"): 1, ("FI", "official"): 5})
+    programme = domain.programme_results(list(domain.BANK), {"a": a, "b": b}, 12, 5)
+    assert programme["responses"] == 11
+    assert programme["questions"][0]["distribution"]["4"] == 11  # the totals pool everyone
+    countries = programme["breakdowns"]["country"]
+    assert countries["LT"]["responses"] == 5  # A's five, as A publishes them
+    assert countries["FI"] == {"suppressed": True}  # no event shows FI
+    assert programme["breakdowns"]["role"]["official"]["responses"] == 11  # both show it
+
+
+def test_a_programme_group_is_the_sum_of_what_its_events_publish():
+    rng = random.Random(12)
+    for _ in range(150):
+        events = {f"e{n}": _random_event(rng) for n in range(rng.randint(2, 4))}
+        members = [r for rs in events.values() for r in rs]
+        programme = domain.programme_results(list(domain.BANK), events, len(members), 5)
+        assert programme["responses"] == len(members)
+        for by in domain.BREAKDOWNS:
+            groups = programme["breakdowns"][by]
+            assert set(groups) <= {domain.group_of(r, by) for r in members}
+            for group, body in groups.items():
+                responses, distribution = _sum_of_events(events, by, group)
+                if body.get("suppressed"):
+                    assert responses < 5, (by, group, events)
+                    continue
+                assert body["responses"] == responses >= 5, (by, group, events)
+                knowledge = body["questions"]["knowledge"]["distribution"]
+                assert {k: v for k, v in knowledge.items() if v} == distribution
+
+
 def test_the_insertion_shuffle_gives_every_order_alike():
     rng = random.Random(7)
     orders: Counter[tuple[int, ...]] = Counter()
@@ -196,8 +355,9 @@ RESPONSES = {
 
 def _programme(**filters):
     chosen = [e for e, event in EVENTS.items() if domain.matches(event, filters)]
-    pooled = [r for e in chosen for r in RESPONSES[e]]
-    return chosen, domain.results(list(domain.BANK), pooled, 4 * len(chosen), 5)
+    by_event = {e: RESPONSES[e] for e in chosen}
+    figures = domain.programme_results(list(domain.BANK), by_event, 4 * len(chosen), 5)
+    return chosen, figures
 
 
 def test_programme_aggregates_match_a_hand_computation():
