@@ -24,7 +24,7 @@ from services.surveys.schemas import (
     SurveySchema,
 )
 from shared.auth import current_principal, require_roles
-from shared.errors import DomainError, Invalid
+from shared.errors import Conflict, DomainError, Invalid
 from shared.http import etag
 from shared.problems import Problem, problem_from_domain_error
 from shared.web import ApiBlueprint, service_context
@@ -142,6 +142,14 @@ def _readable(event_id: str) -> dict[str, Any]:
     if not readable:
         raise Problem(404, f"There are no survey results of event {event_id}.")
     assert survey is not None
+    if survey["status"] == "open":
+        # Results that change with each answer would give that answer away as the
+        # difference between two readings; GET .../survey has the counts meanwhile.
+        raise Conflict(
+            "The survey is open: its results are shown once it closes.",
+            slug="survey-open",
+            current_status="open",
+        )
     return survey
 
 
@@ -237,7 +245,8 @@ def _svg(body: dict[str, Any], title: str, filename: str) -> Response:
 @blp.doc(responses={"200": {"content": {"text/csv": {"schema": {"type": "string"}}}}})
 def event_results(args: dict[str, Any], event_id: str) -> Response:
     """The event's results, JSON or CSV (``Accept: text/csv``): the secretariat
-    always, anyone once published."""
+    once the survey closed, anyone once published; while open 409 survey-open
+    (results that moved with each answer would give it away)."""
     body = _event_results(_readable(event_id), _language(args.get("lang")))
     return _answer(body, f"survey-{event_id}")
 

@@ -227,6 +227,9 @@ def test_results_suppress_small_groups_and_their_complement(
             surveys_client.post(f"/v1/survey-responses/{token}", json=answers(agree)).status_code
             == 201
         )
+    assert (
+        surveys_client.post(f"/v1/events/{event_id}/survey/close", headers=SEC).status_code == 200
+    )
     body = _results(surveys_client, event_id).json
     assert (body["responses"], body["invited"]) == (12, 13)
     assert body["response_rate"] == round(12 / 13, 4)
@@ -257,6 +260,36 @@ def test_results_suppress_small_groups_and_their_complement(
     ]
 
 
+def test_an_open_surveys_results_are_not_shown_even_to_the_secretariat(
+    surveys_client, deliver_to_surveys
+):
+    """Results that moved with each answer would give it away: read before and
+    after one submission, their difference is that one answer, and whoever
+    knows who just answered (at the closing session, say) knows what they said."""
+    event_id, tokens = _open_with(surveys_client, deliver_to_surveys, ["LT"] * 6)
+    for token in tokens[:5]:
+        assert (
+            surveys_client.post(f"/v1/survey-responses/{token}", json=answers(4)).status_code == 201
+        )
+    base = f"/v1/events/{event_id}/survey/results"
+    for path, accept in ((base, "application/json"), (base, "text/csv"), (f"{base}.svg", "*/*")):
+        refused = surveys_client.get(path, headers={**SEC, "Accept": accept})
+        assert refused.status_code == 409, (path, accept)
+        assert refused.content_type == "application/problem+json"
+        assert refused.json["type"] == "/problems/survey-open"
+        assert refused.json["current_status"] == "open"
+    survey = surveys_client.get(f"/v1/events/{event_id}/survey", headers=SEC).json
+    assert (survey["status"], survey["responses"], survey["invited"]) == ("open", 5, 6)
+    assert (
+        surveys_client.post(f"/v1/survey-responses/{tokens[5]}", json=answers(1)).status_code == 201
+    )
+    assert (
+        surveys_client.post(f"/v1/events/{event_id}/survey/close", headers=SEC).status_code == 200
+    )
+    closed = surveys_client.get(base, headers=SEC)
+    assert closed.status_code == 200 and closed.json["responses"] == 6  # fixed from now on
+
+
 def test_who_sees_results_and_the_chart(surveys_client, deliver_to_surveys):
     event_id, tokens = _open_with(surveys_client, deliver_to_surveys, ["LT"] * 5)
     for token in tokens:
@@ -264,11 +297,12 @@ def test_who_sees_results_and_the_chart(surveys_client, deliver_to_surveys):
     participant = auth("participant", email="a@example.eu")
     assert _results(surveys_client, event_id, headers={}).status_code == 404
     assert _results(surveys_client, event_id, headers=participant).status_code == 404
-    assert _results(surveys_client, event_id).status_code == 200
     publish = f"/v1/events/{event_id}/survey/results/publish"
     early = surveys_client.post(publish, headers=SEC)
     assert early.status_code == 409  # still open
     surveys_client.post(f"/v1/events/{event_id}/survey/close", headers=SEC)
+    assert _results(surveys_client, event_id).status_code == 200
+    assert _results(surveys_client, event_id, headers=participant).status_code == 404
     assert surveys_client.post(publish, headers=participant).status_code == 403
     assert surveys_client.post(publish, headers=SEC).status_code == 200
     assert surveys_client.post(publish, headers=SEC).status_code == 409
