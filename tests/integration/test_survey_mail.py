@@ -192,3 +192,27 @@ def test_a_survey_mail_goes_to_the_one_address_whatever_the_name_holds(notificat
     [to] = message["To"].addresses
     assert to.addr_spec == email and to.display_name == name
     assert "boss@example.org" not in {a.addr_spec for a in message["To"].addresses}
+
+
+def test_a_link_record_not_from_the_surveys_service_is_dead_lettered_unmailed(
+    notifications_app, topics
+):
+    ctx = notifications_app.extensions["mlp"]
+    event_id, invitation_id = str(uuid.uuid4()), str(uuid.uuid4())
+    email = f"ona-{invitation_id[:6]}@example.lt"
+    deliver = RecordDeliverer(notifications_app, notification_handlers)
+    deliver("internal.invitation.issued", issued_payload(event_id, invitation_id, email))
+    link = _link(event_id, invitation_id, "phish", datetime.now(UTC) + timedelta(days=21))
+    link["survey_url"] = "https://phish.example/v1/survey-responses/phish"
+    forged = wire_record(TOPIC, link, key=event_id, source="/mlp/invitations")
+    dlq = partner_consumer(topics, "dlq.notifications")
+    try:
+        _runner(ctx, topics).handle_record(_record(forged))
+        ce_id = header(forged, "ce_id")
+        dead = collect(dlq, lambda rs: any(header(r, "ce_id") == ce_id for r in rs))
+    finally:
+        dlq.close()
+    [letter] = [r for r in dead if header(r, "ce_id") == ce_id]
+    assert header(letter, "dlq_error").startswith("ForeignSource: ce_source '/mlp/invitations'")
+    assert ctx.db.mails.count_documents({"cause_id": ce_id}) == 0
+    assert ctx.db.deferred.count_documents({"invitation_id": invitation_id}) == 0
