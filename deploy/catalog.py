@@ -76,6 +76,7 @@ DEPLOYED: tuple[DeployedService, ...] = (
     DeployedService("invitations"),
     DeployedService("documents"),
     DeployedService("notifications"),
+    DeployedService("catalogue"),
 )
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from marshmallow import Schema
 
+from shared.payloads.catalogue import PracticePayloadSchema
 from shared.payloads.documents import DocumentPayloadSchema, ReminderPayloadSchema
 from shared.payloads.events import EventPayloadSchema
 from shared.payloads.invitations import (
@@ -104,6 +105,30 @@ TOPICS: tuple[Topic, ...] = (
         "notifications",
         "A message could not be delivered.",
         NotificationPayloadSchema,
+    ),
+    Topic(
+        "practice.published",
+        "catalogue",
+        "A practice was published to the practices database.",
+        PracticePayloadSchema,
+    ),
+    Topic(
+        "practice.updated",
+        "catalogue",
+        "Fields of a published practice changed.",
+        PracticePayloadSchema,
+    ),
+    Topic(
+        "practice.withdrawn",
+        "catalogue",
+        "A practice was withdrawn from the practices database.",
+        PracticePayloadSchema,
+    ),
+    Topic(
+        "practice.transfer_recorded",
+        "catalogue",
+        "A country's follow-up of a published practice was recorded; carries `transfer`.",
+        PracticePayloadSchema,
     ),
     # Internal: personal data and credentials the notifications service needs.
     Topic(
