@@ -356,22 +356,23 @@ def url_with(**changes: Any) -> str:
 
 def _helpers(lang: str) -> dict[str, Any]:
     t = TEXTS[lang]
+    locale = OG_LOCALES[lang]  # dates as written in Britain, France and Germany
 
     def day(value: Any) -> str:
         parsed = _as_date(value)
-        return format_date(parsed, "long", locale=lang) if parsed else ""
+        return format_date(parsed, "long", locale=locale) if parsed else ""
 
     def days(start: Any, end: Any) -> str:
         first, last = _as_date(start), _as_date(end)
         if first is None:
             return ""
         if last is None or last == first:
-            return format_date(first, "long", locale=lang)
-        return format_interval(first, last, "yMMMd", locale=lang)
+            return format_date(first, "long", locale=locale)
+        return format_interval(first, last, "yMMMd", locale=locale)
 
     def moment(value: Any) -> str:
         if isinstance(value, datetime):
-            return format_datetime(value, "medium", locale=lang)
+            return format_datetime(value, "medium", locale=locale)
         return str(value or "")
 
     return {
