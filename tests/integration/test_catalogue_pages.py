@@ -7,60 +7,7 @@ from __future__ import annotations
 import re
 from html import unescape
 
-import pytest
-
-from tests.fixtures.catalogue import SEC, published_practice, put_event, put_paper, relay
-
-
-@pytest.fixture
-def programme(catalogue_client, catalogue_app, deliver_to_catalogue):
-    """A completed peer review with its practice and paper, a learning exchange
-    following it up, and a transfer "LT adopted 2017"."""
-    deliver = deliver_to_catalogue
-    review = put_event(
-        deliver,
-        title="Lithuania's PES client-service model",
-        summary="Peer review of segmented client services with case managers.",
-        host_country="LT",
-        guest_countries=["EE", "DE"],
-        starts_on="2016-04-08",
-        ends_on="2016-04-09",
-        status="completed",
-        visibility="invitation_only",
-        venue={"city": "Vilnius", "country": "LT", "online": False},
-    )
-    exchange = put_event(
-        deliver,
-        title="Learning exchange on case management",
-        summary="Estonia studies the Lithuanian model.",
-        format="learning_exchange",
-        host_country="EE",
-        guest_countries=["LT"],
-        starts_on="2030-05-02",
-        ends_on="2030-05-03",
-        follows_up=[review],
-    )
-    paper = put_paper(deliver, review, title="Host country discussion paper", country="LT")
-    practice = published_practice(catalogue_client, events=[review])
-    response = catalogue_client.post(
-        f"/v1/practices/{practice['id']}/transfers",
-        json={
-            "country": "LT",
-            "stage": "adopted",
-            "year": 2017,
-            "event_id": review,
-            "note": "Rolled out nationwide after a pilot in three offices.",
-        },
-        headers=SEC,
-    )
-    assert response.status_code == 201
-    catalogue_client.post(
-        f"/v1/practices/{practice['id']}/transfers",
-        json={"country": "EE", "stage": "considering", "year": 2030},
-        headers=SEC,
-    )
-    relay(catalogue_app, deliver)
-    return {"review": review, "exchange": exchange, "paper": paper, "practice": practice["id"]}
+from tests.fixtures.catalogue import put_event
 
 
 def text(response) -> str:
