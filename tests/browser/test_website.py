@@ -41,6 +41,16 @@ def chromium() -> Iterator:
         yield driver
 
 
+def arrived(driver, part: str) -> None:
+    """Wait until the navigation just started has loaded a URL containing ``part``."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, 15).until(
+        lambda d: part in d.current_url
+        and d.execute_script("return document.readyState") == "complete"
+    )
+
+
 def checked(driver, template: str) -> None:
     """The page in hand logged no console error and has no level A (nor AA) violation."""
     assert browser.console_errors(driver) == [], template
@@ -63,22 +73,23 @@ def test_a_visitor_searches_follows_results_and_switches_to_french(site, chromiu
 
     box = driver.find_element(By.ID, "q")
     box.send_keys("segmented", Keys.ENTER)
-    assert "/search?" in driver.current_url
+    arrived(driver, "/search?")
     assert "3 results" in driver.find_element(By.CSS_SELECTOR, "[role=status]").text
     checked(driver, "search")
 
     driver.find_element(By.LINK_TEXT, "Lithuania's PES client-service model").click()
-    assert driver.current_url.startswith(f"{base}/events/{programme['review']}")
+    arrived(driver, f"/events/{programme['review']}")
     assert "What followed" in driver.page_source
     checked(driver, "event")
 
     driver.find_element(By.LINK_TEXT, "Lithuanian PES client-service model").click()
-    assert f"/practices/{programme['practice']}" in driver.current_url
+    arrived(driver, f"/practices/{programme['practice']}")
     timeline = driver.find_element(By.CSS_SELECTOR, "ol.timeline").text
     assert "2017" in timeline and "Lithuania: adopted" in timeline
     checked(driver, "practice")
 
     driver.find_element(By.LINK_TEXT, "Français").click()
+    arrived(driver, "lang=fr")
     assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "fr"
     assert "Lituanie : adoptée" in driver.find_element(By.CSS_SELECTOR, "ol.timeline").text or (
         "Lituanie: adoptée" in driver.find_element(By.CSS_SELECTOR, "ol.timeline").text
@@ -86,6 +97,7 @@ def test_a_visitor_searches_follows_results_and_switches_to_french(site, chromiu
     checked(driver, "practice (fr)")
 
     driver.find_element(By.CSS_SELECTOR, "p.meta a[href^='/countries/LT']").click()
+    arrived(driver, "/countries/LT")
     assert driver.find_element(By.TAG_NAME, "h1").text == "Lituanie"
     assert "Événements accueillis" in driver.page_source  # the cookie keeps French
     checked(driver, "country")
