@@ -46,8 +46,9 @@ def arrived(driver, part: str) -> None:
     from selenium.webdriver.support.ui import WebDriverWait
 
     WebDriverWait(driver, 15).until(
-        lambda d: part in d.current_url
-        and d.execute_script("return document.readyState") == "complete"
+        lambda d: (
+            part in d.current_url and d.execute_script("return document.readyState") == "complete"
+        )
     )
 
 
