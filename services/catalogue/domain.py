@@ -355,7 +355,7 @@ WEIGHTS = {
     "target_groups": 3,
     "organisations": 2,
     "practice_text": 2,
-    "related": 1,  # what an entry inherits: a paper its event's words, an event its practice's
+    "related": 1,  # inherited (a paper its event's core words, an event its practice's); guests
 }
 
 
@@ -400,6 +400,16 @@ def practice_terms(practice: Mapping[str, Any]) -> dict[str, int]:
     terms.add(practice.get("organisations") or [], WEIGHTS["organisations"])
     for name in ("objectives", "main_activities", "outcomes", "lessons_learned"):
         terms.add(practice.get(name, ""), WEIGHTS["practice_text"])
+    return terms.weights
+
+
+def core_terms(item: Mapping[str, Any]) -> dict[str, int]:
+    """What an entry passes on to the entries that inherit its words (an event to
+    its papers, a practice to its events): title, tags and summary."""
+    terms = Terms()
+    terms.add(item.get("title", ""), WEIGHTS["title"])
+    terms.add(item.get("tags") or [], WEIGHTS["tags"])
+    terms.add(item.get("summary", ""), WEIGHTS["summary"])
     return terms.weights
 
 
@@ -496,7 +506,7 @@ def event_entry(
     terms.weights.update(event_terms(event))
     areas = []
     for practice in practices:
-        terms.merge(practice_terms(practice), WEIGHTS["related"])
+        terms.merge(core_terms(practice), WEIGHTS["related"])
         areas.append(practice["policy_area"])
     starts = str(event.get("starts_on") or "")
     countries = [event["host_country"], *(event.get("guest_countries") or [])]
@@ -533,10 +543,11 @@ def paper_entry(
     terms.add_labels("kind", [paper["kind"]], WEIGHTS["kind"])
     if paper.get("country"):
         terms.add_countries([paper["country"]], WEIGHTS["country"])
-    terms.merge(event_terms(event), WEIGHTS["related"])
+    terms.merge(core_terms(event), WEIGHTS["related"])
+    terms.add_countries([event["host_country"]], WEIGHTS["related"])
     areas = []
     for practice in practices:
-        terms.merge(practice_terms(practice), WEIGHTS["related"])
+        terms.merge(core_terms(practice), WEIGHTS["related"])
         areas.append(practice["policy_area"])
     countries = [event["host_country"], *(event.get("guest_countries") or [])]
     if paper.get("country"):
@@ -597,6 +608,42 @@ class Hit:
     year: int | None
     date: str
     score: int
+
+
+# Without query words, the filter most likely to be narrow leads (a year is rarer
+# than a country, a country than a policy area, ...).
+FILTER_SELECTIVITY = ("year", "countries", "policy_areas", "formats", "type")
+
+
+def lead_predicate(terms: list[str], filters: Mapping[str, Any]) -> tuple[str, Any]:
+    """The one equality that finds the candidates of a search through an index:
+    the longest query term (long words are the rarer ones), else the narrowest
+    filter. The rest is checked by :func:`matches`."""
+    if terms:
+        return "terms", max(terms, key=lambda t: (len(t), t))
+    for name in FILTER_SELECTIVITY:
+        if name in filters:
+            return name, filters[name]
+    raise ValueError("a search with neither terms nor filters has no lead predicate")
+
+
+def matches(
+    doc: Mapping[str, Any],
+    weights: Mapping[str, int],
+    terms: Iterable[str],
+    filters: Mapping[str, Any],
+) -> bool:
+    """Whether a candidate entry has every query term (its weight is projected)
+    and every filter value (a list field holds it, a scalar field equals it)."""
+    if any(term not in weights for term in terms):
+        return False
+    for name, value in filters.items():
+        held = doc.get(name)
+        if isinstance(held, list) and value not in held:
+            return False
+        if not isinstance(held, list) and held != value:
+            return False
+    return True
 
 
 def score(weights: Mapping[str, int], terms: Iterable[str]) -> int:

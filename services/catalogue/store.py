@@ -304,19 +304,31 @@ class CatalogueStore:
             self.entries.insert_many(entries, ordered=False)
 
     def search(self, terms: list[str], filters: dict[str, Any]) -> list[Hit]:
-        """Every entry matching all ``terms`` and ``filters``, with its score."""
-        query: dict[str, Any] = dict(filters)
+        """Every entry matching all ``terms`` and ``filters``, with its score.
+
+        The term-list strategy asks MongoDB for one indexed equality — the most
+        selective predicate, :func:`domain.lead_predicate` — and checks the other
+        terms and filters here, on the same projected pass: a Mongo-wire server
+        whose planner uses an index only for a lone equality (the local one)
+        then never scans the collection, and MongoDB reads the same entries.
+        """
         projection: dict[str, Any] = dict.fromkeys(HIT_FIELDS, 1)
         text = self.search_strategy == "text" and bool(terms)
         if text:
-            query["$text"] = {"$search": " ".join(f'"{t}"' for t in terms)}
+            query: dict[str, Any] = {
+                "$text": {"$search": " ".join(f'"{t}"' for t in terms)},
+                **filters,
+            }
             projection["score"] = {"$meta": "textScore"}
-        elif terms:
-            query["terms"] = {"$all": terms}
+        else:
+            query = dict([domain.lead_predicate(terms, filters)]) if terms or filters else {}
             projection.update({f"weights.{t}": 1 for t in terms})
         hits = []
         for doc in self.entries.find(query, projection):
-            relevance = doc["score"] if text else domain.score(doc.get("weights") or {}, terms)
+            weights = doc.get("weights") or {}
+            if not text and not domain.matches(doc, weights, terms, filters):
+                continue
+            relevance = doc["score"] if text else domain.score(weights, terms)
             hits.append(
                 Hit(
                     id=doc["_id"],
