@@ -29,9 +29,6 @@ from shared.payloads.documents import DocumentPayload
 from shared.payloads.events import EventPayload
 from shared.readmodel import apply_if_newer
 
-PUBLIC_EVENTS: dict[str, Any] = {
-    "$or": [{"status": "completed"}, {"status": "published", "visibility": "public"}]
-}
 PUBLISHED: dict[str, Any] = {"publication": "published"}
 HIT_FIELDS = ("type", "countries", "policy_areas", "formats", "year", "date")
 
@@ -189,24 +186,29 @@ class CatalogueStore:
         doc = self.events.find_one({"_id": event_id}, session=session)
         return from_db(doc) if doc else None
 
+    def _public(self, query: dict[str, Any], limit: int = 0) -> list[dict[str, Any]]:
+        """The events matching ``query`` (one indexed field) that the public may see,
+        soonest first: :func:`domain.event_is_public` decides, the one rule of it."""
+        found = [from_db(d) for d in self.events.find(query)]
+        public = sorted(
+            (e for e in found if domain.event_is_public(e)), key=lambda e: e.get("starts_on", "")
+        )
+        return public[:limit] if limit else public
+
     def public_event(self, event_id: str) -> dict[str, Any] | None:
-        doc = self.events.find_one({"$and": [{"_id": event_id}, PUBLIC_EVENTS]})
-        return from_db(doc) if doc else None
+        found = self._public({"_id": event_id})
+        return found[0] if found else None
 
     def public_events(self, event_ids: Iterable[str]) -> list[dict[str, Any]]:
-        query = {"$and": [{"_id": {"$in": list(event_ids)}}, PUBLIC_EVENTS]}
-        return [from_db(d) for d in self.events.find(query).sort([("starts_on", ASCENDING)])]
+        return self._public({"_id": {"$in": list(event_ids)}})
 
     def followers(self, event_id: str) -> list[dict[str, Any]]:
         """The public events that follow up ``event_id``."""
-        query = {"$and": [{"follows_up": event_id}, PUBLIC_EVENTS]}
-        return [from_db(d) for d in self.events.find(query).sort([("starts_on", ASCENDING)])]
+        return self._public({"follows_up": event_id})
 
     def country_events(self, country: str, role: str, limit: int) -> list[dict[str, Any]]:
-        """Public events ``country`` hosted (``role="host_country"``) or attended."""
-        query = {"$and": [{role: country}, PUBLIC_EVENTS]}
-        cursor = self.events.find(query).sort([("starts_on", DESCENDING)]).limit(limit)
-        return [from_db(d) for d in cursor]
+        """Public events ``country`` hosted (``role="host_country"``) or attended, newest first."""
+        return list(reversed(self._public({role: country})))[:limit]
 
     def event_papers(
         self, event_ids: Iterable[str], session: ClientSession | None = None
