@@ -173,3 +173,14 @@ def test_the_timeline_runs_by_year_and_registration_waits_for_open_events():
     assert domain.registration_url(EVENT) is None
     open_event = {"status": "published", "registration": "open", "registration_url": "/r/e1"}
     assert domain.registration_url(open_event) == "/r/e1"
+
+
+def test_settings_name_the_variable_of_a_bad_search_strategy():
+    from services.catalogue.config import load_settings
+
+    settings = load_settings({"MLP_DOCUMENTS_PUBLIC_URL": "https://papers.example.org/"})
+    assert settings.search == "terms" and settings.port == 8006
+    assert settings.documents_public_url == "https://papers.example.org"
+    assert settings.database == "mlp_catalogue"
+    with pytest.raises(SystemExit, match="MLP_CATALOGUE_SEARCH"):
+        load_settings({"MLP_CATALOGUE_SEARCH": "fulltext"})
