@@ -314,17 +314,8 @@ class CatalogueStore:
         whose planner uses an index only for a lone equality (the local one)
         then never scans the collection, and MongoDB reads the same entries.
         """
-        projection: dict[str, Any] = dict.fromkeys(HIT_FIELDS, 1)
-        text = self.search_strategy == "text" and bool(terms)
-        if text:
-            query: dict[str, Any] = {
-                "$text": {"$search": " ".join(f'"{t}"' for t in terms)},
-                **filters,
-            }
-            projection["score"] = {"$meta": "textScore"}
-        else:
-            query = dict([domain.lead_predicate(terms, filters)]) if terms or filters else {}
-            projection.update({f"weights.{t}": 1 for t in terms})
+        query, projection = search_query(self.search_strategy, terms, filters)
+        text = "$text" in query
         hits = []
         for doc in self.entries.find(query, projection):
             weights = doc.get("weights") or {}
@@ -375,6 +366,22 @@ class CatalogueStore:
         query = {"type": kind, "date": {"$gte": since, "$lt": today}}
         cursor = self.entries.find(query, {"terms": 0, "weights": 0}).sort([("date", DESCENDING)])
         return list(cursor.limit(limit))
+
+
+def search_query(
+    strategy: str, terms: list[str], filters: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The MongoDB query and projection of a search. ``terms``: one indexed
+    equality (the lead predicate; the rest is checked on the pass), projecting the
+    query terms' weights. ``text``: ``$text`` with every term quoted (all must
+    match) and the filters, projecting the text score."""
+    projection: dict[str, Any] = dict.fromkeys(HIT_FIELDS, 1)
+    if strategy == "text" and terms:
+        projection["score"] = {"$meta": "textScore"}
+        return {"$text": {"$search": " ".join(f'"{t}"' for t in terms)}, **filters}, projection
+    projection.update({f"weights.{t}": 1 for t in terms})
+    query = dict([domain.lead_predicate(terms, filters)]) if terms or filters else {}
+    return query, projection
 
 
 def store_factory(settings: CatalogueSettings) -> Callable[[Database], CatalogueStore]:

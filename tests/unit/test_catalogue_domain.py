@@ -184,3 +184,16 @@ def test_settings_name_the_variable_of_a_bad_search_strategy():
     assert settings.database == "mlp_catalogue"
     with pytest.raises(SystemExit, match="MLP_CATALOGUE_SEARCH"):
         load_settings({"MLP_CATALOGUE_SEARCH": "fulltext"})
+
+
+def test_the_search_query_of_each_strategy():
+    from services.catalogue.store import search_query
+
+    query, projection = search_query("terms", ["pay", "transparency"], {"countries": "BE"})
+    assert query == {"terms": "transparency"}
+    assert projection["weights.pay"] == 1 and projection["weights.transparency"] == 1
+    query, projection = search_query("text", ["pay", "gap"], {"countries": "BE"})
+    assert query == {"$text": {"$search": '"pay" "gap"'}, "countries": "BE"}
+    assert projection["score"] == {"$meta": "textScore"}
+    assert search_query("text", [], {"type": "event"})[0] == {"type": "event"}
+    assert search_query("terms", [], {})[0] == {}
