@@ -355,7 +355,7 @@ WEIGHTS = {
     "target_groups": 3,
     "organisations": 2,
     "practice_text": 2,
-    "related": 1,  # inherited (a paper its event's core words, an event its practice's); guests
+    "related": 1,  # inherited: a paper its event's core words, an event its practice's
 }
 
 
@@ -418,7 +418,8 @@ def event_terms(event: Mapping[str, Any]) -> dict[str, int]:
     terms.add(event.get("title", ""), WEIGHTS["title"])
     terms.add(event.get("tags") or [], WEIGHTS["tags"])
     terms.add_countries([event["host_country"]], WEIGHTS["country"])
-    terms.add_countries(event.get("guest_countries") or [], WEIGHTS["related"])
+    # Guest countries are a filter (``country``), not words: every entry's term list
+    # is read whole for each match, so it stays short.
     terms.add_labels("format", [event["format"]], WEIGHTS["format"])
     terms.add(event.get("summary", ""), WEIGHTS["summary"])
     city = (event.get("venue") or {}).get("city")
@@ -545,10 +546,9 @@ def paper_entry(
         terms.add_countries([paper["country"]], WEIGHTS["country"])
     terms.merge(core_terms(event), WEIGHTS["related"])
     terms.add_countries([event["host_country"]], WEIGHTS["related"])
-    areas = []
-    for practice in practices:
-        terms.merge(core_terms(practice), WEIGHTS["related"])
-        areas.append(practice["policy_area"])
+    # The practice's words reach the paper's event, not the paper (short term lists);
+    # its policy area is the paper's too.
+    areas = [practice["policy_area"] for practice in practices]
     countries = [event["host_country"], *(event.get("guest_countries") or [])]
     if paper.get("country"):
         countries.append(paper["country"])

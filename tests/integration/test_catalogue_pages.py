@@ -124,7 +124,7 @@ def test_languages_come_from_the_switch_the_cookie_or_accept_language(catalogue_
     practice = text(catalogue_client.get(f"/practices/{programme['practice']}?lang=de"))
     assert "2017 Litauen: übernommen" in practice
     search = text(catalogue_client.get("/search?lang=fr&q=Lituanie"))
-    assert "Rechercher des événements" in search and "4 résultats" in search
+    assert "Rechercher des événements" in search and "3 résultats" in search
 
 
 def test_unknown_pages_and_bad_searches_are_html_pages_not_problems(catalogue_client, programme):
