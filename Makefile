@@ -98,7 +98,7 @@ contracts-check: venv
 	$(PY) -m deploy.contracts check $(if $(CONTRACT_BASE),--against $(CONTRACT_BASE))
 
 # Re-publish a service's dead-letter topic to the original topics and commit:
-#   make dlq-replay SERVICE=events [DRY_RUN=1]   (uses MLP_KAFKA_BOOTSTRAP)
+#   make dlq-replay SERVICE=events [DRY_RUN=1]   (uses the MLP_KAFKA_* settings)
 dlq-replay: venv
 	@test -n "$(SERVICE)" || { echo "usage: make dlq-replay SERVICE=<events|invitations|documents|notifications> [DRY_RUN=1]"; exit 2; }
 	$(PY) -m shared.dlq replay --service $(SERVICE) $(if $(DRY_RUN),--dry-run)

@@ -13,7 +13,6 @@ invitations service as real processes (gunicorn ``web`` + ``worker``), then:
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import statistics
 import tempfile
@@ -32,7 +31,7 @@ from deploy.local import services
 from deploy.local.ports import free_port
 from devkit.auth import auth
 from devkit.env import service_env
-from devkit.kafka import Producer, collect, partner_consumer
+from devkit.kafka import Producer, collect, partner_consumer, payload_of
 from devkit.samples import event_payload
 from devkit.waiting import wait_until
 from shared.bus import ensure_topics
@@ -104,7 +103,7 @@ def run(bootstrap: str, mongo_uri: str, workdir: Path) -> dict[str, float]:
         links = collect(
             issued, lambda rs: sum(1 for r in rs if r.key == key) >= INVITEES, timeout_s=120
         )
-        tokens = [json.loads(r.value)["rsvp_url"].rsplit("/", 1)[1] for r in links if r.key == key][
+        tokens = [payload_of(r)["rsvp_url"].rsplit("/", 1)[1] for r in links if r.key == key][
             :RSVP_REQUESTS
         ]
         session_local = threading.local()

@@ -31,6 +31,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema
 
 from deploy.catalog import names as deployed_names
+from shared.sealing import SEALED, SealedSchema, sealed_fields
 from shared.topics import TOPICS
 from shared.web import create_api_app
 
@@ -120,8 +121,13 @@ def json_schema(topic: str, schema: type[Schema], *, strict: bool = False) -> di
     spec = APISpec("payloads", "1", "3.1.0", plugins=[MarshmallowPlugin()])
     name = _schema_name(schema)
     spec.components.schema(name, schema=schema)
+    sealed = sealed_fields(topic)
+    if sealed:
+        spec.components.schema(_schema_name(SealedSchema), schema=SealedSchema)
     components = copy.deepcopy(spec.to_dict()["components"]["schemas"])
     root = components.pop(name)
+    if sealed:
+        _as_sealed(root, sealed)
     out: dict[str, Any] = {
         "$schema": DIALECT,
         "$id": f"{SCHEMA_ID_BASE}{topic}.json",
@@ -133,6 +139,33 @@ def json_schema(topic: str, schema: type[Schema], *, strict: bool = False) -> di
         out["$defs"] = dict(sorted(components.items()))
     out = _rewrite_refs(out)
     return out if strict else _open(out)
+
+
+SEALED_DESCRIPTION = (
+    "The fields marked `x-mlp-sealed`, as one JSON object encrypted with AES-256-GCM "
+    '(shared/sealing.py); the associated data is `["mlp-sealed/1", topic, ce_id, kid]`. '
+    "Every record of this topic carries it (optional here only because a new required "
+    "field would break the schema's compatibility)."
+)
+
+
+def _as_sealed(root: dict[str, Any], sealed: tuple[str, ...]) -> None:
+    """Describe the payload as it travels: each personal field blank (``""`` or
+    ``[]``), its value in the ``sealed`` blob. The fields stay, with their types
+    and required-ness, so the schema remains compatible with the clear one."""
+    properties = root["properties"]
+    for name in sealed:
+        prop = properties[name]
+        blank: dict[str, Any] = {"maxItems": 0} if "array" in _types(prop) else {"const": ""}
+        prop.update(
+            blank,
+            description="Personal: travels blank; the value is inside `sealed`.",
+            **{"x-mlp-sealed": True},
+        )
+    properties[SEALED] = {
+        "$ref": f"#/components/schemas/{_schema_name(SealedSchema)}",
+        "description": SEALED_DESCRIPTION,
+    }
 
 
 _WHOLE = object()
@@ -250,14 +283,27 @@ def asyncapi(schemas: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "defaultContentType": "application/json",
         "servers": {
             "production": {
-                "host": "kafka.example.org:9092",
-                "protocol": "kafka",
+                "host": "kafka.example.org:9094",
+                "protocol": "kafka-secure",
                 "description": "Ask the programme secretariat for the address and credentials.",
+                "security": [{"$ref": "#/components/securitySchemes/partner"}],
             }
         },
         "channels": channels,
         "operations": operations,
-        "components": {"schemas": components_schemas, "messages": messages},
+        "components": {
+            "schemas": components_schemas,
+            "messages": messages,
+            "securitySchemes": {
+                "partner": {
+                    "type": "scramSha512",
+                    "description": (
+                        "SASL SCRAM-SHA-512 as your principal `partner-<name>`: it reads these "
+                        "topics only, with consumer groups named `partner-<name>.<anything>`."
+                    ),
+                }
+            },
+        },
     }
 
 

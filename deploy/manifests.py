@@ -9,6 +9,7 @@ from what this module generates. Edit this module, not the generated files.
 
 from __future__ import annotations
 
+import json
 import shlex
 import sys
 from pathlib import Path
@@ -16,9 +17,13 @@ from typing import Any
 
 import yaml
 
+from deploy import acls as acl_model
 from deploy import catalog
+from deploy.acls import MODEL_FILE
 from deploy.catalog import DeployedService
+from deploy.local import kafka as kafka_local
 from deploy.local import services
+from shared.acls import password_variable, service_principal
 from shared.config import LOOPBACK
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,6 +56,233 @@ def dump_all(documents: list[Any]) -> str:
 
 # --- docker-compose.yml ----------------------------------------------------
 
+# Secrets a service reads beyond MLP_JWT_SECRET and MLP_INTERNAL_TOPIC_KEYS
+# (compose requires each; in Kubernetes each is a key of the Secret `mlp-secrets`).
+SERVICE_SECRETS: dict[str, tuple[str, ...]] = {"notifications": ("MLP_UNSUBSCRIBE_SECRET",)}
+SHARED_SECRETS = ("MLP_INTERNAL_TOPIC_KEYS", "MLP_JWT_SECRET")
+
+
+def _all_service_secrets() -> set[str]:
+    return {name for names in SERVICE_SECRETS.values() for name in names}
+
+
+def _secrets_env(s: DeployedService) -> dict[str, str]:
+    return {name: required(name) for name in SERVICE_SECRETS.get(s.name, ())}
+
+
+KAFKA_INTERNAL_PORT = 9095  # the admin's listener (provisioning); never published
+KAFKA_COMPOSE_CLIENT_LISTENERS = ("CLIENT", "HOST")  # the network's, and the host's
+KAFKA_SECRETS = "/etc/kafka/secrets"  # writable by the image's user
+KAFKA_JAAS = f"{KAFKA_SECRETS}/kafka_server_jaas.conf"
+KAFKA_ADMIN_PROPERTIES = f"{KAFKA_SECRETS}/admin.properties"
+MONGO_KEYFILE = "/etc/mongo-keyfile/mongo.key"
+ACL_MODEL_MOUNT = "/etc/mlp/kafka-acls.json"
+COMPOSE_OVERRIDES = ROOT / "deploy" / "compose"
+MONGO_ON_HOST = COMPOSE_OVERRIDES / "mongo-on-host.yml"
+
+
+def required(variable: str) -> str:
+    """A compose reference that refuses to start without ``variable`` (no default:
+    a secret never falls back to a value written here)."""
+    return f"${{{variable}:?set {variable} (docs/operations.md, Security)}}"
+
+
+def kafka_property_env(props: dict[str, str]) -> dict[str, str]:
+    """Broker properties as the apache/kafka image reads them from ``KAFKA_*``
+    variables ('.' is '_', '_' is '__', '-' is '___'). The image drops a value
+    holding '=', so JAAS settings go in a file instead."""
+    env = {}
+    for key, value in props.items():
+        if "=" in value:
+            raise ValueError(f"{key}: the apache/kafka image cannot pass values with '='")
+        name = key.replace("_", "__").replace("-", "___").replace(".", "_").upper()
+        env[f"KAFKA_{name}"] = value
+    return env
+
+
+def _kafka_command() -> list[str]:
+    """Write the JAAS file and the admin's client properties from
+    ``MLP_KAFKA_ADMIN_PASSWORD``, then run the image's own start script."""
+    from_env = "$$MLP_KAFKA_ADMIN_PASSWORD"  # "$$": the shell expands it, not compose
+    jaas = kafka_local.jaas_config(from_env, KAFKA_COMPOSE_CLIENT_LISTENERS)
+    admin = (
+        "security.protocol=SASL_PLAINTEXT\n"
+        f"sasl.mechanism={kafka_local.ADMIN_MECHANISM}\n"
+        f"sasl.jaas.config={kafka_local.PLAIN_LOGIN} required "
+        f'username="{kafka_local.ADMIN_USER}" password="{from_env}";\n'
+    )
+    script = (
+        "set -eu\n"
+        'case "$$MLP_KAFKA_ADMIN_PASSWORD" in *[\\"\\\\]*)\n'
+        '  echo "MLP_KAFKA_ADMIN_PASSWORD must not hold quotes or backslashes" >&2; exit 1;;\n'
+        "esac\n"
+        f"umask 077\ncat > {KAFKA_JAAS} <<EOF\n{jaas}EOF\n"
+        f"cat > {KAFKA_ADMIN_PROPERTIES} <<EOF\n{admin}EOF\n"
+        "exec /etc/kafka/docker/run\n"
+    )
+    return ["bash", "-c", script]
+
+
+def _kafka() -> dict[str, Any]:
+    sasl = kafka_local.sasl_properties(KAFKA_COMPOSE_CLIENT_LISTENERS)
+    return {
+        "image": KAFKA_IMAGE,
+        "hostname": "kafka",
+        "command": _kafka_command(),
+        "environment": {
+            "MLP_KAFKA_ADMIN_PASSWORD": required("MLP_KAFKA_ADMIN_PASSWORD"),
+            "KAFKA_OPTS": f"-Djava.security.auth.login.config={KAFKA_JAAS}",
+            "CLUSTER_ID": KAFKA_CLUSTER_ID,
+            "KAFKA_NODE_ID": "1",
+            "KAFKA_PROCESS_ROLES": "broker,controller",
+            "KAFKA_LISTENERS": (
+                f"CLIENT://:9092,INTERNAL://:{KAFKA_INTERNAL_PORT},CONTROLLER://:9093,HOST://:9094"
+            ),
+            "KAFKA_ADVERTISED_LISTENERS": (
+                f"CLIENT://kafka:9092,INTERNAL://kafka:{KAFKA_INTERNAL_PORT},HOST://localhost:9094"
+            ),
+            "KAFKA_CONTROLLER_QUORUM_VOTERS": "1@kafka:9093",
+            **kafka_property_env(sasl),
+            "KAFKA_AUTO_CREATE_TOPICS_ENABLE": "false",
+            "KAFKA_NUM_PARTITIONS": "3",
+            "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": "1",
+            "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR": "1",
+            "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR": "1",
+            "KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS": "0",
+            "KAFKA_LOG_RETENTION_HOURS": "168",
+            "KAFKA_LOG_DIRS": "/var/lib/kafka/data",
+        },
+        # Partners outside the network log in with SCRAM here; the admin's
+        # listener (9095) and the controller's are not published.
+        "ports": ["9094:9094"],
+        "volumes": ["kafka-data:/var/lib/kafka/data"],
+        "healthcheck": {
+            "test": [
+                "CMD",
+                "/opt/kafka/bin/kafka-broker-api-versions.sh",
+                "--bootstrap-server",
+                f"localhost:{KAFKA_INTERNAL_PORT}",
+                "--command-config",
+                KAFKA_ADMIN_PROPERTIES,
+            ],
+            "interval": "10s",
+            "timeout": "10s",
+            "retries": 12,
+            "start_period": "20s",
+        },
+        "restart": "unless-stopped",
+    }
+
+
+def mongo_user(s: DeployedService) -> str:
+    """The service's MongoDB user (as its Kafka principal): readWrite on its own
+    database, nothing else."""
+    return service_principal(s.name)
+
+
+def mongo_password_variable(s: DeployedService) -> str:
+    return f"MLP_{s.upper}_MONGO_PASSWORD"
+
+
+def mongo_init_script(*, initiate: bool) -> str:
+    """mongosh: log in as the root user, (compose) initiate the replica set,
+    then create or update one user per service, allowed only its own database.
+    Passwords come from the environment (``process.env``), never the command."""
+    users = [[mongo_user(s), f"mlp_{s.name}", mongo_password_variable(s)] for s in catalog.DEPLOYED]
+    lines = [
+        "const env = process.env;",
+        "const admin = db.getSiblingDB('admin');",
+        "admin.auth(env.MLP_MONGO_ROOT_USERNAME || 'root', env.MLP_MONGO_ROOT_PASSWORD);",
+    ]
+    if initiate:
+        lines += [
+            "try { rs.status() } catch (e) { rs.initiate({_id: '"
+            + REPLICA_SET
+            + "', members: [{_id: 0, host: 'mongo:27017'}]}) }",
+            "while (!db.hello().isWritablePrimary) { sleep(500) }",
+        ]
+    lines += [
+        f"for (const [user, database, variable] of {json.dumps(users)}) {{",
+        "  const pwd = env[variable];",
+        "  if (!pwd) { throw new Error(variable + ' is not set') }",
+        "  const roles = [{role: 'readWrite', db: database}];",
+        "  if (admin.getUser(user)) { admin.updateUser(user, {pwd, roles}) }",
+        "  else { admin.createUser({user, pwd, roles}) }",
+        "  print(user + ': readWrite on ' + database + ' only');",
+        "}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _mongo_services() -> dict[str, Any]:
+    passwords = {
+        mongo_password_variable(s): required(mongo_password_variable(s)) for s in catalog.DEPLOYED
+    }
+    return {
+        # The replica set's members authenticate each other with a key file:
+        # generated once into its volume (readable by mongod's user only).
+        "mongo-keyfile": {
+            "image": MONGO_IMAGE,
+            "command": [
+                "bash",
+                "-c",
+                f"set -eu; f={MONGO_KEYFILE}; if [ ! -s $$f ]; then "
+                "head -c 756 /dev/urandom | base64 -w 0 > $$f; fi; "
+                "chown 999:999 $$f; chmod 400 $$f",
+            ],
+            "volumes": [f"mongo-keyfile:{Path(MONGO_KEYFILE).parent}"],
+            "restart": "on-failure",
+        },
+        "mongo": {
+            "image": MONGO_IMAGE,
+            "hostname": "mongo",
+            "command": [
+                "mongod",
+                "--replSet",
+                REPLICA_SET,
+                "--bind_ip_all",
+                "--keyFile",
+                MONGO_KEYFILE,
+            ],
+            # The image creates this root user on the first start (on an empty volume).
+            "environment": {
+                "MONGO_INITDB_ROOT_USERNAME": "root",
+                "MONGO_INITDB_ROOT_PASSWORD": required("MLP_MONGO_ROOT_PASSWORD"),
+            },
+            # Not published on the host: docs/operations.md shows the override that does.
+            "volumes": [
+                "mongo-data:/data/db",
+                f"mongo-keyfile:{Path(MONGO_KEYFILE).parent}:ro",
+            ],
+            "depends_on": {"mongo-keyfile": {"condition": "service_completed_successfully"}},
+            "healthcheck": {
+                "test": ["CMD", "mongosh", "--quiet", "--eval", "db.adminCommand('ping').ok"],
+                "interval": "5s",
+                "timeout": "5s",
+                "retries": 12,
+                "start_period": "10s",
+            },
+            "restart": "unless-stopped",
+        },
+        "mongo-init": {
+            "image": MONGO_IMAGE,
+            "command": [
+                "mongosh",
+                "--host",
+                "mongo:27017",
+                "--quiet",
+                "--eval",
+                mongo_init_script(initiate=True),
+            ],
+            "environment": {
+                "MLP_MONGO_ROOT_PASSWORD": required("MLP_MONGO_ROOT_PASSWORD"),
+                **passwords,
+            },
+            "depends_on": {"mongo": {"condition": "service_healthy"}},
+            "restart": "on-failure",
+        },
+    }
+
 
 def _common_env() -> dict[str, str]:
     """What every service process of the compose stack gets."""
@@ -62,11 +294,31 @@ def _common_env() -> dict[str, str]:
         "MLP_MONGO_URI": f"mongodb://mongo:27017/?replicaSet={REPLICA_SET}",
         "MLP_SMTP_HOST": "mailpit",
         "MLP_SMTP_PORT": "1025",
-        "MLP_JWT_SECRET": "${MLP_JWT_SECRET:-mlp-development-secret-change-me}",
+        "MLP_JWT_SECRET": required("MLP_JWT_SECRET"),
+        # No fallback: production refuses to start without keys of its own.
+        "MLP_INTERNAL_TOPIC_KEYS": required("MLP_INTERNAL_TOPIC_KEYS"),
         "MLP_PUBLIC_BASE_URL": "${MLP_PUBLIC_BASE_URL:-http://localhost:8002}",
         "MLP_DOCUMENTS_PUBLIC_URL": "${MLP_DOCUMENTS_PUBLIC_URL:-http://localhost:8003}",
         "MLP_CATALOGUE_PUBLIC_URL": "${MLP_CATALOGUE_PUBLIC_URL:-http://localhost:8006}",
         "MLP_LOG_LEVEL": "${MLP_LOG_LEVEL:-INFO}",
+    }
+
+
+def _mongo_login(s: DeployedService) -> dict[str, str]:
+    return {
+        "MLP_MONGO_USERNAME": mongo_user(s),
+        "MLP_MONGO_PASSWORD": required(mongo_password_variable(s)),
+    }
+
+
+def _kafka_login(s: DeployedService) -> dict[str, str]:
+    """The worker's Kafka login (the web never talks to Kafka: the worker's relay
+    publishes what the web writes to the outbox, so it holds no Kafka password)."""
+    return {
+        "MLP_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+        "MLP_KAFKA_SASL_MECHANISM": kafka_local.CLIENT_MECHANISM,
+        "MLP_KAFKA_USERNAME": service_principal(s.name),
+        "MLP_KAFKA_PASSWORD": required(password_variable(s.name)),
     }
 
 
@@ -90,80 +342,8 @@ def _service_healthcheck() -> dict[str, Any]:
 
 def compose() -> dict[str, Any]:
     services: dict[str, Any] = {
-        "kafka": {
-            "image": KAFKA_IMAGE,
-            "hostname": "kafka",
-            "environment": {
-                "CLUSTER_ID": KAFKA_CLUSTER_ID,
-                "KAFKA_NODE_ID": "1",
-                "KAFKA_PROCESS_ROLES": "broker,controller",
-                "KAFKA_LISTENERS": "PLAINTEXT://:9092,CONTROLLER://:9093,HOST://:9094",
-                "KAFKA_ADVERTISED_LISTENERS": "PLAINTEXT://kafka:9092,HOST://localhost:9094",
-                "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": (
-                    "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,HOST:PLAINTEXT"
-                ),
-                "KAFKA_CONTROLLER_LISTENER_NAMES": "CONTROLLER",
-                "KAFKA_INTER_BROKER_LISTENER_NAME": "PLAINTEXT",
-                "KAFKA_CONTROLLER_QUORUM_VOTERS": "1@kafka:9093",
-                "KAFKA_AUTO_CREATE_TOPICS_ENABLE": "false",
-                "KAFKA_NUM_PARTITIONS": "3",
-                "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": "1",
-                "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR": "1",
-                "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR": "1",
-                "KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS": "0",
-                "KAFKA_LOG_RETENTION_HOURS": "168",
-                "KAFKA_LOG_DIRS": "/var/lib/kafka/data",
-            },
-            "ports": ["9094:9094"],
-            "volumes": ["kafka-data:/var/lib/kafka/data"],
-            "healthcheck": {
-                "test": [
-                    "CMD",
-                    "/opt/kafka/bin/kafka-broker-api-versions.sh",
-                    "--bootstrap-server",
-                    "localhost:9092",
-                ],
-                "interval": "10s",
-                "timeout": "10s",
-                "retries": 12,
-                "start_period": "20s",
-            },
-            "restart": "unless-stopped",
-        },
-        "mongo": {
-            "image": MONGO_IMAGE,
-            "hostname": "mongo",
-            "command": ["mongod", "--replSet", REPLICA_SET, "--bind_ip_all"],
-            "ports": ["27017:27017"],
-            "volumes": ["mongo-data:/data/db"],
-            "healthcheck": {
-                "test": ["CMD", "mongosh", "--quiet", "--eval", "db.adminCommand('ping').ok"],
-                "interval": "5s",
-                "timeout": "5s",
-                "retries": 12,
-                "start_period": "10s",
-            },
-            "restart": "unless-stopped",
-        },
-        "mongo-init": {
-            "image": MONGO_IMAGE,
-            "command": [
-                "mongosh",
-                "--host",
-                "mongo:27017",
-                "--quiet",
-                "--eval",
-                (
-                    "try { rs.status() } catch (e) { rs.initiate({_id: '"
-                    + REPLICA_SET
-                    + "', members: [{_id: 0, host: 'mongo:27017'}]}) }; "
-                    "while (!db.hello().isWritablePrimary) { sleep(500) }; "
-                    "print('replica set " + REPLICA_SET + " has a primary')"
-                ),
-            ],
-            "depends_on": {"mongo": {"condition": "service_healthy"}},
-            "restart": "on-failure",
-        },
+        "kafka": _kafka(),
+        **_mongo_services(),
         "mailpit": {
             "image": MAILPIT_IMAGE,
             "environment": {"MP_SMTP_AUTH_ACCEPT_ANY": "1", "MP_SMTP_AUTH_ALLOW_INSECURE": "1"},
@@ -178,25 +358,43 @@ def compose() -> dict[str, Any]:
         },
     }
     first = catalog.DEPLOYED[0]
-    services["topics"] = {
+    # Topics, SCRAM users and ACLs, as the admin on the internal listener.
+    services["kafka-init"] = {
         "build": _build(first.name),
         "image": _image(first),
-        "command": ["python", "-m", "shared.bus", "provision"],
+        "command": ["python", "-m", "shared.bus", "provision", "--acls", ACL_MODEL_MOUNT],
         "environment": {
-            k: v
-            for k, v in _common_env().items()
-            if k.startswith(("MLP_KAFKA_", "MLP_LOG_", "MLP_ENV"))
+            **{
+                k: v
+                for k, v in _common_env().items()
+                if k.startswith(("MLP_KAFKA_", "MLP_LOG_", "MLP_ENV"))
+            },
+            "MLP_KAFKA_BOOTSTRAP": f"kafka:{KAFKA_INTERNAL_PORT}",
+            "MLP_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+            "MLP_KAFKA_SASL_MECHANISM": kafka_local.ADMIN_MECHANISM,
+            "MLP_KAFKA_USERNAME": kafka_local.ADMIN_USER,
+            "MLP_KAFKA_PASSWORD": required("MLP_KAFKA_ADMIN_PASSWORD"),
+            **{
+                password_variable(s.name): required(password_variable(s.name))
+                for s in catalog.DEPLOYED
+            },
         },
+        "volumes": [f"./{MODEL_FILE.relative_to(ROOT)}:{ACL_MODEL_MOUNT}:ro"],
         "depends_on": {"kafka": {"condition": "service_healthy"}},
         "restart": "on-failure",
     }
     infra_ready = {
         "kafka": {"condition": "service_healthy"},
         "mongo-init": {"condition": "service_completed_successfully"},
-        "topics": {"condition": "service_completed_successfully"},
+        "kafka-init": {"condition": "service_completed_successfully"},
     }
     for s in catalog.DEPLOYED:
-        env = {**_common_env(), f"MLP_{s.upper}_PORT": str(s.port)}
+        env = {
+            **_common_env(),
+            **_secrets_env(s),
+            f"MLP_{s.upper}_PORT": str(s.port),
+            **_mongo_login(s),
+        }
         services[f"{s.name}-web"] = {
             "build": _build(s.name),
             "image": _image(s),
@@ -219,6 +417,7 @@ def compose() -> dict[str, Any]:
             "command": ["worker"],
             "environment": {
                 **env,
+                **_kafka_login(s),
                 f"MLP_{s.upper}_WORKER_METRICS_PORT": str(s.worker_metrics_port),
             },
             "expose": [str(s.worker_metrics_port)],
@@ -230,8 +429,14 @@ def compose() -> dict[str, Any]:
     return {
         "name": "mlp-ops",
         "services": services,
-        "volumes": {"kafka-data": {}, "mongo-data": {}},
+        "volumes": {"kafka-data": {}, "mongo-data": {}, "mongo-keyfile": {}},
     }
+
+
+def mongo_on_host() -> dict[str, Any]:
+    """The override that publishes MongoDB on the host's loopback, for an operator's
+    tools: ``docker compose -f docker-compose.yml -f deploy/compose/mongo-on-host.yml up``."""
+    return {"services": {"mongo": {"ports": [f"{LOOPBACK}:27017:27017"]}}}
 
 
 # --- deploy/k8s ------------------------------------------------------------
@@ -268,14 +473,27 @@ def _container_security() -> dict[str, Any]:
     }
 
 
-def _env(s: DeployedService, extra: dict[str, str]) -> list[dict[str, Any]]:
+def credentials_secret(s: DeployedService) -> str:
+    """The Secret of the service's own passwords (keys ``MLP_KAFKA_PASSWORD``,
+    ``MLP_MONGO_PASSWORD``): no pod of another service can mount it."""
+    return f"mlp-{s.name}-credentials"
+
+
+def _from_secret(name: str, secret: str, key: str | None = None) -> dict[str, Any]:
+    return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key or name}}}
+
+
+def _env(s: DeployedService, extra: dict[str, str], *, kafka: bool) -> list[dict[str, Any]]:
+    """The container's variables: ``extra``, its MongoDB login, the worker's
+    Kafka login (``kafka``; the web never talks to Kafka), the JWT secret."""
     env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in extra.items()]
-    env.append(
-        {
-            "name": "MLP_JWT_SECRET",
-            "valueFrom": {"secretKeyRef": {"name": SECRET, "key": "MLP_JWT_SECRET"}},
-        }
-    )
+    env.append({"name": "MLP_MONGO_USERNAME", "value": mongo_user(s)})
+    env.append(_from_secret("MLP_MONGO_PASSWORD", credentials_secret(s)))
+    if kafka:
+        env.append({"name": "MLP_KAFKA_USERNAME", "value": service_principal(s.name)})
+        env.append(_from_secret("MLP_KAFKA_PASSWORD", credentials_secret(s)))
+    for name in (*SHARED_SECRETS, *SERVICE_SECRETS.get(s.name, ())):
+        env.append(_from_secret(name, SECRET))
     return env
 
 
@@ -327,7 +545,7 @@ def _web_container(s: DeployedService) -> dict[str, Any]:
         "args": ["web"],
         "ports": [{"name": "http", "containerPort": s.port, "protocol": "TCP"}],
         "envFrom": [{"configMapRef": {"name": CONFIG}}],
-        "env": _env(s, {f"MLP_{s.upper}_PORT": str(s.port)}),
+        "env": _env(s, {f"MLP_{s.upper}_PORT": str(s.port)}, kafka=False),
         "readinessProbe": {
             "httpGet": {"path": "/readyz", "port": "http"},
             "periodSeconds": 5,
@@ -364,6 +582,7 @@ def _worker_container(s: DeployedService) -> dict[str, Any]:
                 f"MLP_{s.upper}_PORT": str(s.port),
                 f"MLP_{s.upper}_WORKER_METRICS_PORT": str(s.worker_metrics_port),
             },
+            kafka=True,
         ),
         "livenessProbe": {
             "httpGet": {"path": "/metrics", "port": "metrics"},
@@ -427,14 +646,117 @@ def k8s_service_documents(s: DeployedService) -> list[dict[str, Any]]:
     ]
 
 
+KAFKA_ADMIN_SECRET = "mlp-kafka-admin"  # noqa: S105 - names: MLP_KAFKA_USERNAME, _PASSWORD
+MONGO_ADMIN_SECRET = "mlp-mongo-admin"  # noqa: S105 - names: MLP_MONGO_ROOT_USERNAME, _PASSWORD
+ACL_CONFIG = "mlp-kafka-acls"
+PROVISIONING = "provisioning.yaml"
+
+
+def _job(name: str, container: dict[str, Any], user: int, volumes: list[Any]) -> dict[str, Any]:
+    """A one-shot Job; re-apply after deleting it (or once its TTL removed it)."""
+    labels = {
+        "app.kubernetes.io/name": name,
+        "app.kubernetes.io/component": "provisioning",
+        "app.kubernetes.io/part-of": PART_OF,
+    }
+    security = {**_pod_security(), "runAsUser": user, "runAsGroup": user, "fsGroup": user}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {
+            "backoffLimit": 10,
+            "ttlSecondsAfterFinished": 3600,
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "securityContext": security,
+                    "restartPolicy": "OnFailure",
+                    "containers": [
+                        {
+                            **container,
+                            "resources": {
+                                "requests": {"cpu": "50m", "memory": "128Mi"},
+                                "limits": {"cpu": "500m", "memory": "256Mi"},
+                            },
+                            "securityContext": _container_security(),
+                        }
+                    ],
+                    "volumes": [{"name": "tmp", "emptyDir": {}}, *volumes],
+                },
+            },
+        },
+    }
+
+
+def k8s_provisioning_documents() -> list[dict[str, Any]]:
+    """The ACL model, and the Jobs that provision Kafka (topics, SCRAM users,
+    ACLs) and MongoDB (one user per service) before the workers need them."""
+    first = catalog.DEPLOYED[0]
+    tmp = {"name": "tmp", "mountPath": "/tmp"}  # noqa: S108 - emptyDir
+    kafka_passwords = [
+        _from_secret(password_variable(s.name), credentials_secret(s), "MLP_KAFKA_PASSWORD")
+        for s in catalog.DEPLOYED
+    ]
+    mongo_passwords = [
+        _from_secret(mongo_password_variable(s), credentials_secret(s), "MLP_MONGO_PASSWORD")
+        for s in catalog.DEPLOYED
+    ]
+    kafka_init = {
+        "name": "kafka-init",
+        "image": f"{first.image}:dev",
+        "args": ["python", "-m", "shared.bus", "provision", "--acls", ACL_MODEL_MOUNT],
+        # The admin's login (a super user of the cluster) overrides the ConfigMap's.
+        "envFrom": [
+            {"configMapRef": {"name": CONFIG}},
+            {"secretRef": {"name": KAFKA_ADMIN_SECRET}},
+        ],
+        "env": kafka_passwords,
+        "volumeMounts": [
+            tmp,
+            {"name": "acls", "mountPath": str(Path(ACL_MODEL_MOUNT).parent), "readOnly": True},
+        ],
+    }
+    mongo_init = {
+        "name": "mongo-init",
+        "image": MONGO_IMAGE,
+        "command": ["mongosh", "$(MLP_MONGO_URI)", "--quiet", "--eval"],
+        "args": [mongo_init_script(initiate=False)],
+        "envFrom": [
+            {"configMapRef": {"name": CONFIG}},
+            {"secretRef": {"name": MONGO_ADMIN_SECRET}},
+        ],
+        "env": [{"name": "HOME", "value": "/tmp"}, *mongo_passwords],  # noqa: S108 - emptyDir
+        "volumeMounts": [tmp],
+    }
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": ACL_CONFIG, "labels": {"app.kubernetes.io/part-of": PART_OF}},
+            "data": {Path(ACL_MODEL_MOUNT).name: acl_model.model().to_json()},
+        },
+        _job(
+            "kafka-init",
+            kafka_init,
+            10001,
+            [{"name": "acls", "configMap": {"name": ACL_CONFIG}}],
+        ),
+        _job("mongo-init", mongo_init, 999, []),
+    ]
+
+
 def k8s_base_kustomization() -> dict[str, Any]:
     return {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
         "labels": [{"pairs": {"app.kubernetes.io/part-of": PART_OF}}],
-        "resources": [f"{s.name}.yaml" for s in catalog.DEPLOYED],
-        # Shared settings; MLP_JWT_SECRET comes from the Secret `mlp-secrets`
-        # (key MLP_JWT_SECRET), which the overlay or the cluster provides.
+        "resources": [f"{s.name}.yaml" for s in catalog.DEPLOYED] + [PROVISIONING],
+        # Shared settings; MLP_JWT_SECRET, MLP_INTERNAL_TOPIC_KEYS (and each secret of
+        # SERVICE_SECRETS) come from the Secret `mlp-secrets`, each service's passwords
+        # from its Secret `mlp-<name>-credentials`, the provisioning Jobs' admin logins
+        # from `mlp-kafka-admin` and `mlp-mongo-admin`: the overlay or the cluster
+        # provides them.
         "configMapGenerator": [
             {
                 "name": CONFIG,
@@ -443,6 +765,8 @@ def k8s_base_kustomization() -> dict[str, Any]:
                     "MLP_KAFKA_BOOTSTRAP=kafka:9092",
                     "MLP_KAFKA_PARTITIONS=6",
                     "MLP_KAFKA_REPLICATION=3",
+                    "MLP_KAFKA_SECURITY_PROTOCOL=SASL_SSL",
+                    "MLP_KAFKA_SASL_MECHANISM=SCRAM-SHA-512",
                     f"MLP_MONGO_URI=mongodb://mongo:27017/?replicaSet={REPLICA_SET}",
                     "MLP_SMTP_HOST=smtp",
                     "MLP_SMTP_PORT=25",
@@ -485,10 +809,45 @@ def k8s_example_overlay() -> dict[str, Any]:
                 ],
             }
         ],
-        # An example only: in a real cluster create the Secret from your secret
-        # store (sealed-secrets, external-secrets) and drop this generator.
+        # An example only: in a real cluster create the Secrets from your secret
+        # store (sealed-secrets, external-secrets) and drop this generator. The
+        # services refuse to start with these placeholders (they contain change-me).
         "secretGenerator": [
-            {"name": SECRET, "literals": ["MLP_JWT_SECRET=change-me-to-32-random-bytes-or-more"]}
+            {
+                "name": SECRET,
+                "literals": [
+                    *(
+                        f"{name}=change-me-to-32-random-bytes-or-more"
+                        for name in ("MLP_JWT_SECRET", *sorted(_all_service_secrets()))
+                    ),
+                    # Refused at start until replaced: <id>:<base64 of 32 random bytes>.
+                    "MLP_INTERNAL_TOPIC_KEYS=2026-12:REPLACE-WITH-BASE64-OF-32-RANDOM-BYTES",
+                ],
+            },
+            *(
+                {
+                    "name": credentials_secret(s),
+                    "literals": [
+                        f"MLP_KAFKA_PASSWORD=change-me-{s.name}-kafka",
+                        f"MLP_MONGO_PASSWORD=change-me-{s.name}-mongo",
+                    ],
+                }
+                for s in catalog.DEPLOYED
+            ),
+            {
+                "name": KAFKA_ADMIN_SECRET,
+                "literals": [
+                    "MLP_KAFKA_USERNAME=admin",
+                    "MLP_KAFKA_PASSWORD=change-me-kafka-admin",
+                ],
+            },
+            {
+                "name": MONGO_ADMIN_SECRET,
+                "literals": [
+                    "MLP_MONGO_ROOT_USERNAME=root",
+                    "MLP_MONGO_ROOT_PASSWORD=change-me-mongo-root",
+                ],
+            },
         ],
     }
 
@@ -502,6 +861,7 @@ def k8s_files() -> dict[Path, str]:
     }
     for s in catalog.DEPLOYED:
         files[K8S / "base" / f"{s.name}.yaml"] = HEADER + dump_all(k8s_service_documents(s))
+    files[K8S / "base" / PROVISIONING] = HEADER + dump_all(k8s_provisioning_documents())
     return files
 
 
@@ -538,6 +898,8 @@ def rendered() -> dict[Path, str]:
     """Every generated file and its content."""
     return {
         ROOT / "docker-compose.yml": HEADER + dump(compose()),
+        MONGO_ON_HOST: HEADER + dump(mongo_on_host()),
+        MODEL_FILE: acl_model.model().to_json(),
         **k8s_files(),
         PROCFILE: procfile(),
     }

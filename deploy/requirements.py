@@ -17,8 +17,8 @@ LOCK = ROOT / "requirements.lock"
 RUNTIME = ROOT / "deploy" / "requirements-runtime.txt"
 
 # Test runner, linter, testcontainers, the browser tests' Selenium, the local Mongo-wire
-# server (GPL, a separate process in development only), the Procfile runner, and what only
-# they pull in.
+# server (GPL, a separate process in development only), the Procfile runner, trustme
+# (TLS certificates for tests), and what only they pull in.
 NOT_IN_IMAGES = frozenset(
     name.lower()
     for name in (
@@ -38,6 +38,7 @@ NOT_IN_IMAGES = frozenset(
         "s2sphere",
         "future",
         "honcho",
+        "trustme",
         # the browser tests' WebDriver client and what it pulls in
         "selenium",
         "trio",

@@ -1,9 +1,11 @@
-"""Kafka as the tests and benchmarks see it: records in the shared envelope, a
-producer that plays the other services on their topics, and a partner's plain
-kafka-python consumer with helpers to read what it received."""
+"""Kafka as the tests and benchmarks see it: records in the shared envelope
+(personal fields sealed, as the real producers seal them), a producer that
+plays the other services on their topics, and a partner's plain kafka-python
+consumer with helpers to read what it received (:func:`payload_of` opens)."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -14,7 +16,8 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from shared.context import fresh_context
 from shared.envelope import KafkaRecord, encode
-from shared.topics import TOPIC_BY_NAME
+from shared.sealing import DEVELOPMENT_KEYS, KEY_ID_HEADER, KeyRing, open_payload, seal_payload
+from shared.topics import TOPIC_BY_NAME, producer_source, source_of
 
 
 def wire_record(
@@ -25,22 +28,38 @@ def wire_record(
     subject: str | None = None,
     ce_id: str | None = None,
     source: str | None = None,
+    keys: KeyRing = DEVELOPMENT_KEYS,
 ) -> KafkaRecord:
     """``data`` (a valid payload of ``topic``) in the envelope, as the topic's
     producer would send it: ``source`` is ``/mlp/<producer>`` unless given,
-    ``subject`` is ``key`` and ``ce_id`` a fresh one unless given."""
+    ``subject`` is ``key`` and ``ce_id`` a fresh one unless given, personal
+    fields sealed with ``keys`` (the development key unless given)."""
     if source is None:
         known = TOPIC_BY_NAME.get(topic)
-        source = f"/mlp/{known.producer if known else 'devkit'}"
+        source = producer_source(topic) if known else source_of("devkit")
+    ce_id = ce_id or str(uuid.uuid4())
+    wire, key_id = seal_payload(keys, topic=topic, ce_id=ce_id, payload=data)
     return encode(
-        ce_id=ce_id or str(uuid.uuid4()),
+        ce_id=ce_id,
         topic=topic,
         source=source,
         subject=subject or key,
         key=key,
         time=datetime.now(UTC),
-        data=data,
+        data=wire,
         trace=fresh_context(),
+        headers=[] if key_id is None else [(KEY_ID_HEADER, key_id.encode())],
+    )
+
+
+def payload_of(record: Any, keys: KeyRing = DEVELOPMENT_KEYS) -> dict[str, Any]:
+    """A received record's payload as its consumers see it: sealed fields opened."""
+    return open_payload(
+        keys,
+        topic=record.topic,
+        ce_id=header(record, "ce_id") or "",
+        data=json.loads(record.value),
+        key_id=header(record, KEY_ID_HEADER),
     )
 
 
@@ -60,8 +79,8 @@ class Producer:
         subject: str | None = None,
         ce_id: str | None = None,
     ) -> str:
-        """Produce ``data`` as it is, from the topic's producer (see
-        :func:`wire_record`); returns its ce_id."""
+        """Produce ``data`` from the topic's producer, personal fields sealed
+        with the development key (see :func:`wire_record`); returns its ce_id."""
         ce_id = ce_id or str(uuid.uuid4())
         wire = wire_record(topic, data, key=key, subject=subject, ce_id=ce_id)
         self.producer.send(topic, key=wire.key, value=wire.value, headers=wire.headers).get(

@@ -3,6 +3,12 @@
 Development signs HS256 with ``MLP_JWT_SECRET``; production may verify RS256
 against ``MLP_JWT_JWKS_URL``. A request without a token is anonymous; a request
 with a bad token is refused (401) rather than downgraded to anonymous.
+
+People are matched to their invitations, papers and feed by e-mail. An
+identity provider that lets anyone sign up with any address would let anyone
+claim another's, so that match uses :attr:`Principal.verified_email` only: the
+token's ``email`` when it also says ``email_verified: true`` (required while
+``MLP_JWT_REQUIRE_VERIFIED_EMAIL`` is on, as it is in production).
 """
 
 from __future__ import annotations
@@ -19,7 +25,12 @@ from flask import g, request
 from shared.config import Settings
 from shared.problems import Problem
 
-ROLES = frozenset({"secretariat", "participant", "expert", "partner", "ops"})
+ROLES = frozenset({"secretariat", "participant", "expert", "partner", "ops", "coordinator"})
+# A token naming a key id the JWKS does not hold makes PyJWKClient fetch the set
+# again (a key may have rotated), but at most once per this many seconds: made-up
+# key ids must not turn every request into a request to the identity provider.
+JWKS_REFETCH_COOLDOWN_S = 60.0
+JWKS_FETCH_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -27,13 +38,22 @@ class Principal:
     """The caller. ``anonymous`` callers have no subject and no roles."""
 
     sub: str | None = None
-    email: str | None = None
+    email: str | None = None  # the token's claim, lower-cased: never match people on it
     roles: frozenset[str] = field(default_factory=frozenset)
     country: str | None = None
+    email_trusted: bool = False  # see verified_email
 
     @property
     def anonymous(self) -> bool:
         return self.sub is None
+
+    @property
+    def verified_email(self) -> str | None:
+        """The address every e-mail-matched access uses ("my invitations", papers
+        of accepted invitees, the feed): the token's ``email`` when it says
+        ``email_verified: true``, or when this deployment does not ask for that
+        (``MLP_JWT_REQUIRE_VERIFIED_EMAIL`` off); None otherwise."""
+        return self.email if self.email_trusted else None
 
     def has_any(self, roles: Iterable[str]) -> bool:
         return bool(self.roles & frozenset(roles))
@@ -52,7 +72,17 @@ class Authenticator:
     def __init__(self, settings: Settings) -> None:
         self.secret = settings.jwt_secret
         self.audience = settings.jwt_audience or None
-        self.jwks = jwt.PyJWKClient(settings.jwt_jwks_url) if settings.jwt_jwks_url else None
+        self.issuer = settings.jwt_issuer or None
+        self.require_verified_email = settings.jwt_require_verified_email
+        self.jwks = (
+            jwt.PyJWKClient(
+                settings.jwt_jwks_url,
+                cooldown_duration=JWKS_REFETCH_COOLDOWN_S,
+                timeout=JWKS_FETCH_TIMEOUT_S,
+            )
+            if settings.jwt_jwks_url
+            else None
+        )
 
     def decode(self, token: str) -> Principal:
         try:
@@ -61,12 +91,14 @@ class Authenticator:
                 algorithms = ["RS256"]
             else:
                 key, algorithms = self.secret, ["HS256"]
+            required = ["sub", "exp"] + (["iss"] if self.issuer else [])
             claims = jwt.decode(
                 token,
                 key,
                 algorithms=algorithms,
                 audience=self.audience,
-                options={"require": ["sub", "exp"], "verify_aud": self.audience is not None},
+                issuer=self.issuer,
+                options={"require": required, "verify_aud": self.audience is not None},
             )
         except jwt.PyJWTError as exc:
             raise Problem(
@@ -78,11 +110,15 @@ class Authenticator:
         if isinstance(roles, str):
             roles = [roles]
         country = claims.get("country")
+        # Some providers send the claim as the string "true"; anything else is not verified.
+        claim = claims.get("email_verified")
+        verified = claim is True or claim in ("true", "True")
         return Principal(
             sub=str(claims["sub"]),
             email=(claims.get("email") or None) and str(claims["email"]).lower(),
             roles=frozenset(r for r in roles if r in ROLES),
             country=country.upper() if isinstance(country, str) else None,
+            email_trusted=verified or not self.require_verified_email,
         )
 
     def authenticate_request(self) -> Principal:
@@ -135,6 +171,7 @@ def mint_token(
     roles: Iterable[str],
     *,
     email: str | None = None,
+    email_verified: bool | None = None,
     country: str | None = None,
     ttl_seconds: int = 3600,
 ) -> str:
@@ -148,6 +185,8 @@ def mint_token(
     }
     if email:
         claims["email"] = email
+    if email_verified is not None:
+        claims["email_verified"] = email_verified
     if country:
         claims["country"] = country
     return jwt.encode(claims, secret, algorithm="HS256")

@@ -15,8 +15,11 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from shared.sealing import DEVELOPMENT_KEYS, NO_KEYS, KeyRing
+from shared.topics import source_of
 
 LOOPBACK = "127.0.0.1"
 LOCAL_KAFKA_PORT = 9092
@@ -27,7 +30,12 @@ LOCAL_MAIL_DIR = "var/mail"
 DEFAULT_KAFKA_BOOTSTRAP = f"{LOOPBACK}:{LOCAL_KAFKA_PORT}"
 DEFAULT_MONGO_URI = f"mongodb://{LOOPBACK}:{LOCAL_MONGO_PORT}/?directConnection=true"
 DEVELOPMENT_JWT_SECRET = "mlp-development-secret-change-me"  # noqa: S105 - documented dev default
+ENVIRONMENTS = ("development", "test", "production")
+MIN_SECRET_BYTES = 32  # HS256 wants a key at least as long as its hash (RFC 7518 3.2)
+PLACEHOLDER_MARK = "change-me"  # in every example secret this repository ships
 WORKER_METRICS_OFFSET = 100  # a worker serves metrics on its service's port + 100
+KAFKA_SECURITY_PROTOCOLS = ("PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL")
+KAFKA_SASL_MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")
 
 
 class Env:
@@ -62,6 +70,16 @@ class Env:
         except ValueError as exc:
             raise SystemExit(f"MLP_{name} must be a number, got {value!r}.") from exc
 
+    def choice(
+        self, name: str, choices: tuple[str, ...], default: str, *, upper: bool = False
+    ) -> str:
+        """One of ``choices``, compared lower-case (upper-case with ``upper``)."""
+        value = self.str(name, default).strip()
+        value = value.upper() if upper else value.lower()
+        if value not in choices:
+            raise SystemExit(f"MLP_{name} must be one of {', '.join(choices)}, got {value!r}.")
+        return value
+
     def flag(self, name: str, default: bool) -> bool:
         value = self.raw(name)
         if value is None:
@@ -88,17 +106,31 @@ class Settings:
     kafka_bootstrap: str = DEFAULT_KAFKA_BOOTSTRAP
     kafka_partitions: int = 3
     kafka_replication: int = 1
+    # How Kafka clients log in (shared.bus.client_config): PLAINTEXT on the local
+    # stack; SASL/SCRAM with a principal of the service's own where ACLs apply.
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str = "SCRAM-SHA-512"
+    kafka_username: str = ""
+    kafka_password: str = field(default="", repr=False)
+    kafka_ssl_cafile: str = ""
+    kafka_bootstrap_timeout_s: float = 10.0
     mongo_uri: str = DEFAULT_MONGO_URI
     mongo_db: str = ""
+    mongo_username: str = ""
+    mongo_password: str = field(default="", repr=False)
     jwt_secret: str = DEVELOPMENT_JWT_SECRET
     jwt_jwks_url: str = ""
     jwt_audience: str = ""
+    jwt_issuer: str = ""
+    jwt_require_verified_email: bool = False
     max_request_bytes: int = 1024 * 1024
+    trusted_proxies: int = 0
     consumer_max_attempts: int = 4
     log_level: str = "INFO"
     port: int = 0
     worker_metrics_port: int = 0
     metrics_multiprocess_dir: str = ""
+    internal_topic_keys: KeyRing = field(default=DEVELOPMENT_KEYS, repr=False)
 
     @property
     def database(self) -> str:
@@ -108,11 +140,54 @@ class Settings:
     @property
     def source(self) -> str:
         """The CloudEvents ``source`` attribute of everything this service announces."""
-        return f"/mlp/{self.service}"
+        return source_of(self.service)
 
     @property
     def is_development(self) -> bool:
         return self.env in {"development", "test"}
+
+    def production_refusals(self) -> list[str]:
+        """What makes these settings unsafe in production, one clause per variable;
+        a service with settings of its own extends the list."""
+        refusals = secret_refusals("MLP_JWT_SECRET", [self.jwt_secret], DEVELOPMENT_JWT_SECRET)
+        if not self.internal_topic_keys.ids:
+            refusals.append("MLP_INTERNAL_TOPIC_KEYS is not set (no key seals internal records)")
+        elif self.internal_topic_keys.holds_development_key():
+            refusals.append("MLP_INTERNAL_TOPIC_KEYS holds the published development key")
+        return refusals
+
+
+def secret_refusals(variable: str, keys: list[str], development_value: str) -> list[str]:
+    """Why ``keys`` (the values of ``variable``) are no production secret: the
+    published development value, a placeholder of the examples, or too short."""
+    refusals = []
+    for key in keys:
+        if key == development_value:
+            refusals.append(f"{variable} is the development default")
+        elif PLACEHOLDER_MARK in key:
+            refusals.append(f"{variable} is a placeholder ({PLACEHOLDER_MARK!r})")
+        elif len(key.encode()) < MIN_SECRET_BYTES:
+            refusals.append(f"{variable} is shorter than {MIN_SECRET_BYTES} bytes")
+    return refusals
+
+
+S = TypeVar("S", bound=Settings)
+
+
+def refuse_unsafe(settings: S) -> S:
+    """``settings``, unless ``MLP_ENV=production`` and they are unsafe there: then
+    the process stops at start with one sentence naming every variable to fix.
+
+    Every service's ``load_settings`` ends with it, so the web (checked in the
+    gunicorn master, see ``shared/gunicorn_conf.py``) and the worker refuse alike.
+    """
+    refusals = settings.production_refusals() if settings.env == "production" else []
+    if refusals:
+        raise SystemExit(
+            f"MLP_ENV=production refuses to start: {'; '.join(dict.fromkeys(refusals))} "
+            "(the production checklist is in docs/operations.md)."
+        )
+    return settings
 
 
 def common_settings(env: Env, service: str, default_port: int) -> dict[str, Any]:
@@ -120,18 +195,37 @@ def common_settings(env: Env, service: str, default_port: int) -> dict[str, Any]
     arguments for the service's settings class."""
     upper = service.upper()
     port = env.int(f"{upper}_PORT", default_port)
+    environment = env.choice("ENV", ENVIRONMENTS, "development")
     return {
         "service": service,
-        "env": env.str("ENV", "development"),
+        "env": environment,
         "kafka_bootstrap": env.str("KAFKA_BOOTSTRAP", DEFAULT_KAFKA_BOOTSTRAP),
         "kafka_partitions": env.int("KAFKA_PARTITIONS", 3),
         "kafka_replication": env.int("KAFKA_REPLICATION", 1),
+        "kafka_security_protocol": env.choice(
+            "KAFKA_SECURITY_PROTOCOL", KAFKA_SECURITY_PROTOCOLS, "PLAINTEXT", upper=True
+        ),
+        "kafka_sasl_mechanism": env.choice(
+            "KAFKA_SASL_MECHANISM", KAFKA_SASL_MECHANISMS, "SCRAM-SHA-512", upper=True
+        ),
+        "kafka_username": env.str("KAFKA_USERNAME", ""),
+        "kafka_password": env.str("KAFKA_PASSWORD", ""),
+        "kafka_ssl_cafile": env.str("KAFKA_SSL_CAFILE", ""),
+        "kafka_bootstrap_timeout_s": env.float("KAFKA_BOOTSTRAP_TIMEOUT_S", 10.0),
         "mongo_uri": env.str("MONGO_URI", DEFAULT_MONGO_URI),
         "mongo_db": env.str(f"{upper}_DB", ""),
+        "mongo_username": env.str("MONGO_USERNAME", ""),
+        "mongo_password": env.str("MONGO_PASSWORD", ""),
         "jwt_secret": env.str("JWT_SECRET", DEVELOPMENT_JWT_SECRET),
         "jwt_jwks_url": env.str("JWT_JWKS_URL", ""),
         "jwt_audience": env.str("JWT_AUDIENCE", ""),
+        "jwt_issuer": env.str("JWT_ISSUER", ""),
+        # Matching people by e-mail trusts only verified addresses, by default in production.
+        "jwt_require_verified_email": env.flag(
+            "JWT_REQUIRE_VERIFIED_EMAIL", environment == "production"
+        ),
         "max_request_bytes": env.int("MAX_REQUEST_BYTES", 1024 * 1024),
+        "trusted_proxies": _hop_count(env, "TRUSTED_PROXIES"),
         "consumer_max_attempts": env.int("CONSUMER_MAX_ATTEMPTS", 4),
         "log_level": env.str("LOG_LEVEL", "INFO"),
         "port": port,
@@ -139,7 +233,31 @@ def common_settings(env: Env, service: str, default_port: int) -> dict[str, Any]
             f"{upper}_WORKER_METRICS_PORT", default_port + WORKER_METRICS_OFFSET
         ),
         "metrics_multiprocess_dir": env.other("PROMETHEUS_MULTIPROC_DIR") or "",
+        "internal_topic_keys": internal_topic_keys(env, env.str("ENV", "development")),
     }
+
+
+def internal_topic_keys(env: Env, deployment: str) -> KeyRing:
+    """The key ring that seals the personal fields of internal topics
+    (``MLP_INTERNAL_TOPIC_KEYS``). Development and tests fall back on the
+    published development key; elsewhere an unset variable gives no keys, which
+    production refuses (:meth:`Settings.production_refusals`) and a tool that
+    never seals or opens a record does not need."""
+    value = env.raw("INTERNAL_TOPIC_KEYS")
+    if value is None:
+        return DEVELOPMENT_KEYS if deployment in {"development", "test"} else NO_KEYS
+    try:
+        return KeyRing.parse(value)
+    except ValueError as exc:
+        raise SystemExit(f"MLP_INTERNAL_TOPIC_KEYS: {exc}.") from exc
+
+
+def _hop_count(env: Env, name: str) -> int:
+    """How many reverse proxies in front of ``web`` append ``X-Forwarded-*`` headers."""
+    hops = env.int(name, 0)
+    if hops < 0:
+        raise SystemExit(f"MLP_{name} must be 0 or a positive number of proxies, got {hops}.")
+    return hops
 
 
 def tool_settings(name: str, environ: Mapping[str, str] | None = None) -> Settings:

@@ -6,7 +6,9 @@ catalogue names it) before the handler runs; the handler receives a
 :class:`Message` whose ``payload`` is the schema's typed model, the service's
 :class:`~shared.service.ServiceContext` and the open transaction. A payload
 that breaks its schema is dead-lettered with the schema's error, like any
-record that cannot be decoded.
+record that cannot be decoded, a record whose ``ce_source`` is not its topic's
+producer (:func:`shared.topics.producer_source`), and one whose sealed personal
+fields do not open (:mod:`shared.sealing`: they are opened before loading).
 
 Each record is handled in one MongoDB transaction together with its
 idempotency record (unique per consumer group and ``ce_id``), so a redelivery
@@ -40,8 +42,9 @@ from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailur
 from shared.context import set_context
 from shared.envelope import Envelope, MalformedRecord, decode
 from shared.payloads import load_payload
+from shared.sealing import KEY_ID_HEADER, SealingError, open_payload, personal_values, redact
 from shared.service import ServiceContext
-from shared.topics import dead_letter_topic, payload_schema
+from shared.topics import dead_letter_topic, payload_schema, producer_source
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +60,8 @@ P = TypeVar("P")
 @dataclass(frozen=True)
 class Message(Generic[P]):
     """A consumed record: its CloudEvents ``envelope`` (id, type, key, time, the raw
-    ``data``) and its ``payload``, loaded through the topic's published schema."""
+    ``data`` as it came, personal fields still sealed) and its ``payload``, opened
+    and loaded through the topic's published schema."""
 
     envelope: Envelope
     payload: P
@@ -193,10 +197,25 @@ class ConsumerRunner:
         if subscription is None:  # subscribed by pattern or configuration drift
             self._dead_letter(record, LookupError(f"no handler for {topic}"), attempts=0)
             return
+        if envelope.source != producer_source(topic):
+            self._dead_letter(record, ForeignSource(envelope.source, topic), attempts=0)
+            return
         try:
-            message = Message(envelope, load_payload(subscription.schema, envelope.data))
+            data = open_payload(
+                self.ctx.settings.internal_topic_keys,
+                topic=topic,
+                ce_id=envelope.id,
+                data=envelope.data,
+                key_id=_header(record, KEY_ID_HEADER),
+            )
+        except SealingError as exc:
+            self._dead_letter(record, exc, attempts=0)
+            return
+        secrets = personal_values(topic, data)
+        try:
+            message = Message(envelope, load_payload(subscription.schema, data))
         except ValidationError as exc:
-            self._dead_letter(record, PayloadRefused(exc.messages), attempts=0)
+            self._dead_letter(record, PayloadRefused(exc.messages), attempts=0, redacted=secrets)
             return
         set_context(envelope.trace())
         try:
@@ -218,7 +237,7 @@ class ConsumerRunner:
                         exc_info=True,
                     )
                     if attempt == self.max_attempts:
-                        self._dead_letter(record, exc, attempts=attempt)
+                        self._dead_letter(record, exc, attempts=attempt, redacted=secrets)
                         return
                     self.stop.wait(self.backoff_s * 2 ** (attempt - 1))
         finally:
@@ -245,10 +264,18 @@ class ConsumerRunner:
 
         return self.ctx.transaction(work)
 
-    def _dead_letter(self, record: ConsumerRecord, error: BaseException, attempts: int) -> None:
-        """Send ``record`` as it came to the dead-letter topic, with why in its headers."""
+    def _dead_letter(
+        self,
+        record: ConsumerRecord,
+        error: BaseException,
+        attempts: int,
+        redacted: list[str] | None = None,
+    ) -> None:
+        """Send ``record`` as it came (still sealed) to the dead-letter topic, with
+        why in its headers; the ``redacted`` personal values never reach them."""
         if self.producer is None:
             self.producer = self.producer_factory()
+        reason = redact(f"{type(error).__name__}: {error}", redacted or [])
         headers = [
             *list(record.headers or []),
             ("dlq_original_topic", record.topic.encode()),
@@ -256,7 +283,7 @@ class ConsumerRunner:
             ("dlq_original_offset", str(record.offset).encode()),
             ("dlq_consumer_group", self.group.encode()),
             ("dlq_attempts", str(attempts).encode()),
-            ("dlq_error", f"{type(error).__name__}: {error}"[:1000].encode()),
+            ("dlq_error", reason[:1000].encode()),
             ("dlq_time", datetime.now(UTC).isoformat().encode()),
         ]
         try:
@@ -268,8 +295,15 @@ class ConsumerRunner:
         HANDLED.labels(record.topic, "dead_lettered").inc()
         log.error(
             "record dead-lettered",
-            extra={"topic": record.topic, "offset": record.offset, "error": str(error)},
+            extra={"topic": record.topic, "offset": record.offset, "error": reason},
         )
+
+
+def _header(record: ConsumerRecord, name: str) -> str | None:
+    for key, value in record.headers or []:
+        if key == name:
+            return value.decode(errors="replace")
+    return None
 
 
 def _record_lag(consumer: KafkaConsumer) -> None:
@@ -285,6 +319,15 @@ class PayloadRefused(ValueError):
     def __init__(self, errors: Any) -> None:
         super().__init__(f"the payload does not match its schema: {errors}")
         self.errors = errors
+
+
+class ForeignSource(ValueError):
+    """The record claims a ``ce_source`` other than its topic's producer."""
+
+    def __init__(self, source: str, topic: str) -> None:
+        super().__init__(
+            f"ce_source {source!r} is not {producer_source(topic)!r}, the producer of {topic}"
+        )
 
 
 class _Outage(Exception):

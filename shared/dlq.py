@@ -13,6 +13,10 @@ again during the replay waits for the next one). A record whose original topic
 is not in the catalogue stops the replay of its partition (order is kept) and
 makes the command exit 1. ``--dry-run`` lists what would be replayed and changes
 nothing.
+
+It connects with the ``MLP_KAFKA_*`` settings of every client
+(:func:`shared.bus.client_config`). Under ACLs it runs as the admin: it writes
+to topics other services own, which no service principal may (``shared/acls.py``).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from typing import Any, TextIO
 from kafka import KafkaConsumer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
-from shared.bus import make_producer
+from shared.bus import client_config, make_producer
 from shared.config import Settings, tool_settings
 from shared.topics import PRODUCERS, TOPIC_NAMES, dead_letter_topic
 
@@ -87,7 +91,7 @@ def replay(
     """Re-publish ``dlq.<service>`` to the original topics; see the module docstring."""
     dlq = dead_letter_topic(service)
     consumer = KafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap.split(","),
+        **client_config(settings),
         group_id=f"{REPLAY_GROUP}.{service}",
         client_id=f"mlp-{service}-dlq-replay",
         enable_auto_commit=False,

@@ -7,6 +7,7 @@ is the programme event id. A W3C ``traceparent`` header travels beside the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -63,8 +64,10 @@ def encode(
     time: datetime,
     data: dict[str, Any],
     trace: TraceContext,
+    headers: Sequence[tuple[str, bytes]] = (),
 ) -> KafkaRecord:
-    """Build the binary-mode Kafka record of one event."""
+    """Build the binary-mode Kafka record of one event; ``headers`` are added
+    beside the CloudEvents ones (``mlp_key_id`` of a sealed record)."""
     event = CloudEvent(
         attributes={
             "id": ce_id,
@@ -81,11 +84,12 @@ def encode(
         data=data,
     )
     message = ce_kafka.to_binary_event(event)
-    headers = [
+    wire_headers = [
         (name, value) for name, value in message.headers.items() if name != "ce_partitionkey"
     ]
-    headers.append(("traceparent", trace.traceparent.encode()))
-    return KafkaRecord(topic=topic, key=key.encode(), value=message.value, headers=headers)
+    wire_headers.append(("traceparent", trace.traceparent.encode()))
+    wire_headers.extend(headers)
+    return KafkaRecord(topic=topic, key=key.encode(), value=message.value, headers=wire_headers)
 
 
 class MalformedRecord(ValueError):

@@ -69,6 +69,13 @@ class PreconditionFailed(DomainError):
     slug = "precondition-failed"
 
 
+class PreconditionRequired(DomainError):
+    """The write must name, in ``If-Match``, the version the caller saw (RFC 6585)."""
+
+    status = 428
+    slug = "precondition-required"
+
+
 class Invalid(DomainError):
     """The input breaks a rule; ``errors`` maps field names to messages."""
 

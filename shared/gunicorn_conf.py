@@ -5,6 +5,7 @@ Workers and timeouts come from the environment (``MLP_WEB_WORKERS``,
 aggregated through prometheus-client's multiprocess mode.
 """
 
+import importlib
 import os
 import shutil
 
@@ -45,8 +46,18 @@ control_socket_disable = True
 _metrics_dir = multiprocess_metrics_dir()
 
 
+def _check_settings(app_uri: str) -> None:
+    """Load the served service's settings once in the master: a refusal (bad or
+    unsafe ``MLP_`` variables, a ``SystemExit``) stops gunicorn here with its
+    sentence, where a worker dying at boot with it would be respawned for ever."""
+    package = app_uri.partition(":")[0].rpartition(".")[0]  # services.events
+    importlib.import_module(f"{package}.config").load_settings()
+
+
 def on_starting(server: object) -> None:
-    """Start with an empty metrics directory so old workers' samples do not linger."""
+    """Refuse bad settings before any worker starts; start with an empty metrics
+    directory so old workers' samples do not linger."""
+    _check_settings(server.app.app_uri)  # type: ignore[attr-defined]
     shutil.rmtree(_metrics_dir, ignore_errors=True)
     os.makedirs(_metrics_dir, exist_ok=True)
 

@@ -1,24 +1,29 @@
 """HTTP conventions shared by every list and every versioned resource:
 ``{"items": [...], "total": N}`` pages with ``page``/``page_size``/``sort``,
-and ETags with ``If-Match`` for optimistic concurrency."""
+ETags with ``If-Match`` for optimistic concurrency, and the key a per-client
+rate limit counts by."""
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from marshmallow import Schema, fields, validate
 from pymongo import ASCENDING, DESCENDING
 
-from shared.errors import PreconditionFailed
+from shared.errors import PreconditionFailed, PreconditionRequired
 from shared.problems import Problem
 
 MAX_PAGE_SIZE = 500
+# MongoDB's skip is a signed 64-bit integer: an unbounded page made (page - 1) *
+# page_size overflow it (a 500). A million pages of 500 is far beyond any list.
+MAX_PAGE = 1_000_000
 
 
 class ListArgs(Schema):
     """Query arguments of every list endpoint."""
 
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_PAGE_SIZE))
     sort = fields.String(
         load_default=None,
@@ -63,17 +68,42 @@ def etag(version: int) -> str:
     return f'"{version}"'
 
 
-def check_if_match(current_version: int, if_match: str | None) -> None:
+def check_if_match(current_version: int, if_match: str | None, *, required: bool = False) -> None:
     """Refuse a write whose ``If-Match`` (the header's value, passed in by the
     view) names another version than the current.
 
-    Without ``If-Match`` the write applies to whatever is current (last writer wins).
+    Without ``If-Match`` the write applies to whatever is current (last writer
+    wins), unless ``required``: a write that must bind to the version the caller
+    saw (an approval) is refused without a tag naming it, ``*`` included (428).
     """
-    if if_match is None:
+    if if_match is None and not required:
         return
-    candidates = {tag.strip().removeprefix("W/") for tag in if_match.split(",")}
+    candidates = {tag.strip().removeprefix("W/") for tag in (if_match or "").split(",")}
+    if required:
+        candidates -= {"", "*"}
+        if not candidates:
+            raise PreconditionRequired(
+                "Send If-Match with the ETag of the version you read: this change binds to it.",
+                current_etag=etag(current_version),
+            )
     if "*" not in candidates and etag(current_version) not in candidates:
         raise PreconditionFailed(
             "The resource changed since you read it; read it again and reapply your change.",
             current_etag=etag(current_version),
         )
+
+
+def client_key(address: str | None) -> str:
+    """What a per-client rate limit counts by: an IPv4 address, or the /64 prefix
+    of an IPv6 one (one subscriber's network: a single host may rotate through
+    2^64 addresses of it). ``address`` is the peer as the app sees it, i.e. after
+    ``MLP_TRUSTED_PROXIES`` hops of ``X-Forwarded-For`` (``shared.web``)."""
+    try:
+        ip = ipaddress.ip_address((address or "").split("%")[0])
+    except ValueError:
+        return address or "unknown"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
+    return str(ip)

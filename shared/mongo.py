@@ -17,12 +17,22 @@ T = TypeVar("T")
 
 
 def connect(settings: Settings) -> MongoClient:
-    """A client for the process; safe to share between threads, never across fork."""
+    """A client for the process; safe to share between threads, never across fork.
+
+    With ``MLP_MONGO_USERNAME`` set it logs in as that user (the service's own,
+    allowed only its own database; ``authSource`` in the URI says where the
+    user is defined, ``admin`` by default): credentials kept out of the URI
+    need no escaping and never show in a logged connection string.
+    """
+    credentials: dict[str, str] = {}
+    if settings.mongo_username:
+        credentials = {"username": settings.mongo_username, "password": settings.mongo_password}
     return MongoClient(
         settings.mongo_uri,
         tz_aware=True,
         serverSelectionTimeoutMS=5000,
         appname=f"mlp-{settings.service}",
+        **credentials,
     )
 
 

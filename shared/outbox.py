@@ -2,9 +2,11 @@
 
 A service announces a change by adding outbox records in the same MongoDB
 transaction as the change itself (:meth:`Outbox.add`), so either both commit or
-neither does. The worker's :class:`OutboxRelay` publishes pending records to
-Kafka with the idempotent producer, in order per key, and deletes each once
-Kafka acknowledged it.
+neither does. A record's personal fields are sealed as it is made
+(:mod:`shared.sealing`): they rest in the outbox collection as they travel.
+The worker's :class:`OutboxRelay` publishes pending records to Kafka with the
+idempotent producer, in order per key, and deletes each once Kafka acknowledged
+it.
 Kafka being down leaves a backlog, never a lost event; a relay killed between
 publishing and deleting publishes again, and consumers drop the duplicate by
 ``ce_id``.
@@ -32,6 +34,7 @@ from pymongo.errors import PyMongoError
 from shared.context import TraceContext, current_context
 from shared.envelope import encode
 from shared.leases import Lease
+from shared.sealing import KEY_ID_HEADER, KeyRing, seal_payload
 from shared.topics import require_topic
 
 log = logging.getLogger(__name__)
@@ -50,9 +53,10 @@ class Outbox:
     once Kafka acknowledged it, so the relay's query needs no index but ``_id``.
     """
 
-    def __init__(self, db: Database, source: str) -> None:
+    def __init__(self, db: Database, source: str, *, keys: KeyRing) -> None:
         self.collection = db["outbox"]
         self.source = source
+        self.keys = keys
 
     def record(
         self,
@@ -68,17 +72,24 @@ class Outbox:
 
         ``key`` is the programme event id (the partition key), ``subject`` the
         changed resource and ``seq`` its version, which orders its records.
+        The payload's personal fields are sealed here, bound to topic and
+        ``ce_id``; ``key_id`` names the key (None when nothing is sealed).
         """
         trace = trace or current_context()
+        ce_id = str(uuid.uuid4())
+        wire, key_id = seal_payload(
+            self.keys, topic=require_topic(topic), ce_id=ce_id, payload=payload
+        )
         return {
-            "ce_id": str(uuid.uuid4()),
-            "topic": require_topic(topic),
+            "ce_id": ce_id,
+            "topic": topic,
             "key": key,
             "seq": seq,
             "subject": subject or key,
             "source": self.source,
             "time": datetime.now(UTC),
-            "payload": payload,
+            "payload": wire,
+            "key_id": key_id,
             "correlation_id": trace.correlation_id,
             "causation_id": trace.causation_id,
             "traceparent": trace.traceparent,
@@ -145,6 +156,7 @@ class OutboxRelay:
                 trace=TraceContext(
                     record["correlation_id"], record["causation_id"], record["traceparent"]
                 ),
+                headers=_key_id_header(record.get("key_id")),
             )
             future = self.producer.send(
                 wire.topic, key=wire.key, value=wire.value, headers=wire.headers
@@ -263,6 +275,10 @@ class _RecentIds:
 
     def __contains__(self, ident: object) -> bool:
         return ident in self._members
+
+
+def _key_id_header(key_id: str | None) -> list[tuple[str, bytes]]:
+    return [] if key_id is None else [(KEY_ID_HEADER, key_id.encode())]
 
 
 def _close(stream: ChangeStream | None) -> None:

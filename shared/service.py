@@ -59,6 +59,6 @@ def start_service(settings: S, store_factory: Callable[[Database], St]) -> Servi
         settings=settings,
         client=client,
         db=db,
-        outbox=Outbox(db, settings.source),
+        outbox=Outbox(db, settings.source, keys=settings.internal_topic_keys),
         store=store,
     )

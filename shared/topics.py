@@ -179,6 +179,17 @@ def dead_letter_topic(group: str) -> str:
     return f"dlq.{group}"
 
 
+def source_of(service: str) -> str:
+    """The CloudEvents ``source`` of everything ``service`` announces."""
+    return f"/mlp/{service}"
+
+
+def producer_source(name: str) -> str:
+    """The ``ce_source`` every record of topic ``name`` carries: its producer's.
+    Consumers dead-letter a record that claims another."""
+    return source_of(TOPIC_BY_NAME[require_topic(name)].producer)
+
+
 def payload_schema(name: str) -> type[Schema]:
     """The published schema of ``name``'s payload."""
     schema = TOPIC_BY_NAME[require_topic(name)].schema

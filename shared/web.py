@@ -1,9 +1,12 @@
 """The pieces of every service's Flask app: flask-smorest with its OpenAPI
-document, problem+json errors, request and correlation ids, authentication,
-JSON logs, and the ``/healthz``, ``/readyz`` and ``/metrics`` endpoints."""
+document and the :class:`ApiBlueprint` every ``api.py`` declares its routes on,
+problem+json errors, request and correlation ids, authentication, JSON logs,
+the client address behind trusted proxies, and the ``/healthz``, ``/readyz``
+and ``/metrics`` endpoints."""
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import time
@@ -12,7 +15,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Api
+from flask_smorest import Blueprint as SmorestBlueprint
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -21,7 +26,9 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shared.auth import Authenticator
 from shared.context import TraceContext, child_traceparent, set_context
@@ -39,6 +46,52 @@ HTTP_SECONDS = Histogram(
 )
 access_log = logging.getLogger("mlp.access")
 HTTP_REQUESTS = Counter("mlp_http_requests_total", "HTTP requests", ["method", "route", "status"])
+# The methods of RFC 9110 and PATCH; any other is counted as "other", so a client
+# cannot create a metrics series per made-up method.
+HTTP_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
+)
+
+
+def method_label(method: str) -> str:
+    """The ``method`` label of the HTTP metrics: a known method, else ``other``."""
+    return method if method in HTTP_METHODS else "other"
+
+
+def _nested_too_deeply() -> json.JSONDecodeError:
+    """The error of a JSON document Python's parser gave up on (RecursionError):
+    malformed input like any other, so the client gets a 400, not a 500. (The
+    ``doc`` must not be empty: webargs reads an empty one as "no body".)"""
+    return json.JSONDecodeError("The JSON document is nested too deeply", "<body>", 0)
+
+
+class JsonProvider(DefaultJSONProvider):
+    """Flask's JSON, but a body nested too deeply to parse is a ``ValueError``
+    (``request.get_json`` answers 400 for it) rather than a ``RecursionError``."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise _nested_too_deeply() from None
+
+
+class _ArgumentsParser(FlaskParser):
+    """webargs' parser of request arguments; it parses JSON bodies with the
+    standard library itself, so a body nested too deeply is mapped here too."""
+
+    def _raw_load_json(self, req: Any) -> Any:
+        try:
+            return super()._raw_load_json(req)
+        except RecursionError:
+            raise _nested_too_deeply() from None
+
+
+class ApiBlueprint(SmorestBlueprint):
+    """flask-smorest's Blueprint with the project's arguments parser: every
+    service's ``api.py`` declares its routes on one of these."""
+
+    ARGUMENTS_PARSER = _ArgumentsParser()
 
 
 def service_context() -> ServiceContext:
@@ -64,6 +117,7 @@ def create_api_app(
     what :func:`create_service_app` builds on, and enough to export the service's
     OpenAPI document (``deploy/contracts.py``) without MongoDB."""
     app = Flask(service)
+    app.json = JsonProvider(app)
     app.config.update(
         API_TITLE=title,
         API_VERSION="1.0.0",
@@ -98,6 +152,12 @@ def create_service_app(
         max_request_bytes=settings.max_request_bytes,
     )
     install_error_handlers(app)
+    if settings.trusted_proxies > 0:
+        # Behind an ingress the peer is the proxy: take the client address (and
+        # scheme) that many hops from the right of X-Forwarded-For (-Proto); the
+        # hops further left are whatever the client wrote, never trusted.
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     app.extensions["mlp"] = ctx
     authenticator = Authenticator(settings)
 
@@ -121,8 +181,9 @@ def create_service_app(
         route = request.url_rule.rule if request.url_rule else "unmatched"
         status = str(response.status_code)
         elapsed = time.perf_counter() - g.get("started", time.perf_counter())
-        HTTP_SECONDS.labels(request.method, route, status).observe(elapsed)
-        HTTP_REQUESTS.labels(request.method, route, status).inc()
+        method = method_label(request.method)
+        HTTP_SECONDS.labels(method, route, status).observe(elapsed)
+        HTTP_REQUESTS.labels(method, route, status).inc()
         access_log.info(
             "request",
             extra={

@@ -16,6 +16,7 @@ from types import FrameType
 from prometheus_client import start_http_server
 from pymongo.database import Database
 
+from shared.acls import service_topics
 from shared.bus import ensure_topics, make_consumer, make_producer
 from shared.config import Settings
 from shared.consumer import ConsumerRunner, Subscriptions
@@ -57,7 +58,9 @@ def run_worker(
     signal.signal(signal.SIGINT, _stop)
 
     _serve_metrics(settings.worker_metrics_port)
-    ensure_topics(settings)
+    # Under ACLs the worker may neither see nor create other services' topics:
+    # it needs its own to exist (created here, or by the provisioning job).
+    ensure_topics(settings, needed=service_topics(settings.service, subscriptions.topics))
     ctx = start_service(settings, store_factory)
     periodic = jobs(ctx) if jobs is not None else []
     relay = OutboxRelay(ctx.db, lambda: make_producer(settings), stop=stop)

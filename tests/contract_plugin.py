@@ -1,9 +1,10 @@
 """pytest plugin (``-p tests.contract_plugin`` in pyproject's addopts): every
 record a service announces anywhere in the test suite — every ``Outbox.add``
 called from a module under ``services/`` (operations, handlers, jobs) — is
-validated against its topic's JSON Schema (``deploy.contracts``, strict: no
-undeclared fields). Backbone tests that add synthetic records to an outbox
-directly are not services and are not checked. Violations do not disturb the
+validated, as it is stored and travels (personal fields sealed), against its
+topic's JSON Schema (``deploy.contracts``, strict: no undeclared fields).
+Backbone tests that add synthetic records to an outbox directly are not
+services and are not checked. Violations do not disturb the
 test that produced them; they are listed at the end and fail the session.
 
 Topics of services that are not deployed yet (not in ``deploy/catalog.py``) have
@@ -29,10 +30,11 @@ def _install() -> Any:
     known = set(contracts.topic_payloads())
 
     def record(self: Outbox, *, topic: str, payload: dict[str, Any], **kw: Any) -> dict[str, Any]:
+        made = original(self, topic=topic, payload=payload, **kw)
         if topic in known and _caller_module().startswith("services."):
             CHECKED[0] += 1
-            VIOLATIONS.extend(contracts.payload_errors(topic, payload))
-        return original(self, topic=topic, payload=payload, **kw)
+            VIOLATIONS.extend(contracts.payload_errors(topic, made["payload"]))
+        return made
 
     Outbox.record = record  # type: ignore[method-assign]
     return original

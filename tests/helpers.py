@@ -16,6 +16,7 @@ from devkit.kafka import wire_record
 from devkit.waiting import wait_until
 from shared.config import Settings
 from shared.consumer import ConsumerRunner, Subscriptions
+from shared.sealing import DEVELOPMENT_KEYS, KeyRing, open_payload
 
 
 def service_settings(service: str, env: dict[str, str]) -> Settings:
@@ -63,6 +64,13 @@ class RecordDeliverer:
         )
         self.runner.handle_record(record)
         return ce_id
+
+
+def outbox_payload(row: dict[str, Any], keys: KeyRing = DEVELOPMENT_KEYS) -> dict[str, Any]:
+    """An outbox row's payload as its consumers will see it: sealed fields opened."""
+    return open_payload(
+        keys, topic=row["topic"], ce_id=row["ce_id"], data=row["payload"], key_id=row["key_id"]
+    )
 
 
 def wait_for(predicate: Callable[[], Any], timeout_s: float = 30.0, step: float = 0.1) -> Any:

@@ -14,13 +14,14 @@ Brokers that fault tests stop and restart (``kafka_factory``) exist only in ``lo
 from __future__ import annotations
 
 import os
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from deploy.local.kafka import KafkaServer
+from deploy.local.kafka import KafkaServer, SaslListeners
 from deploy.local.mongo import MongoServer, initiate_replica_set, mongo_answers
 from deploy.local.ports import free_port
 
@@ -126,10 +127,18 @@ class KafkaFactory:
         self.base_dir = base_dir
         self.servers: list[KafkaServer] = []
 
-    def __call__(self) -> KafkaServer:
-        """A new running broker; call ``stop``/``kill``/``restart`` on it freely."""
+    def __call__(self, *, sasl: bool = False) -> KafkaServer:
+        """A new running broker; call ``stop``/``kill``/``restart`` on it freely.
+
+        ``sasl``: authenticated as in docker-compose.yml (SCRAM clients, the
+        admin on ``server.sasl``'s internal listener, ACLs enforced).
+        """
+        listeners = SaslListeners(secrets.token_hex(16), free_port()) if sasl else None
         server = KafkaServer(
-            free_port(), free_port(), self.base_dir / f"kafka-{len(self.servers) + 1}"
+            free_port(),
+            free_port(),
+            self.base_dir / f"kafka-{len(self.servers) + 1}",
+            sasl=listeners,
         )
         self.servers.append(server)
         return server.start()

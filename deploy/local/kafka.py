@@ -4,6 +4,14 @@ loopback, as a plain local process (its jars: :mod:`deploy.local.jars`).
 ``make run`` runs it in the foreground (:meth:`KafkaServer.run_foreground`); the
 test fixtures in ``tests/infra.py`` and the benchmarks start and stop brokers of
 their own on free ports with data in a temporary folder.
+
+Locally the broker speaks PLAINTEXT on loopback. With :class:`SaslListeners` it
+authenticates and authorises everyone the way ``docker-compose.yml`` does (the
+listener layout, mechanisms and JAAS file below are the ones the compose file
+is generated from): clients log in with SCRAM-SHA-512 on the client listener,
+the provisioning admin, a super user that is also the broker's own login, with
+PLAIN on the internal and controller listeners, and the StandardAuthorizer
+denies whatever no ACL allows.
 """
 
 from __future__ import annotations
@@ -13,7 +21,9 @@ import contextlib
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from deploy.local.errors import StartError
 from deploy.local.jars import ensure_kafka_jars, kafka_libs_dir
@@ -22,6 +32,87 @@ from deploy.local.process import START_TIMEOUT, ServerProcess, require_command
 from shared.config import LOOPBACK
 
 LOG4J_CONFIG = Path(__file__).resolve().parent / "log4j2.properties"
+
+# --- the authenticated broker (compose, production-like, one integration test) ---
+
+ADMIN_USER = "admin"  # the super user: provisioning, and the broker's own logins
+CLIENT_MECHANISM = "SCRAM-SHA-512"  # services and partners (users live in the metadata log)
+ADMIN_MECHANISM = "PLAIN"  # static JAAS users: usable before any SCRAM user exists
+CLIENT_LISTENERS = ("CLIENT",)  # compose adds HOST (partners outside the network)
+INTERNAL_LISTENERS = ("INTERNAL", "CONTROLLER")
+SCRAM_LOGIN = "org.apache.kafka.common.security.scram.ScramLoginModule"
+PLAIN_LOGIN = "org.apache.kafka.common.security.plain.PlainLoginModule"
+
+
+def sasl_properties(client_listeners: tuple[str, ...] = CLIENT_LISTENERS) -> dict[str, str]:
+    """The broker properties of the authenticated layout, ports aside.
+
+    The admin logs in with PLAIN against static JAAS users, so provisioning
+    works on a fresh cluster before any SCRAM user exists, and the broker's own
+    connections (to its controller, to itself for transactions) need nothing
+    from the metadata log either. Every listener is SASL; the admin's are not
+    meant to be published.
+    """
+    props = {
+        "listener.security.protocol.map": ",".join(
+            f"{name}:SASL_PLAINTEXT" for name in (*client_listeners, *INTERNAL_LISTENERS)
+        ),
+        "inter.broker.listener.name": "INTERNAL",
+        "controller.listener.names": "CONTROLLER",
+        "sasl.mechanism.inter.broker.protocol": ADMIN_MECHANISM,
+        "sasl.mechanism.controller.protocol": ADMIN_MECHANISM,
+    }
+    for name in client_listeners:
+        props[f"listener.name.{name.lower()}.sasl.enabled.mechanisms"] = CLIENT_MECHANISM
+    for name in INTERNAL_LISTENERS:
+        props[f"listener.name.{name.lower()}.sasl.enabled.mechanisms"] = ADMIN_MECHANISM
+    props.update(
+        {
+            "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            "allow.everyone.if.no.acl.found": "false",
+            "super.users": f"User:{ADMIN_USER}",
+        }
+    )
+    return props
+
+
+def jaas_config(admin_password: str, client_listeners: tuple[str, ...] = CLIENT_LISTENERS) -> str:
+    """The broker's JAAS file (``-Djava.security.auth.login.config``): one
+    section per listener, SCRAM on the client ones, the static admin on the others."""
+    if any(c in admin_password for c in '"\\\n'):
+        raise ValueError(
+            "the Kafka admin password must not contain quotes, backslashes or newlines"
+        )
+    admin = (
+        f"  {PLAIN_LOGIN} required\n"
+        f'  username="{ADMIN_USER}" password="{admin_password}" '
+        f'user_{ADMIN_USER}="{admin_password}";\n'
+    )
+    sections = [
+        f"{name.lower()}.KafkaServer {{\n  {SCRAM_LOGIN} required;\n}};\n"
+        for name in client_listeners
+    ]
+    sections += [f"{name.lower()}.KafkaServer {{\n{admin}}};\n" for name in INTERNAL_LISTENERS]
+    return "".join(sections)
+
+
+@dataclass(frozen=True)
+class SaslListeners:
+    """Run the broker authenticated (see :func:`sasl_properties`): SCRAM clients
+    on the server's ``port``, the admin on ``internal_port``."""
+
+    admin_password: str
+    internal_port: int
+
+    def admin_client_config(self) -> dict[str, Any]:
+        """kafka-python settings of the admin on the internal listener."""
+        return {
+            "bootstrap_servers": f"{LOOPBACK}:{self.internal_port}",
+            "security_protocol": "SASL_PLAINTEXT",
+            "sasl_mechanism": ADMIN_MECHANISM,
+            "sasl_plain_username": ADMIN_USER,
+            "sasl_plain_password": self.admin_password,
+        }
 
 
 def new_cluster_id() -> str:
@@ -44,11 +135,13 @@ class KafkaServer(ServerProcess):
         data_dir: Path,
         log_file: Path | None = None,
         heap: str = "512m",
+        sasl: SaslListeners | None = None,
     ) -> None:
         super().__init__(data_dir, log_file)
         self.port = port
         self.controller_port = controller_port
         self.heap = heap
+        self.sasl = sasl
 
     @property
     def bootstrap(self) -> str:
@@ -59,6 +152,11 @@ class KafkaServer(ServerProcess):
     def properties_file(self) -> Path:
         """The broker's ``server.properties``."""
         return self.data_dir / "server.properties"
+
+    @property
+    def jaas_file(self) -> Path:
+        """The broker's JAAS file (written only in SASL mode)."""
+        return self.data_dir / "kafka_server_jaas.conf"
 
     @property
     def log_dir(self) -> Path:
@@ -91,6 +189,16 @@ class KafkaServer(ServerProcess):
             "group.initial.rebalance.delay.ms": "0",
         }
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.sasl is not None:
+            internal = f"{LOOPBACK}:{self.sasl.internal_port}"
+            props.update(sasl_properties())
+            props["listeners"] = (
+                f"CLIENT://{self.bootstrap},INTERNAL://{internal},"
+                f"CONTROLLER://{LOOPBACK}:{self.controller_port}"
+            )
+            props["advertised.listeners"] = f"CLIENT://{self.bootstrap},INTERNAL://{internal}"
+            self.jaas_file.write_text(jaas_config(self.sasl.admin_password))
+            self.jaas_file.chmod(0o600)
         text = "".join(f"{key}={value}\n" for key, value in props.items())
         self.properties_file.write_text(text)
         return self.properties_file
@@ -100,6 +208,8 @@ class KafkaServer(ServerProcess):
         command = [java]
         if heap:
             command.append(f"-Xmx{heap}")
+        if self.sasl is not None:
+            command.append(f"-Djava.security.auth.login.config={self.jaas_file.resolve()}")
         command += [
             f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
             "-cp",
@@ -144,6 +254,8 @@ class KafkaServer(ServerProcess):
         )
         refuse_taken_port(self.port, "Kafka", hint)
         refuse_taken_port(self.controller_port, "Kafka controller", hint)
+        if self.sasl is not None:
+            refuse_taken_port(self.sasl.internal_port, "Kafka internal listener", hint)
 
     def start(self, timeout: float = START_TIMEOUT) -> KafkaServer:
         """Start the broker and wait until it answers metadata requests."""
@@ -158,6 +270,8 @@ class KafkaServer(ServerProcess):
     def _ready(self) -> bool:
         if not port_in_use(LOOPBACK, self.port):
             return False
+        if self.sasl is not None:
+            return kafka_answers(**self.sasl.admin_client_config())
         return kafka_answers(self.bootstrap)
 
     def restart(self, timeout: float = START_TIMEOUT) -> KafkaServer:
@@ -174,16 +288,18 @@ class KafkaServer(ServerProcess):
         os.execv(command[0], command)  # noqa: S606 - hand signals to the server
 
 
-def kafka_answers(bootstrap: str, timeout_ms: int = 3000) -> bool:
-    """Whether the Kafka cluster at ``bootstrap`` answers a metadata request."""
+def kafka_answers(bootstrap_servers: str, timeout_ms: int = 3000, **client: Any) -> bool:
+    """Whether the Kafka cluster at ``bootstrap_servers`` answers a metadata
+    request (``client``: kafka-python security settings, when it authenticates)."""
     from kafka import KafkaAdminClient
 
     try:
         admin = KafkaAdminClient(
-            bootstrap_servers=bootstrap,
+            bootstrap_servers=bootstrap_servers,
             request_timeout_ms=timeout_ms,
             bootstrap_timeout_ms=timeout_ms,
             client_id="mlp-infra-probe",
+            **client,
         )
     except Exception:
         return False

@@ -8,7 +8,6 @@ from typing import Any
 
 from flask import Response, jsonify, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from services.catalogue import domain, operations
 from services.catalogue.operations import Context
@@ -26,9 +25,9 @@ from services.catalogue.schemas import (
 from shared.auth import current_principal, require_roles
 from shared.http import etag, page_body, parse_sort
 from shared.problems import Problem
-from shared.web import service_context
+from shared.web import ApiBlueprint, service_context
 
-blp = Blueprint(
+blp = ApiBlueprint(
     "catalogue", __name__, url_prefix="/v1", description="Practices, follow-up and search"
 )
 

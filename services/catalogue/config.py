@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from shared.config import LOOPBACK, Env, Settings, common_settings
+from shared.config import LOOPBACK, Env, Settings, common_settings, refuse_unsafe
 
 DEFAULT_PORT = 8006
 SEARCH_STRATEGIES = ("terms", "text")
@@ -34,7 +34,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> CatalogueSettings
         raise SystemExit(
             f"MLP_CATALOGUE_SEARCH must be one of {', '.join(SEARCH_STRATEGIES)}, got {search!r}."
         )
-    return CatalogueSettings(
+    settings = CatalogueSettings(
         **common_settings(env, "catalogue", DEFAULT_PORT),
         documents_public_url=env.str("DOCUMENTS_PUBLIC_URL", DEFAULT_DOCUMENTS_PUBLIC_URL).rstrip(
             "/"
@@ -42,3 +42,4 @@ def load_settings(environ: Mapping[str, str] | None = None) -> CatalogueSettings
         public_url=env.str("CATALOGUE_PUBLIC_URL", DEFAULT_PUBLIC_URL).rstrip("/"),
         search=search,
     )
+    return refuse_unsafe(settings)

@@ -8,13 +8,14 @@ from datetime import date
 from typing import Any
 
 from flask import Response, jsonify, request
-from flask_smorest import Blueprint
 from marshmallow import ValidationError
 from werkzeug.wsgi import wrap_file
 
 from services.documents import archive, operations, uploads
 from services.documents.domain import (
+    BINDS_TO_SEEN_VERSION,
     UPLOAD_ROLES,
+    check_versionable,
     content_disposition,
     email_hash,
     may_act,
@@ -38,9 +39,9 @@ from services.documents.store import CHUNK, DocumentStore
 from shared.auth import Principal, current_principal, require_roles
 from shared.http import etag, page_body, parse_sort
 from shared.problems import Problem
-from shared.web import service_context
+from shared.web import ApiBlueprint, service_context
 
-blp = Blueprint("documents", __name__, url_prefix="/v1", description="Programme papers")
+blp = ApiBlueprint("documents", __name__, url_prefix="/v1", description="Programme papers")
 
 SORTABLE = {
     "created_at": "created_at",
@@ -62,7 +63,8 @@ def store() -> DocumentStore:
 
 
 def accepted_events(who: Principal) -> list[str]:
-    return store().accepted_events(email_hash(who.email) if who.email else None)
+    email = who.verified_email
+    return store().accepted_events(email_hash(email) if email else None)
 
 
 def _respond(doc: dict[str, Any], status: int = 200) -> Response:
@@ -140,15 +142,12 @@ def upload_document(event_id: str) -> Response:
 @require_roles()
 @blp.response(201, DocumentSchema)
 def add_version(document_id: str) -> Response:
-    """Upload a new version (multipart ``file``); every earlier one stays retrievable."""
+    """A new version of a draft or submitted paper (multipart ``file``); earlier ones stay."""
     who = current_principal()
     doc = _readable(document_id)
-    if doc["status"] == "withdrawn":
-        raise Problem(409, "A withdrawn document takes no new versions.")
+    check_versionable(doc)  # before streaming; the operation checks again as it writes
     if not may_add_version(doc, who):
-        raise Problem(
-            403, "Only the secretariat, or the uploader before approval, may add versions."
-        )
+        raise Problem(403, "Only the secretariat or the uploader may add versions.")
     received = _receive(set())
     updated = operations.add_version(
         ctx(), document_id, received.sink, received.content_type, received.filename, who
@@ -229,13 +228,28 @@ def _transition_view(action: str, doc: str) -> None:
 
     view.__name__ = f"{action}_document"
     view.__doc__ = doc
+    binds = action in BINDS_TO_SEEN_VERSION
+    if_match = {
+        "in": "header",
+        "name": "If-Match",
+        "required": binds,
+        "schema": {"type": "string"},
+        "description": (
+            "The ETag of the document as read: 428 without it, 412 when it changed since."
+            if binds
+            else "The ETag of the document as read: 412 when it changed since."
+        ),
+    }
     blp.route(f"/documents/<document_id>/{action}", methods=["POST"])(
-        require_roles()(blp.response(200, DocumentSchema)(view))
+        require_roles()(blp.doc(parameters=[if_match])(blp.response(200, DocumentSchema)(view)))
     )
 
 
 _transition_view("submit", "Submit a draft for review (the uploader or the secretariat).")
-_transition_view("approve", "Approve a submitted paper; it circulates to participants.")
+_transition_view(
+    "approve",
+    "Approve the submitted version read (If-Match: its ETag); it circulates to participants.",
+)
 _transition_view("publish", "Publish an approved paper to everyone (secretariat).")
 _transition_view("withdraw", "Withdraw a paper (secretariat; the uploader before approval).")
 
@@ -245,14 +259,24 @@ _transition_view("withdraw", "Withdraw a paper (secretariat; the uploader before
 
 @blp.route("/events/<event_id>/documents.zip", methods=["GET"])
 def event_documents_zip(event_id: str) -> Response:
-    """Every paper of the event the caller may read (current versions), as one zip."""
+    """Every paper of the event the caller may read (current versions), as one
+    zip: built once per set of versions and served from storage, with ``ETag``,
+    ``If-None-Match`` and byte ranges."""
     _known_event(event_id)
     who = current_principal()
     docs = list(store().event_papers(read_filter(who, accepted_events(who)), event_id))
-    response = Response(archive.zip_stream(docs, store()), mimetype="application/zip")
+    stored = archive.stored_zip(docs, store())
+    response = Response(
+        wrap_file(request.environ, store().open_archive(stored["_id"]), buffer_size=CHUNK),
+        mimetype="application/zip",
+        direct_passthrough=True,
+    )
+    response.content_length = stored["length"]
+    response.set_etag(stored["filename"])  # the set's key
     response.headers["Content-Disposition"] = content_disposition(f"papers-{event_id}.zip")
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    # Callers see different sets; the ETag names the set, so revalidating is safe.
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response.make_conditional(request, accept_ranges=True, complete_length=stored["length"])
 
 
 # --- due dates -----------------------------------------------------------------

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from shared.config import Env, Settings, common_settings
+from shared.config import Env, Settings, common_settings, refuse_unsafe
 
 DEFAULT_PORT = 8003
 DEFAULT_MAX_BYTES = 25 * 1024 * 1024
@@ -22,8 +22,9 @@ class DocumentsSettings(Settings):
 
 def load_settings(environ: Mapping[str, str] | None = None) -> DocumentsSettings:
     env = Env(environ)
-    return DocumentsSettings(
+    settings = DocumentsSettings(
         **common_settings(env, "documents", DEFAULT_PORT),
         document_max_bytes=env.int("DOCUMENT_MAX_BYTES", DEFAULT_MAX_BYTES),
         reminder_interval_s=env.float("DOCUMENT_REMINDER_INTERVAL_S", 300.0),
     )
+    return refuse_unsafe(settings)

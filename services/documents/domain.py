@@ -8,6 +8,7 @@ import codecs
 import hashlib
 import posixpath
 import re
+import struct
 import unicodedata
 import zipfile
 from collections.abc import Iterable
@@ -15,6 +16,7 @@ from typing import IO, Any
 from urllib.parse import quote
 
 from shared.auth import Principal
+from shared.errors import IllegalTransition, UnsupportedType
 from shared.lifecycle import Lifecycle
 
 # --- workflow --------------------------------------------------------------
@@ -34,6 +36,22 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str, str]] = {
 
 LIFECYCLE = Lifecycle("document", TRANSITIONS)
 next_status = LIFECYCLE.next_status
+# An approval binds to the version the reviewer saw: it must name the document's
+# ETag (its revision, which every new version changes) in If-Match.
+BINDS_TO_SEEN_VERSION = frozenset({"approve"})
+# New versions only before approval: an approved or published paper is what was
+# reviewed and what readers got; changing it means withdrawing it and uploading anew.
+VERSIONABLE = frozenset({"draft", "submitted"})
+
+
+def check_versionable(doc: dict[str, Any]) -> None:
+    """Refuse a new version of a document past review (409, with its status)."""
+    if doc["status"] not in VERSIONABLE:
+        raise IllegalTransition(
+            f"A {doc['status']} document takes no new versions; only drafts and "
+            "submitted papers do.",
+            current_status=doc["status"],
+        )
 
 
 # --- who may do what -------------------------------------------------------
@@ -87,12 +105,10 @@ def may_act(action: str, doc: dict[str, Any], who: Principal) -> bool:
 
 
 def may_add_version(doc: dict[str, Any], who: Principal) -> bool:
-    """Secretariat in any live status; the uploader while the paper is a draft or submitted."""
-    if doc["status"] == "withdrawn":
+    """The secretariat or the uploader, while the paper is a draft or submitted."""
+    if doc["status"] not in VERSIONABLE:
         return False
-    if who.is_secretariat:
-        return True
-    return doc.get("uploaded_by") == who.sub and doc["status"] in {"draft", "submitted"}
+    return who.is_secretariat or doc.get("uploaded_by") == who.sub
 
 
 def email_hash(email: str) -> str:
@@ -163,7 +179,8 @@ def sniff(file: IO[bytes], *, utf8_text: bool) -> str | None:
     PDF by its ``%PDF-`` header; OOXML by a zip holding ``[Content_Types].xml``
     and ``word/``, ``xl/`` or ``ppt/`` parts (macro-enabled files are refused);
     ODF by the zip's ``mimetype`` entry; plain text when every byte was UTF-8
-    without control characters (``utf8_text``, found while streaming).
+    without control characters (``utf8_text``, found while streaming). A zip of
+    more than :data:`MAX_ZIP_ENTRIES` entries is refused (``UnsupportedType``).
     """
     file.seek(0)
     head = file.read(HEAD_BYTES)
@@ -176,10 +193,55 @@ def sniff(file: IO[bytes], *, utf8_text: bool) -> str | None:
     return None
 
 
+# An office file has tens of parts; a zip of many thousands is a zip bomb of
+# entries (each a ZipInfo in memory before anything is read), not a paper.
+MAX_ZIP_ENTRIES = 1000
+MAX_ZIP_DIRECTORY_BYTES = 1024 * 1024
+_EOCD = struct.Struct("<4s4H2LH")  # the zip's end of central directory record
+_EOCD_SIGNATURE = b"PK\x05\x06"
+_ZIP64_LOCATOR = struct.Struct("<4sLQL")
+TOO_MANY_ENTRIES = (
+    f"The file is an archive of more than {MAX_ZIP_ENTRIES} entries; no paper format needs so many."
+)
+
+
+def _zip_directory(file: IO[bytes]) -> tuple[int, int] | None:
+    """The entry count and central directory size the zip declares, read from its
+    end record as :mod:`zipfile` will (the record at the very end, else the last
+    one within a comment's reach); None if it has none. A zip64 directory is
+    refused: it only serves archives of more than 65,535 entries or 4 GiB."""
+    size = file.seek(0, 2)
+    tail_start = max(0, size - _EOCD.size - 0xFFFF)
+    file.seek(tail_start)
+    tail = file.read()
+    at = len(tail) - _EOCD.size
+    if tail[at : at + 4] != _EOCD_SIGNATURE:
+        at = tail.rfind(_EOCD_SIGNATURE)
+        if at < 0 or at + _EOCD.size > len(tail):
+            return None
+    _, _, _, _, entries, directory_bytes, _, _ = _EOCD.unpack_from(tail, at)
+    locator_at = at - _ZIP64_LOCATOR.size
+    has_zip64 = locator_at >= 0 and tail[locator_at : locator_at + 4] == b"PK\x06\x07"
+    if has_zip64 or entries == 0xFFFF or directory_bytes == 0xFFFFFFFF:
+        raise UnsupportedType(TOO_MANY_ENTRIES)
+    return entries, directory_bytes
+
+
 def _sniff_zip(file: IO[bytes]) -> str | None:
+    """The OOXML or ODF type of a zip; one of more than :data:`MAX_ZIP_ENTRIES`
+    entries (or a bigger directory than they need) is refused before it is parsed."""
+    declared = _zip_directory(file)
+    if declared is None:
+        return None
+    entries, directory_bytes = declared
+    if entries > MAX_ZIP_ENTRIES or directory_bytes > MAX_ZIP_DIRECTORY_BYTES:
+        raise UnsupportedType(TOO_MANY_ENTRIES)
+    file.seek(0)
     try:
         with zipfile.ZipFile(file) as archive:
             names = archive.namelist()
+            if len(names) > MAX_ZIP_ENTRIES:  # the directory holds more than it declared
+                raise UnsupportedType(TOO_MANY_ENTRIES)
             if "mimetype" in names:
                 info = archive.getinfo("mimetype")
                 if info.file_size > 100:

@@ -1,6 +1,6 @@
 """Periodic work of the documents worker, each job under a lease: reminders
-for papers missing near their due date, and the sweep of files that never
-became a version."""
+for papers missing near their due date, the sweep of files that never
+became a version, and of cached zips past their time."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 from pymongo.client_session import ClientSession
 
+from services.documents import archive
 from services.documents.operations import Context
 from shared.payloads.documents import ReminderPayloadSchema
 from shared.schedule import PeriodicJob
@@ -16,12 +17,14 @@ from shared.schedule import PeriodicJob
 _reminder_schema = ReminderPayloadSchema()
 ORPHAN_SWEEP_EVERY_S = 600.0
 ORPHAN_AGE = timedelta(hours=1)
+ARCHIVE_SWEEP_EVERY_S = 600.0
 
 
 def periodic_jobs(ctx: Context) -> list[PeriodicJob]:
     return [
         PeriodicJob("document-reminders", ctx.settings.reminder_interval_s, send_due_reminders),
         PeriodicJob("orphan-files", ORPHAN_SWEEP_EVERY_S, sweep_orphan_files),
+        PeriodicJob("archive-cache", ARCHIVE_SWEEP_EVERY_S, sweep_archives),
     ]
 
 
@@ -103,3 +106,8 @@ def _announce_reminder(
 
 def sweep_orphan_files(ctx: Context) -> int:
     return ctx.store.sweep_orphans(ORPHAN_AGE)
+
+
+def sweep_archives(ctx: Context) -> int:
+    """Delete cached zips older than ``archive.KEEP_FOR`` (and builds that died)."""
+    return ctx.store.sweep_archives(archive.KEEP_FOR)

@@ -20,10 +20,16 @@ from typing import Any
 from pymongo.client_session import ClientSession
 
 from services.documents.config import DocumentsSettings
-from services.documents.domain import next_status, search_terms
+from services.documents.domain import (
+    BINDS_TO_SEEN_VERSION,
+    check_versionable,
+    may_add_version,
+    next_status,
+    search_terms,
+)
 from services.documents.store import DocumentStore, UploadSink
 from shared.auth import Principal
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict, Forbidden, NotFound
 from shared.http import check_if_match
 from shared.payloads.documents import DocumentPayloadSchema
 from shared.service import ServiceContext
@@ -172,12 +178,18 @@ def add_version(
     filename: str,
     by: Principal,
 ) -> dict[str, Any]:
-    """Keep every version; the new one becomes current (the status stays)."""
+    """Keep every version; the new one becomes current (the status stays).
+
+    Only a draft or submitted paper takes one, and only from the secretariat or
+    its uploader: checked here, in the transaction that writes the version, since
+    the paper may have been approved while the file was streaming in.
+    """
 
     def work(session: ClientSession) -> dict[str, Any]:
         doc = _load(ctx, document_id, session)
-        if doc["status"] == "withdrawn":
-            raise Conflict("A withdrawn document takes no new versions.")
+        check_versionable(doc)
+        if not may_add_version(doc, by):
+            raise Forbidden("Only the secretariat or the uploader may add versions.")
         number = max(v["version"] for v in doc["versions"]) + 1
         entry = _version_entry(sink, number, content_type, filename, by)
         values = {**_current(entry), "updated_at": entry["uploaded_at"]}
@@ -196,12 +208,14 @@ def add_version(
 def transition(
     ctx: Context, document_id: str, action: str, by: Principal, if_match: str | None = None
 ) -> dict[str, Any]:
-    """Submit, approve, publish or withdraw; an illegal transition is refused."""
+    """Submit, approve, publish or withdraw; an illegal transition is refused.
+    An approval must name the revision the reviewer read (``if_match``): 428
+    without it, 412 once a new version (or any change) came in since."""
 
     def work(session: ClientSession) -> dict[str, Any]:
         doc = _load(ctx, document_id, session)
-        check_if_match(doc["revision"], if_match)
         status, topic = next_status(action, doc["status"])
+        check_if_match(doc["revision"], if_match, required=action in BINDS_TO_SEEN_VERSION)
         now = datetime.now(UTC)
         values = {"status": status, "updated_at": now, f"{status}_at": now}
         push = {"history": _history(action, by, doc["status"], status, doc["version"])}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from services.documents.domain import CONTENT_TYPES
-from shared.fields import CountryCode, LanguageCode
+from shared.fields import CountryCode, LanguageCode, PersonName
 from shared.http import ListArgs, PageSchema
 from shared.payloads.documents import KINDS, STATUSES, RecipientSchema
 
@@ -99,6 +99,14 @@ class ContentQuerySchema(Schema):
     )
 
 
+class DueDateRecipientSchema(RecipientSchema):
+    """A reminder's recipient as the API takes it: the published payload stays
+    lenient (a consumer never dead-letters a reminder over a name), the API
+    refuses names no person has."""
+
+    name = PersonName(load_default="", validate=validate.Length(max=200))
+
+
 class DueDateSchema(Schema):
     kind = fields.String(required=True, validate=validate.OneOf(KINDS))
     country = CountryCode(load_default=None, allow_none=True)
@@ -109,7 +117,7 @@ class DueDateSchema(Schema):
         validate=validate.Length(min=1, max=10),
     )
     recipients = fields.List(
-        fields.Nested(RecipientSchema), load_default=list, validate=validate.Length(max=50)
+        fields.Nested(DueDateRecipientSchema), load_default=list, validate=validate.Length(max=50)
     )
 
 

@@ -18,6 +18,7 @@ from pymongo.database import Database
 
 from services.documents.domain import TextProbe
 from shared.errors import TooLarge
+from shared.leases import Lease
 from shared.payloads import plain
 from shared.payloads.events import EventPayload
 from shared.readmodel import apply_if_newer
@@ -26,24 +27,23 @@ CHUNK = 255 * 1024  # GridFS chunk size; also the read size when streaming out
 EVENT_FIELDS = ("status", "title", "starts_on", "ends_on")  # what the events read model keeps
 
 
-class UploadSink:
-    """A write-only file werkzeug's form parser streams one file part into.
+class GridFSWriter:
+    """A write-only, unseekable file streamed into a GridFS bucket.
 
-    Each chunk goes to GridFS (``files.chunks``, 255 KiB per document, as the
-    GridFS spec lays them out) while its sha256, size and a UTF-8 probe are
-    computed; the ``files.files`` document follows at :meth:`finish`. pymongo's
-    own ``GridIn`` is not used for writing: it batches chunk documents up to
-    48 MB before inserting, which would hold a whole 25 MiB paper in memory
-    (twice, with its BSON encoding). More than ``max_bytes`` is refused (413)
-    mid-stream.
+    Each 255 KiB chunk is inserted as it fills (``<bucket>.chunks``, laid out as
+    the GridFS spec says); the ``<bucket>.files`` document follows at
+    :meth:`finish`, so a file without one is unfinished. pymongo's own ``GridIn``
+    is not used for writing: it batches chunk documents up to 48 MB before
+    inserting, which would hold a whole 25 MiB paper in memory (twice, with its
+    BSON encoding).
     """
 
-    def __init__(self, bucket: gridfs.GridFSBucket, max_bytes: int, filename: str) -> None:
-        self.max_bytes = max_bytes
+    def __init__(
+        self, bucket: gridfs.GridFSBucket, filename: str, metadata: dict[str, Any]
+    ) -> None:
         self.size = 0
-        self.sha = hashlib.sha256()
-        self.text = TextProbe()
-        self.filename = filename or "upload"
+        self.filename = filename
+        self.metadata = metadata
         self.file_id = ObjectId()
         self._files = bucket._files
         self._chunks = bucket._chunks
@@ -53,24 +53,21 @@ class UploadSink:
 
     def write(self, data: bytes) -> int:
         self.size += len(data)
-        if self.size > self.max_bytes:
-            raise TooLarge(
-                f"The file is larger than {self.max_bytes} bytes.", max_bytes=self.max_bytes
-            )
-        self.sha.update(data)
-        self.text.feed(data)
         self._buffer += data
         while len(self._buffer) >= CHUNK:
             self._put(bytes(self._buffer[:CHUNK]))
             del self._buffer[:CHUNK]
         return len(data)
 
+    def tell(self) -> int:
+        return self.size
+
+    def flush(self) -> None:
+        pass
+
     def _put(self, chunk: bytes) -> None:
         self._chunks.insert_one({"files_id": self.file_id, "n": self._n, "data": Binary(chunk)})
         self._n += 1
-
-    def seek(self, offset: int, whence: int = 0) -> int:  # the parser rewinds when done
-        return 0
 
     def finish(self) -> None:
         if self._buffer:
@@ -83,7 +80,7 @@ class UploadSink:
                 "chunkSize": CHUNK,
                 "uploadDate": datetime.now(UTC),
                 "filename": self.filename,
-                "metadata": {"committed": False},
+                "metadata": self.metadata,
             }
         )
         self.closed = True
@@ -93,6 +90,32 @@ class UploadSink:
             self._chunks.delete_many({"files_id": self.file_id})
             self._buffer.clear()
             self.closed = True
+
+
+class UploadSink(GridFSWriter):
+    """The file werkzeug's form parser streams one file part into: written to
+    the ``files`` bucket (uncommitted until a version points to it) while its
+    sha256, size and a UTF-8 probe are computed. More than ``max_bytes`` is
+    refused (413) mid-stream.
+    """
+
+    def __init__(self, bucket: gridfs.GridFSBucket, max_bytes: int, filename: str) -> None:
+        super().__init__(bucket, filename or "upload", {"committed": False})
+        self.max_bytes = max_bytes
+        self.sha = hashlib.sha256()
+        self.text = TextProbe()
+
+    def write(self, data: bytes) -> int:
+        if self.size + len(data) > self.max_bytes:
+            raise TooLarge(
+                f"The file is larger than {self.max_bytes} bytes.", max_bytes=self.max_bytes
+            )
+        self.sha.update(data)
+        self.text.feed(data)
+        return super().write(data)
+
+    def seek(self, offset: int, whence: int = 0) -> int:  # the parser rewinds when done
+        return 0
 
     @property
     def sha256(self) -> str:
@@ -115,6 +138,9 @@ class DocumentStore:
         self.reminders = db["reminders"]
         self.bucket = gridfs.GridFSBucket(db, bucket_name="files")
         self.files = db["files.files"]
+        self.archives = gridfs.GridFSBucket(db, bucket_name="archives")
+        self.archive_files = db["archives.files"]
+        self.archive_builds = db["archive_builds"]
 
     def ensure_indexes(self) -> None:
         d = self.documents
@@ -130,9 +156,11 @@ class DocumentStore:
         self.invitees.create_index([("email_hash", ASCENDING), ("status", ASCENDING)])
         self.files.create_index([("metadata.committed", ASCENDING), ("uploadDate", ASCENDING)])
         self.files.create_index([("filename", ASCENDING), ("uploadDate", ASCENDING)])
-        self.db["files.chunks"].create_index(
-            [("files_id", ASCENDING), ("n", ASCENDING)], unique=True
-        )
+        self.archive_files.create_index([("filename", ASCENDING), ("uploadDate", ASCENDING)])
+        for bucket in ("files", "archives"):
+            self.db[f"{bucket}.chunks"].create_index(
+                [("files_id", ASCENDING), ("n", ASCENDING)], unique=True
+            )
 
     # --- documents ---------------------------------------------------------
 
@@ -229,6 +257,34 @@ class DocumentStore:
             self.delete_file(row["_id"])
             count += 1
         return count
+
+    # --- cached zips of an event's papers (archive.py) ------------------------
+
+    def find_archive(self, key: str, newer_than: datetime) -> dict[str, Any] | None:
+        """The newest finished zip stored under ``key`` since ``newer_than``."""
+        return self.archive_files.find_one(
+            {"filename": key, "uploadDate": {"$gt": newer_than}}, sort=[("uploadDate", -1)]
+        )
+
+    def open_archive_writer(self, key: str) -> GridFSWriter:
+        return GridFSWriter(self.archives, key, {"kind": "documents.zip"})
+
+    def open_archive(self, file_id: ObjectId) -> gridfs.GridOut:
+        return self.archives.open_download_stream(file_id)
+
+    def archive_build_lease(self, key: str, ttl: timedelta) -> Lease:
+        """Held by the one request that builds the zip of ``key``."""
+        return Lease(self.archive_builds, key, ttl)
+
+    def sweep_archives(self, older_than: timedelta) -> int:
+        """Delete the zips (finished or not: a build may have died) begun before
+        ``older_than`` ago, and expired build leases; how many files went."""
+        cutoff = datetime.now(UTC) - older_than
+        before = {"$lt": ObjectId.from_datetime(cutoff)}  # a writer's id is its start time
+        gone = self.archive_files.delete_many({"_id": before}).deleted_count
+        self.db["archives.chunks"].delete_many({"files_id": before})
+        self.archive_builds.delete_many({"expires_at": {"$lt": datetime.now(UTC)}})
+        return gone
 
     # --- events read model (from event.*) ---------------------------------
 

@@ -7,7 +7,6 @@ from typing import Any
 
 from flask import Response, jsonify, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from services.events import operations
 from services.events.domain import query_terms, visibility_filter
@@ -23,9 +22,9 @@ from services.events.schemas import (
 from shared.auth import current_principal, require_roles
 from shared.http import etag, page_body, parse_sort
 from shared.problems import Problem
-from shared.web import service_context
+from shared.web import ApiBlueprint, service_context
 
-blp = Blueprint("events", __name__, url_prefix="/v1", description="Programme events")
+blp = ApiBlueprint("events", __name__, url_prefix="/v1", description="Programme events")
 
 SORTABLE = {
     "starts_on": "starts_on",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from shared.config import Env, Settings, common_settings
+from shared.config import Env, Settings, common_settings, refuse_unsafe
 
 DEFAULT_PORT = 8001
 
@@ -18,4 +18,4 @@ class EventsSettings(Settings):
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> EventsSettings:
-    return EventsSettings(**common_settings(Env(environ), "events", DEFAULT_PORT))
+    return refuse_unsafe(EventsSettings(**common_settings(Env(environ), "events", DEFAULT_PORT)))

@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Response, jsonify, request
-from flask_smorest import Blueprint
 from marshmallow import ValidationError
 
 from services.invitations import domain, operations, rsvp_page
@@ -28,11 +27,13 @@ from services.invitations.schemas import (
 )
 from shared.auth import current_principal, require_roles
 from shared.errors import DomainError
-from shared.http import etag, page_body, parse_sort
+from shared.http import client_key, etag, page_body, parse_sort
 from shared.problems import Problem, problem_from_domain_error
-from shared.web import service_context
+from shared.web import ApiBlueprint, service_context
 
-blp = Blueprint("invitations", __name__, url_prefix="/v1", description="Invitations and RSVP links")
+blp = ApiBlueprint(
+    "invitations", __name__, url_prefix="/v1", description="Invitations and RSVP links"
+)
 
 SORTABLE = {
     "created_at": "created_at",
@@ -276,8 +277,8 @@ def list_event_invitations(args: dict[str, Any], event_id: str) -> dict[str, Any
 @blp.arguments(MyInvitationsQuerySchema, location="query")
 @blp.response(200, InvitationListSchema)
 def my_invitations(args: dict[str, Any]) -> dict[str, Any]:
-    """The caller's own invitations (matched on the e-mail in their token)."""
-    email = current_principal().email
+    """The caller's own invitations (matched on the verified e-mail of their token)."""
+    email = current_principal().verified_email
     if not email:
         return page_body([], 0, args["page"], args["page_size"])
     query: dict[str, Any] = {"email": email}
@@ -347,9 +348,10 @@ def answer_on_behalf(args: dict[str, Any], invitation_id: str) -> Response:
 # --- the RSVP link ------------------------------------------------------------------
 
 
-def _client_ip() -> str:
-    """The peer address; behind a proxy, configure it to set REMOTE_ADDR (ProxyFix)."""
-    return request.remote_addr or "unknown"
+def _client() -> str:
+    """Whom the limit counts: the client's IPv4 address or IPv6 /64 (behind
+    ``MLP_TRUSTED_PROXIES`` proxies, the address they forwarded)."""
+    return client_key(request.remote_addr)
 
 
 def _rate_limit() -> None:
@@ -357,7 +359,7 @@ def _rate_limit() -> None:
     if limit <= 0:
         return
     window = ctx().settings.rsvp_rate_window_s
-    count = ctx().store.hit(_client_ip(), window, datetime.now(UTC))
+    count = ctx().store.hit(_client(), window, datetime.now(UTC))
     if count > limit:
         raise Problem(
             429,

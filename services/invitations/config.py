@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from services.invitations.domain import Step, parse_schedule
-from shared.config import Env, Settings, common_settings
+from shared.config import Env, Settings, common_settings, refuse_unsafe
 
 DEFAULT_PORT = 8002
 
@@ -41,4 +41,4 @@ def load_settings(environ: Mapping[str, str] | None = None) -> InvitationsSettin
         settings.reminder_schedule  # noqa: B018 - refuse a malformed schedule at start
     except ValueError as exc:
         raise SystemExit(f"MLP_INVITATION_REMINDER_DAYS: {exc}") from exc
-    return settings
+    return refuse_unsafe(settings)

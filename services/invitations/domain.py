@@ -110,19 +110,21 @@ def visibility_filter(principal: Principal) -> dict[str, Any] | None:
     """The MongoDB filter of the invitations ``principal`` may see; None: nothing.
 
     The secretariat sees everything; anyone else only the invitations sent to
-    the e-mail address in their token (case-insensitive: both are lower-cased).
+    the verified e-mail address of their token (case-insensitive: both are
+    lower-cased).
     """
     if principal.is_secretariat:
         return {}
-    if principal.email:
-        return {"email": principal.email.lower()}
+    if principal.verified_email:
+        return {"email": principal.verified_email}
     return None
 
 
 def may_see(principal: Principal, invitation: dict[str, Any]) -> bool:
     if principal.is_secretariat:
         return True
-    return bool(principal.email) and principal.email.lower() == invitation["email"]
+    email = principal.verified_email
+    return email is not None and email == invitation["email"]
 
 
 # --- the event read model -----------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from services.invitations.domain import RESPONSES
-from shared.fields import CountryCode, LanguageCode
+from shared.fields import CountryCode, LanguageCode, PersonName
 from shared.http import ListArgs, PageSchema
 from shared.payloads.invitations import ROLES, STATUSES, RsvpVenueSchema
 
@@ -18,7 +18,7 @@ class InviteeSchema(Schema):
     """One invitee (a JSON object or a CSV row)."""
 
     email = fields.Email(required=True, validate=validate.Length(max=254))
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    name = PersonName(required=True, validate=validate.Length(min=1, max=200))
     country = CountryCode(required=True)
     organisation = fields.String(load_default="", validate=validate.Length(max=200))
     role = fields.String(required=True, validate=validate.OneOf(ROLES))

@@ -8,7 +8,6 @@ from typing import Any
 
 from flask import Response, jsonify, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from services.notifications import domain, operations
 from services.notifications.operations import Context
@@ -29,9 +28,9 @@ from services.notifications.store import NotificationStore
 from shared.auth import current_principal, require_roles
 from shared.http import ListArgs, page_body
 from shared.problems import Problem
-from shared.web import service_context
+from shared.web import ApiBlueprint, service_context
 
-blp = Blueprint(
+blp = ApiBlueprint(
     "notifications",
     __name__,
     url_prefix="/v1",
@@ -50,7 +49,7 @@ def store() -> NotificationStore:
 
 def _feed_query() -> dict[str, Any]:
     principal = current_principal()
-    return store().feed_query(principal.sub, principal.email)
+    return store().feed_query(principal.sub, principal.verified_email)
 
 
 @blp.route("/notifications")
@@ -59,7 +58,8 @@ class Feed(MethodView):
     @blp.arguments(FeedQuerySchema, location="query")
     @blp.response(200, FeedSchema)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
-        """The caller's notifications (matched on the token's e-mail or subject), newest first."""
+        """The caller's notifications (matched on the token's subject or verified
+        e-mail), newest first."""
         page, size = args["page"], args["page_size"]
         items, total, unread = store().feed_page(_feed_query(), (page - 1) * size, size)
         return {**page_body(items, total, page, size), "unread": unread}
@@ -102,16 +102,23 @@ class Subscriptions(MethodView):
     @blp.arguments(SubscriptionCreateSchema)
     @blp.response(201, SubscriptionCreatedSchema)
     def post(self, body: dict[str, Any]) -> Response:
-        """Subscribe a URL to partner-visible topics; the signing secret is shown only here."""
+        """Subscribe a URL to partner-visible topics; the signing secret is shown only here.
+
+        An owner has at most ``MLP_WEBHOOK_MAX_SUBSCRIPTIONS`` of them (409 beyond)."""
+        settings = ctx().settings
         try:
-            domain.check_target(body["url"], allow_loopback=ctx().settings.webhook_allow_loopback)
+            domain.check_target(
+                body["url"],
+                allow_loopback=settings.webhook_allow_loopback,
+                ports=settings.webhook_ports,
+            )
         except domain.UnsafeTarget as exc:
             raise Problem(422, str(exc), slug="unsafe-target", errors={"url": [str(exc)]}) from exc
         principal = current_principal()
         doc = operations.create_subscription(
             ctx(),
             owner_sub=principal.sub or "",
-            owner_email=principal.email,
+            owner_email=principal.verified_email,
             url=body["url"],
             topics=body["topics"],
             description=body["description"],
@@ -162,7 +169,7 @@ def redeliver(subscription_id: str, delivery_id: str) -> dict[str, Any]:
 
 
 def _token_hash(token: str) -> str:
-    email_hash = domain.read_unsubscribe_token(ctx().settings.jwt_secret, token)
+    email_hash = domain.read_unsubscribe_token(ctx().settings.unsubscribe_keys, token)
     if email_hash is None:
         raise Problem(404, "This unsubscribe link is not valid.")
     return email_hash

@@ -1,18 +1,21 @@
 """Rules of the notifications service, without I/O: which mails exist and which
 of them are essential, idempotency keys and Message-IDs, retry schedules, the
-webhook signature, the target (SSRF) guard and signed unsubscribe links."""
+webhook signature, the target (SSRF) guard, signed unsubscribe links and how
+long rows are kept."""
 
 from __future__ import annotations
 
 import base64
+import email.policy
 import hashlib
 import hmac
 import ipaddress
 import secrets
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from email.headerregistry import Address
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -69,9 +72,19 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
+def parse_mailbox(text: str) -> Address:
+    """One mailbox, ``MLP Ops <no-reply@mlp-ops.local>`` or a bare address, read
+    with the e-mail package's own header parser; ValueError unless it is exactly
+    one well-formed mailbox."""
+    header = email.policy.default.header_factory("From", text)
+    if len(header.addresses) != 1 or header.defects or not header.addresses[0].domain:
+        raise ValueError(f"{text!r} is not one mailbox such as 'MLP Ops <no-reply@example.org>'.")
+    return header.addresses[0]
+
+
 def bare_address(mailbox: str) -> str:
     """``MLP Ops <no-reply@mlp-ops.local>`` → ``no-reply@mlp-ops.local``."""
-    return mailbox[mailbox.find("<") + 1 : mailbox.find(">")] if "<" in mailbox else mailbox
+    return parse_mailbox(mailbox).addr_spec
 
 
 def email_hash(email: str) -> str:
@@ -131,6 +144,14 @@ def sign(secret: str, msg_id: str, timestamp: int, body: str) -> str:
 # --- SSRF guard ---------------------------------------------------------------
 
 METADATA_ADDRESSES = frozenset({ipaddress.ip_address("169.254.169.254")})
+# IPv6 ranges Python's ``is_global`` still calls global that reach somewhere
+# else: 6to4 (2002::/16 embeds an IPv4 address, 2002:7f00:1:: is loopback's)
+# and the deprecated site-local fec0::/10.
+REFUSED_NETWORKS = (
+    ("a 6to4 address", ipaddress.ip_network("2002::/16")),
+    ("a site-local address", ipaddress.ip_network("fec0::/10")),
+)
+DEFAULT_WEBHOOK_PORTS = frozenset({80, 443, 8080, 8443})
 Resolver = Callable[..., list[Any]]
 
 
@@ -140,8 +161,15 @@ class UnsafeTarget(ValueError):
 
 @dataclass(frozen=True)
 class Target:
+    """A checked target: connect to one of ``addresses`` (never resolve ``host``
+    again), send ``Host: netloc`` and, for https, verify the certificate for ``host``."""
+
     url: str
+    scheme: str
     host: str
+    port: int
+    netloc: str
+    path: str
     addresses: tuple[str, ...]
 
 
@@ -152,6 +180,9 @@ def _refusal(address: ipaddress.IPv4Address | ipaddress.IPv6Address, allow_loopb
         return "a cloud metadata address"
     if address.is_loopback:
         return "" if allow_loopback else "a loopback address"
+    for label, network in REFUSED_NETWORKS:
+        if address.version == network.version and address in network:
+            return label
     for label, flag in (
         ("a link-local address", address.is_link_local),
         ("a multicast address", address.is_multicast),
@@ -166,10 +197,16 @@ def _refusal(address: ipaddress.IPv4Address | ipaddress.IPv6Address, allow_loopb
 
 
 def check_target(
-    url: str, *, allow_loopback: bool, resolve: Resolver = socket.getaddrinfo
+    url: str,
+    *,
+    allow_loopback: bool,
+    ports: frozenset[int] = DEFAULT_WEBHOOK_PORTS,
+    resolve: Resolver = socket.getaddrinfo,
 ) -> Target:
-    """Refuse non-http(s) URLs and hosts that resolve to anything but public
-    addresses (loopback only when ``allow_loopback``); return the resolved target."""
+    """Refuse non-http(s) URLs, ports outside ``ports`` and hosts that resolve to
+    anything but public addresses (loopback only when ``allow_loopback``, and then
+    on any port: the local receivers of development and tests listen on ephemeral
+    ones); return the resolved target. The refusal never names the addresses."""
     try:
         parts = urlsplit(url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -186,38 +223,80 @@ def check_target(
         infos = resolve(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
         raise UnsafeTarget(f"The host {host} does not resolve.") from exc
-    addresses = []
+    addresses: list[str] = []
+    loopback = True
     for info in infos:
-        raw = info[4][0].split("%")[0]
+        raw = str(info[4][0]).split("%")[0]
         address = ipaddress.ip_address(raw)
         why = _refusal(address, allow_loopback)
         if why:
-            raise UnsafeTarget(f"The host {host} resolves to {why} ({raw}); it is refused.")
-        addresses.append(raw)
+            raise UnsafeTarget(f"The host {host} resolves to {why}; it is refused.")
+        loopback = loopback and address.is_loopback
+        if raw not in addresses:
+            addresses.append(raw)
     if not addresses:
         raise UnsafeTarget(f"The host {host} does not resolve.")
-    return Target(url=url, host=host, addresses=tuple(addresses))
+    if port not in ports and not (allow_loopback and loopback):
+        allowed = ", ".join(str(p) for p in sorted(ports))
+        raise UnsafeTarget(f"Port {port} cannot receive webhooks; use one of {allowed}.")
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return Target(
+        url=url,
+        scheme=parts.scheme,
+        host=host,
+        port=port,
+        netloc=parts.netloc,
+        path=path,
+        addresses=tuple(addresses),
+    )
 
 
 # --- unsubscribe links ----------------------------------------------------------
 
 
-def _serializer(secret: str) -> URLSafeSerializer:
-    return URLSafeSerializer(secret, salt="mlp-notifications-unsubscribe")
+def _serializer(keys: Sequence[str]) -> URLSafeSerializer:
+    """itsdangerous signs with the last key of a list and verifies with all:
+    ``keys`` name the signing key first (``MLP_UNSUBSCRIBE_SECRET``)."""
+    return URLSafeSerializer(list(reversed(keys)), salt="mlp-notifications-unsubscribe")
 
 
-def unsubscribe_token(secret: str, email: str) -> str:
-    return _serializer(secret).dumps({"h": email_hash(email)})
+def unsubscribe_token(keys: Sequence[str], email: str) -> str:
+    return _serializer(keys).dumps({"h": email_hash(email)})
 
 
-def read_unsubscribe_token(secret: str, token: str) -> str | None:
-    """The e-mail hash a token names, or None when it was not signed by us."""
+def read_unsubscribe_token(keys: Sequence[str], token: str) -> str | None:
+    """The e-mail hash a token names, or None when none of ``keys`` signed it."""
     try:
-        data = _serializer(secret).loads(token)
+        data = _serializer(keys).loads(token)
     except BadSignature:
         return None
     value = data.get("h") if isinstance(data, dict) else None
     return value if isinstance(value, str) and len(value) == 64 else None
+
+
+# --- retention -------------------------------------------------------------------
+
+
+def expiry(start: datetime, days: int) -> datetime:
+    """The ``expires_at`` of a row retained ``days`` from ``start``: the TTL
+    indexes of mails, feed items, deliveries and contacts delete it then."""
+    return start + timedelta(days=days)
+
+
+def event_end(ends_on: Any) -> datetime | None:
+    """When an event is over: midnight UTC after its last day (``ends_on``), if known."""
+    try:
+        last = date.fromisoformat(str(ends_on))
+    except ValueError:
+        return None
+    return datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1)
+
+
+def contact_expiry(ends_on: Any, now: datetime, days: int) -> datetime:
+    """A contact is kept ``days`` after its event ends (papers and their notices
+    come after the meeting), counted from ``now`` when that is later or unknown."""
+    end = event_end(ends_on)
+    return expiry(max(end, now) if end is not None else now, days)
 
 
 def tomorrow_in(timezone: str, now: datetime) -> str:

@@ -107,7 +107,25 @@ def _event_fields(event: EventPayload) -> dict[str, Any]:
 
 
 def _apply_event(ctx: Context, event: EventPayload, session: ClientSession) -> bool:
-    return ctx.store.apply_event(event.event_id, event.version, _event_fields(event), session)
+    """Keep the event read model; newer dates move its contacts' retention too."""
+    newer = ctx.store.apply_event(event.event_id, event.version, _event_fields(event), session)
+    if newer and event.ends_on:
+        kept_until = domain.contact_expiry(
+            event.ends_on, domain.utcnow(), ctx.settings.contact_retention_days
+        )
+        ctx.store.retain_contacts_of(event.event_id, kept_until, session)
+    return newer
+
+
+def _retain_contact(
+    ctx: Context, invitation_id: str, event_id: str, ends_on: Any, session: ClientSession
+) -> None:
+    """Keep a contact until its event ends (the read model's dates, else the
+    record's snapshot) plus the contacts' retention."""
+    known = ctx.store.event(event_id, session)
+    end = (known or {}).get("ends_on") or ends_on
+    kept_until = domain.contact_expiry(end, domain.utcnow(), ctx.settings.contact_retention_days)
+    ctx.store.retain_contact(invitation_id, kept_until, session)
 
 
 @subscriptions.handler("event.created", "event.published", "event.completed")
@@ -176,7 +194,10 @@ def on_invitation_issued(
     message: Message[InvitationIssuedPayload], ctx: Context, session: ClientSession
 ) -> None:
     """Remember the invitee and send the invitation (RSVP link + iCalendar REQUEST);
-    then the status mails that arrived before we knew the address."""
+    then the status mails that arrived before we knew the address.
+
+    The contact keeps no RSVP link: only this mail needs it (it is rendered now,
+    and a resend is a new record with a new link)."""
     issued = message.payload
     contact_fields = {
         "event_id": issued.event_id,
@@ -185,11 +206,12 @@ def on_invitation_issued(
         "language": issued.language or "en",
         "country": issued.country,
         "role": issued.role,
-        "rsvp_url": issued.rsvp_url,
         "registration_deadline": _iso(issued.registration_deadline),
         "event": plain(issued.event) or {},
     }
     newer = ctx.store.apply_contact(issued.invitation_id, issued.version, contact_fields, session)
+    snapshot_end = issued.event.ends_on if issued.event is not None else None
+    _retain_contact(ctx, issued.invitation_id, issued.event_id, snapshot_end, session)
     contact = ctx.store.contact(issued.invitation_id, session)
     event = _event_view(ctx, issued.event_id, contact, session)
     still_invited = contact.get("status") not in ("revoked", "declined", "expired")
@@ -207,6 +229,8 @@ def on_invitation_issued(
             },
             event_id=issued.event_id,
             action_url=issued.rsvp_url,
+            # The feed links the invitation, never the RSVP link (a credential).
+            feed_link=f"/v1/invitations/{issued.invitation_id}",
             calendar=CalendarPart(
                 "REQUEST",
                 domain.calendar_uid(issued.event_id, issued.invitation_id),
@@ -230,6 +254,7 @@ def on_invitation_lifecycle(
         invitation.version,
         session,
     )
+    _retain_contact(ctx, invitation.invitation_id, invitation.event_id, None, session)
     _webhooks(message, ctx, session)
 
 
@@ -249,6 +274,7 @@ def on_invitation_answered(
         invitation.version,
         session,
     )
+    _retain_contact(ctx, invitation.invitation_id, invitation.event_id, None, session)
     if newer:
         contact = ctx.store.contact(invitation.invitation_id, session)
         if contact is None or not contact.get("email"):

@@ -1,8 +1,9 @@
 """Periodic work of the notifications worker, each job under a lease: the mail
 outbox sender, the partner webhook dispatcher (a thread pool, at most a few
 requests in flight per subscription, so a slow partner never delays the
-others) and the "your event starts tomorrow" schedule. The wire protocols are
-in ``smtp.py`` and ``webhooks.py``.
+others), the "your event starts tomorrow" schedule and the scrub that brings
+rows from before retention under it. The wire protocols are in ``smtp.py``
+and ``webhooks.py``.
 
 Rows are claimed by pushing their ``next_attempt_at`` ahead, so several
 workers never take the same row at once; a worker that dies holding one lets
@@ -27,6 +28,7 @@ from services.notifications.config import NotificationsSettings
 from services.notifications.operations import (
     Context,
     Recipient,
+    expand_fanouts,
     queue_mail,
     record_delivery_outcome,
     record_mail_outcome,
@@ -47,12 +49,14 @@ CLAIM_TIMEOUTS = 6
 MAIL_BATCH = 100
 PER_SUBSCRIPTION = 2  # webhook requests in flight per subscription at most
 RUN_LENGTH = 200  # deliveries one thread sends for one subscription before yielding
+SCRUB_INTERVAL_S = 3600.0  # legacy-scrub runs at start, then hourly until it finds nothing
 
 
 def periodic_jobs(ctx: Context) -> list[PeriodicJob]:
     settings = ctx.settings
     dispatcher = WebhookDispatcher(settings)
     return [
+        PeriodicJob("legacy-scrub", SCRUB_INTERVAL_S, LegacyScrub().run),
         PeriodicJob("mail-outbox", settings.mail_interval_s, MailSender(settings).run),
         PeriodicJob(
             "webhook-deliveries", settings.mail_interval_s, dispatcher.run, close=dispatcher.close
@@ -125,16 +129,19 @@ class WebhookDispatcher:
         self,
         ns: NotificationsSettings,
         resolve: Callable[..., list[Any]] = socket.getaddrinfo,
+        ca_certs: str | None = None,
     ) -> None:
         self.ns = ns
-        self.client = WebhookClient(ns, resolve)
+        self.client = WebhookClient(ns, resolve, ca_certs)
         self.hold_s = ns.webhook_timeout_s * 3 + 30  # a claim outlives the slowest request
         self.pool = ThreadPoolExecutor(ns.webhook_threads, thread_name_prefix="webhook")
         self.in_flight: dict[str, int] = {}
         self.lock = threading.Lock()
 
     def run(self, ctx: Context) -> int:
-        claimed = 0
+        """Expand queued fan-outs into deliveries, then claim due deliveries while
+        threads are free."""
+        claimed = expand_fanouts(ctx)
         while True:
             with self.lock:
                 free = self.ns.webhook_threads - sum(self.in_flight.values())
@@ -178,7 +185,8 @@ class WebhookDispatcher:
     def _attempt(self, ctx: Context, doc: dict[str, Any]) -> None:
         sub = ctx.store.subscription(doc["subscription_id"])
         if sub is None or sub["status"] != "active":
-            ctx.store.cancel_delivery(doc["_id"])
+            kept_until = domain.expiry(domain.utcnow(), self.ns.delivery_retention_days)
+            ctx.store.cancel_delivery(doc["_id"], kept_until)
             return
         attempt = self.client.post(sub, doc)
         WEBHOOK_SECONDS.observe(attempt.latency_ms / 1000)
@@ -243,3 +251,39 @@ class StartsTomorrow:
             # Another worker queued the same mails at the same moment: they exist once.
             log.info("starts-tomorrow raced another worker", extra={"error": str(exc)})
             return 0
+
+
+# --- rows from before retention ----------------------------------------------------
+
+
+class LegacyScrub:
+    """Brings rows written before retention existed under it, once per worker
+    start: finished mails lose their message and address, contacts and feed
+    items their RSVP links, and each gets the ``expires_at`` its TTL index needs.
+    A run that finds nothing ends the job for this process (new rows never need it)."""
+
+    BATCH = 1000
+
+    def __init__(self) -> None:
+        self.done = False
+
+    def run(self, ctx: Context) -> int:
+        if self.done:
+            return 0
+        ns, now = ctx.settings, domain.utcnow()
+        changed = ctx.store.scrub_legacy_rows(
+            mails_until=domain.expiry(now, ns.mail_retention_days),
+            deliveries_until=domain.expiry(now, ns.delivery_retention_days),
+            feed_until=domain.expiry(now, ns.feed_retention_days),
+        )
+        ends = ctx.store.event_ends()
+        batch: dict[str, datetime] = {}
+        for contact in ctx.store.legacy_contacts():
+            end = ends.get(contact.get("event_id")) or (contact.get("event") or {}).get("ends_on")
+            batch[contact["_id"]] = domain.contact_expiry(end, now, ns.contact_retention_days)
+            if len(batch) >= self.BATCH:
+                changed += ctx.store.scrub_contacts(batch)
+                batch = {}
+        changed += ctx.store.scrub_contacts(batch)
+        self.done = changed == 0
+        return changed

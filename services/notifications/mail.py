@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from email.errors import MessageError
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
@@ -17,7 +19,8 @@ from icalendar import Calendar, Event, vCalAddress, vText
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
 from markupsafe import Markup, escape
 
-from services.notifications.domain import DEFAULT_LANGUAGE, language_for
+from services.notifications.domain import DEFAULT_LANGUAGE, language_for, parse_mailbox
+from shared.fields import display_name
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 
@@ -215,6 +218,30 @@ def calendar(
 # --- MIME -----------------------------------------------------------------------
 
 
+class Unbuildable(ValueError):
+    """No message can be written to this recipient (an address no header holds):
+    the mail fails for this one recipient, never for the others of its cause."""
+
+
+# What the e-mail package's address parser raises for a malformed address.
+_ADDRESS_ERRORS = (ValueError, IndexError, MessageError)
+
+
+def mailbox(name: str, email: str) -> Address:
+    """The recipient's mailbox, built by the e-mail package: a display name with
+    a comma, quotes or angle brackets is quoted (it never adds a recipient), one
+    with control or line-separator characters shows them as spaces."""
+    try:
+        address = Address(display_name=display_name(name or ""), addr_spec=email)
+    except _ADDRESS_ERRORS as exc:
+        raise Unbuildable(f"not an address a mail can be sent to ({exc})") from exc
+    if not address.username or not address.domain:
+        raise Unbuildable("not an address a mail can be sent to (no local part or domain)")
+    if not address.addr_spec.isascii():  # the parser already refuses a non-ASCII local part
+        raise Unbuildable("an internationalised domain needs SMTPUTF8, which is not used here")
+    return address
+
+
 def build_message(
     *,
     rendered: Rendered,
@@ -227,10 +254,38 @@ def build_message(
     unsubscribe_url: str | None = None,
     when: datetime | None = None,
 ) -> bytes:
-    """The whole message (text + HTML alternatives, an optional calendar)."""
+    """The whole message (text + HTML alternatives, an optional calendar);
+    :class:`Unbuildable` when the recipient's address cannot be written."""
+    to = mailbox(recipient_name, recipient)
+    try:
+        return _message_bytes(
+            rendered=rendered,
+            sender=parse_mailbox(sender),
+            to=to,
+            message_id=message_id,
+            ics=ics,
+            ics_method=ics_method,
+            unsubscribe_url=unsubscribe_url,
+            when=when,
+        )
+    except _ADDRESS_ERRORS as exc:  # e.g. an address only SMTPUTF8 could carry
+        raise Unbuildable(f"the message cannot be written ({exc})") from exc
+
+
+def _message_bytes(
+    *,
+    rendered: Rendered,
+    sender: Address,
+    to: Address,
+    message_id: str,
+    ics: bytes | None,
+    ics_method: str | None,
+    unsubscribe_url: str | None,
+    when: datetime | None,
+) -> bytes:
     msg = EmailMessage()
     msg["From"] = sender
-    msg["To"] = f"{recipient_name} <{recipient}>" if recipient_name else recipient
+    msg["To"] = to
     msg["Subject"] = rendered.subject
     msg["Message-ID"] = message_id or make_msgid()
     msg["Date"] = format_datetime(when or datetime.now().astimezone())

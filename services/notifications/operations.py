@@ -10,6 +10,7 @@ transaction with the ``notification.*`` outbox record they announce.
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,12 +20,15 @@ from pymongo.client_session import ClientSession
 
 from services.notifications import domain, mail
 from services.notifications.config import NotificationsSettings
-from services.notifications.store import NotificationStore
+from services.notifications.store import FINAL_MAIL_STATUSES, NotificationStore
 from shared.context import TraceContext, current_context
 from shared.errors import Conflict, NotFound
+from shared.fields import display_name
 from shared.payloads.notifications import NotificationPayloadSchema
 from shared.service import ServiceContext
 from shared.topics import TOPICS
+
+log = logging.getLogger(__name__)
 
 Context = ServiceContext[NotificationsSettings, NotificationStore]
 """What the notifications service's views, handlers and jobs run with."""
@@ -58,16 +62,24 @@ def queue_mail(
     event_id: str | None,
     calendar: CalendarPart | None = None,
     action_url: str | None = None,
+    feed_link: str | None = None,
     trace: TraceContext | None = None,
 ) -> bool:
     """Render one mail and put it in the mail outbox, with its feed entry, unless
-    this cause already produced it for this recipient; True when queued."""
+    this cause already produced it for this recipient; True when queued. A mail
+    that cannot be written to this recipient's address is stored ``failed`` and
+    announced on ``notification.failed`` instead (False): one bad address never
+    fails the record for everyone else.
+
+    ``action_url`` is the mail's button (an RSVP link is a credential: it goes
+    to the mailbox only); the feed entry links ``feed_link``, an API path."""
     email = domain.normalise_email(recipient.email)
     key = domain.idempotency_key(cause_id, email, template)
     if ctx.store.has_mail(key, session):  # read first: a duplicate key would abort the transaction
         return False
     now = datetime.now(UTC)
-    rendered, raw = _compose(
+    trace = trace or current_context()
+    rendered, raw, error = _compose(
         ctx.settings,
         key=key,
         template=template,
@@ -87,9 +99,35 @@ def queue_mail(
         rendered=rendered,
         raw=raw,
         now=now,
-        trace=trace or current_context(),
+        trace=trace,
     )
+    if error:
+        # This recipient alone fails, for good: recorded and announced in the
+        # record's transaction, which goes on for the cause's other recipients.
+        # A final outcome keeps neither message nor address and starts retention.
+        log.warning("mail cannot be built", extra={"mail_id": key, "error": error})
+        row.update(
+            status="failed",
+            last_error=error,
+            next_attempt_at=None,
+            expires_at=domain.expiry(now, ctx.settings.mail_retention_days),
+        )
+        for field in ("raw", "to"):
+            row.pop(field)
     ctx.store.insert_mail(row, session)
+    if error:
+        _announce(
+            ctx,
+            session,
+            "notification.failed",
+            notification_id=row["notification_id"],
+            cause_id=cause_id,
+            event_id=event_id,
+            channel="email",
+            template=template,
+            attempts=0,
+            trace=trace,
+        )
     add_feed(
         ctx,
         session,
@@ -99,10 +137,10 @@ def queue_mail(
         kind=template,
         title=rendered.subject,
         event_id=event_id,
-        link=action_url,
+        link=feed_link,
         at=now,
     )
-    return True
+    return not error
 
 
 def _compose(
@@ -116,38 +154,44 @@ def _compose(
     calendar: CalendarPart | None,
     action_url: str | None,
     when: datetime,
-) -> tuple[mail.Rendered, bytes]:
+) -> tuple[mail.Rendered, bytes, str]:
     """The mail in the recipient's language and its whole MIME message: the
     Message-ID derived from ``key``, a List-Unsubscribe link unless the mail is
-    essential, an iCalendar part when asked for."""
+    essential, an iCalendar part when asked for. The name is shown as
+    :func:`~shared.fields.display_name` makes it; when no message can be written
+    to the address, the message is empty and the third value says why."""
     unsubscribe_url = _unsubscribe_url(ns, template, email)
+    name = display_name(recipient.name or "")
     rendered = mail.render(
         template,
         recipient.language,
-        {"name": recipient.name or email, **context},
+        {"name": name or email, **context},
         action_url=action_url,
         unsubscribe_url=unsubscribe_url,
     )
-    ics = _calendar_part(ns, calendar, context.get("event"), email, recipient.name, action_url)
-    raw = mail.build_message(
-        rendered=rendered,
-        sender=ns.mail_from,
-        recipient=email,
-        recipient_name=recipient.name,
-        message_id=domain.message_id(key),
-        ics=ics,
-        ics_method=calendar.method if calendar is not None and ics else None,
-        unsubscribe_url=unsubscribe_url,
-        when=when,
-    )
-    return rendered, raw
+    ics = _calendar_part(ns, calendar, context.get("event"), email, name, action_url)
+    try:
+        raw = mail.build_message(
+            rendered=rendered,
+            sender=ns.mail_from,
+            recipient=email,
+            recipient_name=name,
+            message_id=domain.message_id(key),
+            ics=ics,
+            ics_method=calendar.method if calendar is not None and ics else None,
+            unsubscribe_url=unsubscribe_url,
+            when=when,
+        )
+    except mail.Unbuildable as exc:
+        return rendered, b"", str(exc)
+    return rendered, raw, ""
 
 
 def _unsubscribe_url(ns: NotificationsSettings, template: str, email: str) -> str | None:
     """The one-click opt-out link of a non-essential mail; None for an essential one."""
     if domain.is_essential(template):
         return None
-    token = domain.unsubscribe_token(ns.jwt_secret, email)
+    token = domain.unsubscribe_token(ns.unsubscribe_keys, email)
     return f"{ns.public_url}/v1/preferences/unsubscribe/{token}"
 
 
@@ -186,9 +230,12 @@ def _mail_row(
     now: datetime,
     trace: TraceContext,
 ) -> dict[str, Any]:
-    """A pending mail of the outbox, due now; ``key`` (cause, recipient, template) is its id."""
+    """A pending mail of the outbox, due now; ``key`` (cause, recipient, template) is
+    its id and stays inside the service: whoever knows an address could recompute
+    it, so ``notification.*`` announce ``notification_id``, a random id of the row."""
     return {
         "_id": key,
+        "notification_id": str(uuid.uuid4()),
         "cause_id": cause_id,
         "template": template,
         "event_id": event_id,
@@ -233,6 +280,7 @@ def add_feed(
             "link": link,
             "created_at": at,
             "read_at": None,
+            "expires_at": domain.expiry(at, ctx.settings.feed_retention_days),
         },
         session,
     )
@@ -241,6 +289,13 @@ def add_feed(
 # --- webhooks -------------------------------------------------------------------
 
 PARTNER_TOPICS = frozenset(t.name for t in TOPICS if t.partner_visible)
+
+
+# Subscriptions whose deliveries a record's own transaction writes (one bulk
+# insert); a topic with more gets one fan-out row instead, which the webhook
+# dispatcher expands page by page outside any consumer transaction.
+FANOUT_INLINE = 100
+FANOUT_PAGE = 500
 
 
 def queue_webhooks(
@@ -253,10 +308,12 @@ def queue_webhooks(
     time: datetime | None,
     data: dict[str, Any],
 ) -> int:
-    """One delivery row per active subscription to ``topic`` (unique per ce_id)."""
+    """One delivery row per active subscription to ``topic`` (unique per ce_id),
+    in a bounded number of writes whatever the number of subscriptions: up to
+    :data:`FANOUT_INLINE` of them in one insert, beyond that a single fan-out row
+    for :func:`expand_fanouts`. Returns the deliveries written here."""
     if topic not in PARTNER_TOPICS:
         return 0
-    count = 0
     now = datetime.now(UTC)
     body = json.dumps(
         {"type": topic, "timestamp": (time or now).isoformat(), "data": data},
@@ -264,28 +321,76 @@ def queue_webhooks(
         ensure_ascii=False,
     )
     store = ctx.store
-    for sub in store.subscriptions_for(topic, session):
-        if store.has_delivery(sub["_id"], ce_id, session):
-            continue
-        store.insert_delivery(
-            {
-                "_id": f"msg_{uuid.uuid4().hex}",
-                "subscription_id": sub["_id"],
-                "ce_id": ce_id,
-                "topic": topic,
-                "event_id": event_id,
-                "body": body,
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-                "horizon_from": now,
-                "log": [],
-            },
+    subs = store.subscriptions_for(topic, session, limit=FANOUT_INLINE + 1)
+    if len(subs) > FANOUT_INLINE:
+        store.add_fanout(
+            {"_id": ce_id, "topic": topic, "event_id": event_id, "body": body, "created_at": now},
             session,
         )
-        count += 1
-    return count
+        return 0
+    ids = [sub["_id"] for sub in subs]
+    known = store.subscriptions_with_delivery(ce_id, ids, session)
+    docs = [
+        _delivery(sid, ce_id=ce_id, topic=topic, event_id=event_id, body=body, now=now)
+        for sid in ids
+        if sid not in known
+    ]
+    store.insert_deliveries(docs, session)
+    return len(docs)
+
+
+def _delivery(
+    subscription_id: str, *, ce_id: str, topic: str, event_id: str | None, body: str, now: datetime
+) -> dict[str, Any]:
+    return {
+        "_id": f"msg_{uuid.uuid4().hex}",
+        "subscription_id": subscription_id,
+        "ce_id": ce_id,
+        "topic": topic,
+        "event_id": event_id,
+        "body": body,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        "horizon_from": now,
+        "log": [],
+    }
+
+
+def expand_fanouts(ctx: Context, max_pages: int = 20) -> int:
+    """Turn queued fan-out rows into deliveries, :data:`FANOUT_PAGE` subscriptions
+    at a time (at most ``max_pages`` pages a call); a page written twice (a worker
+    died before moving the row's cursor) adds nothing, by the deliveries' unique
+    (subscription, ce_id) index. Returns the deliveries written."""
+    store = ctx.store
+    written = pages = 0
+    for fanout in store.pending_fanouts():
+        while pages < max_pages:
+            after = fanout.get("after", "")
+            page = store.subscription_ids_after(fanout["topic"], after, FANOUT_PAGE)
+            if not page:
+                store.finish_fanout(fanout["_id"])
+                break
+            now = datetime.now(UTC)
+            docs = [
+                _delivery(
+                    sid,
+                    ce_id=fanout["_id"],
+                    topic=fanout["topic"],
+                    event_id=fanout.get("event_id"),
+                    body=fanout["body"],
+                    now=now,
+                )
+                for sid in page
+            ]
+            written += store.insert_new_deliveries(docs)
+            fanout["after"] = page[-1]
+            store.advance_fanout(fanout["_id"], page[-1])
+            pages += 1
+        if pages >= max_pages:
+            break
+    return written
 
 
 def create_subscription(
@@ -297,7 +402,12 @@ def create_subscription(
     topics: list[str],
     description: str,
 ) -> dict[str, Any]:
+    """Store a new subscription, unless its owner has ``webhook_max_subscriptions``
+    already (deleted ones do not count): a Conflict then. The owner's row is
+    written first in the transaction, so concurrent creations by one owner
+    conflict and retry rather than all passing the count."""
     now = datetime.now(UTC)
+    limit = ctx.settings.webhook_max_subscriptions
     doc = {
         "_id": str(uuid.uuid4()),
         "owner_sub": owner_sub,
@@ -310,7 +420,17 @@ def create_subscription(
         "consecutive_failures": 0,
         "created_at": now,
     }
-    ctx.store.insert_subscription(doc)
+
+    def work(session: ClientSession) -> None:
+        ctx.store.lock_owner(owner_sub, session)
+        if ctx.store.count_subscriptions(owner_sub, session) >= limit:
+            raise Conflict(
+                f"You have {limit} subscriptions, the most one owner may have; "
+                "delete one first (one subscription can take several topics)."
+            )
+        ctx.store.insert_subscription(doc, session)
+
+    ctx.transaction(work)
     return doc
 
 
@@ -318,9 +438,12 @@ def delete_subscription(ctx: Context, sub: dict[str, Any]) -> None:
     """Stop deliveries: pending ones are cancelled, the log stays readable for a while."""
     store = ctx.store
 
+    now = datetime.now(UTC)
+    kept_until = domain.expiry(now, ctx.settings.delivery_retention_days)
+
     def work(session: ClientSession) -> None:
-        store.mark_subscription_deleted(sub["_id"], datetime.now(UTC), session)
-        store.cancel_pending_deliveries(sub["_id"], session)
+        store.mark_subscription_deleted(sub["_id"], now, session)
+        store.cancel_pending_deliveries(sub["_id"], kept_until, session)
 
     ctx.transaction(work)
 
@@ -388,13 +511,27 @@ def record_mail_outcome(
     outcome: str,
     error: str = "",
 ) -> None:
-    """``sent``, ``failed`` (permanent), ``retry`` (transient) or ``suppressed`` (opted out)."""
+    """``sent``, ``failed`` (permanent), ``retry`` (transient) or ``suppressed`` (opted out).
+
+    A final outcome drops the message and the address (the raw MIME holds the
+    RSVP link; a resend is a new mail) and starts the mail's retention; the
+    row keeps its subject, template, status, times and e-mail hash."""
     now = datetime.now(UTC)
     attempts = doc.get("attempts", 0) + (0 if outcome == "suppressed" else 1)
+    # Rows queued before notification ids were random get theirs now.
+    notification_id = doc.get("notification_id") or str(uuid.uuid4())
 
     def work(session: ClientSession) -> None:
-        values: dict[str, Any] = {"attempts": attempts, "last_attempt_at": now}
+        values: dict[str, Any] = {
+            "attempts": attempts,
+            "last_attempt_at": now,
+            "notification_id": notification_id,
+        }
         announce = None
+        drop: tuple[str, ...] = ()
+        if outcome in FINAL_MAIL_STATUSES:
+            values["expires_at"] = domain.expiry(now, ctx.settings.mail_retention_days)
+            drop = ("raw", "to")
         if outcome == "sent":
             values.update(status="sent", sent_at=now, last_error=None)
             announce = "notification.sent"
@@ -407,13 +544,13 @@ def record_mail_outcome(
             values.update(next_attempt_at=domain.next_mail_attempt(attempts, now), last_error=error)
             if attempts == domain.MAIL_FAILED_AFTER:
                 announce = "notification.failed"  # still retried; operators should know
-        ctx.store.update_mail(doc["_id"], values, session)
+        ctx.store.update_mail(doc["_id"], values, session, drop=drop)
         if announce:
             _announce(
                 ctx,
                 session,
                 announce,
-                notification_id=doc["_id"],
+                notification_id=notification_id,
                 cause_id=doc["cause_id"],
                 event_id=doc.get("event_id"),
                 channel="email",
@@ -480,12 +617,15 @@ def _delivery_state(
 ) -> tuple[dict[str, Any], str | None]:
     """A delivery's new state after its ``attempts``-th attempt, and the topic that
     announces it (None while it is still being retried)."""
+    kept_until = domain.expiry(now, ns.delivery_retention_days)
     if ok:
-        return {"status": "succeeded", "delivered_at": now}, "notification.sent"
+        return {"status": "succeeded", "delivered_at": now, "expires_at": kept_until}, (
+            "notification.sent"
+        )
     horizon_from = doc.get("horizon_from") or doc["created_at"]
     when = domain.next_webhook_attempt(attempts, horizon_from, now, ns.webhook_retry_horizon_s)
     if when is None:
-        return {"status": "dead", "dead_at": now}, "notification.failed"
+        return {"status": "dead", "dead_at": now, "expires_at": kept_until}, "notification.failed"
     return {"next_attempt_at": when}, None
 
 

@@ -1,27 +1,42 @@
 """MongoDB access of the notifications service and the indexes of every query path.
 
-Collections: ``contacts`` (invitations: address, language, RSVP link, status;
-from ``internal.invitation.issued`` and ``invitation.*``), ``events`` (read
-model from ``event.*``), ``deferred`` (status mails waiting for their contact),
-``mails`` (the mail outbox; unique idempotency key), ``feed`` (in-app
-notifications), ``optouts`` (e-mail hashes), ``subscriptions`` and
-``deliveries`` (partner webhooks; unique (subscription, ce_id)).
+Collections: ``contacts`` (invitations: address, name, language, status; from
+``internal.invitation.issued`` and ``invitation.*``; never the RSVP link, which
+only the invitation mail needs), ``events`` (read model from ``event.*``),
+``deferred`` (status mails waiting for their contact), ``mails`` (the mail
+outbox; unique idempotency key), ``feed`` (in-app notifications), ``optouts``
+(e-mail hashes), ``subscriptions`` and ``deliveries`` (partner webhooks; unique
+(subscription, ce_id)), ``subscription_owners`` (one row per owner, written when
+it subscribes, so the per-owner cap holds under concurrency) and ``fanouts``
+(records whose topic has more subscriptions than one consumer transaction
+writes, waiting for the webhook dispatcher to expand them into deliveries).
+
+Mails, feed items, deliveries and contacts carry ``expires_at`` once their
+retention runs (``domain.expiry``); a TTL index on it deletes them then. A
+pending mail or delivery has none: it is never dropped.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.client_session import ClientSession
 from pymongo.database import Database
+from pymongo.errors import BulkWriteError
 
 from shared.readmodel import apply_if_newer
 
 Session = ClientSession | None
 
 LOG_LENGTH = 50  # attempts a delivery's log keeps
+DUPLICATE_KEY = 11000
+FINAL_MAIL_STATUSES = ("sent", "failed", "suppressed")
+FINAL_DELIVERY_STATUSES = ("succeeded", "dead", "cancelled")
+RETAINED = ("mails", "feed", "deliveries", "contacts")  # each with a TTL index on expires_at
+RSVP_PATH = "/v1/rsvp/"
 
 
 class NotificationStore:
@@ -35,6 +50,8 @@ class NotificationStore:
         self.optouts = db["optouts"]
         self.subscriptions = db["subscriptions"]
         self.deliveries = db["deliveries"]
+        self.subscription_owners = db["subscription_owners"]
+        self.fanouts = db["fanouts"]
 
     def ensure_indexes(self) -> None:
         self.contacts.create_index([("event_id", ASCENDING), ("status", ASCENDING)])
@@ -45,13 +62,18 @@ class NotificationStore:
         self.feed.create_index([("email", ASCENDING), ("created_at", DESCENDING)])
         self.feed.create_index([("sub", ASCENDING), ("created_at", DESCENDING)])
         self.feed.create_index([("key", ASCENDING)], unique=True)
-        self.subscriptions.create_index([("topics", ASCENDING), ("status", ASCENDING)])
+        self.subscriptions.create_index(
+            [("topics", ASCENDING), ("status", ASCENDING), ("_id", ASCENDING)]
+        )
         self.subscriptions.create_index([("owner_sub", ASCENDING), ("created_at", DESCENDING)])
         self.deliveries.create_index(
             [("subscription_id", ASCENDING), ("ce_id", ASCENDING)], unique=True
         )
         self.deliveries.create_index([("subscription_id", ASCENDING), ("created_at", DESCENDING)])
         self.deliveries.create_index([("status", ASCENDING), ("next_attempt_at", ASCENDING)])
+        self.fanouts.create_index([("created_at", ASCENDING)])
+        for name in RETAINED:
+            self.db[name].create_index("expires_at", expireAfterSeconds=0, name="retention")
 
     # --- read models ------------------------------------------------------------
 
@@ -89,6 +111,20 @@ class NotificationStore:
             self.contacts, invitation_id, version, fields, s, version_field="status_version"
         )
 
+    def retain_contact(self, invitation_id: str, expires_at: datetime, s: Session) -> None:
+        """Keep a contact at least until ``expires_at`` (a later record never shortens it)."""
+        self.contacts.update_one(
+            {"_id": invitation_id}, {"$max": {"expires_at": expires_at}}, session=s
+        )
+
+    def retain_contacts_of(self, event_id: str, expires_at: datetime, s: Session) -> None:
+        """The event's dates changed: its contacts are kept until ``expires_at``."""
+        self.contacts.update_many(
+            {"event_id": event_id, "expires_at": {"$ne": expires_at}},
+            {"$set": {"expires_at": expires_at}},
+            session=s,
+        )
+
     def contacts_of(
         self, event_id: str, statuses: tuple[str, ...], s: Session = None
     ) -> list[dict[str, Any]]:
@@ -115,9 +151,15 @@ class NotificationStore:
     def insert_mail(self, doc: dict[str, Any], s: Session) -> None:
         self.mails.insert_one(doc, session=s)
 
-    def update_mail(self, mail_id: str, values: dict[str, Any], s: Session) -> None:
-        """Set ``values`` on one mail of the outbox (the outcome of an attempt)."""
-        self.mails.update_one({"_id": mail_id}, {"$set": values}, session=s)
+    def update_mail(
+        self, mail_id: str, values: dict[str, Any], s: Session, drop: tuple[str, ...] = ()
+    ) -> None:
+        """Set ``values`` on one mail of the outbox (the outcome of an attempt) and
+        remove the fields ``drop`` names."""
+        update: dict[str, Any] = {"$set": values}
+        if drop:
+            update["$unset"] = dict.fromkeys(drop, "")
+        self.mails.update_one({"_id": mail_id}, update, session=s)
 
     def insert_feed(self, doc: dict[str, Any], s: Session) -> None:
         if self.feed.find_one({"key": doc["key"]}, {"_id": 1}, session=s) is None:
@@ -170,13 +212,33 @@ class NotificationStore:
 
     # --- webhooks: subscriptions ------------------------------------------------
 
-    def insert_subscription(self, doc: dict[str, Any]) -> None:
-        self.subscriptions.insert_one(doc)
-
-    def subscriptions_for(self, topic: str, s: Session) -> list[dict[str, Any]]:
-        return list(
-            self.subscriptions.find({"topics": topic, "status": "active"}, {"_id": 1}, session=s)
+    def lock_owner(self, owner: str, s: Session) -> None:
+        """Write the owner's row, so that two transactions creating subscriptions
+        for one owner conflict (and one retries) instead of both counting alike."""
+        self.subscription_owners.update_one(
+            {"_id": owner}, {"$inc": {"creations": 1}}, upsert=True, session=s
         )
+
+    def count_subscriptions(self, owner: str, s: Session) -> int:
+        """How many subscriptions ``owner`` has, disabled ones included, deleted ones not."""
+        query = {"owner_sub": owner, "status": {"$ne": "deleted"}}
+        return self.subscriptions.count_documents(query, session=s)
+
+    def insert_subscription(self, doc: dict[str, Any], s: Session = None) -> None:
+        self.subscriptions.insert_one(doc, session=s)
+
+    def subscriptions_for(self, topic: str, s: Session, limit: int = 0) -> list[dict[str, Any]]:
+        """The ids of the active subscriptions to ``topic`` (at most ``limit``, 0: all)."""
+        cursor = self.subscriptions.find(
+            {"topics": topic, "status": "active"}, {"_id": 1}, session=s
+        ).sort("_id", ASCENDING)
+        return list(cursor.limit(limit))
+
+    def subscription_ids_after(self, topic: str, after: str, limit: int) -> list[str]:
+        """One page of the active subscriptions to ``topic``, in id order after ``after``."""
+        query = {"topics": topic, "status": "active", "_id": {"$gt": after}}
+        cursor = self.subscriptions.find(query, {"_id": 1}).sort("_id", ASCENDING).limit(limit)
+        return [doc["_id"] for doc in cursor]
 
     def subscription(self, subscription_id: str) -> dict[str, Any] | None:
         return self.subscriptions.find_one({"_id": subscription_id})
@@ -232,12 +294,48 @@ class NotificationStore:
 
     # --- webhooks: deliveries --------------------------------------------------
 
-    def has_delivery(self, subscription_id: str, ce_id: str, s: Session) -> bool:
-        query = {"subscription_id": subscription_id, "ce_id": ce_id}
-        return self.deliveries.find_one(query, {"_id": 1}, session=s) is not None
+    def subscriptions_with_delivery(self, ce_id: str, ids: list[str], s: Session) -> set[str]:
+        """Which of the subscriptions ``ids`` already have a delivery of record ``ce_id``."""
+        if not ids:
+            return set()
+        query = {"subscription_id": {"$in": ids}, "ce_id": ce_id}
+        return {
+            d["subscription_id"]
+            for d in self.deliveries.find(query, {"subscription_id": 1}, session=s)
+        }
 
-    def insert_delivery(self, doc: dict[str, Any], s: Session) -> None:
-        self.deliveries.insert_one(doc, session=s)
+    def insert_deliveries(self, docs: list[dict[str, Any]], s: Session) -> None:
+        if docs:
+            self.deliveries.insert_many(docs, ordered=True, session=s)
+
+    def insert_new_deliveries(self, docs: list[dict[str, Any]]) -> int:
+        """Insert ``docs``, skipping those whose (subscription, ce_id) exists; how many were new."""
+        if not docs:
+            return 0
+        try:
+            return len(self.deliveries.insert_many(docs, ordered=False).inserted_ids)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != DUPLICATE_KEY for e in errors):
+                raise
+            return int(exc.details.get("nInserted", 0))
+
+    # --- webhooks: fan-outs of topics with many subscriptions --------------------
+
+    def add_fanout(self, doc: dict[str, Any], s: Session) -> None:
+        """Queue the fan-out of one record (once: a replay finds it there)."""
+        self.fanouts.update_one(
+            {"_id": doc["_id"]}, {"$setOnInsert": {**doc, "after": ""}}, upsert=True, session=s
+        )
+
+    def pending_fanouts(self) -> list[dict[str, Any]]:
+        return list(self.fanouts.find().sort("created_at", ASCENDING).limit(100))
+
+    def advance_fanout(self, fanout_id: str, after: str) -> None:
+        self.fanouts.update_one({"_id": fanout_id}, {"$set": {"after": after}})
+
+    def finish_fanout(self, fanout_id: str) -> None:
+        self.fanouts.delete_one({"_id": fanout_id})
 
     def delivery_of(self, subscription_id: str, delivery_id: str) -> dict[str, Any] | None:
         return self.deliveries.find_one({"_id": delivery_id, "subscription_id": subscription_id})
@@ -263,21 +361,27 @@ class NotificationStore:
         """Make a delivery due again at ``at``, its retry horizon starting anew."""
         self.deliveries.update_one(
             {"_id": delivery_id},
-            {"$set": {"status": "pending", "next_attempt_at": at, "horizon_from": at}},
+            {
+                "$set": {"status": "pending", "next_attempt_at": at, "horizon_from": at},
+                "$unset": {"expires_at": ""},  # pending again: kept until it is done
+            },
         )
         return self.deliveries.find_one({"_id": delivery_id})
 
-    def cancel_pending_deliveries(self, subscription_id: str, s: Session) -> None:
+    def cancel_pending_deliveries(
+        self, subscription_id: str, expires_at: datetime, s: Session
+    ) -> None:
         self.deliveries.update_many(
             {"subscription_id": subscription_id, "status": "pending"},
-            {"$set": {"status": "cancelled"}},
+            {"$set": {"status": "cancelled", "expires_at": expires_at}},
             session=s,
         )
 
-    def cancel_delivery(self, delivery_id: str) -> None:
+    def cancel_delivery(self, delivery_id: str, expires_at: datetime) -> None:
         """Cancel one delivery, unless it was sent or cancelled meanwhile."""
         self.deliveries.update_one(
-            {"_id": delivery_id, "status": "pending"}, {"$set": {"status": "cancelled"}}
+            {"_id": delivery_id, "status": "pending"},
+            {"$set": {"status": "cancelled", "expires_at": expires_at}},
         )
 
     def record_delivery_attempt(
@@ -318,3 +422,51 @@ class NotificationStore:
             sort=[("next_attempt_at", ASCENDING)],
             return_document=ReturnDocument.AFTER,
         )
+
+    # --- rows written before retention ---------------------------------------------
+
+    def scrub_legacy_rows(
+        self, *, mails_until: datetime, deliveries_until: datetime, feed_until: datetime
+    ) -> int:
+        """Rows from before retention existed: finished mails lose their message and
+        address, feed items their RSVP link, and each gets an ``expires_at`` (from
+        now: their finishing time was not kept); how many rows changed."""
+        finished_mail = {"status": {"$in": list(FINAL_MAIL_STATUSES)}}
+        changed = self.mails.update_many(
+            {**finished_mail, "expires_at": {"$exists": False}},
+            {"$set": {"expires_at": mails_until}, "$unset": {"raw": "", "to": ""}},
+        ).modified_count
+        changed += self.deliveries.update_many(
+            {"status": {"$in": list(FINAL_DELIVERY_STATUSES)}, "expires_at": {"$exists": False}},
+            {"$set": {"expires_at": deliveries_until}},
+        ).modified_count
+        changed += self.feed.update_many(
+            {"link": {"$regex": RSVP_PATH}}, {"$set": {"link": None}}
+        ).modified_count
+        changed += self.feed.update_many(
+            {"expires_at": {"$exists": False}}, {"$set": {"expires_at": feed_until}}
+        ).modified_count
+        return changed
+
+    def event_ends(self) -> dict[str, Any]:
+        """Event id -> ``ends_on``, of every event in the read model."""
+        return {e["_id"]: e.get("ends_on") for e in self.events.find({}, {"ends_on": 1})}
+
+    def legacy_contacts(self) -> Iterator[dict[str, Any]]:
+        """Contacts with an RSVP link or without ``expires_at``, with their event
+        and its snapshot's end."""
+        query = {"$or": [{"rsvp_url": {"$exists": True}}, {"expires_at": {"$exists": False}}]}
+        return self.contacts.find(query, {"event_id": 1, "event.ends_on": 1})
+
+    def scrub_contacts(self, expiries: dict[str, datetime]) -> int:
+        """Drop the RSVP link of each contact of ``expiries`` and keep it until its date."""
+        if not expiries:
+            return 0
+        result = self.contacts.bulk_write(
+            [
+                UpdateOne({"_id": i}, {"$unset": {"rsvp_url": ""}, "$max": {"expires_at": at}})
+                for i, at in expiries.items()
+            ],
+            ordered=False,
+        )
+        return result.modified_count

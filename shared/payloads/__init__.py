@@ -21,11 +21,26 @@ from typing import Any, ClassVar
 
 from marshmallow import Schema, fields
 
+PERSONAL = "personal"
+"""Field metadata key: ``metadata={"personal": True}`` marks personal data or a
+secret (an address, a name, an RSVP link). Only top-level fields of ``internal.``
+topics' payloads may carry it; they travel sealed (:mod:`shared.sealing`)."""
+
 
 class PayloadSchema(Schema):
     """A published payload: ``model`` is the dataclass consumers receive."""
 
     model: ClassVar[type]
+
+
+def personal_fields(schema: Schema | type[Schema]) -> tuple[str, ...]:
+    """The wire names of ``schema``'s top-level fields marked personal."""
+    instance = schema() if isinstance(schema, type) else schema
+    return tuple(
+        field.data_key or name
+        for name, field in instance.fields.items()
+        if field.metadata.get(PERSONAL)
+    )
 
 
 def _known(schema: Schema, data: Any) -> Any:

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from marshmallow import Schema, fields, validate
 
 from shared.fields import LanguageCode
-from shared.payloads import PayloadSchema
+from shared.payloads import PERSONAL, PayloadSchema
 
 KINDS = (
     "host_country_paper",
@@ -92,14 +92,17 @@ class DocumentReminderPayload:
 
 
 class ReminderPayloadSchema(PayloadSchema):
-    """Payload of ``internal.document.reminder_due`` (for the notifications service)."""
+    """Payload of ``internal.document.reminder_due`` (for the notifications service);
+    the recipients travel sealed."""
 
     model = DocumentReminderPayload
 
     event_id = fields.String(required=True)
     kind = fields.String(required=True, validate=validate.OneOf(KINDS))
     due_on = fields.Date(required=True)
-    recipients = fields.List(fields.Nested(RecipientSchema), required=True)
+    recipients = fields.List(
+        fields.Nested(RecipientSchema), required=True, metadata={PERSONAL: True}
+    )
     title = fields.String(required=True)
     reminder_id = fields.String(required=True)
     occurred_at = fields.AwareDateTime(required=True)

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from marshmallow import Schema, fields, validate
 
-from shared.payloads import PayloadSchema
+from shared.payloads import PERSONAL, PayloadSchema
 
 ROLES = ("government_official", "expert", "stakeholder", "observer", "speaker")
 STATUSES = ("pending", "accepted", "declined", "waitlisted", "revoked", "expired")
@@ -106,20 +106,20 @@ class InvitationIssuedPayload:
 
 class InvitationIssuedPayloadSchema(PayloadSchema):
     """``internal.invitation.issued``: what the notifications service needs to
-    write the invitation mail (personal data and the RSVP link)."""
+    write the invitation mail (personal data and the RSVP link, all sealed)."""
 
     model = InvitationIssuedPayload
 
     invitation_id = fields.String(required=True)
     event_id = fields.String(required=True)
     version = fields.Integer(required=True)
-    email = fields.String(required=True)
-    name = fields.String(required=True)
+    email = fields.String(required=True, metadata={PERSONAL: True})
+    name = fields.String(required=True, metadata={PERSONAL: True})
     language = fields.String(required=True)
     country = fields.String(required=True)
-    organisation = fields.String()
+    organisation = fields.String(metadata={PERSONAL: True})
     role = fields.String(required=True)
-    rsvp_url = fields.String(required=True)
+    rsvp_url = fields.String(required=True, metadata={PERSONAL: True})  # a credential
     registration_deadline = fields.AwareDateTime(allow_none=True)
     resend = fields.Boolean(required=True)
     event = fields.Nested(IssuedEventSchema)

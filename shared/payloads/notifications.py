@@ -31,7 +31,13 @@ class NotificationPayloadSchema(PayloadSchema):
 
     model = NotificationPayload
 
-    notification_id = fields.String(required=True)
+    notification_id = fields.String(
+        required=True,
+        metadata={
+            "description": "random id of the mail (a UUID) or webhook delivery (msg_...), "
+            "the same in every record about it; derived from no address"
+        },
+    )
     cause_id = fields.String(required=True, metadata={"description": "ce_id of the cause"})
     event_id = fields.String(allow_none=True)
     channel = fields.String(required=True, validate=validate.OneOf(list(CHANNELS)))

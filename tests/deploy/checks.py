@@ -19,6 +19,10 @@ ONE_SHOT_RESTARTS = {"no", "on-failure", None}
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
 SERVICE_NAMES = tuple(s.name for s in DEPLOYED)
 SERVICE_PORTS = {s.name: s.port for s in DEPLOYED}
+# A variable holding a credential: it must never have a value written in a file.
+SECRET_NAME = re.compile(r"SECRET|PASSWORD|TOKEN|_KEYS?$")
+REQUIRED_REFERENCE = re.compile(r"\$\{[A-Z0-9_]+:\?[^}]*\}")
+REFERENCE = re.compile(r"\$\{([A-Z0-9_]+)(:?[-?+]?)")
 
 
 DOCUMENTATION = ("README.md", "services/*/README.md", "docs/*.md", "shared/config.py")
@@ -207,6 +211,13 @@ def check_compose(doc: Any, root: Path = ROOT, documentation: str | None = None)
             ):
                 problems.append(f"{name}: waits for {dep} to complete but it restarts forever")
 
+        for var, value in env.items():
+            problems += _secret_value_problems(name, var, str(value))
+        for volume in spec.get("volumes") or []:
+            source = str(volume).split(":", 1)[0]
+            if source.startswith("./") and not (root / source).exists():
+                problems.append(f"{name}: mounts {source}, which does not exist")
+
     text_vars: set[str] = set()
     _collect_vars(doc, text_vars)
     for var in undocumented(text_vars, documentation):
@@ -241,14 +252,75 @@ def check_compose(doc: Any, root: Path = ROOT, documentation: str | None = None)
     ]
     if not provisioners:
         problems.append("no topic-provisioning service (python -m shared.bus provision)")
-    mongo_cmd = _command((services.get("mongo") or {}).get("command"))
+    problems += _credential_problems(services)
+    mongo = services.get("mongo") or {}
+    mongo_cmd = _command(mongo.get("command"))
     replset = mongo_cmd[mongo_cmd.index("--replSet") + 1] if "--replSet" in mongo_cmd else None
     if replset is None:
         problems.append("mongo: not started as a replica set")
+    if "--keyFile" not in mongo_cmd:
+        problems.append("mongo: runs without a key file (so without authentication)")
+    if "MONGO_INITDB_ROOT_PASSWORD" not in (mongo.get("environment") or {}):
+        problems.append("mongo: no root user (MONGO_INITDB_ROOT_PASSWORD)")
+    if mongo.get("ports"):
+        problems.append("mongo: published on the host (use deploy/compose/mongo-on-host.yml)")
     for name, spec in services.items():
         uri = str((spec.get("environment") or {}).get("MLP_MONGO_URI", ""))
         if uri and f"replicaSet={replset}" not in uri:
             problems.append(f"{name}: MLP_MONGO_URI does not name replica set {replset}")
+    return problems
+
+
+def _secret_value_problems(service: str, var: str, value: str) -> list[str]:
+    """A credential is only ever a required reference, ``${NAME:?...}``: no
+    literal value, no default, in the file."""
+    problems = []
+    if SECRET_NAME.search(var) and not REQUIRED_REFERENCE.fullmatch(value):
+        problems.append(f"{service}: {var} is not a required variable (${{NAME:?...}})")
+    for ref, operator in REFERENCE.findall(value):
+        if SECRET_NAME.search(ref) and operator != ":?":
+            problems.append(f"{service}: {ref} may fall back to a default")
+    return problems
+
+
+def _credential_problems(services: dict[str, dict[str, Any]]) -> list[str]:
+    """Kafka authenticates and authorises everyone, every service logs in with
+    a principal of its own, and the provisioning step applies the ACL model."""
+    problems = []
+    kafka_env = (services.get("kafka") or {}).get("environment") or {}
+    protocols = str(kafka_env.get("KAFKA_LISTENER_SECURITY_PROTOCOL_MAP", ""))
+    for entry in filter(None, protocols.split(",")):
+        listener, _, protocol = entry.partition(":")
+        if not protocol.startswith("SASL_"):
+            problems.append(f"kafka: listener {listener} does not authenticate ({protocol})")
+    if not protocols:
+        problems.append("kafka: no KAFKA_LISTENER_SECURITY_PROTOCOL_MAP")
+    if "StandardAuthorizer" not in str(kafka_env.get("KAFKA_AUTHORIZER_CLASS_NAME", "")):
+        problems.append("kafka: no authorizer, so no ACLs")
+    if str(kafka_env.get("KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND", "false")).lower() != "false":
+        problems.append("kafka: allows everyone where no ACL is found")
+    provisioning = [
+        spec
+        for spec in services.values()
+        if _command(spec.get("command"))[:4] == ["python", "-m", "shared.bus", "provision"]
+    ]
+    if provisioning and not any("--acls" in _command(p.get("command")) for p in provisioning):
+        problems.append("the provisioning step applies no ACL model (--acls)")
+    for service in SERVICE_NAMES:
+        principal = f"svc-{service}"
+        for role in ("web", "worker"):
+            env = (services.get(f"{service}-{role}") or {}).get("environment") or {}
+            if env.get("MLP_MONGO_USERNAME") != principal or "MLP_MONGO_PASSWORD" not in env:
+                problems.append(f"{service}-{role}: no MongoDB credentials of its own")
+            kafka_login = env.get("MLP_KAFKA_USERNAME") == principal and "MLP_KAFKA_PASSWORD" in env
+            if role == "worker" and not kafka_login:
+                problems.append(f"{service}-worker: no Kafka credentials of its own")
+            if role == "worker" and not str(env.get("MLP_KAFKA_SECURITY_PROTOCOL")).startswith(
+                "SASL_"
+            ):
+                problems.append(f"{service}-worker: does not log in to Kafka (SASL)")
+            if role == "web" and "MLP_KAFKA_PASSWORD" in env:
+                problems.append(f"{service}-web: holds a Kafka password it never uses")
     return problems
 
 
@@ -318,27 +390,34 @@ def check_k8s(
         by_kind.setdefault(doc["kind"], {})[name] = doc
 
     deployments = by_kind.get("Deployment", {})
-    for name, dep in deployments.items():
+    workloads = [("Deployment", n, d) for n, d in deployments.items()]
+    workloads += [("Job", n, d) for n, d in by_kind.get("Job", {}).items()]
+    for kind_name, name, dep in workloads:
         spec = dep.get("spec") or {}
         template = spec.get("template") or {}
         pod_labels = (template.get("metadata") or {}).get("labels") or {}
         match = (spec.get("selector") or {}).get("matchLabels") or {}
-        if not match or any(pod_labels.get(k) != v for k, v in match.items()):
+        if kind_name == "Deployment" and (
+            not match or any(pod_labels.get(k) != v for k, v in match.items())
+        ):
             problems.append(f"Deployment {name}: selector does not match its pod labels")
         pod = template.get("spec") or {}
         if not (pod.get("securityContext") or {}).get("runAsNonRoot"):
-            problems.append(f"Deployment {name}: pods may run as root")
+            problems.append(f"{kind_name} {name}: pods may run as root")
         containers = pod.get("containers") or []
         if not containers:
-            problems.append(f"Deployment {name}: no containers")
+            problems.append(f"{kind_name} {name}: no containers")
         for c in containers:
             res = c.get("resources") or {}
             for part in ("requests", "limits"):
                 for kind in ("cpu", "memory"):
                     if kind not in (res.get(part) or {}):
-                        problems.append(f"Deployment {name}: no {kind} {part}")
+                        problems.append(f"{kind_name} {name}: no {kind} {part}")
             if not c.get("image"):
-                problems.append(f"Deployment {name}: no image")
+                problems.append(f"{kind_name} {name}: no image")
+            for var in c.get("env") or []:
+                if SECRET_NAME.search(var.get("name", "")) and "value" in var:
+                    problems.append(f"{kind_name} {name}: {var['name']} is written in the manifest")
             ports = _port_names(c)
             for probe in ("readinessProbe", "livenessProbe"):
                 get = (c.get(probe) or {}).get("httpGet")
@@ -353,15 +432,18 @@ def check_k8s(
                 for ref in c.get("envFrom") or []:
                     cm = (ref.get("configMapRef") or {}).get("name")
                     if cm and cm not in by_kind.get("ConfigMap", {}):
-                        problems.append(f"Deployment {name}: ConfigMap {cm} does not exist")
+                        problems.append(f"{kind_name} {name}: ConfigMap {cm} does not exist")
+                    sr = (ref.get("secretRef") or {}).get("name")
+                    if sr and sr not in by_kind.get("Secret", {}):
+                        problems.append(f"{kind_name} {name}: Secret {sr} missing")
                 for var in c.get("env") or []:
                     sk = ((var.get("valueFrom") or {}).get("secretKeyRef")) or {}
                     if sk:
                         secret = by_kind.get("Secret", {}).get(sk.get("name"))
                         if secret is None:
-                            problems.append(f"Deployment {name}: Secret {sk.get('name')} missing")
+                            problems.append(f"{kind_name} {name}: Secret {sk.get('name')} missing")
                         elif sk.get("key") not in (secret.get("data") or {}):
-                            problems.append(f"Deployment {name}: Secret key {sk['key']} missing")
+                            problems.append(f"{kind_name} {name}: Secret key {sk['key']} missing")
 
     for s in DEPLOYED:
         web = deployments.get(f"{s.name}-web")
@@ -382,6 +464,13 @@ def check_k8s(
             problems.append(f"{s.name}-web: MLP_{s.upper}_PORT is not {s.port}")
         if "secretKeyRef" not in ((env.get("MLP_JWT_SECRET") or {}).get("valueFrom") or {}):
             problems.append(f"{s.name}-web: MLP_JWT_SECRET does not come from a Secret")
+        for role, container in (("web", wc), ("worker", kc)):
+            keys = {e["name"]: e for e in container.get("env") or []}.get("MLP_INTERNAL_TOPIC_KEYS")
+            if "secretKeyRef" not in ((keys or {}).get("valueFrom") or {}):
+                problems.append(
+                    f"{s.name}-{role}: MLP_INTERNAL_TOPIC_KEYS does not come from a Secret"
+                )
+        problems += _k8s_login_problems(s.name, wc, kc)
         if not any("configMapRef" in r for r in wc.get("envFrom") or []):
             problems.append(f"{s.name}-web: no ConfigMap reference")
         if wc.get("args") != ["web"] or kc.get("args") != ["worker"]:
@@ -420,6 +509,47 @@ def check_k8s(
                 problems.append(f"HorizontalPodAutoscaler {s.name}-web: targets {ref.get('name')}")
             if not 1 <= hpa["spec"].get("minReplicas", 1) <= hpa["spec"].get("maxReplicas", 0):
                 problems.append(f"HorizontalPodAutoscaler {s.name}-web: bad replica bounds")
+    return problems
+
+
+def _k8s_login_problems(service: str, web: dict[str, Any], worker: dict[str, Any]) -> list[str]:
+    """Each process logs in as the service's own principal, its passwords from a Secret."""
+    problems = []
+    principal = f"svc-{service}"
+    for role, container, logins in (
+        ("web", web, ("MONGO",)),
+        ("worker", worker, ("MONGO", "KAFKA")),
+    ):
+        env = {e["name"]: e for e in container.get("env") or []}
+        for system in logins:
+            if (env.get(f"MLP_{system}_USERNAME") or {}).get("value") != principal:
+                problems.append(f"{service}-{role}: MLP_{system}_USERNAME is not {principal}")
+            secret = ((env.get(f"MLP_{system}_PASSWORD") or {}).get("valueFrom") or {}).get(
+                "secretKeyRef"
+            )
+            if not secret:
+                problems.append(
+                    f"{service}-{role}: MLP_{system}_PASSWORD does not come from a Secret"
+                )
+        if role == "web" and "MLP_KAFKA_PASSWORD" in env:
+            problems.append(f"{service}-web: holds a Kafka password it never uses")
+    return problems
+
+
+def check_k8s_provisioning(docs: list[dict[str, Any]]) -> list[str]:
+    """The base provisions Kafka (topics, users, the ACL model) and MongoDB (a
+    user per service) with one-shot Jobs."""
+    jobs = {d["metadata"]["name"]: d for d in docs if d.get("kind") == "Job"}
+    problems = []
+    kafka_init = jobs.get("kafka-init")
+    if kafka_init is None:
+        problems.append("no kafka-init Job")
+    else:
+        args = kafka_init["spec"]["template"]["spec"]["containers"][0].get("args") or []
+        if args[:4] != ["python", "-m", "shared.bus", "provision"] or "--acls" not in args:
+            problems.append(f"kafka-init: does not apply the ACL model ({args})")
+    if "mongo-init" not in jobs:
+        problems.append("no mongo-init Job")
     return problems
 
 

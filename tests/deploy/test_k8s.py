@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.deploy.checks import check_k8s, check_kustomization
+from tests.deploy.checks import check_k8s, check_k8s_provisioning, check_kustomization
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
@@ -46,6 +46,31 @@ def test_probes_point_at_real_routes(service_routes):
 
 def test_base_is_sound(service_routes):
     assert check_k8s(base_docs(), service_routes) == []
+    assert check_k8s_provisioning(base_docs()) == []
+
+
+def test_the_provisioning_jobs_apply_the_checked_in_acl_model():
+    from deploy.acls import MODEL_FILE
+
+    [acl_config] = [d for d in base_docs() if d["kind"] == "ConfigMap"]
+    assert acl_config["data"] == {"kafka-acls.json": MODEL_FILE.read_text()}
+
+
+def test_the_provisioning_checker_reports_a_missing_job_and_a_model_not_applied():
+    docs = copy.deepcopy(base_docs())
+    kafka_init = _find(docs, "Job", "kafka-init")
+    kafka_init["spec"]["template"]["spec"]["containers"][0]["args"] = [
+        "python",
+        "-m",
+        "shared.bus",
+        "provision",
+    ]
+    docs.remove(_find(docs, "Job", "mongo-init"))
+    problems = check_k8s_provisioning(docs)
+    assert problems == [
+        "kafka-init: does not apply the ACL model (['python', '-m', 'shared.bus', 'provision'])",
+        "no mongo-init Job",
+    ]
 
 
 def _rendered_overlay() -> list[dict]:
@@ -79,6 +104,14 @@ def _web(docs):
     return _find(docs, "Deployment", "events-web")["spec"]["template"]["spec"]["containers"][0]
 
 
+def _worker(docs):
+    return _find(docs, "Deployment", "events-worker")["spec"]["template"]["spec"]["containers"][0]
+
+
+def _env(container, name):
+    return next(e for e in container["env"] if e["name"] == name)
+
+
 BREAKAGES = {
     "readinessProbe path /ready is no route": lambda d: _web(d)["readinessProbe"]["httpGet"].update(
         path="/ready"
@@ -104,6 +137,9 @@ BREAKAGES = {
     "MLP_JWT_SECRET does not come from a Secret": lambda d: _web(d)["env"].__setitem__(
         -1, {"name": "MLP_JWT_SECRET", "value": "plain"}
     ),
+    "events-worker: MLP_INTERNAL_TOPIC_KEYS does not come from a Secret": lambda d: _find(
+        d, "Deployment", "events-worker"
+    )["spec"]["template"]["spec"]["containers"][0].update(env=[]),
     "are not mlp-ops/events": lambda d: _web(d).update(image="mlp-ops/other:dev"),
     "Service events: selector matches no web pod": lambda d: _find(d, "Service", "events")["spec"][
         "selector"
@@ -118,6 +154,21 @@ BREAKAGES = {
     "bad replica bounds": lambda d: _find(d, "HorizontalPodAutoscaler", "events-web")[
         "spec"
     ].update(minReplicas=20),
+    "events-worker: MLP_KAFKA_USERNAME is not svc-events": lambda d: _env(
+        _worker(d), "MLP_KAFKA_USERNAME"
+    ).update(value="svc-notifications"),
+    "events-worker: MLP_KAFKA_PASSWORD does not come from a Secret": lambda d: _worker(d)[
+        "env"
+    ].remove(_env(_worker(d), "MLP_KAFKA_PASSWORD")),
+    "Deployment events-web: MLP_MONGO_PASSWORD is written in the manifest": lambda d: _env(
+        _web(d), "MLP_MONGO_PASSWORD"
+    ).update(value="hunter2"),
+    "events-web: holds a Kafka password it never uses": lambda d: _web(d)["env"].append(
+        _env(_worker(d), "MLP_KAFKA_PASSWORD")
+    ),
+    "Job mongo-init: pods may run as root": lambda d: _find(d, "Job", "mongo-init")["spec"][
+        "template"
+    ]["spec"].pop("securityContext"),
 }
 
 

@@ -57,7 +57,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from shared.config import Env, Settings, common_settings
+from shared.config import Env, Settings, common_settings, refuse_unsafe
 
 DEFAULT_PORT = {SURVEYS_PORT}
 
@@ -69,7 +69,7 @@ class SurveysSettings(Settings):
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> SurveysSettings:
-    return SurveysSettings(**common_settings(Env(environ), "surveys", DEFAULT_PORT))
+    return refuse_unsafe(SurveysSettings(**common_settings(Env(environ), "surveys", DEFAULT_PORT)))
 ''',
     "app.py": '''"""The surveys service's Flask app factory."""
 
@@ -235,7 +235,9 @@ def test_one_catalog_entry_puts_the_fake_service_in_every_generated_file(surveys
     surveys_yaml = manifests.K8S / "base" / "surveys.yaml"
     assert surveys_yaml in files
     kustomization = yaml.safe_load(files[manifests.K8S / "base" / "kustomization.yaml"])
-    assert kustomization["resources"] == [f"{s.name}.yaml" for s in catalog.DEPLOYED]
+    assert kustomization["resources"] == [f"{s.name}.yaml" for s in catalog.DEPLOYED] + [
+        manifests.PROVISIONING
+    ]
     docs = [d for text in files.values() for d in yaml.safe_load_all(text)]
     k8s_objects = [d for d in docs if d.get("kind") not in {"Kustomization", "Namespace"}]
     assert check_k8s(k8s_objects, {"/readyz", "/healthz", "/metrics"}) == []

@@ -49,6 +49,14 @@ def _upload(base, event_id, headers, content=PDF_BYTES, filename="host-paper.pdf
     )
 
 
+def _approve(url):
+    """Submit, then approve the version read (the approval names its ETag)."""
+    assert requests.post(f"{url}/submit", headers=SEC).status_code == 200
+    seen = requests.get(url, headers=SEC).headers["ETag"]
+    approved = requests.post(f"{url}/approve", headers={**SEC, "If-Match": seen})
+    assert approved.status_code == 200, approved.text
+
+
 def test_papers_circulate_to_accepted_participants_and_then_to_everyone(start_service, topics):
     events = start_service("events", topics)
     documents = start_service("documents", topics)
@@ -67,32 +75,7 @@ def test_papers_circulate_to_accepted_participants_and_then_to_everyone(start_se
     paper = _upload(base, event_id, SEC, summary="OSKA in practice").json()
     draft = _upload(base, event_id, SEC, kind="agenda", title="Draft agenda").json()
     url = f"{base}/v1/documents/{paper['id']}"
-    assert requests.get(url, headers=ACCEPTED).status_code == 404
-    for action in ("submit", "approve"):
-        assert requests.post(f"{url}/{action}", headers=SEC).status_code == 200
-
-    assert wait_until(lambda: requests.get(url, headers=ACCEPTED).status_code == 200)
-    content = requests.get(f"{url}/content", headers=ACCEPTED)
-    assert content.content == PDF_BYTES
-    assert requests.get(url, headers=INVITED).status_code == 404
-    assert requests.get(f"{url}/content").status_code == 404
-    listed = requests.get(f"{base}/v1/documents?event_id={event_id}", headers=ACCEPTED).json()
-    assert [d["id"] for d in listed["items"]] == [paper["id"]]
-    archive = requests.get(f"{base}/v1/events/{event_id}/documents.zip", headers=ACCEPTED)
-    with zipfile.ZipFile(io.BytesIO(archive.content)) as opened:
-        assert opened.namelist() == ["host_country_paper/host-paper.pdf"]
-    assert requests.get(f"{base}/v1/documents/{draft['id']}", headers=ACCEPTED).status_code == 404
-
-    # publish: anyone may read; a partner hears of it without personal data
-    assert requests.post(f"{url}/publish", headers=SEC).status_code == 200
-    assert requests.get(f"{url}/content").content == PDF_BYTES
-    records = collect(partner, lambda rs: any(r.key == event_id.encode() for r in rs))
-    [record] = [r for r in records if r.key == event_id.encode()]
-    payload = json.loads(record.value)
-    assert payload["document_id"] == paper["id"] and payload["status"] == "published"
-    assert "@" not in record.value.decode()
-
-    # a second version is served; the first stays retrievable
+    # a second version while the paper is a draft; the first stays retrievable
     second = ooxml()
     response = requests.post(
         f"{url}/versions",
@@ -101,18 +84,44 @@ def test_papers_circulate_to_accepted_participants_and_then_to_everyone(start_se
         timeout=30,
     )
     assert response.status_code == 201, response.text
+    assert requests.get(url, headers=ACCEPTED).status_code == 404
+    _approve(url)
+
+    assert wait_until(lambda: requests.get(url, headers=ACCEPTED).status_code == 200)
+    content = requests.get(f"{url}/content", headers=ACCEPTED)
+    assert content.content == second
+    assert requests.get(url, headers=INVITED).status_code == 404
+    assert requests.get(f"{url}/content").status_code == 404
+    listed = requests.get(f"{base}/v1/documents?event_id={event_id}", headers=ACCEPTED).json()
+    assert [d["id"] for d in listed["items"]] == [paper["id"]]
+    archive = requests.get(f"{base}/v1/events/{event_id}/documents.zip", headers=ACCEPTED)
+    with zipfile.ZipFile(io.BytesIO(archive.content)) as opened:
+        assert opened.namelist() == ["host_country_paper/host-paper-v2.docx"]
+    assert requests.get(f"{base}/v1/documents/{draft['id']}", headers=ACCEPTED).status_code == 404
+
+    # publish: anyone may read; a partner hears of it without personal data
+    assert requests.post(f"{url}/publish", headers=SEC).status_code == 200
     assert requests.get(f"{url}/content").content == second
+    records = collect(partner, lambda rs: any(r.key == event_id.encode() for r in rs))
+    [record] = [r for r in records if r.key == event_id.encode()]
+    payload = json.loads(record.value)
+    assert payload["document_id"] == paper["id"] and payload["status"] == "published"
+    assert "@" not in record.value.decode()
     assert requests.get(f"{url}/content?version=1").content == PDF_BYTES
     etag = requests.get(f"{url}/content").headers["ETag"]
     assert requests.get(f"{url}/content", headers={"If-None-Match": etag}).status_code == 304
     ranged = requests.get(f"{url}/content?version=1", headers={"Range": "bytes=0-4"})
     assert ranged.status_code == 206 and ranged.content == b"%PDF-"
+    # what was reviewed and published is not replaced
+    replaced = requests.post(
+        f"{url}/versions", files={"file": ("v3.pdf", io.BytesIO(PDF_BYTES))}, headers=SEC
+    )
+    assert replaced.status_code == 409
 
     # an approved (unpublished) paper disappears when the participant declines
     other = _upload(base, event_id, SEC, kind="background_paper", title="Background").json()
-    for action in ("submit", "approve"):
-        requests.post(f"{base}/v1/documents/{other['id']}/{action}", headers=SEC)
     other_url = f"{base}/v1/documents/{other['id']}"
+    _approve(other_url)
     assert requests.get(other_url, headers=ACCEPTED).status_code == 200
     _invitation(producer, event_id, None, "declined", 3, invitation_id=accepted_id)
     assert wait_until(lambda: requests.get(other_url, headers=ACCEPTED).status_code == 404)

@@ -11,7 +11,7 @@ import time
 import requests
 
 from devkit.auth import auth
-from devkit.kafka import collect, partner_consumer
+from devkit.kafka import collect, partner_consumer, payload_of
 from devkit.samples import event_body
 
 SEC = auth("secretariat")
@@ -75,7 +75,7 @@ def test_capacity_waitlist_promotion_and_cancellation(start_service, topics):
     issued = collect(mailer, lambda rs: len(_of_event(rs, event_id)) >= 3, timeout_s=90)
     links = {}
     for record in _of_event(issued, event_id):
-        payload = json.loads(record.value)
+        payload = payload_of(record)
         assert payload["rsvp_url"].startswith("http://127.0.0.1:8002/v1/rsvp/")  # the base URL
         links[payload["email"]] = payload["rsvp_url"].rsplit("/", 1)[1]
     assert set(links) == set(ids)

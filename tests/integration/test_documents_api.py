@@ -6,13 +6,24 @@ import hashlib
 import io
 import os
 import zipfile
+from dataclasses import replace
 from datetime import date
 
 import pytest
 
 from devkit.auth import auth
+from services.documents.app import create_app
 from services.documents.jobs import send_due_reminders
-from tests.fixtures.documents import EXE_BYTES, PDF_BYTES, invite, known_event, ooxml, upload
+from tests.fixtures.documents import (
+    EXE_BYTES,
+    PDF_BYTES,
+    act,
+    invite,
+    known_event,
+    ooxml,
+    upload,
+)
+from tests.helpers import outbox_payload, running_app
 
 SEC = auth("secretariat")
 MiB = 1024 * 1024
@@ -35,7 +46,7 @@ def _draft(client, deliver, headers=SEC, **kw):
 
 
 def _act(client, doc_id, action, headers=SEC):
-    return client.post(f"/v1/documents/{doc_id}/{action}", headers=headers)
+    return act(client, doc_id, action, headers)
 
 
 # --- upload, versions, download --------------------------------------------------
@@ -422,6 +433,26 @@ def test_readers_per_status_in_metadata_list_content_and_zip(
         assert opened.read("host_country_paper/approved.pdf") == PDF_BYTES
 
 
+def test_papers_of_accepted_invitees_need_a_verified_address_when_required(
+    documents_client, documents_settings, deliver_to_documents
+):
+    event_id = known_event(deliver_to_documents)
+    invite(deliver_to_documents, event_id, "accepted@example.org")
+    doc_id = upload(documents_client, event_id, SEC, title="Approved paper").json["id"]
+    for action in PATH["approved"]:
+        assert _act(documents_client, doc_id, action).status_code == 200
+    strict = replace(documents_settings, jwt_require_verified_email=True)
+    with running_app(create_app, strict) as app:  # the same database
+        client = app.test_client()
+        claimed = auth("participant", email="accepted@example.org", email_verified=False)
+        verified = auth("participant", email="accepted@example.org")
+        for path in (f"/v1/documents/{doc_id}", f"/v1/documents/{doc_id}/content"):
+            assert client.get(path, headers=claimed).status_code == 404
+            assert client.get(path, headers=verified).status_code == 200
+        listed = client.get(f"/v1/documents?event_id={event_id}", headers=claimed).json
+        assert listed["total"] == 0
+
+
 def test_list_filters_q_sort_and_pages(documents_client, deliver_to_documents):
     event_id = known_event(deliver_to_documents)
     other = known_event(deliver_to_documents)
@@ -488,6 +519,13 @@ def test_missing_papers_produce_one_reminder_per_step(
         documents_client.put(f"/v1/events/{event_id}/due-dates", json=bad, headers=SEC).status_code
         == 422
     )
+    # A recipient's name reaches a mail header: no line separators or controls.
+    for name in ("Host\u2028Bcc: x@evil.example", "Host\r\nBcc: x@evil.example", "Host\x85"):
+        recipient = {"email": "host@example.ee", "name": name}
+        bad = {"items": [{"kind": "agenda", "due_on": "2027-02-10", "recipients": [recipient]}]}
+        response = documents_client.put(f"/v1/events/{event_id}/due-dates", json=bad, headers=SEC)
+        assert response.status_code == 422, name
+        assert "name" in str(response.json["errors"])
     # the agenda is there (submitted), the host country paper only as a draft
     agenda = upload(documents_client, event_id, SEC, kind="agenda").json
     assert _act(documents_client, agenda["id"], "submit").status_code == 200
@@ -501,7 +539,7 @@ def test_missing_papers_produce_one_reminder_per_step(
     assert send_due_reminders(ctx, today=date(2027, 2, 12)) == 0
     records = _outbox(documents_app, "internal.document.reminder_due")
     assert [r["payload"]["reminder_id"].rsplit(":", 1)[1] for r in records] == ["7d", "1d"]
-    payload = records[0]["payload"]
+    payload = outbox_payload(records[0])
     assert payload["title"] == "Skills forecasting"
     assert payload["due_on"] == "2027-02-10"
     assert payload["kind"] == "host_country_paper"

@@ -7,7 +7,7 @@ import uuid
 
 from devkit.auth import auth
 from devkit.samples import event_payload, issued_payload
-from tests.fixtures.documents import known_event, set_invitation, upload
+from tests.fixtures.documents import act, known_event, set_invitation, upload
 
 SEC = auth("secretariat")
 EMAIL = "Official@Example.lv"
@@ -17,8 +17,7 @@ READER = auth("participant", email="official@example.lv")
 def _approved(client, event_id):
     doc = upload(client, event_id, SEC).json
     for action in ("submit", "approve"):
-        response = client.post(f"/v1/documents/{doc['id']}/{action}", headers=SEC)
-        assert response.status_code == 200
+        assert act(client, doc["id"], action, SEC).status_code == 200
     return doc["id"]
 
 
@@ -62,7 +61,7 @@ def test_access_appears_only_from_approval_on(documents_client, deliver_to_docum
     assert not _can_read(documents_client, doc_id)
     documents_client.post(f"/v1/documents/{doc_id}/submit", headers=SEC)
     assert not _can_read(documents_client, doc_id)
-    documents_client.post(f"/v1/documents/{doc_id}/approve", headers=SEC)
+    act(documents_client, doc_id, "approve", SEC)
     assert _can_read(documents_client, doc_id)
     other_event = known_event(deliver_to_documents)
     other_doc = _approved(documents_client, other_event)

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from devkit.auth import auth
 from services.invitations.app import create_app
 from tests.fixtures.invitations import SEC, invitee, issued_links, open_event, token_of
-from tests.helpers import running_app
+from tests.helpers import outbox_payload, running_app
 
 CSV = (
     "email,name,country,organisation,role,language\n"
@@ -43,7 +43,7 @@ def _links(app, event_id):
 
 def _topics(app, event_id=None):
     query = {"key": event_id} if event_id else {}
-    return [(r["topic"], r["payload"]) for r in _db(app).outbox.find(query, sort=[("_id", 1)])]
+    return [(r["topic"], outbox_payload(r)) for r in _db(app).outbox.find(query, sort=[("_id", 1)])]
 
 
 # --- inviting ---------------------------------------------------------------------
@@ -335,6 +335,46 @@ def test_rsvp_is_rate_limited_per_client_address(invitations_settings):
         assert other.status_code == 404
 
 
+def _rsvp_from(client, peer, forwarded=None):
+    headers = {"X-Forwarded-For": forwarded} if forwarded else {}
+    return client.get("/v1/rsvp/guess", headers=headers, environ_base={"REMOTE_ADDR": peer})
+
+
+def test_behind_trusted_proxies_the_limit_counts_the_forwarded_client(invitations_settings):
+    proxy = "10.0.0.7"
+    settings = dataclasses.replace(invitations_settings, rsvp_rate_limit=2, trusted_proxies=1)
+    with running_app(create_app, settings) as app:
+        client = app.test_client()
+        for _ in range(2):
+            assert _rsvp_from(client, proxy, "198.51.100.1").status_code == 404
+        assert _rsvp_from(client, proxy, "198.51.100.1").status_code == 429
+        # another client behind the same ingress has a limit of its own
+        assert _rsvp_from(client, proxy, "198.51.100.2").status_code == 404
+        # what a client writes left of the hop the ingress appended is not believed
+        spoofed = _rsvp_from(client, proxy, "192.0.2.77, 198.51.100.1")
+        assert spoofed.status_code == 429
+
+
+def test_without_trusted_proxies_forwarded_headers_are_ignored(invitations_settings):
+    strict = dataclasses.replace(invitations_settings, rsvp_rate_limit=2)
+    with running_app(create_app, strict) as app:
+        client = app.test_client()
+        for n in range(2):
+            assert _rsvp_from(client, "10.0.0.7", f"198.51.100.{n}").status_code == 404
+        assert _rsvp_from(client, "10.0.0.7", "198.51.100.9").status_code == 429
+
+
+def test_ipv6_clients_are_counted_per_64(invitations_settings):
+    strict = dataclasses.replace(invitations_settings, rsvp_rate_limit=2)
+    with running_app(create_app, strict) as app:
+        client = app.test_client()
+        assert _rsvp_from(client, "2001:db8:aa:1::1").status_code == 404
+        assert _rsvp_from(client, "2001:db8:aa:1::2").status_code == 404
+        # a new address of the same /64 is the same client
+        assert _rsvp_from(client, "2001:db8:aa:1:dead:beef:0:1").status_code == 429
+        assert _rsvp_from(client, "2001:db8:aa:2::1").status_code == 404
+
+
 def _race_for_the_last_seat(client, published_event, n):
     app = client.application
     ev = published_event(capacity=3)
@@ -420,6 +460,29 @@ def test_management_filters_counts_on_behalf_resend_and_history(
     assert [h["version"] for h in history] == [1, 2, 3]
 
 
+def test_e_mail_matched_access_trusts_only_verified_addresses_when_required(
+    invitations_client, invitations_settings, invitations_published_event
+):
+    ev = invitations_published_event()
+    [mine] = _invite(invitations_client, ev["event_id"], invitee(1))
+    email = "official.1@gov.example.eu"
+    strict = dataclasses.replace(invitations_settings, jwt_require_verified_email=True)
+    with running_app(create_app, strict) as app:  # the same database
+        client = app.test_client()
+        verified = auth("participant", country="LV", email=email)
+        for claimed in (
+            auth("participant", country="LV", email=email, email_verified=False),
+            auth("participant", country="LV", email=email, email_verified=None),
+        ):
+            assert client.get("/v1/invitations", headers=claimed).json["total"] == 0
+            assert client.get(f"/v1/invitations/{mine['id']}", headers=claimed).status_code == 404
+            listed = client.get(f"/v1/events/{ev['event_id']}/invitations", headers=claimed)
+            assert listed.json["total"] == 0
+        own = client.get("/v1/invitations", headers=verified).json["items"]
+        assert [i["id"] for i in own] == [mine["id"]]
+        assert client.get(f"/v1/invitations/{mine['id']}", headers=verified).status_code == 200
+
+
 def test_wrong_callers_for_every_endpoint(
     invitations_client, invitations_app, invitations_published_event
 ):
@@ -474,3 +537,33 @@ def test_wrong_callers_for_every_endpoint(
     bad = {"Authorization": "Bearer not-a-jwt"}
     assert invitations_client.get("/v1/rsvp/whatever", headers=bad).status_code == 401
     assert _db(invitations_app).invitations.count_documents({"status": "pending"}) == 2
+
+
+def test_names_with_control_or_line_separator_characters_are_422_and_others_pass(
+    invitations_client, invitations_app, invitations_published_event
+):
+    """Names reach mail headers: U+2028, CR/LF, U+0085, form feed and bidi
+    overrides are refused (422, nothing created); any script, apostrophes, commas
+    and angle brackets are names (the mail quotes them)."""
+    ev = invitations_published_event()
+    url = f"/v1/events/{ev['event_id']}/invitations"
+    refused = ["Ana\u2028Bcc: x@evil.example", "Ana\r\nBcc: x@evil.example", "Ana\x85", "A\x0cB"]
+    refused.append("Ana \u202egnp.exe")
+    for n, name in enumerate(refused):
+        response = invitations_client.post(
+            url, json={"invitees": [invitee(n, name=name)]}, headers=SEC
+        )
+        assert response.status_code == 422, name
+        assert response.content_type == "application/problem+json"
+        assert "name" in response.json["rejected"][0]["errors"], name
+    csv_body = 'email,name,country,role\nz@gov.example.eu,"Zoë\u2028Z",LV,expert\n'
+    response = invitations_client.post(url, data=csv_body, content_type="text/csv", headers=SEC)
+    assert response.status_code == 422
+    assert _db(invitations_app).invitations.count_documents({}) == 0
+    persian = "\u0639\u0644\u06cc\u200c\u0631\u0636\u0627"  # with ZERO WIDTH NON-JOINER
+    accepted = ["Zoë O'Brien", "José María Pérez", "Ζωή Παπαδοπούλου", persian]
+    accepted.append("Smith, John <john@evil.example>")
+    people = [invitee(10 + n, name=name) for n, name in enumerate(accepted)]
+    assert len(_invite(invitations_client, ev["event_id"], *people)) == len(accepted)
+    stored = _db(invitations_app).invitations.find({"event_id": ev["event_id"]})
+    assert sorted(doc["name"] for doc in stored) == sorted(accepted)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from services.invitations.jobs import expire_due, remind_due
 from tests.fixtures.invitations import SEC, invitee, issued_links, token_of
+from tests.helpers import outbox_payload
 
 
 def _db(app):
@@ -42,7 +43,7 @@ def _statuses(app, event_id):
 
 
 def _topics(app, event_id, topic):
-    return [r["payload"] for r in _db(app).outbox.find({"key": event_id, "topic": topic})]
+    return [outbox_payload(r) for r in _db(app).outbox.find({"key": event_id, "topic": topic})]
 
 
 def test_cancellation_revokes_every_open_invitation_once(

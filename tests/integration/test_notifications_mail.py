@@ -7,10 +7,12 @@ import time
 import uuid
 from datetime import UTC, datetime
 from email.header import decode_header, make_header
+from email.policy import default as default_policy
 
 from icalendar import Calendar
 
 from devkit.samples import event_payload, issued_payload, status_payload
+from services.notifications.domain import email_hash
 from tests.helpers import wait_for
 
 
@@ -161,6 +163,78 @@ def test_cancellation_and_change_carry_calendar_cancel_and_update_with_same_uid(
     assert len(declined_subjects) == 2  # invitation + decline notice only
 
 
+def _recipients(message) -> list[tuple[str, str]]:
+    """The To header's (display name, address) pairs, as a mail client reads them."""
+    header = default_policy.header_factory("To", message["To"])
+    return [(a.display_name, a.addr_spec) for a in header.addresses]
+
+
+def test_a_cancellation_mails_everyone_it_can_and_records_the_one_it_cannot(
+    notifications_worker, notifications_producer, smtp_sink
+):
+    """One recipient whose message cannot be built (an address only SMTPUTF8
+    could carry, which the invitations API accepts) fails alone: recorded as a
+    failed mail and announced on notification.failed, while the record commits
+    and the others get their cancellation. A comma and angle brackets in a name
+    are quoted, never a second recipient; a line separator shows as a space."""
+    event_id = str(uuid.uuid4())
+    suffix = event_id[:6]
+    people = {
+        "plain": (f"kadri-{suffix}@example.ee", "Kadri Tamm"),
+        "comma": (f"mallory-{suffix}@example.org", "Mallory, <boss@evil.example>"),
+        "unbuildable": (f"jürgen-{suffix}@example.de", "Jürgen Groß"),
+    }
+    invitations = {}
+    for label, (email, name) in people.items():
+        inv = str(uuid.uuid4())
+        invitations[label] = inv
+        notifications_producer.send(
+            "internal.invitation.issued",
+            issued_payload(event_id, inv, email, name=name),
+            key=event_id,
+        )
+    # A contact whose name holds LINE SEPARATOR: the invitations API refuses such
+    # names now, but the read model may hold one from before (or from elsewhere).
+    separated = (f"ana-{suffix}@example.pt", "Ana\u2028Bcc: spy@evil.example")
+    notifications_worker.store.apply_contact(
+        str(uuid.uuid4()),
+        1,
+        {"event_id": event_id, "email": separated[0], "name": separated[1], "language": "en"},
+        None,
+    )
+    wait_for(lambda: _to(smtp_sink, people["plain"][0]) and _to(smtp_sink, people["comma"][0]))
+    db = notifications_worker.db
+    unbuildable_hash = email_hash(people["unbuildable"][0])
+    wait_for(lambda: db.mails.find_one({"email_hash": unbuildable_hash, "status": "failed"}))
+
+    cause = notifications_producer.send(
+        "event.cancelled",
+        event_payload(event_id, version=6, status="cancelled", reason="Venue unavailable"),
+        key=event_id,
+    )
+    for email in (people["plain"][0], people["comma"][0], separated[0]):
+        wait_for(lambda e=email: any("Cancelled" in _subject(m) for m in _to(smtp_sink, e)))
+    [to_mallory] = [m for m in _to(smtp_sink, people["comma"][0]) if "Cancelled" in _subject(m)]
+    assert _recipients(to_mallory) == [("Mallory, <boss@evil.example>", people["comma"][0])]
+    [to_ana] = _to(smtp_sink, separated[0])
+    assert _recipients(to_ana) == [("Ana Bcc: spy@evil.example", separated[0])]
+    assert "Bcc" not in str(to_ana.keys()) and "spy@evil.example" not in to_ana.get("Bcc", "")
+
+    failed = db.mails.find_one({"cause_id": cause, "email_hash": unbuildable_hash})
+    assert failed["status"] == "failed"
+    assert "raw" not in failed and "to" not in failed  # a final outcome keeps neither
+    assert failed["expires_at"] > failed["created_at"]  # and starts its retention
+    assert "not an address" in failed["last_error"]
+    [announced] = db.outbox.find({"topic": "notification.failed", "payload.cause_id": cause})
+    assert announced["payload"]["notification_id"] == failed["notification_id"]
+    assert announced["payload"]["notification_id"] != failed["_id"]
+    assert announced["payload"]["channel"] == "email"
+    assert people["unbuildable"][0] not in str(announced["payload"])  # no addresses
+    assert db.processed_records.find_one({"ce_id": cause}) is not None  # not dead-lettered
+    others = {"cause_id": cause, "status": {"$in": ["pending", "sent"]}}
+    assert db.mails.count_documents(others) == 3
+
+
 def test_smtp_down_keeps_the_mail_pending_and_sends_it_when_back(
     notifications_worker, notifications_producer, smtp_sink
 ):
@@ -236,7 +310,8 @@ def test_opted_out_people_get_no_reminders_but_still_transactional_mail(
         "event.cancelled", event_payload(event_id, version=3, status="cancelled"), key=event_id
     )
     wait_for(lambda: len(_to(smtp_sink, email)) == 3)
-    wait_for(lambda: notifications_worker.db.mails.find_one({"to": email, "status": "suppressed"}))
+    suppressed = {"email_hash": email_hash(email), "status": "suppressed"}
+    wait_for(lambda: notifications_worker.db.mails.find_one(suppressed))
     assert [_subject(m) for m in _to(smtp_sink, email)][-1].startswith("Cancelled")
 
 

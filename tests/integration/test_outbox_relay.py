@@ -14,6 +14,7 @@ from shared.bus import ensure_topics, make_producer
 from shared.config import Settings
 from shared.mongo import in_transaction
 from shared.outbox import Outbox, OutboxRelay
+from shared.sealing import DEVELOPMENT_KEYS
 
 
 @pytest.fixture
@@ -26,7 +27,7 @@ def outbox_db(mongo):
 
 
 def _add(client, db, records):
-    outbox = Outbox(db, "/mlp/events")
+    outbox = Outbox(db, "/mlp/events", keys=DEVELOPMENT_KEYS)
 
     def work(session):
         return [
@@ -80,7 +81,7 @@ def test_relay_publishes_in_order_per_key_with_cloudevents_headers(topics, outbo
 
 def test_an_aborted_transaction_leaves_no_outbox_record(outbox_db):
     client, db = outbox_db
-    outbox = Outbox(db, "/mlp/events")
+    outbox = Outbox(db, "/mlp/events", keys=DEVELOPMENT_KEYS)
 
     def work(session):
         db.events.insert_one({"_id": "e1"}, session=session)

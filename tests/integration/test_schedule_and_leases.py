@@ -14,6 +14,7 @@ from shared.config import Settings
 from shared.leases import Lease
 from shared.outbox import Outbox
 from shared.schedule import PeriodicJob, run_jobs
+from shared.sealing import DEVELOPMENT_KEYS
 from shared.service import ServiceContext
 
 
@@ -22,7 +23,7 @@ def _context(client: MongoClient, database) -> ServiceContext:
         settings=Settings(service="tests"),
         client=client,
         db=database,
-        outbox=Outbox(database, "/mlp/tests"),
+        outbox=Outbox(database, "/mlp/tests", keys=DEVELOPMENT_KEYS),
         store=None,
     )
 

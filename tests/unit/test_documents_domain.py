@@ -3,8 +3,10 @@ import zipfile
 
 import pytest
 
+from services.documents import domain
 from services.documents.domain import (
     DOCX,
+    MAX_ZIP_ENTRIES,
     ODP,
     ODS,
     ODT,
@@ -27,7 +29,7 @@ from services.documents.domain import (
     sniff,
 )
 from shared.auth import ANONYMOUS, Principal
-from shared.errors import IllegalTransition
+from shared.errors import IllegalTransition, UnsupportedType
 from shared.payloads.documents import STATUSES
 from tests.fixtures.documents import EXE_BYTES, PDF_BYTES, odf, ooxml
 
@@ -75,6 +77,50 @@ def test_macro_enabled_office_files_are_refused():
         archive.writestr("word/document.xml", "<doc/>")
         archive.writestr("word/vbaProject.bin", b"\x00")
     assert _sniff(buffer.getvalue()) is None
+
+
+def _docx_of(entries: int, name_length: int = 8) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("word/document.xml", "<doc/>")
+        for n in range(entries - 2):
+            archive.writestr(f"word/media/{n:0{name_length}d}.xml", "")
+    return buffer.getvalue()
+
+
+def test_an_office_file_of_at_most_1000_entries_is_sniffed():
+    assert _sniff(_docx_of(MAX_ZIP_ENTRIES)) == DOCX
+
+
+def test_an_archive_of_more_than_1000_entries_is_refused_before_it_is_parsed(monkeypatch):
+    many = _docx_of(MAX_ZIP_ENTRIES + 1)
+    long_names = _docx_of(600, name_length=2000)  # a directory beyond what 1000 entries need
+
+    def no_parsing(*args, **kwargs):
+        raise AssertionError("the central directory was parsed")
+
+    monkeypatch.setattr(domain.zipfile, "ZipFile", no_parsing)
+    with pytest.raises(UnsupportedType, match="more than 1000 entries"):
+        _sniff(many)
+    with pytest.raises(UnsupportedType):
+        _sniff(long_names)
+
+
+def test_an_archive_whose_end_record_understates_its_entries_is_refused():
+    data = bytearray(_docx_of(MAX_ZIP_ENTRIES + 500))
+    end = data.rfind(b"PK\x05\x06")
+    data[end + 8 : end + 12] = (5).to_bytes(2, "little") * 2  # "5 entries"
+    with pytest.raises(UnsupportedType):
+        _sniff(bytes(data))
+
+
+def test_a_zip64_archive_is_refused():
+    data = bytearray(ooxml())
+    end = data.rfind(b"PK\x05\x06")
+    data[end:end] = b"PK\x06\x07" + bytes(16)  # a zip64 end-of-directory locator
+    with pytest.raises(UnsupportedType):
+        _sniff(bytes(data))
 
 
 @pytest.mark.parametrize(
@@ -209,8 +255,9 @@ def test_who_may_upload_and_act():
     assert all(may_act(a, _doc("draft"), SEC) for a in TRANSITIONS)
     assert may_add_version(_doc("submitted"), UPLOADER)
     assert not may_add_version(_doc("approved"), UPLOADER)
-    assert may_add_version(_doc("published"), SEC)
-    assert not may_add_version(_doc("withdrawn"), SEC)
+    assert may_add_version(_doc("submitted"), SEC)
+    for status in ("approved", "published", "withdrawn"):  # reviewed papers are not replaced
+        assert not may_add_version(_doc(status), SEC)
 
 
 def test_email_hash_ignores_case_and_spaces():

@@ -1,5 +1,6 @@
 """The documents service's upload refusals that come before a byte is read,
-and the streamed zip, without a server: neither needs Flask nor MongoDB."""
+and the zip of an event's papers and its key, without a server: none needs
+Flask nor MongoDB."""
 
 import io
 import zipfile
@@ -54,17 +55,45 @@ class Files:
         return io.BytesIO(self.contents[file_id])
 
 
-def _doc(kind, filename, file_id):
+def _doc(kind, filename, file_id, doc_id=None, sha256="0" * 64):
     stamp = datetime(2027, 3, 10, 9, 30, tzinfo=UTC)
     return {
+        "id": doc_id or file_id,
         "kind": kind,
         "filename": filename,
         "version": 2,
+        "sha256": sha256,
         "versions": [
             {"version": 1, "file_id": "old", "uploaded_at": stamp},
             {"version": 2, "file_id": file_id, "uploaded_at": stamp},
         ],
     }
+
+
+class Unseekable:
+    """What the zip is written into: a write-only file, as a GridFS writer is."""
+
+    def __init__(self):
+        self.data = bytearray()
+        self.writes = 0
+        self.finished = self.aborted = False
+
+    def write(self, data):
+        self.data += data
+        self.writes += 1
+        return len(data)
+
+    def tell(self):
+        return len(self.data)
+
+    def flush(self):
+        pass
+
+    def finish(self):
+        self.finished = True
+
+    def abort(self):
+        self.aborted = True
 
 
 def test_the_zip_holds_each_current_version_under_a_name_of_its_own():
@@ -75,9 +104,10 @@ def test_the_zip_holds_each_current_version_under_a_name_of_its_own():
         _doc("minutes", "notes", "c"),
         _doc("minutes", "notes", "d"),
     ]
-    chunks = list(archive.zip_stream(docs, Files(contents)))
-    assert len(chunks) >= len(docs)  # yielded file by file, never built whole
-    with zipfile.ZipFile(io.BytesIO(b"".join(chunks))) as opened:
+    target = Unseekable()
+    archive.build_zip(docs, Files(contents), target)
+    assert target.finished and target.writes >= len(docs)  # written as it goes
+    with zipfile.ZipFile(io.BytesIO(bytes(target.data))) as opened:
         assert opened.namelist() == [
             "agenda/agenda.pdf",
             "agenda/agenda (2).pdf",
@@ -87,3 +117,21 @@ def test_the_zip_holds_each_current_version_under_a_name_of_its_own():
         assert opened.read("agenda/agenda.pdf") == contents["a"]
         assert opened.read("minutes/notes (2)") == b"D"
         assert opened.getinfo("agenda/agenda.pdf").date_time == (2027, 3, 10, 9, 30, 0)
+
+
+def test_a_zip_that_fails_half_way_is_aborted():
+    target = Unseekable()
+    with pytest.raises(KeyError):
+        archive.build_zip([_doc("agenda", "a.pdf", "a"), _doc("agenda", "b.pdf", "gone")],
+                          Files({"a": b"A"}), target)  # fmt: skip
+    assert target.aborted and not target.finished
+
+
+def test_the_key_names_the_set_of_current_versions_in_any_order():
+    a, b = _doc("agenda", "a.pdf", "a"), _doc("minutes", "b.pdf", "b")
+    assert archive.archive_key([a, b]) == archive.archive_key([b, a])
+    assert archive.archive_key([a]) != archive.archive_key([a, b])
+    newer = {**a, "version": 3, "sha256": "1" * 64}
+    assert archive.archive_key([newer, b]) != archive.archive_key([a, b])
+    renamed = {**a, "filename": "other.pdf"}  # another entry name: another zip
+    assert archive.archive_key([renamed, b]) != archive.archive_key([a, b])

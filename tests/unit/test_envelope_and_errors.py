@@ -2,9 +2,11 @@ from datetime import UTC, datetime
 
 import pytest
 
+from shared.config import Env, common_settings
 from shared.context import TraceContext, child_traceparent
 from shared.envelope import MalformedRecord, decode, encode
-from shared.http import parse_sort
+from shared.errors import PreconditionFailed, PreconditionRequired
+from shared.http import check_if_match, client_key, parse_sort
 from shared.problems import Problem
 from shared.topics import TOPIC_NAMES, require_topic
 
@@ -80,3 +82,44 @@ def test_parse_sort_adds_a_tiebreaker_and_refuses_unknown_fields():
     with pytest.raises(Problem) as caught:
         parse_sort("password", {"starts_on": "starts_on"}, "starts_on")
     assert caught.value.status == 422
+
+
+@pytest.mark.parametrize(
+    ("address", "key"),
+    [
+        ("203.0.113.9", "203.0.113.9"),
+        ("2001:db8:1:2::1", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"),  # the same /64
+        ("2001:db8:1:3::1", "2001:db8:1:3::/64"),  # the next /64 is another client
+        ("fe80::1%eth0", "fe80::/64"),
+        ("::ffff:203.0.113.9", "203.0.113.9"),  # an IPv4 client on a dual-stack socket
+        ("not-an-address", "not-an-address"),
+        (None, "unknown"),
+    ],
+)
+def test_rate_limits_count_ipv4_addresses_and_ipv6_64_prefixes(address, key):
+    assert client_key(address) == key
+
+
+def test_trusted_proxies_is_a_hop_count():
+    assert common_settings(Env({}), "events", 8001)["trusted_proxies"] == 0
+    assert (
+        common_settings(Env({"MLP_TRUSTED_PROXIES": "2"}), "events", 8001)["trusted_proxies"] == 2
+    )
+    for bad in ("-1", "yes"):
+        with pytest.raises(SystemExit, match="MLP_TRUSTED_PROXIES"):
+            common_settings(Env({"MLP_TRUSTED_PROXIES": bad}), "events", 8001)
+
+
+def test_if_match_when_required_must_name_a_version():
+    check_if_match(3, None)  # not required: the last writer wins
+    check_if_match(3, "*")
+    check_if_match(3, '"3"', required=True)
+    check_if_match(3, 'W/"3", "4"', required=True)
+    for missing in (None, "", "*", " * "):
+        with pytest.raises(PreconditionRequired):
+            check_if_match(3, missing, required=True)
+    with pytest.raises(PreconditionFailed):  # '*' does not stand in for the version seen
+        check_if_match(3, '*, "2"', required=True)
+    with pytest.raises(PreconditionFailed):
+        check_if_match(3, '"2"')

@@ -88,14 +88,18 @@ def test_invitable_only_when_known_published_and_before_the_deadline():
 
 def test_visibility():
     sec = Principal(sub="s", roles=frozenset({"secretariat"}))
-    me = Principal(sub="p", email="a@b.eu", roles=frozenset({"participant"}), country="LV")
+    participant = frozenset({"participant"})
+    me = Principal(sub="p", email="a@b.eu", roles=participant, country="LV", email_trusted=True)
+    unverified = Principal(sub="q", email="a@b.eu", roles=participant, country="LV")
     nobody = Principal(sub="x", roles=frozenset({"partner"}))
     assert domain.visibility_filter(sec) == {}
     assert domain.visibility_filter(me) == {"email": "a@b.eu"}
     assert domain.visibility_filter(nobody) is None
+    assert domain.visibility_filter(unverified) is None
+    assert not domain.may_see(unverified, _inv())
     assert domain.may_see(me, _inv()) and domain.may_see(sec, _inv())
     assert not domain.may_see(nobody, _inv())
-    other = Principal(sub="o", email="c@b.eu", roles=frozenset({"participant"}), country="LV")
+    other = Principal(sub="o", email="c@b.eu", roles=participant, country="LV", email_trusted=True)
     assert not domain.may_see(other, _inv())
 
 

@@ -10,12 +10,15 @@ import hmac
 import smtplib
 import socket
 from datetime import UTC, datetime, timedelta
+from email import message_from_bytes
+from email.policy import default as default_policy
 
 import pytest
 from icalendar import Calendar
 from standardwebhooks.webhooks import Webhook
 
 from services.notifications import domain, mail, smtp
+from services.notifications.config import load_settings
 
 EVENT = {
     "title": "Skills forecasting",
@@ -159,6 +162,53 @@ def test_ssrf_guard_allows_public_and_loopback_only_when_allowed():
         )
 
 
+@pytest.mark.parametrize(
+    "url,addresses",
+    [
+        ("http://[2002:7f00:1::]/x", ("2002:7f00:1::",)),  # 6to4 of 127.0.0.1
+        ("http://sixtofour.example/x", ("2002:5db8:d822::",)),  # 6to4, even of a public one
+        ("http://site-local.example/x", ("fec0::1",)),
+        ("http://nat64.example/x", ("64:ff9b::7f00:1",)),
+    ],
+)
+def test_ssrf_guard_refuses_ipv6_ranges_that_lead_elsewhere(url, addresses):
+    with pytest.raises(domain.UnsafeTarget):
+        domain.check_target(url, allow_loopback=False, resolve=_resolver(*addresses))
+
+
+def test_ssrf_guard_allows_only_the_listed_ports_except_to_loopback_in_development():
+    public = _resolver("93.184.216.34")
+    for url in ("http://93.184.216.34:27017/x", "https://partner.example:22/x"):
+        with pytest.raises(domain.UnsafeTarget, match="Port"):
+            domain.check_target(url, allow_loopback=True, resolve=public)
+    for port in (80, 443, 8080, 8443):
+        domain.check_target(
+            f"http://partner.example:{port}/x", allow_loopback=False, resolve=public
+        )
+    target = domain.check_target(
+        "http://partner.example:9000/x?a=1",
+        allow_loopback=False,
+        ports=frozenset({9000}),
+        resolve=public,
+    )
+    assert (target.port, target.netloc, target.path) == (9000, "partner.example:9000", "/x?a=1")
+    # Local receivers listen on ephemeral ports: loopback, where allowed, on any port.
+    loopback = _resolver("127.0.0.1")
+    domain.check_target("http://127.0.0.1:54321/h", allow_loopback=True, resolve=loopback)
+    with pytest.raises(domain.UnsafeTarget):
+        domain.check_target("http://127.0.0.1:54321/h", allow_loopback=False, resolve=loopback)
+
+
+def test_a_refusal_does_not_tell_what_the_name_resolved_to():
+    for address in ("10.20.30.40", "127.0.0.1", "fd00::7"):
+        with pytest.raises(domain.UnsafeTarget) as caught:
+            domain.check_target(
+                "http://inside.partner.example/x", allow_loopback=False, resolve=_resolver(address)
+            )
+        assert address not in str(caught.value)
+        assert "inside.partner.example" in str(caught.value)
+
+
 def test_signature_is_the_standard_webhooks_algorithm():
     secret = domain.new_webhook_secret()
     assert secret.startswith("whsec_") and len(base64.b64decode(secret[6:])) == 24
@@ -182,10 +232,19 @@ def test_webhook_backoff_grows_then_dead_letters_at_the_horizon():
 
 
 def test_unsubscribe_tokens_are_signed():
-    token = domain.unsubscribe_token("secret", "Ana@Example.EE")
-    assert domain.read_unsubscribe_token("secret", token) == domain.email_hash("ana@example.ee")
-    assert domain.read_unsubscribe_token("other", token) is None
-    assert domain.read_unsubscribe_token("secret", token[:-2] + "xx") is None
+    token = domain.unsubscribe_token(["secret"], "Ana@Example.EE")
+    assert domain.read_unsubscribe_token(["secret"], token) == domain.email_hash("ana@example.ee")
+    assert domain.read_unsubscribe_token(["other"], token) is None
+    assert domain.read_unsubscribe_token(["secret"], token[:-2] + "xx") is None
+
+
+def test_unsubscribe_keys_rotate_the_first_signs_and_every_one_verifies():
+    old = domain.unsubscribe_token(["old"], "ana@example.ee")
+    new = domain.unsubscribe_token(["new", "old"], "ana@example.ee")
+    assert new != old  # signed with the new key
+    assert domain.read_unsubscribe_token(["new"], new) == domain.email_hash("ana@example.ee")
+    assert domain.read_unsubscribe_token(["new", "old"], old) == domain.email_hash("ana@example.ee")
+    assert domain.read_unsubscribe_token(["new"], old) is None  # once the old key is dropped
 
 
 def test_tomorrow_is_counted_where_the_event_takes_place():
@@ -197,6 +256,49 @@ def test_tomorrow_is_counted_where_the_event_takes_place():
 def test_the_sender_is_the_bare_address_of_mail_from():
     assert domain.bare_address("MLP Ops <no-reply@mlp-ops.local>") == "no-reply@mlp-ops.local"
     assert domain.bare_address("no-reply@mlp-ops.local") == "no-reply@mlp-ops.local"
+    assert domain.bare_address('"Ops, EU" <ops@mlp.example>') == "ops@mlp.example"
+
+
+@pytest.mark.parametrize("value", ["a@x.eu, b@x.eu", "nobody", "MLP <a@x.eu>\nBcc: b@x.eu"])
+def test_mail_from_must_be_one_mailbox_or_the_process_does_not_start(value):
+    with pytest.raises(SystemExit, match="MLP_MAIL_FROM"):
+        load_settings({"MLP_MAIL_FROM": value})
+
+
+def _to_header(name: str, address: str = "ana@example.ee") -> list[tuple[str, str]]:
+    raw = mail.build_message(
+        rendered=mail.render("cancelled", "en", {"event": EVENT}),
+        sender="MLP Ops <no-reply@mlp-ops.local>",
+        recipient=address,
+        recipient_name=name,
+        message_id="<k@mlp-ops.local>",
+    )
+    message = message_from_bytes(raw, policy=default_policy)
+    return [(a.display_name, a.addr_spec) for a in message["To"].addresses]
+
+
+@pytest.mark.parametrize(
+    "name,shown",
+    [
+        ("Smith, John <boss@evil.example>", "Smith, John <boss@evil.example>"),
+        ('Ana "the boss" Lee', 'Ana "the boss" Lee'),
+        ("Ana\u2028Bcc: spy@evil.example", "Ana Bcc: spy@evil.example"),
+        ("Ana\r\nBcc: spy@evil.example", "Ana Bcc: spy@evil.example"),
+        ("Ana\x85Lee\x0c", "Ana Lee"),
+        ("Zoë O'Brien", "Zoë O'Brien"),
+    ],
+)
+def test_a_name_never_adds_a_recipient_or_a_header(name, shown):
+    assert _to_header(name) == [(shown, "ana@example.ee")]
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["not an address", "jürgen@example.de", "ana@bücher.de", "a@", "@x.eu", "a@b.eu\r\nBcc: c@d"],
+)
+def test_an_address_no_header_can_hold_is_unbuildable(address):
+    with pytest.raises(mail.Unbuildable):
+        _to_header("Ana", address)
 
 
 def test_only_5xx_smtp_answers_fail_a_mail_for_good():
