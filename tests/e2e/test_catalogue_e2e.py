@@ -29,7 +29,9 @@ def _found(base: str, **query: str) -> set[tuple[str, str]]:
 
 
 def _transition(url: str, action: str) -> dict:
-    response = requests.post(f"{url}/{action}", headers=SEC, timeout=10)
+    """``action`` on the resource at ``url``, bound to the version just read (If-Match)."""
+    etag = requests.get(url, headers=SEC, timeout=10).headers["ETag"]
+    response = requests.post(f"{url}/{action}", headers={**SEC, "If-Match": etag}, timeout=10)
     assert response.status_code == 200, response.text
     return response.json()
 
