@@ -22,6 +22,8 @@ IMAGE_REPOSITORY = "mlp-ops"
 @dataclass(frozen=True)
 class DeployedService:
     name: str
+    # The path of a public website the service serves, printed by `make run`.
+    website: str = ""
 
     @property
     def port(self) -> int:
@@ -78,6 +80,7 @@ DEPLOYED: tuple[DeployedService, ...] = (
     DeployedService("documents"),
     DeployedService("notifications"),
     DeployedService("surveys"),
+    DeployedService("catalogue", website="/"),
 )
 
 

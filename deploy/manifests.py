@@ -299,6 +299,8 @@ def _common_env() -> dict[str, str]:
         "MLP_INTERNAL_TOPIC_KEYS": required("MLP_INTERNAL_TOPIC_KEYS"),
         "MLP_PUBLIC_BASE_URL": "${MLP_PUBLIC_BASE_URL:-http://localhost:8002}",
         "MLP_SURVEYS_PUBLIC_URL": "${MLP_SURVEYS_PUBLIC_URL:-http://localhost:8005}",
+        "MLP_DOCUMENTS_PUBLIC_URL": "${MLP_DOCUMENTS_PUBLIC_URL:-http://localhost:8003}",
+        "MLP_CATALOGUE_PUBLIC_URL": "${MLP_CATALOGUE_PUBLIC_URL:-http://localhost:8006}",
         "MLP_LOG_LEVEL": "${MLP_LOG_LEVEL:-INFO}",
     }
 
@@ -771,6 +773,8 @@ def k8s_base_kustomization() -> dict[str, Any]:
                     "MLP_SMTP_PORT=25",
                     "MLP_PUBLIC_BASE_URL=https://mlp.example.org",
                     "MLP_SURVEYS_PUBLIC_URL=https://mlp.example.org",
+                    "MLP_DOCUMENTS_PUBLIC_URL=https://mlp.example.org/documents",
+                    "MLP_CATALOGUE_PUBLIC_URL=https://mlp.example.org",
                     "MLP_LOG_LEVEL=INFO",
                     "MLP_WEB_WORKERS=2",
                     "MLP_WEB_THREADS=4",

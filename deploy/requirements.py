@@ -16,10 +16,10 @@ ROOT = Path(__file__).resolve().parents[1]
 LOCK = ROOT / "requirements.lock"
 RUNTIME = ROOT / "deploy" / "requirements-runtime.txt"
 
-# Test runner, linter, testcontainers, the local Mongo-wire server (GPL, a separate
-# process in development only), the Procfile runner, trustme (TLS certificates for
-# tests), and what only they pull in (numpy is not among them: matplotlib, which
-# draws the surveys' charts, needs it).
+# Test runner, linter, testcontainers, the browser tests' Selenium, the local Mongo-wire
+# server (GPL, a separate process in development only), the Procfile runner, trustme
+# (TLS certificates for tests), and what only they pull in (numpy is not among them:
+# matplotlib, which draws the surveys' charts, needs it).
 NOT_IN_IMAGES = frozenset(
     name.lower()
     for name in (
@@ -39,6 +39,17 @@ NOT_IN_IMAGES = frozenset(
         "future",
         "honcho",
         "trustme",
+        # the browser tests' WebDriver client and what it pulls in
+        "selenium",
+        "trio",
+        "trio-websocket",
+        "outcome",
+        "sniffio",
+        "sortedcontainers",
+        "wsproto",
+        "h11",
+        "PySocks",
+        "websocket-client",
     )
 )
 
