@@ -1,4 +1,4 @@
-"""Sample bodies and valid payloads: a ``POST /v1/events`` body, and the payloads
+"""Sample bodies and valid payloads: a ``POST /v1/events`` body, the payloads
 of ``event.*``, ``invitation.*``, ``internal.invitation.issued`` and the
 ``internal.registration.*`` topics as their producers publish them (each keyword
 argument replaces a field)."""
