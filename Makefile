@@ -74,8 +74,11 @@ bench: venv jars
 	$(PY) -m bench.invitations
 	$(PY) -m bench.documents
 	$(PY) -m bench.notifications
+	$(PY) -m bench.catalogue
 
-demo: venv jars
+# Loads the programme through the running services' APIs and writes screenshots of the
+# website's main pages under var/screenshots/ (headless Chromium, when installed).
+demo: venv jars browser-deps
 	$(PY) -m deploy.local.demo
 
 # Regenerate docker-compose.yml, deploy/k8s, deploy/local/Procfile and the image's
@@ -97,7 +100,7 @@ contracts-check: venv
 # Re-publish a service's dead-letter topic to the original topics and commit:
 #   make dlq-replay SERVICE=events [DRY_RUN=1]   (uses the MLP_KAFKA_* settings)
 dlq-replay: venv
-	@test -n "$(SERVICE)" || { echo "usage: make dlq-replay SERVICE=<events|invitations|documents|notifications> [DRY_RUN=1]"; exit 2; }
+	@test -n "$(SERVICE)" || { echo "usage: make dlq-replay SERVICE=<events|invitations|documents|notifications|surveys> [DRY_RUN=1]"; exit 2; }
 	$(PY) -m shared.dlq replay --service $(SERVICE) $(if $(DRY_RUN),--dry-run)
 
 clean-var:

@@ -17,8 +17,9 @@ LOCK = ROOT / "requirements.lock"
 RUNTIME = ROOT / "deploy" / "requirements-runtime.txt"
 
 # Test runner, linter, testcontainers, the browser tests' Selenium, the local Mongo-wire
-# server (GPL, a separate process in development only), the Procfile runner, trustme (TLS
-# certificates for tests), and what only they pull in.
+# server (GPL, a separate process in development only), the Procfile runner, trustme
+# (TLS certificates for tests), and what only they pull in (numpy is not among them:
+# matplotlib, which draws the surveys' charts, needs it).
 NOT_IN_IMAGES = frozenset(
     name.lower()
     for name in (
@@ -34,7 +35,6 @@ NOT_IN_IMAGES = frozenset(
         "python-dotenv",
         "SecantusDB",
         "shapely",
-        "numpy",
         "s2sphere",
         "future",
         "honcho",

@@ -26,6 +26,8 @@ pytest_plugins = [
     "tests.fixtures.documents",
     "tests.fixtures.notifications",
     "tests.fixtures.browser",
+    "tests.fixtures.catalogue",
+    "tests.fixtures.surveys",
 ]
 
 

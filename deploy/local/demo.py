@@ -7,33 +7,50 @@ through the personal links the notifications service mailed them, read from
 the local SMTP sink's Maildir (``MLP_MAIL_DIR``): those links exist nowhere
 else, since the services store only their hashes.
 
-1. The programme: thirteen events from the record, plus a peer review run by
-   national nominations; the events the demo works with lie a few months ahead
-   of the day it runs, so they are open whenever it does.
+1. The programme: events from the record (the gender-equality programme's
+   exchange-of-good-practice seminars are those of the record, host, month and
+   topic, each placed on the second Tuesday and Wednesday of its month; follow-up
+   events name the peer review they continue), plus a public conference and a
+   peer review run by national nominations; the events the demo works with lie
+   a few months ahead of the day it runs, so they are open whenever it does.
+   Two past events also get their participant survey: the secretariat invites
+   the participants and records their acceptance on their behalf (as for an
+   answer given by phone), completes the event, and each participant answers
+   through the survey link mailed to them; the secretariat closes the surveys
+   and publishes the results, so ``/v1/survey-results?year=2024`` shows the
+   programme's figures.
 2. A partner subscribes to webhooks: a receiver the demo runs on 127.0.0.1
    (``devkit.webhooks.Receiver``) gets every delivery, signed.
 3. The peer review on short-time work: the secretariat invites officials of the
    host and peer countries and an expert; each answers through the RSVP link
    in their mail (most accept, one declines, one has not answered yet).
 4. Its papers: the host country paper and comments papers are uploaded,
-   submitted and approved (the approval names the version read), so accepted
+   submitted and approved (each step names the version read), so accepted
    participants are mailed; the host country paper is published to everyone.
 5. The public conference with open registration: people register without an
    account, confirm through the mailed link (one never does), and one
    cancels through the link in their confirmation.
-6. The peer review run by nominations: the secretariat sets each country's
-   places, coordinators nominate their officials, the secretariat approves,
-   and the nominees answer through their RSVP links.
-7. What each service now holds, and where to look.
+6. The peer review run by nominations: the secretariat registers the national
+   contact points and sets each country's places, coordinators nominate their
+   officials, the secretariat approves, and the nominees answer through their
+   RSVP links (one declines, which gives the place back).
+7. The programme's record in the catalogue: two published papers of past
+   events, and the practices presented there with their follow-ups (OSKA, the
+   Lithuanian PES model with "LT adopted 2017", ...).
+8. What each service now holds, and where to look; ``main`` last has headless
+   Chromium write screenshots of the website's main pages under
+   ``var/screenshots/`` (skipped with a sentence where no browser is installed).
 
-Running it again creates nothing twice: events are found by title, invitations,
-registrations and nominations by address, papers by kind and title; the
+Running it again creates nothing twice: events are found by title, invitations
+registrations and nominations by address, papers by kind and title, practices by title; the
 webhook subscription (its receiver lives only as long as the demo) is removed
 at the end.
 """
 
 from __future__ import annotations
 
+import calendar
+import random
 import sys
 import time
 from collections import Counter
@@ -49,13 +66,14 @@ import requests
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from deploy.local.settings import LocalStack
-from devkit import mail
+from devkit import browser, mail
 from devkit.auth import auth
 from devkit.webhooks import Receiver
 from shared.config import Env
 
 TIMEOUT_S = 10.0
 WAIT_S = 120.0  # for a service to learn of an event, or for mails and deliveries
+SCREENSHOTS = Path("var/screenshots")
 
 
 def upcoming(
@@ -78,6 +96,8 @@ class DemoEvent:
     body: dict[str, Any]
     status: str = "published"  # draft | published | completed | cancelled
     reason: str = ""
+    participants: tuple[str, ...] = ()  # countries of those who attend and are surveyed
+    follows_up: tuple[str, ...] = ()  # titles of earlier demo events it continues
     steps: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -101,7 +121,7 @@ def _event(
     city: str,
     timezone: str,
     languages: list[str],
-    deadline: str,
+    deadline: str | None,
     tags: list[str],
     *,
     capacity: int | None = 40,
@@ -157,10 +177,11 @@ PROGRAMME: tuple[DemoEvent, ...] = (
             "Tallinn",
             "Europe/Tallinn",
             ["en", "et"],
-            "2024-09-20T17:00:00+03:00",
+            None,  # invited by hand: the survey demo invites its participants afterwards
             ["skills", "forecasting", "anticipation"],
         ),
         status="completed",
+        participants=("EE",) * 5 + ("LV", "LV", "FI", "FI", "PT", "IE", "BE", "HR"),
     ),
     DemoEvent(
         _event(
@@ -176,69 +197,12 @@ PROGRAMME: tuple[DemoEvent, ...] = (
             "Vilnius",
             "Europe/Vilnius",
             ["en", "lt"],
-            "2025-03-14T17:00:00+02:00",
+            None,
             ["pes", "profiling", "case_management"],
             visibility="invitation_only",
         ),
         status="completed",
-    ),
-    DemoEvent(
-        _event(
-            "Belgium's 2012 Gender Pay Gap Law",
-            "Exchange of good practice on the Belgian law of 22 April 2012 that makes pay-gap "
-            "analysis part of social dialogue: biennial company reports, gender-neutral job "
-            "classification and a reference person for pay equity in larger firms.",
-            "good_practice_seminar",
-            "gender_equality",
-            "BE",
-            ["DE", "FR", "IT", "LU", "CZ", "IS"],
-            ("2024-06-12", "2024-06-13"),
-            "Brussels",
-            "Europe/Brussels",
-            ["en", "fr", "nl"],
-            "2024-05-24T17:00:00+02:00",
-            ["gender_pay_gap", "pay_transparency", "social_dialogue"],
-        ),
-        status="completed",
-    ),
-    DemoEvent(
-        _event(
-            "Sweden's individual taxation and women's employment",
-            "Good practice seminar on Sweden's move from joint to individual income taxation "
-            "in 1971 and its effect on second earners' work incentives and women's labour "
-            "market participation.",
-            "good_practice_seminar",
-            "gender_equality",
-            "SE",
-            ["DE", "IE", "PL", "MT", "ES", "NO"],
-            ("2025-09-23", "2025-09-24"),
-            "Stockholm",
-            "Europe/Stockholm",
-            ["en", "sv"],
-            "2025-09-01T17:00:00+02:00",
-            ["taxation", "second_earners", "female_employment"],
-        ),
-        status="completed",
-    ),
-    DemoEvent(
-        _event(
-            "Greece: protocol on support for victims of violence in asylum and migration",
-            "Thematic event on the Greek inter-agency protocol for identifying and referring "
-            "survivors of gender-based violence among asylum seekers and migrants, from "
-            "reception centres to shelters, health care and legal aid.",
-            "thematic_event",
-            "integration",
-            "GR",
-            ["IT", "ES", "CY", "MT", "BG", "AT", "DE", "NL", "SE"],
-            ("2026-05-19", "2026-05-20"),
-            "Athens",
-            "Europe/Athens",
-            ["en", "el"],
-            "2026-04-30T17:00:00+03:00",
-            ["gender_based_violence", "asylum", "reception", "referral"],
-            capacity=60,
-        ),
-        status="completed",
+        participants=("LT",) * 6 + ("EE", "EE", "PL", "PL", "SK", "SI", "AT", "NL", "CY"),
     ),
     DemoEvent(
         _event(
@@ -420,6 +384,196 @@ PROGRAMME: tuple[DemoEvent, ...] = (
 )
 
 
+def _second_tuesday(year: int, month: int) -> date:
+    first = date(year, month, 1)
+    return first + timedelta(days=(calendar.TUESDAY - first.weekday()) % 7 + 7)
+
+
+def _seminar(
+    host: str,
+    year: int,
+    month: int,
+    title: str,
+    summary: str,
+    city: str,
+    timezone: str,
+    tags: list[str],
+    guests: tuple[str, ...] = (),
+) -> DemoEvent:
+    """An exchange-of-good-practice seminar of the gender-equality programme, completed."""
+    starts = _second_tuesday(year, month)
+    deadline = (starts - timedelta(days=21)).isoformat() + "T17:00:00+00:00"
+    return DemoEvent(
+        _event(
+            title,
+            summary,
+            "good_practice_seminar",
+            "gender_equality",
+            host,
+            list(guests),
+            (starts.isoformat(), (starts + timedelta(days=1)).isoformat()),
+            city,
+            timezone,
+            ["en"],
+            deadline,
+            tags,
+        ),
+        status="completed",
+    )
+
+
+# The gender-equality programme's exchange-of-good-practice seminars, 2014-2018.
+GENDER_EQUALITY_SEMINARS: tuple[DemoEvent, ...] = (
+    _seminar(
+        "AT",
+        2014,
+        6,
+        "Gender impact assessment in Austria",
+        "Exchange of good practice on Austria's gender impact assessment of laws, "
+        "budgets and programmes.",
+        "Vienna",
+        "Europe/Vienna",
+        ["gender_impact_assessment", "gender_budgeting"],
+    ),
+    _seminar(
+        "GB",
+        2014,
+        9,
+        "Female entrepreneurship in the United Kingdom",
+        "Exchange of good practice on support for women starting and growing businesses.",
+        "London",
+        "Europe/London",
+        ["female_entrepreneurship", "start_ups"],
+    ),
+    _seminar(
+        "FI",
+        2014,
+        10,
+        "The role of men in gender equality: Finland",
+        "Exchange of good practice on engaging men and boys in gender equality, from "
+        "fathers' leave to equality work in schools.",
+        "Helsinki",
+        "Europe/Helsinki",
+        ["men_and_gender_equality", "fathers"],
+    ),
+    _seminar(
+        "DK",
+        2015,
+        9,
+        "Gender segregation in the labour market and education: Denmark",
+        "Exchange of good practice on reducing gender segregation in education choices "
+        "and occupations.",
+        "Copenhagen",
+        "Europe/Copenhagen",
+        ["gender_segregation", "education"],
+    ),
+    _seminar(
+        "FR",
+        2015,
+        10,
+        "Support for single parents: France",
+        "Exchange of good practice on income support, childcare and employment services "
+        "for single parents.",
+        "Paris",
+        "Europe/Paris",
+        ["single_parents", "childcare"],
+    ),
+    _seminar(
+        "GB",
+        2016,
+        4,
+        "Female genital mutilation, forced marriage and other harmful practices",
+        "Exchange of good practice on preventing female genital mutilation, forced "
+        "marriage and other harmful practices, with Italy.",
+        "London",
+        "Europe/London",
+        ["fgm", "forced_marriage", "harmful_practices"],
+        guests=("IT",),
+    ),
+    _seminar(
+        "SI",
+        2016,
+        6,
+        "Women in political decision-making: Slovenia",
+        "Exchange of good practice on quotas and measures for women's participation in "
+        "political decision-making.",
+        "Ljubljana",
+        "Europe/Ljubljana",
+        ["political_participation", "quotas"],
+    ),
+    _seminar(
+        "BE",
+        2016,
+        10,
+        "Belgium's 2012 Gender Pay Gap Law",
+        "Exchange of good practice on the Belgian law of 22 April 2012 that makes "
+        "pay-gap analysis part of social dialogue: biennial company reports, "
+        "gender-neutral job classification and a reference person for pay equity.",
+        "Brussels",
+        "Europe/Brussels",
+        ["gender_pay_gap", "pay_transparency", "social_dialogue"],
+    ),
+    _seminar(
+        "SE",
+        2017,
+        6,
+        "Individual taxation in Sweden",
+        "Exchange of good practice on Sweden's individual income taxation, introduced in "
+        "1971, and its effect on second earners' work incentives and women's employment.",
+        "Stockholm",
+        "Europe/Stockholm",
+        ["taxation", "second_earners"],
+    ),
+    _seminar(
+        "DK",
+        2017,
+        9,
+        "Sexual harassment and digital sexual abuse: Denmark",
+        "Exchange of good practice on preventing sexual harassment and digital sexual "
+        "abuse, with France's campaign against harassment on public transport.",
+        "Copenhagen",
+        "Europe/Copenhagen",
+        ["sexual_harassment", "digital_abuse", "public_transport"],
+        guests=("FR",),
+    ),
+    _seminar(
+        "GR",
+        2018,
+        2,
+        "Greece: protocol on support for victims of violence in asylum and migration",
+        "Exchange of good practice on the Greek Protocol of Cooperation on support "
+        "services for victims of gender-based violence in asylum and migration, from "
+        "reception centres to shelters, health care and legal aid.",
+        "Athens",
+        "Europe/Athens",
+        ["gender_based_violence", "asylum", "referral"],
+    ),
+)
+FOLLOW_UPS: tuple[DemoEvent, ...] = (
+    DemoEvent(
+        _event(
+            "OSKA at home: dissemination seminar on skills forecasting",
+            "Dissemination seminar in Estonia on the results of the OSKA peer review, for "
+            "sector skills councils, schools, employers and the unemployment insurance fund.",
+            "dissemination_seminar",
+            "employment",
+            "EE",
+            [],
+            ("2025-03-11", "2025-03-11"),
+            "Tartu",
+            "Europe/Tallinn",
+            ["et", "en"],
+            "2025-02-21T17:00:00+02:00",
+            ["skills", "forecasting", "dissemination"],
+            capacity=80,
+        ),
+        status="completed",
+        follows_up=("Skills forecasting: Estonia's OSKA system",),
+    ),
+)
+PROGRAMME = PROGRAMME + GENDER_EQUALITY_SEMINARS + FOLLOW_UPS
+
+
 class DemoError(Exception):
     """The demo could not be loaded; the message is one sentence."""
 
@@ -517,12 +671,17 @@ class InvitationsClient(ServiceClient):
     def __init__(self, base_url: str, headers: dict[str, str]) -> None:
         super().__init__("invitations", base_url, headers)
 
-    def invite(self, event_id: str, people: list[dict[str, str]]) -> list[str]:
+    def invite(self, event_id: str, people: list[dict[str, str]]) -> list[dict[str, Any]]:
         """Invite ``people`` once the service knows the event is published; the
-        e-mails of those invited now (the others were invited by an earlier run)."""
+        invitations created now (the others were invited by an earlier run)."""
         path = f"/v1/events/{event_id}/invitations"
-        answer = self.until_known("POST", path, json={"invitees": people}).json()
-        return [created["email"] for created in answer["created"]]
+        return self.until_known("POST", path, json={"invitees": people}).json()["created"]
+
+    def accept_for(self, invitation_id: str) -> None:
+        """Record the invitee's acceptance on their behalf (as a secretariat does
+        for an answer given by phone)."""
+        path = f"/v1/invitations/{invitation_id}/response"
+        self._call("POST", path, json={"response": "accept"})
 
     def counts(self, event_id: str) -> dict[str, int]:
         """The event's invitations by status."""
@@ -595,16 +754,14 @@ class DocumentsClient(ServiceClient):
         """Submit and approve the version read (the approval names its ETag),
         then publish when asked; the paper's status."""
         path = f"/v1/documents/{document_id}"
-        status = self._call("GET", path).json()["status"]
-        if status == "draft":
-            status = self._call("POST", f"{path}/submit").json()["status"]
-        if status == "submitted":
-            seen = self._call("GET", path).headers["ETag"]
-            status = self._call("POST", f"{path}/approve", headers={"If-Match": seen}).json()[
-                "status"
-            ]
-        if publish and status == "approved":
-            status = self._call("POST", f"{path}/publish").json()["status"]
+        read = self._call("GET", path)
+        status, seen = read.json()["status"], read.headers["ETag"]
+        steps = {"draft": "submit", "submitted": "approve"}
+        if publish:
+            steps["approved"] = "publish"
+        while status in steps:
+            done = self._call("POST", f"{path}/{steps[status]}", headers={"If-Match": seen})
+            status, seen = done.json()["status"], done.headers["ETag"]
         return str(status)
 
 
@@ -627,19 +784,82 @@ class NotificationsClient(ServiceClient):
         return self._call("GET", path, params={"page_size": 500}).json()["items"]
 
 
+class CatalogueClient(ServiceClient):
+    def __init__(self, base_url: str, headers: dict[str, str]) -> None:
+        super().__init__("catalogue", base_url, headers)
+
+    def find(self, title: str) -> str | None:
+        params: dict[str, str | int] = {"q": title[:200], "page_size": 500}
+        items = self._call("GET", "/v1/practices", params=params).json()["items"]
+        return next((item["id"] for item in items if item["title"] == title), None)
+
+    def create(self, body: dict[str, Any]) -> tuple[str, str]:
+        """Create the practice once the catalogue knows its events (it learns of them
+        from the topics: a moment after the events service announced them)."""
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            response = self._call("POST", "/v1/practices", allow=(422,), json=body)
+            if response.status_code == 201:
+                return response.json()["id"], response.headers["ETag"]
+            if "events" not in response.json().get("errors", {}) or time.monotonic() > deadline:
+                raise DemoError(f"POST /v1/practices answered 422: {response.text[:500]}")
+            time.sleep(0.5)
+
+    def publish(self, practice_id: str, etag: str) -> None:
+        path = f"/v1/practices/{practice_id}/publish"
+        self._call("POST", path, headers={"If-Match": etag})
+
+    def transfer(self, practice_id: str, body: dict[str, Any]) -> None:
+        self._call("POST", f"/v1/practices/{practice_id}/transfers", json=body)
+
+
+class SurveysClient(ServiceClient):
+    def __init__(self, base_url: str, headers: dict[str, str]) -> None:
+        super().__init__("surveys", base_url, headers)
+
+    def answer(self, link: str, answers: dict[str, Any]) -> None:
+        """Submit through the participant's link, as their browser would (no token)."""
+        body = {"answers": [{"question_id": k, "value": v} for k, v in answers.items()]}
+        try:
+            response = requests.post(link, json=body, timeout=TIMEOUT_S)
+        except requests.ConnectionError as exc:
+            raise DemoError(
+                f"The survey link {link.split('?')[0][:60]}... is not answering."
+            ) from exc
+        if response.status_code not in (201, 409):  # 409: answered in an earlier run
+            raise DemoError(f"A survey link answered {response.status_code}: {response.text}")
+
+    def close_and_publish(self, event_id: str) -> dict[str, Any]:
+        self._call("POST", f"/v1/events/{event_id}/survey/close", allow=(409,))
+        self._call("POST", f"/v1/events/{event_id}/survey/results/publish", allow=(409,))
+        return self._call("GET", f"/v1/events/{event_id}/survey/results").json()
+
+    def programme(self, **filters: Any) -> dict[str, Any]:
+        return self._call("GET", "/v1/survey-results", params=filters).json()
+
+
 @dataclass(frozen=True)
 class Clients:
     events: EventsClient
     invitations: InvitationsClient
     documents: DocumentsClient
     notifications: NotificationsClient  # as the partner that subscribes to webhooks
+    surveys: SurveysClient
+    catalogue: CatalogueClient
     # A coordinator's token for a country (the national contact point's).
     coordinator: Callable[[str], dict[str, str]] = field(
         default=lambda country: auth("coordinator", country=country, sub=f"demo-ncp-{country}")
     )
 
     def all(self) -> tuple[ServiceClient, ...]:
-        return (self.events, self.invitations, self.documents, self.notifications)
+        return (
+            self.events,
+            self.invitations,
+            self.documents,
+            self.notifications,
+            self.surveys,
+            self.catalogue,
+        )
 
 
 # --- the people and papers of the events the demo works with -------------------
@@ -796,6 +1016,227 @@ KURZARBEIT_PAPERS = (
 )
 
 
+# --- the programme's record: papers and practices of past events ---------------
+
+PAPERS: tuple[tuple[str, Paper], ...] = (
+    (
+        "Belgium's 2012 Gender Pay Gap Law",
+        Paper(
+            "discussion_paper",
+            "Discussion paper: the Belgian Gender Pay Gap Law",
+            "en",
+            "BE",
+            ("Pay transparency through social dialogue: the law of 22 April 2012.",),
+            publish=True,
+        ),
+    ),
+    (
+        "Skills forecasting: Estonia's OSKA system",
+        Paper(
+            "host_country_paper",
+            "Host country paper: OSKA",
+            "en",
+            "EE",
+            ("Sector expert panels agree on future skills needs.",),
+            publish=True,
+        ),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class DemoPractice:
+    """A practice of the programme's history: where it was presented, its follow-ups."""
+
+    body: dict[str, Any]
+    presented_at: tuple[str, ...]  # titles of demo events
+    transfers: tuple[dict[str, Any], ...] = ()
+
+
+PRACTICES: tuple[DemoPractice, ...] = (
+    DemoPractice(
+        {
+            "title": "OSKA: Estonia's skills forecasting system",
+            "country": "EE",
+            "summary": "OSKA anticipates labour and skills needs: sector expert panels of "
+            "employers, trainers and ministries agree on future needs, which steer study "
+            "places, curricula and adult learning.",
+            "objectives": "Match education and training to the labour market's future needs.",
+            "main_activities": "Sector studies every five years, an annual labour-market "
+            "forecast, expert panels per sector.",
+            "outcomes": "Study places and curricula adjusted by sector; career guidance uses "
+            "the forecasts.",
+            "lessons_learned": "Employers' ownership of the panels makes the forecasts used.",
+            "policy_area": "training",
+            "target_groups": ["all", "young_people"],
+            "start_year": 2015,
+            "status": "ongoing",
+            "evidence": "evaluation",
+            "organisations": ["Education and Youth Board (Harno)", "Ministry of Education"],
+            "languages": ["et", "en"],
+            "tags": ["skills", "forecasting", "anticipation"],
+        },
+        presented_at=("Skills forecasting: Estonia's OSKA system",),
+    ),
+    DemoPractice(
+        {
+            "title": "The Lithuanian PES client-service model",
+            "country": "LT",
+            "summary": "The Lithuanian Employment Service's segmented client-service model, "
+            "built after studying Bavaria's: profiling at registration, case managers for "
+            "people furthest from the labour market, digital self-service for the job-ready.",
+            "objectives": "Serve each jobseeker according to distance from the labour market.",
+            "main_activities": "Profiling, individual action plans, case management, e-services.",
+            "outcomes": "Piloted in three local offices, then rolled out nationwide in 2017.",
+            "lessons_learned": "Pilot first; train counsellors before changing the workflow.",
+            "policy_area": "labour_market_services",
+            "target_groups": ["jobseekers", "long_term_unemployed"],
+            "start_year": 2016,
+            "status": "ongoing",
+            "evidence": "monitoring",
+            "organisations": ["Užimtumo tarnyba (Employment Service of Lithuania)"],
+            "languages": ["lt", "en"],
+            "tags": ["pes", "profiling", "case_management"],
+        },
+        presented_at=("Lithuania's PES client-service model",),
+        transfers=(
+            {
+                "country": "LT",
+                "stage": "adopted",
+                "year": 2017,
+                "note": "Modelled on Bavaria's client-service model; piloted in three "
+                "offices, then rolled out nationwide.",
+            },
+        ),
+    ),
+    DemoPractice(
+        {
+            "title": "Belgium's Gender Pay Gap Law of 22 April 2012",
+            "country": "BE",
+            "summary": "The law makes pay-gap analysis part of social dialogue: biennial "
+            "company reports on pay by gender, gender-neutral job classification checked by "
+            "the authorities, and a reference person for pay equity in larger firms.",
+            "objectives": "Close the gender pay gap through transparency and social dialogue.",
+            "main_activities": "Biennial analysis reports, sector job-classification "
+            "reviews, a mediator for pay equity.",
+            "outcomes": "Pay-gap figures discussed in works councils; classifications revised.",
+            "lessons_learned": "Transparency works when the social partners own it.",
+            "policy_area": "gender_equality",
+            "target_groups": ["women", "employers"],
+            "start_year": 2012,
+            "status": "ongoing",
+            "evidence": "monitoring",
+            "organisations": ["Institute for the Equality of Women and Men"],
+            "languages": ["fr", "nl", "de"],
+            "tags": ["gender_pay_gap", "pay_transparency", "social_dialogue"],
+        },
+        presented_at=("Belgium's 2012 Gender Pay Gap Law",),
+    ),
+    DemoPractice(
+        {
+            "title": "Sweden's individual taxation",
+            "country": "SE",
+            "summary": "Since 1971 Sweden taxes each spouse's income separately, removing the "
+            "joint-taxation penalty on second earners' work.",
+            "objectives": "Make paid work pay for both partners of a couple.",
+            "main_activities": "Separate assessment of each partner's earned income.",
+            "outcomes": "Associated with the rise of women's employment in the 1970s.",
+            "lessons_learned": "Tax design shapes second earners' labour supply.",
+            "policy_area": "gender_equality",
+            "target_groups": ["women", "parents"],
+            "start_year": 1971,
+            "status": "ongoing",
+            "evidence": "impact_evaluation",
+            "languages": ["sv", "en"],
+            "tags": ["taxation", "second_earners"],
+        },
+        presented_at=("Individual taxation in Sweden",),
+    ),
+    DemoPractice(
+        {
+            "title": "Greece's Protocol of Cooperation for victims of violence in asylum "
+            "and migration",
+            "country": "GR",
+            "summary": "An inter-agency protocol for identifying and referring survivors of "
+            "gender-based violence among asylum seekers and migrants: reception centres, "
+            "shelters, health care and legal aid working to one procedure.",
+            "objectives": "Identify survivors early and refer them to the right services.",
+            "main_activities": "A referral pathway, focal points in reception centres, "
+            "joint training.",
+            "policy_area": "integration",
+            "target_groups": ["migrants_refugees", "victims_of_violence", "women"],
+            "start_year": 2017,
+            "status": "ongoing",
+            "evidence": "none",
+            "languages": ["el", "en"],
+            "tags": ["gender_based_violence", "asylum", "referral"],
+        },
+        presented_at=(
+            "Greece: protocol on support for victims of violence in asylum and migration",
+        ),
+    ),
+)
+
+# --- participants and their answers -------------------------------------------
+
+FIRST_NAMES = ("Kadri", "Jonas", "Ieva", "Aino", "Marta", "Tomasz", "Ana", "Seán", "Lena")
+IDEAS = (
+    "Sector skills panels that bring employers and trainers to one table.",
+    "Using forecasts to plan study places and adult learning offers.",
+    "Profiling at registration and early case management.",
+    "Digital self-service for job-ready clients, to free counsellors' time.",
+    "How the social partners are involved in the governance.",
+)
+NEXT = (
+    "Present the model to my ministry's steering group.",
+    "Propose a pilot in two regions next year.",
+    "Share the host country's papers with our PES managers.",
+    "Stay in touch with the host team about the evaluation.",
+)
+WEIGHTS = {5: 40, 4: 52, 3: 5, 2: 2, 1: 1}  # about the 9 in 10 who agree of past surveys
+
+
+def participants_of(item: DemoEvent) -> list[dict[str, str]]:
+    """The invitees who attended ``item``: officials of its countries, one expert."""
+    people = []
+    for n, country in enumerate(item.participants):
+        role = "expert" if n == len(item.participants) - 1 else "government_official"
+        language = {"DE": "de", "AT": "de", "BE": "fr", "LU": "fr"}.get(country, "en")
+        people.append(
+            {
+                "email": f"{country.lower()}.participant{n}@demo.mlp.example",
+                "name": f"{FIRST_NAMES[n % len(FIRST_NAMES)]} ({country})",
+                "country": country,
+                "organisation": "Ministry of Labour" if role != "expert" else "Independent",
+                "role": role,
+                "language": language,
+            }
+        )
+    return people
+
+
+def answers_of(rng: random.Random) -> dict[str, Any]:
+    """One participant's realistic answers to the standard questions."""
+    points, weights = zip(*WEIGHTS.items(), strict=True)
+
+    def agreement() -> int:
+        return rng.choices(points, weights)[0]
+
+    knowledge = agreement()
+    answers: dict[str, Any] = {
+        "knowledge": knowledge,
+        "understanding": agreement(),
+        "needs_matched": agreement(),
+        "overall": max(1, min(5, knowledge + rng.choice((-1, 0, 0, 1)))),
+        "use_learning": rng.choices(("yes", "partly", "no"), (60, 35, 5))[0],
+    }
+    if rng.random() < 0.7:
+        answers["explore_further"] = rng.choice(IDEAS)
+    if rng.random() < 0.6:
+        answers["next_steps"] = rng.choice(NEXT)
+    return answers
+
+
 def pdf(title: str, lines: Iterable[str]) -> bytes:
     """A one-page PDF that says ``title`` and ``lines`` (the documents service
     checks what a file is by its content, so a paper must be a real PDF)."""
@@ -881,7 +1322,9 @@ def follow(link: str, body: dict[str, Any]) -> requests.Response:
 class Report:
     """What the demo did, for the closing summary."""
 
-    counts: dict[str, int] = field(default_factory=lambda: {"created": 0, "skipped": 0})
+    counts: dict[str, int] = field(
+        default_factory=lambda: {"created": 0, "skipped": 0, "surveyed": 0}
+    )
     events: dict[str, str] = field(default_factory=dict)  # title -> id
     lines: list[str] = field(default_factory=list)
     changed: bool = False  # whether this run announced anything (else no webhook is due)
@@ -891,8 +1334,9 @@ class Report:
         print(line)
 
 
-def load_programme(clients: Clients, report: Report) -> None:
-    """Create every demo event that is not there yet."""
+def load_programme(clients: Clients, maildir: Path, report: Report) -> None:
+    """Create every demo event that is not there yet; those with participants are
+    attended and surveyed before and after they complete."""
     for item in PROGRAMME:
         title = item.body["title"]
         known = clients.events.find(title)
@@ -901,14 +1345,24 @@ def load_programme(clients: Clients, report: Report) -> None:
             report.events[title] = known
             print(f"  = {title} (already there)")
             continue
-        event_id, etag = clients.events.create(item.body)
+        body = dict(item.body)
+        if item.follows_up:
+            body["follows_up"] = [report.events[t] for t in item.follows_up]
+        event_id, etag = clients.events.create(body)
+        emails: list[str] = []
         for step in item.steps:
+            if step == "complete" and item.participants:
+                emails = attend(clients, item, event_id)
             etag = clients.events.transition(event_id, step, etag, item.reason)
         report.events[title] = event_id
         report.changed = True
         report.counts["created"] += 1
         report.counts[item.status] = report.counts.get(item.status, 0) + 1
         print(f"  + {title} [{item.body['format']}, {item.status}] {event_id}")
+        if emails:
+            results = fill_survey(clients, event_id, emails, maildir, title)
+            report.counts["surveyed"] += 1
+            print(f"    survey: {results['responses']} of {results['invited']} answered")
 
 
 PARTNER_DESCRIPTION = "MLP Ops demo partner"
@@ -936,7 +1390,8 @@ def answer_invitations(
 ) -> None:
     """Invite ``people``; each answers through the RSVP link in their mail."""
     people = list(people)
-    invited_now = clients.invitations.invite(event_id, [p.invitee() for p in people])
+    created = clients.invitations.invite(event_id, [p.invitee() for p in people])
+    invited_now = [invitation["email"] for invitation in created]
     report.changed |= bool(invited_now)
     links = mailed_links(maildir, invited_now, "/v1/rsvp/", "the invitation mails")
     links.update(links_in_mail(maildir, (p.email for p in people), "/v1/rsvp/"))
@@ -1087,12 +1542,107 @@ def await_deliveries(
     )
 
 
+def attend(clients: Clients, item: DemoEvent, event_id: str) -> list[str]:
+    """Invite the event's participants and record their acceptance; their e-mails."""
+    people = participants_of(item)
+    for created in clients.invitations.invite(event_id, people):
+        clients.invitations.accept_for(created["id"])
+    return [p["email"] for p in people]
+
+
+def fill_survey(
+    clients: Clients, event_id: str, emails: list[str], maildir: Path, seed: str
+) -> dict[str, Any]:
+    """Most participants answer through their mailed link (a few never do); then
+    the secretariat closes the survey and publishes its results."""
+    rng = random.Random(seed)
+    links = mailed_links(maildir, emails, "/v1/survey-responses/", "the survey mails")
+    for email in emails:
+        if rng.random() < 0.85:
+            clients.surveys.answer(links[email], answers_of(rng))
+    return clients.surveys.close_and_publish(event_id)
+
+
+def survey_figures(clients: Clients, report: Report) -> None:
+    """The programme's figures per year of the published surveys."""
+    for year in sorted(
+        {int(item.body["starts_on"][:4]) for item in PROGRAMME if item.participants}
+    ):
+        figures = clients.surveys.programme(year=year)
+        shares = ", ".join(
+            f"{q['id']} {round(q['agree_share'] * 100)}%"
+            for q in figures["questions"]
+            if q["type"] == "agreement" and q.get("agree_share") is not None
+        )
+        report.say(
+            f"  surveys {year}: {figures['responses']} responses; agree or strongly agree: {shares}"
+        )
+    base = clients.surveys.base_url
+    report.say(f"  {base}/v1/survey-results?year=2024 and {base}/v1/survey-results.svg?year=2024")
+
+
+def record_practices(clients: Clients, report: Report) -> None:
+    """Publish the past events' papers and the practices presented there, with
+    their follow-ups (what is there already is left alone)."""
+    for event_title, paper in PAPERS:
+        circulate_papers(clients, report.events[event_title], (paper,), report)
+    for item in PRACTICES:
+        title = item.body["title"]
+        if clients.catalogue.find(title):
+            print(f"  = {title} (already there)")
+            continue
+        body = {**item.body, "events": [report.events[t] for t in item.presented_at]}
+        practice_id, etag = clients.catalogue.create(body)
+        clients.catalogue.publish(practice_id, etag)
+        for transfer in item.transfers:
+            clients.catalogue.transfer(practice_id, transfer)
+        report.changed = True
+        follow_up = ", ".join(f"{t['country']} {t['stage']} {t['year']}" for t in item.transfers)
+        print(f"  + {title} [published{'; ' + follow_up if follow_up else ''}]")
+
+
+def screenshots(site: str, clients: Clients) -> list[Path]:
+    """Screenshots of the website's main pages, once the catalogue shows them."""
+    why = browser.missing()
+    if why is not None:
+        print(f"No screenshots: {why}.")
+        return []
+
+    def known(what: str, found: str | None) -> str:
+        if found is None:
+            raise DemoError(f"The demo's {what} is missing.")
+        return found
+
+    practice = known("LT practice", clients.catalogue.find(PRACTICES[1].body["title"]))
+    seminar = known("BE seminar", clients.events.find("Belgium's 2012 Gender Pay Gap Law"))
+    follow_up = known("OSKA follow-up", clients.events.find(FOLLOW_UPS[0].body["title"]))
+    pages = {
+        "home": f"{site}/?lang=en",
+        "search": f"{site}/search?lang=en&q=gender",
+        "event": f"{site}/events/{seminar}?lang=en",
+        "practice": f"{site}/practices/{practice}?lang=en",
+        "practice-fr": f"{site}/practices/{practice}?lang=fr",
+        "follow-up-de": f"{site}/events/{follow_up}?lang=de",
+        "country": f"{site}/countries/LT?lang=en",
+    }
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # the worker indexes what the APIs announced
+        if all(requests.get(url, timeout=TIMEOUT_S).ok for url in pages.values()):
+            break
+        time.sleep(1)
+    written = []
+    with browser.chromium() as driver:
+        for name, url in pages.items():
+            written.append(browser.screenshot(driver, url, SCREENSHOTS / f"{name}.png"))
+    return written
+
+
 def load(clients: Clients, maildir: Path) -> dict[str, int]:
     """Load the programme and exercise every service with it; counts by outcome."""
     for client in clients.all():
         client.check()
     report = Report()
-    load_programme(clients, report)
+    load_programme(clients, maildir, report)
     receiver = Receiver()
     try:
         subscription = subscribe_partner(clients, receiver)
@@ -1105,10 +1655,13 @@ def load(clients: Clients, maildir: Path) -> dict[str, int]:
         register_for_conference(clients, maildir, conference, CONFERENCE_PEOPLE, report)
         print(f"The peer review run by nominations, '{NOMINATED}':")
         run_nominations(clients, maildir, report.events[NOMINATED], report)
+        print("The programme's record: papers, practices and their follow-ups:")
+        record_practices(clients, report)
         await_deliveries(clients, subscription, receiver, report)
         clients.notifications.unsubscribe(subscription["id"])
     finally:
         receiver.close()
+    survey_figures(clients, report)
     report.say(f"  mails in the SMTP sink: {settled_mail(maildir)} (Maildir {maildir})")
     return report.counts
 
@@ -1130,6 +1683,8 @@ def main() -> int:
         invitations=InvitationsClient(stack.service_url("invitations"), secretariat),
         documents=DocumentsClient(stack.service_url("documents"), secretariat),
         notifications=NotificationsClient(stack.service_url("notifications"), partner),
+        surveys=SurveysClient(stack.service_url("surveys"), secretariat),
+        catalogue=CatalogueClient(stack.service_url("catalogue"), secretariat),
         coordinator=lambda country: auth(
             "coordinator", country=country, sub=f"demo-ncp-{country}", secret=stack.jwt_secret
         ),
@@ -1137,6 +1692,7 @@ def main() -> int:
     print(f"Loading {len(PROGRAMME)} demo events into {base_url} ...")
     try:
         counts = load(clients, stack.mail_dir)
+        shots = screenshots(clients.catalogue.base_url, clients)
     except DemoError as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -1144,10 +1700,13 @@ def main() -> int:
         f"{counts[s]} {s}" for s in ("published", "completed", "draft", "cancelled") if s in counts
     )
     print(
-        f"Done: {counts['created']} created"
+        f"Done: {counts['created']} events created"
         + (f" ({by_status})" if by_status else "")
-        + f", {counts['skipped']} already there."
+        + f", {counts['surveyed']} surveyed, {counts['skipped']} already there."
     )
+    if shots:
+        print(f"Screenshots: {', '.join(str(s) for s in shots)}")
+    print(f"The website: {clients.catalogue.base_url}/")
     return 0
 
 

@@ -22,6 +22,7 @@ from services.events.domain import (
     complete_draft,
     decision_recipients,
     draft_from_proposal,
+    follow_up_errors,
     next_status,
     refused_changes,
     search_terms,
@@ -90,13 +91,30 @@ def _insert_event(
     doc = {k: v for k, v in event.items() if k != "id"}
     doc["_id"] = event["id"]
     doc["search_terms"] = search_terms(event)
-    ctx.store.insert(doc, session)
-    _announce(ctx, session, "event.created", event)
+
+    def work(session: ClientSession) -> None:
+        _check_follows_up(ctx, event, session)
+        ctx.store.insert(doc, session)
+        _announce(ctx, session, "event.created", event)
+
+    work(session)
     return event
 
 
 def create_event(ctx: Context, fields: dict[str, Any], by: Principal) -> dict[str, Any]:
     return ctx.transaction(lambda session: _insert_event(ctx, session, fields, by))
+
+
+def _check_follows_up(ctx: Context, event: dict[str, Any], session: ClientSession) -> None:
+    """``follows_up`` names existing events that started no later than ``event``."""
+    ids = event.get("follows_up") or []
+    if not ids:
+        return
+    problems = follow_up_errors(event, ctx.store.start_dates(list(ids), session))
+    if problems:
+        raise Invalid(
+            "The events this one follows up are not valid.", errors={"follows_up": problems}
+        )
 
 
 def _load(ctx: Context, event_id: str, session: ClientSession) -> dict[str, Any]:
@@ -142,6 +160,8 @@ def update_event(
         errors = validate_event(merged)
         if errors:
             raise Invalid("The change would make the event invalid.", errors=errors)
+        if {"follows_up", "starts_on"} & set(changed):
+            _check_follows_up(ctx, merged, session)
         values = {name: changes[name] for name in changed}
         values["updated_at"] = datetime.now(UTC)
         values["search_terms"] = search_terms(merged)

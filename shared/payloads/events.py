@@ -27,6 +27,7 @@ VISIBILITIES = ("invitation_only", "public")
 # within per-country quotas.
 REGISTRATIONS = ("invitation", "open", "nomination")
 STATUSES = ("draft", "published", "cancelled", "completed")
+MAX_FOLLOWS_UP = 20
 SLUG = validate.Regexp(
     r"^[a-z][a-z0-9_]{1,39}$", error="Use a lower-case slug such as 'employment'."
 )
@@ -95,6 +96,15 @@ class EventFieldsSchema(Schema):
         metadata={"description": "nomination events: when unused places are reported"},
         error_messages={"invalid_awareness": "Give a time zone offset, e.g. 2027-02-01T12:00:00Z."},
     )
+    follows_up = fields.List(
+        fields.String(validate=validate.Length(min=1, max=64)),
+        load_default=list,
+        validate=validate.Length(max=MAX_FOLLOWS_UP),
+        metadata={
+            "description": "Ids of earlier events this one continues (a learning exchange or "
+            "dissemination seminar following up a peer review)."
+        },
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -123,6 +133,7 @@ class EventPayload:
     registration: str = "invitation"
     registration_moderated: bool = False
     nomination_deadline: datetime | None = None
+    follows_up: list[str] = field(default_factory=list)
     changed: list[str] | None = None
     reason: str | None = None
 

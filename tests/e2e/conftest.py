@@ -37,12 +37,12 @@ def start_service(mongo, tmp_path) -> Iterator[Callable[..., RunningService]]:
     def start(
         name: str,
         kafka_bootstrap: str,
+        env: dict[str, str] | None = None,
         *,
         port: int | None = None,
-        env: dict[str, str] | None = None,
     ) -> RunningService:
-        """Start ``name`` on ``port`` (a free one unless given) with ``env``'s
-        ``MLP_`` variables over the test environment's."""
+        """Start ``name``'s web and worker on ``port`` (a free one unless given);
+        ``env`` adds or overrides ``MLP_`` variables."""
         ensure_topics(Settings(service="tests", kafka_bootstrap=kafka_bootstrap))
         env = {**service_env(name, kafka_bootstrap, mongo.uri), **(env or {})}
         port = port or free_port()
