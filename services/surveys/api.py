@@ -360,8 +360,7 @@ def _link_view(respondent: dict[str, Any], survey: dict[str, Any], lang: str) ->
 
 def _link_response(view: dict[str, Any], status: int = 200) -> Response:
     if _prefers("text/html"):
-        html = survey_page.render(view, language=view["language"])
-        return Response(html, status=status, mimetype="text/html")
+        return survey_page.page(view, status=status)
     response = jsonify(_view.dump(view))
     response.status_code = status
     return response
@@ -369,15 +368,7 @@ def _link_response(view: dict[str, Any], status: int = 200) -> Response:
 
 def _html_refusal(refusal: Problem | DomainError, view: dict | None, values: dict) -> Response:
     problem = refusal if isinstance(refusal, Problem) else problem_from_domain_error(refusal)
-    html = survey_page.render(
-        view,
-        language=_language(),
-        message=problem.detail,
-        error=True,
-        errors=problem.extensions.get("errors") if view else None,
-        values=values,
-    )
-    return Response(html, status=problem.status, mimetype="text/html")
+    return survey_page.problem(problem, view, values, _language())
 
 
 @blp.route("/survey-responses/<token>", methods=["GET"])

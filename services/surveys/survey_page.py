@@ -1,8 +1,10 @@
-"""The small server-rendered survey page (Jinja2) a participant opens from the
-mail: the questions in their language (English, French, German; English for
-any other), as a plain HTML form that needs no script and works with a screen
-reader (a fieldset and legend per question, labelled inputs, an error summary
-linking to the questions)."""
+"""The survey page a participant opens from the mail: the questions in their
+language (English, French, German; English for any other, or the language the
+reader picks), as a plain HTML form that needs no script and works with a
+screen reader (a fieldset and legend per question, labelled inputs, an error
+summary linking to the questions), on the shared layout of the pages people
+open from a mail (``shared.pages``), the closing day localised
+(``shared.l10n``)."""
 
 from __future__ import annotations
 
@@ -10,14 +12,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from flask import Response
 
-from services.surveys.domain import language_of
-
-_env = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"),
-    autoescape=select_autoescape(["html"]),
-)
+from shared.pages import Pages
+from shared.problems import Problem
 
 TEXTS: dict[str, dict[str, str]] = {
     "en": {
@@ -33,7 +31,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "closes": "The survey closes on",
         "error": "Your answers could not be sent",
         "fix": "Please check these questions:",
-        "gone": "This link cannot be used",
     },
     "fr": {
         "title": "Votre avis",
@@ -48,7 +45,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "closes": "L'enquête se termine le",
         "error": "Vos réponses n'ont pas pu être envoyées",
         "fix": "Veuillez vérifier ces questions :",
-        "gone": "Ce lien ne peut pas être utilisé",
     },
     "de": {
         "title": "Ihre Rückmeldung",
@@ -64,7 +60,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "closes": "Die Umfrage endet am",
         "error": "Ihre Antworten konnten nicht gesendet werden",
         "fix": "Bitte prüfen Sie diese Fragen:",
-        "gone": "Dieser Link kann nicht verwendet werden",
     },
 }
 
@@ -93,22 +88,41 @@ def form_answers(questions: list[dict[str, Any]], form: Any) -> list[dict[str, A
     return answers
 
 
-def render(
-    view: Mapping[str, Any] | None,
+pages = Pages(Path(__file__).parent / "templates", TEXTS)
+
+
+def page(
+    view: Mapping[str, Any],
     *,
-    language: str,
-    message: str = "",
-    error: bool = False,
+    status: int = 200,
     errors: Mapping[str, Any] | None = None,
     values: Mapping[str, Any] | None = None,
-) -> str:
-    lang = language_of(language)
-    return _env.get_template("survey.html").render(
+) -> Response:
+    """The survey (or its thanks once answered); after a refused submission with
+    the answers given kept and an error summary linking to each question."""
+    return pages.response(
+        "survey.html",
+        view["language"],
+        status=status,
         view=view,
-        t=TEXTS[lang],
-        lang=lang,
-        message=message,
-        error=error,
         errors=errors or {},
         values=values or {},
+    )
+
+
+def problem(
+    refusal: Problem, view: Mapping[str, Any] | None, values: Mapping[str, Any], language: str
+) -> Response:
+    """A refusal: the survey with the reason when the link is good (an invalid
+    answer), else the shared page that says the link cannot be used."""
+    if view is None:
+        return pages.problem(refusal, language)
+    return pages.problem(
+        refusal,
+        view["language"],
+        "survey.html",
+        view=view,
+        detail=refusal.detail,
+        errors=refusal.extensions.get("errors") or {},
+        values=values,
     )

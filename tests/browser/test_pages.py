@@ -2,7 +2,7 @@
 Chromium (Selenium through chromedriver) against the invitations and
 notifications apps served on loopback ports (real Mongo-wire server): the RSVP
 page, open registration's confirmation and cancellation pages, the unsubscribe
-page and the page of a link that cannot be used. Each is read in English,
+page, the participant survey and the page of a link that cannot be used. Each is read in English,
 French and German: the event's dates, the deadline in the event's time zone
 (named, with its offset) and the countries by name. axe-core finds no WCAG
 level A (nor AA) violation, nothing logs a console error, the keyboard reaches
@@ -27,6 +27,8 @@ from tests.fixtures.invitations import (
     registrant,
     token_of,
 )
+from tests.fixtures.surveys import completed_event, links
+from tests.fixtures.surveys import token_of as survey_token
 
 # The issue's Tallinn event: a deadline the secretariat set at 23:59 local time.
 TALLINN = {
@@ -254,6 +256,61 @@ def test_the_unsubscribe_page_in_the_browsers_language(
     assert text_of(driver, "since") == seen["since"].format(date=today)
     assert driver.find_elements(By.TAG_NAME, "form") == []
     checked(driver, f"unsubscribed ({language})")
+
+
+SURVEY = {
+    "en": ("Your feedback", "Your answers could not be sent", "Thank you"),
+    "fr": ("Votre avis", "Vos réponses n'ont pas pu être envoyées", "Merci"),
+    "de": ("Ihre Rückmeldung", "Ihre Antworten konnten nicht gesendet werden", "Vielen Dank"),
+}
+
+
+@pytest.mark.parametrize("language", sorted(SURVEY))
+def test_the_survey_page_on_the_shared_layout(
+    chromium, serve, surveys_app, deliver_to_surveys, language
+):
+    """The participant's survey: the form on the shared layout, an answer left
+    out is named in an error summary that links to the question and keeps what
+    was typed, then the thanks."""
+    from selenium.webdriver.common.by import By
+
+    title, refused, thanks = SURVEY[language]
+    event_id, [invitation_id] = completed_event(deliver_to_surveys, ["EE"], **TALLINN)
+    token = survey_token(links(surveys_app, event_id)[invitation_id])
+    driver = chromium
+    driver.get(f"{serve(surveys_app)}/v1/survey-responses/{token}?lang={language}")
+    assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == language
+    assert driver.find_element(By.TAG_NAME, "h1").text.startswith(title)
+    assert driver.find_element(By.CLASS_NAME, "masthead")  # the shared layout
+    checked(driver, f"survey ({language})")
+    keyboard_and_phone(driver, f"survey ({language})")
+
+    for question in ("knowledge", "understanding", "needs_matched", "overall"):
+        driver.find_element(By.ID, f"q-{question}-4").click()
+    driver.find_element(By.ID, "q-next_steps").send_keys("Pilot it")
+    driver.execute_script("document.querySelector('form').noValidate = true")
+    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    arrived(driver, "/v1/survey-responses/")
+    summary = driver.find_element(By.CSS_SELECTOR, "[role=alert]")
+    assert refused in summary.text
+    assert summary.find_element(By.CSS_SELECTOR, "a[href='#q-use_learning']")
+    assert driver.find_element(By.ID, "q-next_steps").get_attribute("value") == "Pilot it"
+    logged = driver.get_log("browser")  # the 422 itself is logged, nothing else
+    assert all("422" in entry["message"] for entry in logged), logged
+    from devkit import browser
+
+    assert browser.axe_violations(driver, browser.LEVEL_A + browser.LEVEL_AA) == []
+
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.find_element(By.ID, "q-use_learning-partly").click()
+    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    # the same URL again: wait for the thanks rather than for the address
+    status = (By.CSS_SELECTOR, "[role=status]")
+    WebDriverWait(driver, 15).until(expected_conditions.presence_of_element_located(status))
+    assert thanks in driver.find_element(*status).text
+    checked(driver, f"survey answered ({language})")
 
 
 def test_the_checks_catch_a_page_without_the_layout(chromium):
