@@ -21,9 +21,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from babel import Locale
-
 from shared.errors import Invalid
+from shared.l10n import Formatter
 from shared.lifecycle import Lifecycle
 from shared.payloads.catalogue import EVIDENCE, IMPLEMENTATION, POLICY_AREAS, STAGES, TARGET_GROUPS
 from shared.payloads.documents import KINDS
@@ -221,7 +220,6 @@ VOCABULARIES: dict[str, tuple[str, ...]] = {
     "status": IMPLEMENTATION,
     "type": TYPES,
 }
-_LOCALES = {language: Locale.parse(language) for language in LANGUAGES}
 
 
 def label(vocabulary: str, value: str, language: str = "en") -> str:
@@ -230,12 +228,6 @@ def label(vocabulary: str, value: str, language: str = "en") -> str:
     if not labels:
         return value.replace("_", " ")
     return labels.get(language) or labels["en"]
-
-
-def country_name(code: str, language: str = "en") -> str:
-    """The country's name in ``language`` (CLDR, through Babel); the code when unknown."""
-    locale = _LOCALES.get(language, _LOCALES["en"])
-    return locale.territories.get((code or "").upper(), code)
 
 
 # --- normalisation -----------------------------------------------------------
@@ -378,7 +370,7 @@ class Terms:
 
     def add_countries(self, codes: Iterable[str], weight: int) -> None:
         for code in codes:
-            self.add([country_name(code, lang) for lang in LANGUAGES] + [code], weight)
+            self.add([Formatter(lang).country(code) for lang in LANGUAGES] + [code], weight)
 
     def merge(self, other: Mapping[str, int], weight: int) -> None:
         """Inherit ``other``'s terms, at most at ``weight``."""

@@ -11,17 +11,17 @@ downloaded from the documents service's public content URL.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from babel.dates import format_date, format_datetime, format_interval
 from flask import Blueprint, Response, g, make_response, render_template, request
 from marshmallow import ValidationError
 
 from services.catalogue import api, domain
-from services.catalogue.domain import LANGUAGES, country_name, label
+from services.catalogue.domain import LANGUAGES, label
 from services.catalogue.schemas import SearchQuerySchema
+from shared.l10n import LOCALES, Formatter
 from shared.payloads.catalogue import POLICY_AREAS
 from shared.payloads.events import FORMATS
 from shared.web import service_context
@@ -30,7 +30,6 @@ site = Blueprint("site", __name__, template_folder="templates")
 
 LANG_COOKIE = "lang"
 PAGE_SIZE = 20
-OG_LOCALES = {"en": "en_GB", "fr": "fr_FR", "de": "de_DE"}
 # The programme's countries (EU, EEA, candidates), offered in the search form.
 PROGRAMME_COUNTRIES = (
     "AT",
@@ -331,17 +330,6 @@ def language() -> str:
     return request.accept_languages.best_match(LANGUAGES) or "en"
 
 
-def _as_date(value: Any) -> date | None:
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str) and len(value) >= 10:
-        try:
-            return date.fromisoformat(value[:10])
-        except ValueError:
-            return None
-    return None
-
-
 def url_with(**changes: Any) -> str:
     """This page's URL with ``changes`` to its query (``None`` removes a key)."""
     args = {k: v for k, v in request.args.items()}
@@ -356,33 +344,15 @@ def url_with(**changes: Any) -> str:
 
 def _helpers(lang: str) -> dict[str, Any]:
     t = TEXTS[lang]
-    locale = OG_LOCALES[lang]  # dates as written in Britain, France and Germany
-
-    def day(value: Any) -> str:
-        parsed = _as_date(value)
-        return format_date(parsed, "long", locale=locale) if parsed else ""
-
-    def days(start: Any, end: Any) -> str:
-        first, last = _as_date(start), _as_date(end)
-        if first is None:
-            return ""
-        if last is None or last == first:
-            return format_date(first, "long", locale=locale)
-        return format_interval(first, last, "yMMMd", locale=locale)
-
-    def moment(value: Any) -> str:
-        if isinstance(value, datetime):
-            return format_datetime(value, "medium", locale=locale)
-        return str(value or "")
+    fmt = Formatter(lang)  # dates and countries as the mails and the RSVP page write them
 
     return {
         "t": t,
         "lang": lang,
         "languages": LANGUAGES,
-        "day": day,
-        "days": days,
-        "moment": moment,
-        "country": lambda code: country_name(code, lang),
+        "day": fmt.day,
+        "days": fmt.days,
+        "country": fmt.country,
         "label": lambda vocabulary, value: label(vocabulary, value, lang),
         "url_with": url_with,
         "content_url": lambda paper_id: (
@@ -405,7 +375,7 @@ def render(
         description=" ".join((description or "").split())[:200],
         canonical=canonical,
         alternates=alternates,
-        og_locale=OG_LOCALES[lang],
+        og_locale=LOCALES[lang],
         **_helpers(lang),
         **values,
     )
@@ -455,7 +425,7 @@ def home() -> Response:
 
 def _form_choices() -> dict[str, Any]:
     lang = g.lang
-    countries = sorted(PROGRAMME_COUNTRIES, key=lambda c: domain.fold(country_name(c, lang)))
+    countries = sorted(PROGRAMME_COUNTRIES, key=lambda c: domain.fold(Formatter(lang).country(c)))
     return {
         "countries": countries,
         "policy_areas": POLICY_AREAS,
@@ -547,7 +517,7 @@ def practice_page(practice_id: str) -> Response:
 def country_page(code: str) -> Response:
     """What a country hosted and attended, its practices and what it followed up."""
     code = code.upper()
-    name = country_name(code, g.lang)
+    name = Formatter(g.lang).country(code)
     if len(code) != 2 or name == code:
         raise PageNotFound(code)
     store = _store()
