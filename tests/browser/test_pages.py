@@ -17,7 +17,7 @@ import pytest
 from babel.dates import format_date
 
 from services.notifications import domain as notifications_domain
-from tests.fixtures.browser import arrived, checked, speak
+from tests.fixtures.browser import checked, navigate, speak
 from tests.fixtures.invitations import (
     SEC,
     cancel_links,
@@ -156,8 +156,11 @@ def test_the_rsvp_page_in_the_invitees_language(chromium, rsvp_links, language):
     checked(driver, f"rsvp ({language})")
     keyboard_and_phone(driver, f"rsvp ({language})")
 
-    driver.find_element(By.XPATH, f"//button[normalize-space()='{seen['accept']}']").click()
-    arrived(driver, "/v1/rsvp/")
+    navigate(
+        driver,
+        driver.find_element(By.XPATH, f"//button[normalize-space()='{seen['accept']}']").click,
+        "/v1/rsvp/",
+    )
     assert seen["thanks"] in driver.find_element(By.CSS_SELECTOR, "[role=status]").text
     assert text_of(driver, "status") == seen["status"]
     checked(driver, f"rsvp answered ({language})")
@@ -168,8 +171,7 @@ def test_the_reader_switches_the_rsvp_page_to_another_language(chromium, rsvp_li
 
     driver = chromium
     driver.get(rsvp_links["en"])
-    driver.find_element(By.LINK_TEXT, "Français").click()
-    arrived(driver, "lang=fr")
+    navigate(driver, driver.find_element(By.LINK_TEXT, "Français").click, "lang=fr")
     assert text_of(driver, "deadline") == SEEN["fr"]["deadline"]
     assert driver.find_element(By.CSS_SELECTOR, "a[aria-current]").text == "Français"
     checked(driver, "rsvp switched to French")
@@ -217,8 +219,11 @@ def test_the_registration_pages_in_the_registrants_language(
     checked(driver, f"registration confirmation ({language})")
     keyboard_and_phone(driver, f"registration confirmation ({language})")
 
-    driver.find_element(By.XPATH, f"//button[normalize-space()='{seen['confirm']}']").click()
-    arrived(driver, "/v1/registrations/confirm/")
+    navigate(
+        driver,
+        driver.find_element(By.XPATH, f"//button[normalize-space()='{seen['confirm']}']").click,
+        "/v1/registrations/confirm/",
+    )
     assert seen["confirmed"] in driver.find_element(By.CSS_SELECTOR, "[role=status]").text
     checked(driver, f"registration confirmed ({language})")
 
@@ -226,8 +231,11 @@ def test_the_registration_pages_in_the_registrants_language(
     driver.get(f"{base}/v1/registrations/cancel/{cancel}")
     assert text_of(driver, "deadline") == seen["deadline"]
     checked(driver, f"registration cancellation ({language})")
-    driver.find_element(By.XPATH, f"//button[normalize-space()='{seen['cancel']}']").click()
-    arrived(driver, "/v1/registrations/cancel/")
+    navigate(
+        driver,
+        driver.find_element(By.XPATH, f"//button[normalize-space()='{seen['cancel']}']").click,
+        "/v1/registrations/cancel/",
+    )
     assert seen["cancelled"] in driver.find_element(By.CSS_SELECTOR, "[role=status]").text
     checked(driver, f"registration cancelled ({language})")
 
@@ -249,8 +257,11 @@ def test_the_unsubscribe_page_in_the_browsers_language(
     checked(driver, f"unsubscribe ({language})")
     keyboard_and_phone(driver, f"unsubscribe ({language})")
 
-    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    arrived(driver, "/v1/preferences/unsubscribe/")
+    navigate(
+        driver,
+        driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click,
+        "/v1/preferences/unsubscribe/",
+    )
     locale = {"en": "en_GB", "fr": "fr_FR", "de": "de_DE"}[language]
     today = format_date(datetime.now(UTC).date(), "long", locale=locale)
     assert text_of(driver, "since") == seen["since"].format(date=today)
@@ -289,8 +300,11 @@ def test_the_survey_page_on_the_shared_layout(
         driver.find_element(By.ID, f"q-{question}-4").click()
     driver.find_element(By.ID, "q-next_steps").send_keys("Pilot it")
     driver.execute_script("document.querySelector('form').noValidate = true")
-    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    arrived(driver, "/v1/survey-responses/")
+    navigate(
+        driver,
+        driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click,
+        "/v1/survey-responses/",
+    )
     summary = driver.find_element(By.CSS_SELECTOR, "[role=alert]")
     assert refused in summary.text
     assert summary.find_element(By.CSS_SELECTOR, "a[href='#q-use_learning']")
@@ -301,15 +315,10 @@ def test_the_survey_page_on_the_shared_layout(
 
     assert browser.axe_violations(driver, browser.LEVEL_A + browser.LEVEL_AA) == []
 
-    from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import WebDriverWait
-
     driver.find_element(By.ID, "q-use_learning-partly").click()
-    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    # the same URL again: wait for the thanks rather than for the address
-    status = (By.CSS_SELECTOR, "[role=status]")
-    WebDriverWait(driver, 15).until(expected_conditions.presence_of_element_located(status))
-    assert thanks in driver.find_element(*status).text
+    submit = driver.find_element(By.CSS_SELECTOR, "form button[type=submit]")
+    navigate(driver, submit.click, "/v1/survey-responses/")
+    assert thanks in driver.find_element(By.CSS_SELECTOR, "[role=status]").text
     checked(driver, f"survey answered ({language})")
 
 

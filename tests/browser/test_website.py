@@ -7,49 +7,20 @@ finds no WCAG level A (nor AA) violation on any page template."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-
 import pytest
-from werkzeug.serving import make_server
 
-from deploy.local.ports import free_port
 from devkit import browser
+from tests.fixtures.browser import navigate
 from tests.fixtures.catalogue import sample_programme
 
 pytestmark = pytest.mark.skipif(browser.missing() is not None, reason=str(browser.missing()))
 
 
 @pytest.fixture
-def site(catalogue_app, catalogue_client, deliver_to_catalogue) -> Iterator[tuple[str, dict]]:
+def site(catalogue_app, catalogue_client, deliver_to_catalogue, serve) -> tuple[str, dict]:
     """The catalogue app with the sample programme, served where Chromium can reach it."""
     programme = sample_programme(catalogue_client, catalogue_app, deliver_to_catalogue)
-    port = free_port()
-    server = make_server("127.0.0.1", port, catalogue_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}", programme
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
-
-
-@pytest.fixture
-def chromium() -> Iterator:
-    with browser.chromium() as driver:
-        yield driver
-
-
-def arrived(driver, part: str) -> None:
-    """Wait until the navigation just started has loaded a URL containing ``part``."""
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    WebDriverWait(driver, 15).until(
-        lambda d: (
-            part in d.current_url and d.execute_script("return document.readyState") == "complete"
-        )
-    )
+    return serve(catalogue_app), programme
 
 
 def checked(driver, template: str) -> None:
@@ -73,32 +44,39 @@ def test_a_visitor_searches_follows_results_and_switches_to_french(site, chromiu
     checked(driver, "home")
 
     box = driver.find_element(By.ID, "q")
-    box.send_keys("segmented", Keys.ENTER)
-    arrived(driver, "/search?")
+    navigate(driver, lambda: box.send_keys("segmented", Keys.ENTER), "/search?")
     assert "3 results" in driver.find_element(By.CSS_SELECTOR, "[role=status]").text
     checked(driver, "search")
 
-    driver.find_element(By.LINK_TEXT, "Lithuania's PES client-service model").click()
-    arrived(driver, f"/events/{programme['review']}")
+    navigate(
+        driver,
+        driver.find_element(By.LINK_TEXT, "Lithuania's PES client-service model").click,
+        f"/events/{programme['review']}",
+    )
     assert "What followed" in driver.page_source
     checked(driver, "event")
 
-    driver.find_element(By.LINK_TEXT, "Lithuanian PES client-service model").click()
-    arrived(driver, f"/practices/{programme['practice']}")
+    navigate(
+        driver,
+        driver.find_element(By.LINK_TEXT, "Lithuanian PES client-service model").click,
+        f"/practices/{programme['practice']}",
+    )
     timeline = driver.find_element(By.CSS_SELECTOR, "ol.timeline").text
     assert "2017" in timeline and "Lithuania: adopted" in timeline
     checked(driver, "practice")
 
-    driver.find_element(By.LINK_TEXT, "Français").click()
-    arrived(driver, "lang=fr")
+    navigate(driver, driver.find_element(By.LINK_TEXT, "Français").click, "lang=fr")
     assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "fr"
     assert "Lituanie : adoptée" in driver.find_element(By.CSS_SELECTOR, "ol.timeline").text or (
         "Lituanie: adoptée" in driver.find_element(By.CSS_SELECTOR, "ol.timeline").text
     )
     checked(driver, "practice (fr)")
 
-    driver.find_element(By.CSS_SELECTOR, "p.meta a[href^='/countries/LT']").click()
-    arrived(driver, "/countries/LT")
+    navigate(
+        driver,
+        driver.find_element(By.CSS_SELECTOR, "p.meta a[href^='/countries/LT']").click,
+        "/countries/LT",
+    )
     assert driver.find_element(By.TAG_NAME, "h1").text == "Lituanie"
     assert "Événements accueillis" in driver.page_source  # the cookie keeps French
     checked(driver, "country")
