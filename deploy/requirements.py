@@ -18,7 +18,7 @@ RUNTIME = ROOT / "deploy" / "requirements-runtime.txt"
 
 # Test runner, linter, testcontainers, the local Mongo-wire server (GPL, a separate
 # process in development only), the Procfile runner, trustme (TLS certificates for
-# tests), and what only they pull in.
+# tests), schemathesis (the fuzz tests), and what only they pull in.
 NOT_IN_IMAGES = frozenset(
     name.lower()
     for name in (
@@ -39,6 +39,19 @@ NOT_IN_IMAGES = frozenset(
         "future",
         "honcho",
         "trustme",
+        # schemathesis (tests/fuzz) and what only it pulls in
+        "schemathesis",
+        "anyio",
+        "graphql-core",
+        "harfile",
+        "hypothesis",
+        "hypothesis-graphql",
+        "jsonschema_rs",
+        "markdown-it-py",
+        "mdurl",
+        "pyrate-limiter",
+        "rich",
+        "sortedcontainers",
     )
 )
 
