@@ -22,6 +22,8 @@ IMAGE_REPOSITORY = "mlp-ops"
 @dataclass(frozen=True)
 class DeployedService:
     name: str
+    # The path of a public website the service serves, printed by `make run`.
+    website: str = ""
 
     @property
     def port(self) -> int:
@@ -65,6 +67,7 @@ OPTIONAL_MODULES: dict[str, str] = {
     "webhooks.py": "sending signed webhook requests (the transport a job uses)",
     "uploads.py": "receiving uploaded files (streamed multipart)",
     "archive.py": "streaming archives of stored files",
+    "charts.py": "drawing charts (SVG), without I/O",
 }
 # ... and any folder of it one of these.
 OPTIONAL_FOLDERS: dict[str, str] = {
@@ -76,6 +79,8 @@ DEPLOYED: tuple[DeployedService, ...] = (
     DeployedService("invitations"),
     DeployedService("documents"),
     DeployedService("notifications"),
+    DeployedService("surveys"),
+    DeployedService("catalogue", website="/"),
 )
 
 

@@ -249,7 +249,7 @@ def asyncapi(schemas: dict[str, dict[str, Any]]) -> dict[str, Any]:
             "correlationId": {"location": "$message.header#/ce_correlationid"},
             "bindings": {
                 "kafka": {
-                    "key": {"type": "string", "description": "The programme event id."},
+                    "key": {"type": "string", "description": info.key},
                     "bindingVersion": "0.5.0",
                 }
             },

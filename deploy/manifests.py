@@ -298,6 +298,9 @@ def _common_env() -> dict[str, str]:
         # No fallback: production refuses to start without keys of its own.
         "MLP_INTERNAL_TOPIC_KEYS": required("MLP_INTERNAL_TOPIC_KEYS"),
         "MLP_PUBLIC_BASE_URL": "${MLP_PUBLIC_BASE_URL:-http://localhost:8002}",
+        "MLP_SURVEYS_PUBLIC_URL": "${MLP_SURVEYS_PUBLIC_URL:-http://localhost:8005}",
+        "MLP_DOCUMENTS_PUBLIC_URL": "${MLP_DOCUMENTS_PUBLIC_URL:-http://localhost:8003}",
+        "MLP_CATALOGUE_PUBLIC_URL": "${MLP_CATALOGUE_PUBLIC_URL:-http://localhost:8006}",
         "MLP_LOG_LEVEL": "${MLP_LOG_LEVEL:-INFO}",
     }
 
@@ -769,6 +772,9 @@ def k8s_base_kustomization() -> dict[str, Any]:
                     "MLP_SMTP_HOST=smtp",
                     "MLP_SMTP_PORT=25",
                     "MLP_PUBLIC_BASE_URL=https://mlp.example.org",
+                    "MLP_SURVEYS_PUBLIC_URL=https://mlp.example.org",
+                    "MLP_DOCUMENTS_PUBLIC_URL=https://mlp.example.org/documents",
+                    "MLP_CATALOGUE_PUBLIC_URL=https://mlp.example.org",
                     "MLP_LOG_LEVEL=INFO",
                     "MLP_WEB_WORKERS=2",
                     "MLP_WEB_THREADS=4",
@@ -802,6 +808,7 @@ def k8s_example_overlay() -> dict[str, Any]:
                     "MLP_SMTP_HOST=smtp.example.org",
                     "MLP_SMTP_PORT=587",
                     "MLP_PUBLIC_BASE_URL=https://mlp.example.org",
+                    "MLP_SURVEYS_PUBLIC_URL=https://mlp.example.org",
                 ],
             }
         ],

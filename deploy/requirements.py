@@ -16,9 +16,11 @@ ROOT = Path(__file__).resolve().parents[1]
 LOCK = ROOT / "requirements.lock"
 RUNTIME = ROOT / "deploy" / "requirements-runtime.txt"
 
-# Test runner, linter, testcontainers, the local Mongo-wire server (GPL, a separate
-# process in development only), the Procfile runner, trustme (TLS certificates for
-# tests), schemathesis (the fuzz tests), and what only they pull in.
+# Test runner, linter, testcontainers, the browser tests' Selenium, schemathesis (the
+# fuzz tests), the local Mongo-wire server (GPL, a separate process in development
+# only), the Procfile runner, trustme (TLS certificates for tests), and what only
+# they pull in (numpy is not among them: matplotlib, which draws the surveys' charts,
+# needs it).
 NOT_IN_IMAGES = frozenset(
     name.lower()
     for name in (
@@ -34,11 +36,21 @@ NOT_IN_IMAGES = frozenset(
         "python-dotenv",
         "SecantusDB",
         "shapely",
-        "numpy",
         "s2sphere",
         "future",
         "honcho",
         "trustme",
+        # the browser tests' WebDriver client and what it pulls in
+        "selenium",
+        "trio",
+        "trio-websocket",
+        "outcome",
+        "sniffio",
+        "sortedcontainers",
+        "wsproto",
+        "h11",
+        "PySocks",
+        "websocket-client",
         # schemathesis (tests/fuzz) and what only it pulls in
         "schemathesis",
         "anyio",
@@ -51,7 +63,6 @@ NOT_IN_IMAGES = frozenset(
         "mdurl",
         "pyrate-limiter",
         "rich",
-        "sortedcontainers",
     )
 )
 

@@ -1,6 +1,6 @@
-"""Sample bodies and valid payloads: a ``POST /v1/events`` body, and the payloads
+"""Sample bodies and valid payloads: a ``POST /v1/events`` body, the payloads
 of ``event.*``, ``invitation.*`` and ``internal.invitation.issued`` as their
-producers publish them (each keyword argument replaces a field)."""
+producers publish them (each keyword argument replaces a field), and a minimal PDF."""
 
 from __future__ import annotations
 
@@ -91,3 +91,7 @@ def issued_payload(
         "occurred_at": datetime.now(UTC).isoformat(),
         **overrides,
     }
+
+
+# A minimal valid PDF (the documents service sniffs "%PDF-"): the demo's papers.
+PDF_BYTES = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n"

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from marshmallow import Schema
 
+from shared.payloads.catalogue import PracticePayloadSchema
 from shared.payloads.documents import DocumentPayloadSchema, ReminderPayloadSchema
 from shared.payloads.events import EventPayloadSchema
 from shared.payloads.invitations import (
@@ -22,6 +23,9 @@ from shared.payloads.invitations import (
     ReminderDuePayloadSchema,
 )
 from shared.payloads.notifications import NotificationPayloadSchema
+from shared.payloads.surveys import SurveyLinkPayloadSchema, SurveyPayloadSchema
+
+PRACTICE_KEY = "The practice id (a practice belongs to no one programme event)."
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,7 @@ class Topic:
     producer: str
     description: str
     schema: type[Schema] | None = None  # None only for dead-letter topics (records as they came)
+    key: str = "The programme event id."  # what the record key is
 
     @property
     def partner_visible(self) -> bool:
@@ -105,6 +110,52 @@ TOPICS: tuple[Topic, ...] = (
         "A message could not be delivered.",
         NotificationPayloadSchema,
     ),
+    Topic(
+        "survey.opened",
+        "surveys",
+        "An event's participant survey opened: how many were given a link.",
+        SurveyPayloadSchema,
+    ),
+    Topic(
+        "survey.closed",
+        "surveys",
+        "An event's participant survey closed: invited and response counts only.",
+        SurveyPayloadSchema,
+    ),
+    Topic(
+        "survey.results_published",
+        "surveys",
+        "An event's survey results were published: counts and agree shares, no answer.",
+        SurveyPayloadSchema,
+    ),
+    Topic(
+        "practice.published",
+        "catalogue",
+        "A practice was published to the practices database.",
+        PracticePayloadSchema,
+        key=PRACTICE_KEY,
+    ),
+    Topic(
+        "practice.updated",
+        "catalogue",
+        "Fields of a published practice changed.",
+        PracticePayloadSchema,
+        key=PRACTICE_KEY,
+    ),
+    Topic(
+        "practice.withdrawn",
+        "catalogue",
+        "A practice was withdrawn from the practices database.",
+        PracticePayloadSchema,
+        key=PRACTICE_KEY,
+    ),
+    Topic(
+        "practice.transfer_recorded",
+        "catalogue",
+        "A country's follow-up of a published practice was recorded; carries `transfer`.",
+        PracticePayloadSchema,
+        key=PRACTICE_KEY,
+    ),
     # Internal: personal data and credentials the notifications service needs.
     Topic(
         "internal.invitation.issued",
@@ -129,6 +180,12 @@ TOPICS: tuple[Topic, ...] = (
         "documents",
         "An expected paper is missing near its due date; someone must be reminded.",
         ReminderPayloadSchema,
+    ),
+    Topic(
+        "internal.survey.link_issued",
+        "surveys",
+        "A participant's one-time survey link (or the one reminder's fresh link) to mail.",
+        SurveyLinkPayloadSchema,
     ),
 )
 # The services that announce anything, in catalogue order; each has a dead-letter topic.

@@ -25,6 +25,8 @@ pytest_plugins = [
     "tests.fixtures.invitations",
     "tests.fixtures.documents",
     "tests.fixtures.notifications",
+    "tests.fixtures.catalogue",
+    "tests.fixtures.surveys",
 ]
 
 

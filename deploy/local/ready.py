@@ -61,6 +61,10 @@ def summary(stack: LocalStack, seconds: float) -> str:
     lines = ["", "MLP Ops is running:"]
     lines += [f"  {name:<{width}}  {stack.service_url(name)}" for name in stack.service_ports]
     lines += [
+        f"  {'website':<{width}}  {url}  (the {name} service's public pages)"
+        for name, url in stack.websites().items()
+    ]
+    lines += [
         f"  {'Kafka':<{width}}  {stack.kafka_bootstrap}",
         f"  {'MongoDB':<{width}}  {stack.mongo_uri}",
         f"  {'SMTP sink':<{width}}  smtp://{stack.smtp_host}:{stack.smtp_port}"

@@ -54,6 +54,8 @@ class LocalStack:
     mail_dir: Path = Path(LOCAL_MAIL_DIR)
     jwt_secret: str = DEVELOPMENT_JWT_SECRET
     service_ports: Mapping[str, int] = field(default_factory=dict)
+    # Where the catalogue links papers (the documents service) and itself: where they listen.
+    public_urls: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> LocalStack:
@@ -61,6 +63,14 @@ class LocalStack:
         env = Env(environ)
         kafka_port = env.int("KAFKA_PORT", LOCAL_KAFKA_PORT)
         mongo_port = env.int("MONGO_PORT", LOCAL_MONGO_PORT)
+        ports = {s.name: env.int(f"{s.upper}_PORT", s.port) for s in catalog.DEPLOYED}
+        public_urls = {
+            f"MLP_{name.upper()}_PUBLIC_URL": env.str(
+                f"{name.upper()}_PUBLIC_URL", f"http://{LOOPBACK}:{ports[name]}"
+            )
+            for name in ("documents", "catalogue")
+            if name in ports
+        }
         return cls(
             kafka_port=kafka_port,
             kafka_controller_port=env.int("KAFKA_CONTROLLER_PORT", LOCAL_KAFKA_CONTROLLER_PORT),
@@ -73,7 +83,8 @@ class LocalStack:
             smtp_port=env.int("SMTP_PORT", LOCAL_SMTP_PORT),
             mail_dir=Path(env.str("MAIL_DIR", LOCAL_MAIL_DIR)),
             jwt_secret=env.str("JWT_SECRET", DEVELOPMENT_JWT_SECRET),
-            service_ports={s.name: env.int(f"{s.upper}_PORT", s.port) for s in catalog.DEPLOYED},
+            service_ports=ports,
+            public_urls=public_urls,
         )
 
     @property
@@ -95,6 +106,14 @@ class LocalStack:
         host, port = _host_port(hosts[0], LOCAL_MONGO_PORT)
         return host in LOCAL_HOSTS and port == self.mongo_port
 
+    def websites(self) -> dict[str, str]:
+        """``service -> URL`` of the public websites the services serve."""
+        return {
+            s.name: f"{self.service_url(s.name)}{s.website}"
+            for s in catalog.DEPLOYED
+            if s.website and s.name in self.service_ports
+        }
+
     def service_url(self, name: str) -> str:
         """Where the ``web`` process of service ``name`` answers."""
         return f"http://{LOOPBACK}:{self.service_ports[name]}"
@@ -102,12 +121,14 @@ class LocalStack:
     def environment(self) -> dict[str, str]:
         """The ``MLP_`` variables every process of the stack gets, so that the
         services connect where the stack's servers listen."""
-        return {
+        env = {
             "MLP_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
             "MLP_MONGO_URI": self.mongo_uri,
             "MLP_SMTP_HOST": self.smtp_host,
             "MLP_SMTP_PORT": str(self.smtp_port),
         }
+        env.update(self.public_urls)
+        return env
 
 
 def _host_port(address: str, default_port: int) -> tuple[str, int]:

@@ -52,7 +52,29 @@ def validate_event(event: dict[str, Any]) -> dict[str, list[str]]:
     deadline = event.get("registration_deadline")
     if starts and isinstance(deadline, datetime) and deadline.date() >= starts:
         add("registration_deadline", "Registration must close before the event starts.")
+    follows_up = event.get("follows_up") or []
+    if event.get("id") and event["id"] in follows_up:
+        add("follows_up", "An event cannot follow up itself.")
+    if len(set(follows_up)) != len(follows_up):
+        add("follows_up", "An event is listed twice.")
     return errors
+
+
+def follow_up_errors(event: dict[str, Any], earlier: dict[str, date]) -> list[str]:
+    """Why ``event.follows_up`` is wrong, given the start dates of the events it
+    names that exist (``earlier``: id -> starts_on): each must exist and start no
+    later than ``event`` (a follow-up continues something that came before)."""
+    problems = []
+    starts = _as_date(event.get("starts_on"))
+    for event_id in event.get("follows_up") or []:
+        if event_id not in earlier:
+            problems.append(f"There is no event {event_id}.")
+        elif starts and earlier[event_id] > starts:
+            problems.append(
+                f"The event {event_id} starts after this one ({earlier[event_id].isoformat()}); "
+                "an event follows up only earlier ones."
+            )
+    return problems
 
 
 def _as_date(value: Any) -> date | None:

@@ -17,6 +17,7 @@ from services.events.config import EventsSettings
 from services.events.domain import (
     EDITABLE_STATUSES,
     changed_fields,
+    follow_up_errors,
     next_status,
     search_terms,
     validate_event,
@@ -74,11 +75,24 @@ def create_event(ctx: Context, fields: dict[str, Any], by: Principal) -> dict[st
     doc["search_terms"] = search_terms(event)
 
     def work(session: ClientSession) -> None:
+        _check_follows_up(ctx, event, session)
         ctx.store.insert(doc, session)
         _announce(ctx, session, "event.created", event)
 
     ctx.transaction(work)
     return event
+
+
+def _check_follows_up(ctx: Context, event: dict[str, Any], session: ClientSession) -> None:
+    """``follows_up`` names existing events that started no later than ``event``."""
+    ids = event.get("follows_up") or []
+    if not ids:
+        return
+    problems = follow_up_errors(event, ctx.store.start_dates(list(ids), session))
+    if problems:
+        raise Invalid(
+            "The events this one follows up are not valid.", errors={"follows_up": problems}
+        )
 
 
 def _load(ctx: Context, event_id: str, session: ClientSession) -> dict[str, Any]:
@@ -117,6 +131,8 @@ def update_event(
         errors = validate_event(merged)
         if errors:
             raise Invalid("The change would make the event invalid.", errors=errors)
+        if {"follows_up", "starts_on"} & set(changed):
+            _check_follows_up(ctx, merged, session)
         values = {name: changes[name] for name in changed}
         values["updated_at"] = datetime.now(UTC)
         values["search_terms"] = search_terms(merged)

@@ -56,6 +56,11 @@ class EventStore:
         doc = self.events.find_one({"_id": event_id}, session=session)
         return from_db(doc) if doc else None
 
+    def start_dates(self, event_ids: list[str], session: ClientSession) -> dict[str, date]:
+        """``id -> starts_on`` of those of ``event_ids`` that exist."""
+        cursor = self.events.find({"_id": {"$in": event_ids}}, {"starts_on": 1}, session=session)
+        return {doc["_id"]: date.fromisoformat(doc["starts_on"]) for doc in cursor}
+
     def find(
         self, query: dict[str, Any], sort: list[tuple[str, int]], skip: int, limit: int
     ) -> tuple[list[dict[str, Any]], int]:

@@ -37,6 +37,8 @@ TEMPLATES: dict[str, bool] = {
     "papers_available": False,
     "papers_published": False,
     "starts_tomorrow": False,
+    "survey_invitation": True,  # the one-time link: the survey cannot be answered without it
+    "survey_reminder": False,
 }
 LANGUAGES = ("en", "fr", "de")
 DEFAULT_LANGUAGE = "en"
@@ -297,6 +299,12 @@ def contact_expiry(ends_on: Any, now: datetime, days: int) -> datetime:
     come after the meeting), counted from ``now`` when that is later or unknown."""
     end = event_end(ends_on)
     return expiry(max(end, now) if end is not None else now, days)
+
+
+def deferred_link_expiry(closes_at: datetime | None, now: datetime, days: int) -> datetime:
+    """A survey link waiting for its address is kept until its survey closes
+    (then it opens nothing), or, when the record names no closing, ``days``."""
+    return closes_at if closes_at is not None else expiry(now, days)
 
 
 def tomorrow_in(timezone: str, now: datetime) -> str:

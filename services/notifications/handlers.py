@@ -9,6 +9,7 @@ commits with the record's idempotency row, so a replay changes nothing.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -32,8 +33,12 @@ from shared.payloads.invitations import (
     InvitationPayloadSchema,
     ReminderDuePayload,
 )
+from shared.payloads.surveys import SurveyLinkPayload, SurveyLinkPayloadSchema
+from shared.sealing import SEALED, SealingError, open_payload
 
+log = logging.getLogger(__name__)
 subscriptions = Subscriptions()
+SURVEY_LINK = "internal.survey.link_issued"
 
 EVENT_FIELDS = (
     "title",
@@ -50,6 +55,7 @@ EVENT_FIELDS = (
 
 
 _status_schema = InvitationPayloadSchema()
+_link_schema = SurveyLinkPayloadSchema()
 
 
 def _webhooks(message: Message[Any], ctx: Context, session: ClientSession) -> None:
@@ -238,6 +244,11 @@ def on_invitation_issued(
             ),
         )
     for waiting in ctx.store.take_deferred(issued.invitation_id, session):
+        if waiting.get("topic") == SURVEY_LINK:
+            link = _waiting_link(ctx, waiting)
+            if link is not None:
+                _survey_mail(ctx, session, waiting["cause_id"], link, contact)
+            continue
         status = load_payload(_status_schema, waiting["data"])
         _status_mail(ctx, session, waiting["cause_id"], status, contact)
 
@@ -401,12 +412,99 @@ def on_document_reminder_due(
         )
 
 
+# --- surveys ----------------------------------------------------------------
+
+
+@subscriptions.handler(SURVEY_LINK)
+def on_survey_link_issued(
+    message: Message[SurveyLinkPayload], ctx: Context, session: ClientSession
+) -> None:
+    """Mail a participant their one-time survey link (the reminder's is a fresh
+    one); without a known address yet (records of different topics have no
+    order) the mail waits for it, like the status mails: the record as it
+    came, its link sealed, until the survey closes; taken, it is gone."""
+    link = message.payload
+    contact = ctx.store.contact(link.invitation_id, session)
+    if contact is None or not contact.get("email"):
+        ctx.store.defer(
+            {
+                "invitation_id": link.invitation_id,
+                "topic": message.envelope.type,
+                "cause_id": message.envelope.id,
+                "data": message.envelope.data,  # survey_url blank, the link in "sealed"
+                "expires_at": domain.deferred_link_expiry(
+                    link.closes_at, domain.utcnow(), ctx.settings.contact_retention_days
+                ),
+            },
+            session,
+        )
+        return
+    _survey_mail(ctx, session, message.envelope.id, link, contact)
+
+
+def _waiting_link(ctx: Context, waiting: dict[str, Any]) -> SurveyLinkPayload | None:
+    """A deferred survey link, opened to be mailed now; None when there is
+    nothing left to mail: its survey has closed, or it was sealed with a key
+    since removed from the ring (shredded), which must not fail the invitation."""
+    data = waiting["data"]
+    try:
+        opened = open_payload(
+            ctx.settings.internal_topic_keys,
+            topic=SURVEY_LINK,
+            ce_id=waiting["cause_id"],
+            data=data,
+            # The runner checked the record's key id header against the blob's on receipt.
+            key_id=(data.get(SEALED) or {}).get("kid"),
+        )
+    except SealingError as exc:
+        log.warning(
+            "a deferred survey link cannot be opened; dropped",
+            extra={"cause_id": waiting["cause_id"], "error": f"{type(exc).__name__}: {exc}"},
+        )
+        return None
+    link = load_payload(_link_schema, opened)
+    if link.closes_at is not None and link.closes_at <= domain.utcnow():
+        return None
+    return link
+
+
+def _survey_mail(
+    ctx: Context,
+    session: ClientSession,
+    cause_id: str,
+    link: SurveyLinkPayload,
+    contact: dict[str, Any],
+) -> None:
+    """The survey link (or the reminder's fresh one) in the contact's language;
+    it says nothing of any answer."""
+    language = domain.language_for(contact.get("language"))
+    url = f"{link.survey_url}?lang={language}"
+    queue_mail(
+        ctx,
+        session,
+        template="survey_reminder" if link.reminder else "survey_invitation",
+        cause_id=cause_id,
+        recipient=_recipient(contact),
+        context={
+            "event": _event_view(ctx, link.event_id, contact, session),
+            "survey_url": url,
+            "closes_on": link.closes_at.date().isoformat() if link.closes_at else None,
+        },
+        event_id=link.event_id,
+        action_url=url,  # the link is a credential: the mailbox only; the feed links nothing
+        feed_link=None,
+    )
+
+
 @subscriptions.handler(
     "document.uploaded",
     "document.submitted",
     "document.withdrawn",
     "notification.sent",
     "notification.failed",
+    "survey.opened",
+    "survey.closed",
+    "survey.results_published",
 )
 def on_partner_record(message: Message[Any], ctx: Context, session: ClientSession) -> None:
     """Records only partners care about: one webhook delivery per subscription."""

@@ -137,6 +137,8 @@ def render(
         "kind": "",
         "title": event.get("title", ""),
         "due_on": "",
+        "survey_url": "",
+        "closes_on": None,
         **context,
         "document": {"title": "", "kind": "", **(context.get("document") or {})},
         "event": event,

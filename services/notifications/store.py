@@ -3,7 +3,8 @@
 Collections: ``contacts`` (invitations: address, name, language, status; from
 ``internal.invitation.issued`` and ``invitation.*``; never the RSVP link, which
 only the invitation mail needs), ``events`` (read model from ``event.*``),
-``deferred`` (status mails waiting for their contact), ``mails`` (the mail
+``deferred`` (status mails and survey links waiting for their contact; a
+link rests as it came, sealed, until its survey closes), ``mails`` (the mail
 outbox; unique idempotency key), ``feed`` (in-app notifications), ``optouts``
 (e-mail hashes), ``subscriptions`` and ``deliveries`` (partner webhooks; unique
 (subscription, ce_id)), ``subscription_owners`` (one row per owner, written when
@@ -35,7 +36,8 @@ LOG_LENGTH = 50  # attempts a delivery's log keeps
 DUPLICATE_KEY = 11000
 FINAL_MAIL_STATUSES = ("sent", "failed", "suppressed")
 FINAL_DELIVERY_STATUSES = ("succeeded", "dead", "cancelled")
-RETAINED = ("mails", "feed", "deliveries", "contacts")  # each with a TTL index on expires_at
+# Each with a TTL index on expires_at (of the deferred rows, survey links carry one).
+RETAINED = ("mails", "feed", "deliveries", "contacts", "deferred")
 RSVP_PATH = "/v1/rsvp/"
 
 

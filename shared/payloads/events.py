@@ -21,6 +21,7 @@ FORMATS = (
 )
 VISIBILITIES = ("invitation_only", "public")
 STATUSES = ("draft", "published", "cancelled", "completed")
+MAX_FOLLOWS_UP = 20
 SLUG = validate.Regexp(
     r"^[a-z][a-z0-9_]{1,39}$", error="Use a lower-case slug such as 'employment'."
 )
@@ -74,6 +75,15 @@ class EventFieldsSchema(Schema):
         load_default=list,
         validate=validate.Length(max=20),
     )
+    follows_up = fields.List(
+        fields.String(validate=validate.Length(min=1, max=64)),
+        load_default=list,
+        validate=validate.Length(max=MAX_FOLLOWS_UP),
+        metadata={
+            "description": "Ids of earlier events this one continues (a learning exchange or "
+            "dissemination seminar following up a peer review)."
+        },
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -99,6 +109,7 @@ class EventPayload:
     registration_deadline: datetime | None = None
     visibility: str = "invitation_only"
     tags: list[str] = field(default_factory=list)
+    follows_up: list[str] = field(default_factory=list)
     changed: list[str] | None = None
     reason: str | None = None
 

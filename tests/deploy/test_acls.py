@@ -33,6 +33,26 @@ def test_a_service_writes_what_it_produces_and_reads_what_it_consumes(service):
     assert {g.pattern for g in grants} == {"LITERAL"}
 
 
+def test_surveys_writes_survey_topics_reads_events_and_invitations_and_partners_see_counts():
+    grants = deployed.model().of("svc-surveys")
+    writes = {g.name for g in grants if g.operation == "WRITE"}
+    reads = {g.name for g in grants if g.resource == "TOPIC" and g.operation == "READ"}
+    public = {"survey.opened", "survey.closed", "survey.results_published"}
+    assert writes == public | {"internal.survey.link_issued", "dlq.surveys"}
+    assert reads == {
+        *(f"event.{e}" for e in ("created", "updated", "published", "cancelled", "completed")),
+        *(
+            f"invitation.{i}"
+            for i in ("sent", "accepted", "declined", "waitlisted", "revoked", "expired")
+        ),
+    }  # never an internal topic: it knows no address and no name
+    mailer = deployed.model().of("svc-notifications")
+    assert ("internal.survey.link_issued", "READ") in {(g.name, g.operation) for g in mailer}
+    partner = {g.name for g in acls.partner_grants("acme") if g.resource == "TOPIC"}
+    assert {name for name in partner if name.startswith("survey.")} == public
+    assert "internal.survey.link_issued" not in partner and "dlq.surveys" not in partner
+
+
 def test_nobody_but_the_admin_creates_alters_or_touches_the_cluster():
     grants = [*deployed.model().grants, *acls.partner_grants("acme")]
     assert {g.operation for g in grants} <= {"READ", "WRITE", "DESCRIBE"}

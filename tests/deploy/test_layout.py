@@ -1,8 +1,8 @@
 """Every service folder follows one layout (deploy/catalog.py's SERVICE_MODULES,
 OPTIONAL_MODULES and OPTIONAL_FOLDERS), and adding a service is its folder plus
-one catalogue entry: a fake sixth service, ``surveys``, built in a temporary
-folder, appears in the generated Procfile, compose and Kubernetes files and in
-the local stack without any other change."""
+one catalogue entry: a fake service, ``glossary`` (no service planned has
+that name), built in a temporary folder, appears in the generated Procfile,
+compose and Kubernetes files and in the local stack without any other change."""
 
 from __future__ import annotations
 
@@ -47,10 +47,10 @@ def test_every_service_listens_on_ports_of_its_own():
 
 # --- a fake service: its folder (minimal, but the real shape) ------------------
 
-SURVEYS_PORT = 8005
-SURVEYS = {
-    "__init__.py": '"""The surveys service (a fake one: the layout tests build it)."""\n',
-    "config.py": f'''"""Settings of the surveys service."""
+GLOSSARY_PORT = 8090
+GLOSSARY = {
+    "__init__.py": '"""The glossary service (a fake one: the layout tests build it)."""\n',
+    "config.py": f'''"""Settings of the glossary service."""
 
 from __future__ import annotations
 
@@ -59,123 +59,124 @@ from dataclasses import dataclass
 
 from shared.config import Env, Settings, common_settings, refuse_unsafe
 
-DEFAULT_PORT = {SURVEYS_PORT}
+DEFAULT_PORT = {GLOSSARY_PORT}
 
 
 @dataclass(frozen=True)
-class SurveysSettings(Settings):
-    service: str = "surveys"
+class GlossarySettings(Settings):
+    service: str = "glossary"
     port: int = DEFAULT_PORT
 
 
-def load_settings(environ: Mapping[str, str] | None = None) -> SurveysSettings:
-    return refuse_unsafe(SurveysSettings(**common_settings(Env(environ), "surveys", DEFAULT_PORT)))
+def load_settings(environ: Mapping[str, str] | None = None) -> GlossarySettings:
+    settings = GlossarySettings(**common_settings(Env(environ), "glossary", DEFAULT_PORT))
+    return refuse_unsafe(settings)
 ''',
-    "app.py": '''"""The surveys service's Flask app factory."""
+    "app.py": '''"""The glossary service's Flask app factory."""
 
 from __future__ import annotations
 
 from flask import Flask
 
-from services.surveys.api import blp
-from services.surveys.config import SurveysSettings, load_settings
-from services.surveys.store import SurveyStore
+from services.glossary.api import blp
+from services.glossary.config import GlossarySettings, load_settings
+from services.glossary.store import GlossaryStore
 from shared.service import start_service
 from shared.web import create_service_app
 
 
-def create_app(settings: SurveysSettings | None = None) -> Flask:
-    ctx = start_service(settings or load_settings(), SurveyStore)
-    return create_service_app(ctx, title="MLP Ops surveys", blueprints=[blp])
+def create_app(settings: GlossarySettings | None = None) -> Flask:
+    ctx = start_service(settings or load_settings(), GlossaryStore)
+    return create_service_app(ctx, title="MLP Ops glossary", blueprints=[blp])
 ''',
-    "api.py": '''"""HTTP routes of the surveys service."""
+    "api.py": '''"""HTTP routes of the glossary service."""
 
 from __future__ import annotations
 
 from flask_smorest import Blueprint
 
-from services.surveys.schemas import SurveySchema
+from services.glossary.schemas import TermSchema
 
-blp = Blueprint("surveys", __name__, url_prefix="/v1", description="Surveys")
+blp = Blueprint("glossary", __name__, url_prefix="/v1", description="Glossary")
 
 
-@blp.route("/surveys")
-@blp.response(200, SurveySchema(many=True))
-def list_surveys() -> list[dict[str, str]]:
+@blp.route("/glossary")
+@blp.response(200, TermSchema(many=True))
+def list_glossary() -> list[dict[str, str]]:
     return []
 ''',
-    "schemas.py": '''"""marshmallow schemas of the surveys service."""
+    "schemas.py": '''"""marshmallow schemas of the glossary service."""
 
 from marshmallow import Schema, fields
 
 
-class SurveySchema(Schema):
+class TermSchema(Schema):
     title = fields.String(required=True)
 ''',
-    "domain.py": '''"""Rules of surveys, without I/O."""
+    "domain.py": '''"""Rules of glossary, without I/O."""
 
 
 def valid_title(title: str) -> bool:
     return bool(title.strip())
 ''',
-    "operations.py": '''"""Every write path of the surveys service."""
+    "operations.py": '''"""Every write path of the glossary service."""
 
 from __future__ import annotations
 
-from services.surveys.config import SurveysSettings
-from services.surveys.domain import valid_title
-from services.surveys.store import SurveyStore
+from services.glossary.config import GlossarySettings
+from services.glossary.domain import valid_title
+from services.glossary.store import GlossaryStore
 from shared.errors import Invalid
 from shared.service import ServiceContext
 
-Context = ServiceContext[SurveysSettings, SurveyStore]
+Context = ServiceContext[GlossarySettings, GlossaryStore]
 
 
 def create_survey(ctx: Context, title: str) -> None:
     if not valid_title(title):
         raise Invalid("a survey needs a title")
-    ctx.store.surveys.insert_one({"title": title})
+    ctx.store.glossary.insert_one({"title": title})
 ''',
-    "store.py": '''"""MongoDB access of the surveys service."""
+    "store.py": '''"""MongoDB access of the glossary service."""
 
 from pymongo.database import Database
 
 
-class SurveyStore:
+class GlossaryStore:
     def __init__(self, db: Database) -> None:
-        self.surveys = db["surveys"]
+        self.glossary = db["glossary"]
 
     def ensure_indexes(self) -> None:
-        self.surveys.create_index("title")
+        self.glossary.create_index("title")
 ''',
-    "handlers.py": '''"""What the surveys service does with other services' records: nothing yet."""
+    "handlers.py": '''"""The glossary service's handlers: none yet."""
 
 from shared.consumer import Subscriptions
 
 subscriptions = Subscriptions()
 ''',
-    "jobs.py": '''"""Periodic work of the surveys worker: none."""
+    "jobs.py": '''"""Periodic work of the glossary worker: none."""
 
 from __future__ import annotations
 
-from services.surveys.operations import Context
+from services.glossary.operations import Context
 from shared.schedule import PeriodicJob
 
 
 def periodic_jobs(ctx: Context) -> list[PeriodicJob]:
     return []
 ''',
-    "worker.py": '''"""The surveys service's worker: ``python -m services.surveys.worker``."""
+    "worker.py": '''"""The glossary service's worker: ``python -m services.glossary.worker``."""
 
-from services.surveys.config import load_settings
-from services.surveys.handlers import subscriptions
-from services.surveys.jobs import periodic_jobs
-from services.surveys.store import SurveyStore
+from services.glossary.config import load_settings
+from services.glossary.handlers import subscriptions
+from services.glossary.jobs import periodic_jobs
+from services.glossary.store import GlossaryStore
 from shared.worker import run_worker
 
 
 def main() -> None:
-    run_worker(load_settings(), SurveyStore, subscriptions, periodic_jobs)
+    run_worker(load_settings(), GlossaryStore, subscriptions, periodic_jobs)
 
 
 if __name__ == "__main__":
@@ -185,8 +186,8 @@ if __name__ == "__main__":
 
 
 @pytest.fixture
-def surveys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """The fake service's folder, importable as ``services.surveys``, and its
+def glossary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The fake service's folder, importable as ``services.glossary``, and its
     one catalogue entry.
 
     ``services`` is a regular package, so the folder goes in a temporary
@@ -195,45 +196,45 @@ def surveys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     service (``DeployedService.port`` reads its ``config.DEFAULT_PORT``), and
     the repository's own ``services/`` is never written to.
     """
-    folder = tmp_path / "services" / "surveys"
+    folder = tmp_path / "services" / "glossary"
     folder.mkdir(parents=True)
-    for name, text in SURVEYS.items():
+    for name, text in GLOSSARY.items():
         (folder / name).write_text(text)
     monkeypatch.setattr(services, "__path__", [*services.__path__, str(folder.parent)])
     importlib.invalidate_caches()
-    entry = catalog.DeployedService("surveys")
+    entry = catalog.DeployedService("glossary")
     monkeypatch.setattr(catalog, "DEPLOYED", (*catalog.DEPLOYED, entry))
     yield folder
-    for module in [m for m in sys.modules if m.split(".")[:2] == ["services", "surveys"]]:
+    for module in [m for m in sys.modules if m.split(".")[:2] == ["services", "glossary"]]:
         del sys.modules[module]
-    if hasattr(services, "surveys"):
-        delattr(services, "surveys")
+    if hasattr(services, "glossary"):
+        delattr(services, "glossary")
 
 
-def test_the_fake_service_follows_the_layout_and_its_modules_import(surveys):
-    assert check_service_folder(surveys) == []
-    for name in SURVEYS:
-        importlib.import_module(f"services.surveys.{Path(name).stem}".removesuffix(".__init__"))
-    assert catalog.DeployedService("surveys").port == SURVEYS_PORT
+def test_the_fake_service_follows_the_layout_and_its_modules_import(glossary):
+    assert check_service_folder(glossary) == []
+    for name in GLOSSARY:
+        importlib.import_module(f"services.glossary.{Path(name).stem}".removesuffix(".__init__"))
+    assert catalog.DeployedService("glossary").port == GLOSSARY_PORT
 
 
-def test_one_catalog_entry_puts_the_fake_service_in_every_generated_file(surveys):
+def test_one_catalog_entry_puts_the_fake_service_in_every_generated_file(glossary):
     before = {path: path.read_text() for path in manifests.rendered() if path.exists()}
 
     entries = parse_procfile(manifests.procfile()).processes
-    assert entries["surveys-web"].endswith("--bind 127.0.0.1:${MLP_SURVEYS_PORT:-8005}")
-    assert "'services.surveys.app:create_app()'" in entries["surveys-web"]
-    assert entries["surveys-worker"] == ".venv/bin/python -m services.surveys.worker"
+    assert entries["glossary-web"].endswith("--bind 127.0.0.1:${MLP_GLOSSARY_PORT:-8090}")
+    assert "'services.glossary.app:create_app()'" in entries["glossary-web"]
+    assert entries["glossary-worker"] == ".venv/bin/python -m services.glossary.worker"
 
     doc = manifests.compose()["services"]
-    assert doc["surveys-web"]["ports"] == ["8005:8005"]
-    assert doc["surveys-web"]["build"]["args"] == {"SERVICE": "surveys"}
-    assert doc["surveys-worker"]["command"] == ["worker"]
-    assert doc["surveys-worker"]["environment"]["MLP_SURVEYS_WORKER_METRICS_PORT"] == "8105"
+    assert doc["glossary-web"]["ports"] == ["8090:8090"]
+    assert doc["glossary-web"]["build"]["args"] == {"SERVICE": "glossary"}
+    assert doc["glossary-worker"]["command"] == ["worker"]
+    assert doc["glossary-worker"]["environment"]["MLP_GLOSSARY_WORKER_METRICS_PORT"] == "8190"
 
     files = manifests.k8s_files()
-    surveys_yaml = manifests.K8S / "base" / "surveys.yaml"
-    assert surveys_yaml in files
+    glossary_yaml = manifests.K8S / "base" / "glossary.yaml"
+    assert glossary_yaml in files
     kustomization = yaml.safe_load(files[manifests.K8S / "base" / "kustomization.yaml"])
     assert kustomization["resources"] == [f"{s.name}.yaml" for s in catalog.DEPLOYED] + [
         manifests.PROVISIONING
@@ -243,18 +244,18 @@ def test_one_catalog_entry_puts_the_fake_service_in_every_generated_file(surveys
     assert check_k8s(k8s_objects, {"/readyz", "/healthz", "/metrics"}) == []
 
     local = LocalStack.from_environ({})
-    assert local.service_ports["surveys"] == SURVEYS_PORT
-    assert stack.ports(local)["surveys service"] == (SURVEYS_PORT, "set MLP_SURVEYS_PORT")
-    assert "surveys" in ready.checks(local)
+    assert local.service_ports["glossary"] == GLOSSARY_PORT
+    assert stack.ports(local)["glossary service"] == (GLOSSARY_PORT, "set MLP_GLOSSARY_PORT")
+    assert "glossary" in ready.checks(local)
 
     # Generated in memory only: the checked-in files are as they were.
     assert {path: path.read_text() for path in before} == before
-    assert not (SERVICES / "surveys").exists()
+    assert not (SERVICES / "glossary").exists()
 
 
-def test_the_layout_check_reports_a_missing_module_and_an_undeclared_one(surveys, tmp_path):
-    broken = tmp_path / "broken" / "surveys"
-    shutil.copytree(surveys, broken)
+def test_the_layout_check_reports_a_missing_module_and_an_undeclared_one(glossary, tmp_path):
+    broken = tmp_path / "broken" / "glossary"
+    shutil.copytree(glossary, broken)
     (broken / "jobs.py").unlink()
     (broken / "helpers.py").write_text('"""Odds and ends."""\n')
     (broken / "rsvp_page.py").write_text('"""An optional kind: allowed."""\n')
@@ -263,9 +264,9 @@ def test_the_layout_check_reports_a_missing_module_and_an_undeclared_one(surveys
     (broken / "worker.py").write_text('"""Not runnable."""\n\ndef main() -> None: ...\n')
     problems = check_service_folder(broken)
     assert problems == [
-        "surveys: no jobs.py",
-        "surveys: module helpers.py is none of " + ", ".join(catalog.OPTIONAL_MODULES),
-        "surveys: folder lib/ is none of " + ", ".join(catalog.OPTIONAL_FOLDERS),
-        "surveys: config.py defines no DEFAULT_PORT",
-        "surveys: worker.py does not run as python -m",
+        "glossary: no jobs.py",
+        "glossary: module helpers.py is none of " + ", ".join(catalog.OPTIONAL_MODULES),
+        "glossary: folder lib/ is none of " + ", ".join(catalog.OPTIONAL_FOLDERS),
+        "glossary: config.py defines no DEFAULT_PORT",
+        "glossary: worker.py does not run as python -m",
     ]

@@ -40,6 +40,13 @@ def test_moving_a_local_server_moves_what_the_services_are_given():
     env = local.environment()
     assert env["MLP_KAFKA_BOOTSTRAP"] == "127.0.0.1:19092"
     assert env["MLP_MONGO_URI"] == "mongodb://127.0.0.1:27018/?directConnection=true"
+    moved = LocalStack.from_environ({"MLP_DOCUMENTS_PORT": "18003"}).environment()
+    assert moved["MLP_DOCUMENTS_PUBLIC_URL"] == "http://127.0.0.1:18003"  # the catalogue's links
+    given = {"MLP_DOCUMENTS_PUBLIC_URL": "https://papers.example.org"}
+    assert (
+        LocalStack.from_environ(given).environment()["MLP_DOCUMENTS_PUBLIC_URL"]
+        == given["MLP_DOCUMENTS_PUBLIC_URL"]
+    )
     assert stack.local_kafka(local).port == 19092
     assert stack.local_mongo(local).port == 27018
 
@@ -58,6 +65,8 @@ def test_the_stack_waits_for_and_checks_the_ports_of_every_catalogued_service():
     assert {f"{s.name} service" for s in catalog.DEPLOYED} <= set(stack.ports(local))
     assert set(catalog.names()) <= set(ready.checks(local))
     assert "http://127.0.0.1:18001" in ready.summary(local, 1.0)
+    port = local.service_ports["catalogue"]
+    assert f"website        http://127.0.0.1:{port}/" in ready.summary(local, 1.0)
 
 
 def test_check_ports_names_a_taken_port_and_what_to_set(monkeypatch, capsys):

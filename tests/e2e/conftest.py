@@ -34,10 +34,18 @@ class RunningService:
 def start_service(mongo, tmp_path) -> Iterator[Callable[..., RunningService]]:
     started: list[RunningService] = []
 
-    def start(name: str, kafka_bootstrap: str) -> RunningService:
+    def start(
+        name: str,
+        kafka_bootstrap: str,
+        env: dict[str, str] | None = None,
+        *,
+        port: int | None = None,
+    ) -> RunningService:
+        """Start ``name``'s web and worker on ``port`` (a free one unless given);
+        ``env`` adds or overrides ``MLP_`` variables."""
         ensure_topics(Settings(service="tests", kafka_bootstrap=kafka_bootstrap))
-        env = service_env(name, kafka_bootstrap, mongo.uri)
-        port = free_port()
+        env = {**service_env(name, kafka_bootstrap, mongo.uri), **(env or {})}
+        port = port or free_port()
         log_dir = tmp_path / "logs"
         web = services.web(name, port, env, log_dir).start()
         worker = services.worker(name, env, log_dir).start()

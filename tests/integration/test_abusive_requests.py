@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from deploy import catalog
 from devkit.auth import auth
+from tests.fixtures.surveys import completed_event, links, token_of
 
-SERVICES = ("events", "invitations", "documents", "notifications")
+SERVICES = ("events", "invitations", "documents", "notifications")  # those with lists
 EVERYONE = auth(
     "secretariat", "participant", "expert", "partner", "ops", email="someone@example.org"
 )
@@ -71,7 +73,7 @@ def test_the_measured_page_overflows_are_422(request):
         assert response.status_code == 422, (path, response.json)
 
 
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", catalog.names())
 def test_json_nested_too_deeply_is_400_never_500(request, service):
     client = _client(request, service)
     bodies = ["[" * DEEP + "]" * DEEP, '{"a":' * DEEP + "1" + "}" * DEEP]
@@ -112,6 +114,21 @@ def test_a_deep_json_body_of_invitees_is_400(invitations_client, invitations_pub
         headers=EVERYONE,
     )
     assert response.status_code == 400, response.json
+
+
+def test_a_deep_json_body_on_a_live_survey_link_is_400_and_stores_nothing(
+    surveys_client, surveys_app, deliver_to_surveys
+):
+    event_id, _ = completed_event(deliver_to_surveys, ["LT"])
+    [url] = links(surveys_app, event_id).values()
+    response = surveys_client.post(
+        f"/v1/survey-responses/{token_of(url)}",
+        data="[" * DEEP + "]" * DEEP,
+        content_type="application/json",
+    )
+    assert response.status_code == 400, response.json
+    assert response.content_type == "application/problem+json"
+    assert surveys_app.extensions["mlp"].db.responses.count_documents({"event_id": event_id}) == 0
 
 
 def test_a_made_up_method_is_counted_as_other(events_client):

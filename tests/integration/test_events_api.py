@@ -315,3 +315,59 @@ def test_health_readiness_and_metrics(events_client):
     events_client.get("/v1/events")
     metrics = events_client.get("/metrics").get_data(as_text=True)
     assert "mlp_http_request_seconds" in metrics
+
+
+def test_follows_up_names_earlier_known_events_and_travels_in_the_payload(
+    events_client, events_app
+):
+    review = _create(
+        events_client,
+        starts_on="2016-10-11",
+        ends_on="2016-10-12",
+        registration_deadline="2016-09-20T17:00:00+02:00",
+    )
+    body = dict(
+        title="Dissemination seminar: the Gender Pay Gap Law at home",
+        starts_on="2017-03-02",
+        ends_on="2017-03-02",
+        registration_deadline="2017-02-20T17:00:00+01:00",
+        format="dissemination_seminar",
+        guest_countries=[],
+    )
+    follow = _create(events_client, follows_up=[review["id"]], **body)
+    assert follow["follows_up"] == [review["id"]]
+    record = _outbox(events_app)[-1]
+    assert record["topic"] == "event.created" and record["payload"]["follows_up"] == [review["id"]]
+    # an event made earlier than what it follows up, an unknown id, itself, twice, too many
+    bad = {
+        "later": dict(
+            body,
+            follows_up=[follow["id"]],
+            starts_on="2016-01-05",
+            ends_on="2016-01-05",
+            registration_deadline="2016-01-01T12:00:00Z",
+        ),
+        "unknown": dict(body, follows_up=["no-such-event"]),
+        "twice": dict(body, follows_up=[review["id"], review["id"]]),
+        "too many": dict(body, follows_up=[f"e{i}" for i in range(21)]),
+    }
+    for name, case in bad.items():
+        response = events_client.post("/v1/events", json=event_body(**case), headers=SEC)
+        assert response.status_code == 422, name
+        assert response.mimetype == "application/problem+json"
+        assert "follows_up" in response.json["errors"], (name, response.json)
+    itself = events_client.patch(
+        f"/v1/events/{follow['id']}", json={"follows_up": [follow["id"]]}, headers=SEC
+    )
+    assert itself.status_code == 422 and "itself" in str(itself.json["errors"]["follows_up"])
+    # moving the follow-up before what it follows up is refused too
+    moved = events_client.patch(
+        f"/v1/events/{follow['id']}",
+        json={
+            "starts_on": "2016-01-05",
+            "ends_on": "2016-01-05",
+            "registration_deadline": "2016-01-01T12:00:00Z",
+        },
+        headers=SEC,
+    )
+    assert moved.status_code == 422 and "follows_up" in moved.json["errors"]

@@ -162,12 +162,13 @@ def test_a_worker_that_may_not_create_topics_waits_for_the_provisioning_job(clus
     assert "'acls_created': 0, 'acls_deleted': 0" in str(wait["provision_out"])
 
 
-def test_a_partner_cannot_read_an_internal_topic(cluster):
-    consumer = _partner_consumer(cluster, "internal.invitation.issued")
+@pytest.mark.parametrize("topic", ["internal.invitation.issued", "internal.survey.link_issued"])
+def test_a_partner_cannot_read_an_internal_topic(cluster, topic):
+    consumer = _partner_consumer(cluster, topic)
     try:
         with pytest.raises(TopicAuthorizationFailedError):
             consumer.poll(timeout_ms=5000)
-        assert "internal.invitation.issued" not in consumer.topics()
+        assert topic not in consumer.topics()
     finally:
         consumer.close()
 
@@ -189,14 +190,18 @@ def test_a_partner_cannot_write_a_partner_topic(cluster):
         idempotent.close(timeout=2)
 
 
-def test_the_invitations_service_writes_its_topic_and_a_partner_reads_it(cluster):
-    producer = make_producer(cluster.login("svc-invitations", service="invitations"))
+@pytest.mark.parametrize(
+    ("service", "topic"),
+    [("invitations", "invitation.accepted"), ("surveys", "survey.results_published")],
+)
+def test_a_service_writes_its_topic_and_a_partner_reads_it(cluster, service, topic):
+    producer = make_producer(cluster.login(f"svc-{service}", service=service))
     value = secrets.token_hex(8).encode()
     try:
-        producer.send("invitation.accepted", key=b"e1", value=value).get(timeout=15)
+        producer.send(topic, key=b"e1", value=value).get(timeout=15)
     finally:
         producer.close(timeout=5)
-    consumer = _partner_consumer(cluster, "invitation.accepted")
+    consumer = _partner_consumer(cluster, topic)
     try:
         got: list[bytes] = []
         deadline = time.monotonic() + 20
@@ -209,11 +214,15 @@ def test_the_invitations_service_writes_its_topic_and_a_partner_reads_it(cluster
         consumer.close()
 
 
-def test_a_service_cannot_write_a_topic_another_service_owns(cluster):
-    producer = make_producer(cluster.login("svc-notifications", service="notifications"))
+@pytest.mark.parametrize(
+    ("service", "topic"),
+    [("notifications", "invitation.accepted"), ("surveys", "internal.invitation.issued")],
+)
+def test_a_service_cannot_write_a_topic_another_service_owns(cluster, service, topic):
+    producer = make_producer(cluster.login(f"svc-{service}", service=service))
     try:
         with pytest.raises(TopicAuthorizationFailedError):
-            producer.send("invitation.accepted", key=b"e1", value=b"{}").get(timeout=10)
+            producer.send(topic, key=b"e1", value=b"{}").get(timeout=10)
     finally:
         producer.close(timeout=2)
 

@@ -166,6 +166,7 @@ def test_personal_fields_are_marked_only_on_internal_topics_and_can_be_blanked()
     assert marked == {
         "internal.invitation.issued": ("email", "name", "organisation", "rsvp_url"),
         "internal.document.reminder_due": ("recipients",),
+        "internal.survey.link_issued": ("survey_url",),  # a one-time credential
     }
     for topic in TOPICS:
         if topic.schema is None:

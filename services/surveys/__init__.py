@@ -1,0 +1,1 @@
+"""The surveys service: anonymous post-event feedback and the programme's results."""
