@@ -23,7 +23,7 @@ from services.events.schemas import (
 from shared.auth import current_principal, require_roles
 from shared.http import etag, page_body, parse_sort
 from shared.problems import Problem
-from shared.web import ApiBlueprint, service_context
+from shared.web import ApiBlueprint, require_body, service_context
 
 blp = ApiBlueprint("events", __name__, url_prefix="/v1", description="Programme events")
 
@@ -106,8 +106,7 @@ class EventItem(MethodView):
     @blp.problems(400, 404, 409, 412)
     def patch(self, changes: dict[str, Any], event_id: str) -> Response:
         """Change fields of a draft or published event; send If-Match with the ETag."""
-        if not request.get_data(cache=True):
-            raise Problem(400, "Send the fields to change as a JSON object.")
+        require_body()
         return _respond(
             operations.update_event(ctx(), event_id, changes, request.headers.get("If-Match"))
         )
