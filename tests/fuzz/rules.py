@@ -48,6 +48,10 @@ def _problem(status: int, slug: str) -> Rule:
     )
 
 
+def _any(*rules: Rule) -> Rule:
+    return lambda case, response: any(rule(case, response) for rule in rules)
+
+
 def _fields_load(schema: Schema) -> Rule:
     """A 422 for a body whose every field ``schema`` (the operation's body schema
     less its cross-field rules) loads: only those rules refused it."""
@@ -98,6 +102,41 @@ def rules(service: str) -> dict[str, dict[str, Rule]]:
             "POST /v1/events/{event_id}/documents": paper,
             "POST /v1/documents/{document_id}/versions": paper,
         }
+    if service == "catalogue":
+        from shared.payloads.catalogue import PracticeFieldsSchema
+
+        # an event or paper id the catalogue has not heard of on its topics; the
+        # end not before the start, an ended practice's end year, a list value
+        # given twice in another case (of the practice as it would be)
+        unknown = _problem(422, "unknown-reference")
+        return {
+            "POST /v1/practices": {REFUSED: _any(unknown, _fields_load(PracticeFieldsSchema()))},
+            "PATCH /v1/practices/{practice_id}": {
+                REFUSED: _any(unknown, _fields_load(PracticeFieldsSchema(partial=True)))
+            },
+            "POST /v1/practices/{practice_id}/transfers": {REFUSED: unknown},
+        }
+    if service == "surveys":
+        from marshmallow import fields, validate
+
+        from services.surveys.domain import MAX_EVENT_QUESTIONS
+        from services.surveys.schemas import EventQuestionSchema
+
+        class QuestionFields(EventQuestionSchema):
+            def _options_of_choices(self, *_: Any, **__: Any) -> None:
+                """Not a hook here: the one cross-field rule is left out."""
+
+        questions = Schema.from_dict(
+            {
+                "questions": fields.List(
+                    fields.Nested(QuestionFields),
+                    required=True,
+                    validate=validate.Length(max=MAX_EVENT_QUESTIONS),
+                )
+            }
+        )
+        # a choice question without its options
+        return {"PUT /v1/events/{event_id}/survey/questions": {REFUSED: _fields_load(questions())}}
     if service == "notifications":
         # a webhook URL with credentials in it, or a host without public addresses
         return {"POST /v1/subscriptions": {REFUSED: _problem(422, "unsafe-target")}}

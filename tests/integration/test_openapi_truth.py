@@ -15,8 +15,10 @@ import pytest
 from deploy.catalog import names
 from devkit.auth import auth
 from devkit.samples import event_body
+from tests.fixtures.catalogue import practice_body
 from tests.fixtures.documents import act, known_event, upload
 from tests.fixtures.invitations import invitee
+from tests.fixtures.surveys import completed_event
 
 ROOT = Path(__file__).resolve().parents[2]
 SEC = auth("secretariat")
@@ -259,3 +261,66 @@ def test_a_webhook_url_the_check_refuses_is_422(notifications_client, url):
     assert response.status_code == 422, response.json
     schema = _document("notifications")["components"]["schemas"]["SubscriptionCreate"]
     assert schema["properties"]["url"]["format"] == "uri"
+
+
+# --- catalogue -----------------------------------------------------------------------
+
+
+def test_the_practice_list_documents_and_checks_its_sort(catalogue_client):
+    """ST202 before: any sort string was documented; the pattern says what is read."""
+    pattern = re.compile(_parameter("catalogue", "GET /v1/practices", "sort")["schema"]["pattern"])
+    assert pattern.search("-updated_at,title") and not pattern.search("colour")
+    assert catalogue_client.get("/v1/practices", headers=SEC).status_code == 200
+    assert catalogue_client.get("/v1/practices?sort=-title", headers=SEC).status_code == 200
+    assert catalogue_client.get("/v1/practices?sort=colour", headers=SEC).status_code == 422
+
+
+def test_an_unknown_event_or_paper_is_a_problem_of_its_own(catalogue_client):
+    """ST202 before: a well-formed id the catalogue has not heard of was a
+    validation-error, as if the request were malformed."""
+    response = catalogue_client.post(
+        "/v1/practices", json=practice_body(papers=["no-such-paper"]), headers=SEC
+    )
+    assert response.status_code == 422
+    assert response.json["type"] == "/problems/unknown-reference"
+    assert "papers" in response.json["errors"]
+
+
+def test_practice_lists_are_documented_as_unique(catalogue_client):
+    """ST202 before: a value listed twice is refused; the document now says so."""
+    props = _document("catalogue")["components"]["schemas"]["PracticeCreate"]["properties"]
+    for name in ("target_groups", "tags", "events", "papers", "languages", "organisations"):
+        assert props[name]["uniqueItems"] is True, name
+    twice = practice_body(tags=["pes", "pes"])
+    assert catalogue_client.post("/v1/practices", json=twice, headers=SEC).status_code == 422
+
+
+def test_a_practice_patch_without_a_body_is_400(catalogue_client):
+    """ST201 before: the document calls the body required; it was answered 200."""
+    practice = catalogue_client.post("/v1/practices", json=practice_body(), headers=SEC).json
+    response = catalogue_client.patch(f"/v1/practices/{practice['id']}", headers=SEC)
+    assert response.status_code == 400
+    assert response.mimetype == PROBLEM_JSON
+
+
+# --- surveys -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "label", ["GET /v1/survey-results", "GET /v1/events/{event_id}/survey/results"]
+)
+def test_survey_results_are_documented_as_json_and_csv(label):
+    """ST105 before: the CSV replaced the JSON in the document (and its description)."""
+    answer = _operation("surveys", label)["responses"]["200"]
+    assert set(answer["content"]) == {"application/json", "text/csv"}
+    assert answer["description"]
+
+
+def test_a_question_is_required_by_a_json_boolean(surveys_client, deliver_to_surveys):
+    """ST201 before: "required": 0 was taken as false."""
+    event_id, _ = completed_event(deliver_to_surveys, ["LT"], complete=False)
+    question = {"id": "venue", "type": "text", "text": {"en": "The venue?"}, "required": 0}
+    response = surveys_client.put(
+        f"/v1/events/{event_id}/survey/questions", json={"questions": [question]}, headers=SEC
+    )
+    assert response.status_code == 422, response.json
