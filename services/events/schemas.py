@@ -12,7 +12,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from services.events.domain import validate_event, validate_proposal
 from shared.fields import CountryCode, LanguageCode, PersonName
-from shared.http import ListArgs, PageSchema
+from shared.http import ListArgs, PageSchema, sort_argument
 from shared.payloads.events import (
     FORMATS,
     PROPOSAL_STATUSES,
@@ -22,6 +22,15 @@ from shared.payloads.events import (
     PeriodSchema,
     ProposalFieldsSchema,
 )
+
+# The list's sort names and the stored fields they sort by.
+SORTABLE = {
+    "starts_on": "starts_on",
+    "ends_on": "ends_on",
+    "created_at": "created_at",
+    "updated_at": "updated_at",
+    "title": "title",
+}
 
 
 class EventCreateSchema(EventFieldsSchema):
@@ -76,6 +85,7 @@ class EventQuerySchema(ListArgs):
     from_ = fields.Date(data_key="from", metadata={"description": "Events ending on or after"})
     to = fields.Date(metadata={"description": "Events starting on or before"})
     q = fields.String(validate=validate.Length(min=1, max=200))
+    sort = sort_argument(SORTABLE, default="starts_on")
 
 
 # --- hosting proposals -----------------------------------------------------
