@@ -12,6 +12,7 @@ from services.events import operations
 from services.events.domain import proposal_filter, query_terms, visibility_filter
 from services.events.operations import Context
 from services.events.schemas import (
+    PROPOSAL_SORTABLE,
     SORTABLE,
     CancelSchema,
     EventCreateSchema,
@@ -159,7 +160,6 @@ def cancel_event(args: dict[str, Any], event_id: str) -> Response:
 
 # --- hosting proposals -------------------------------------------------------
 
-PROPOSAL_SORTABLE = {"submitted_at": "submitted_at", "updated_at": "updated_at", "title": "title"}
 _proposal_schema = ProposalSchema()
 PROPOSAL_READERS = ("secretariat", "ops", "coordinator")
 

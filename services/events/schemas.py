@@ -31,6 +31,7 @@ SORTABLE = {
     "updated_at": "updated_at",
     "title": "title",
 }
+PROPOSAL_SORTABLE = {"submitted_at": "submitted_at", "updated_at": "updated_at", "title": "title"}
 
 
 class EventCreateSchema(EventFieldsSchema):
@@ -154,6 +155,7 @@ class ProposalListSchema(PageSchema):
 class ProposalQuerySchema(ListArgs):
     status = fields.String(validate=validate.OneOf(PROPOSAL_STATUSES))
     country = CountryCode(metadata={"description": "The proposing country"})
+    sort = sort_argument(PROPOSAL_SORTABLE, default="-submitted_at")
 
 
 class ProposalAcceptSchema(EventFieldsSchema):

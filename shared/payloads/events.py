@@ -86,7 +86,7 @@ class EventFieldsSchema(Schema):
         validate=validate.OneOf(REGISTRATIONS),
         metadata={"description": "invitation (default), open (public events only) or nomination"},
     )
-    registration_moderated = fields.Boolean(
+    registration_moderated = StrictBoolean(
         load_default=False,
         metadata={"description": "open registration: confirmed registrations await approval"},
     )
