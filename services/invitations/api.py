@@ -18,6 +18,8 @@ from services.invitations.domain import MAX_PLACES
 from services.invitations.operations import Context
 from services.invitations.schemas import (
     CSV_DESCRIPTION,
+    NOMINATION_SORTABLE,
+    REGISTRATION_SORTABLE,
     SORTABLE,
     AnswerSchema,
     CoordinatorBodySchema,
@@ -525,14 +527,6 @@ def _known_view(token: str, problem: Problem) -> dict[str, Any] | None:
 _registration = RegistrationBodySchema()
 _registration_view = RegistrationSchema()
 _link = RegistrationLinkSchema()
-REGISTRATION_SORTABLE = {
-    "created_at": "created_at",
-    "updated_at": "updated_at",
-    "status": "status",
-    "country": "country",
-    "stakeholder_type": "stakeholder_type",
-    "name": "name",
-}
 CSV_EXPORT_COLUMNS = (
     "id",
     "status",
@@ -834,12 +828,6 @@ def cancellation_cancel(token: str) -> Response:
 _coordinator = CoordinatorSchema()
 _nomination = NominationSchema()
 _quotas_body = fields.Dict(keys=CountryCode(), values=fields.Nested(PlacesSchema), required=True)
-NOMINATION_SORTABLE = {
-    "created_at": "created_at",
-    "status": "status",
-    "country": "country",
-    "name": "name",
-}
 
 
 @blp.route("/coordinators", methods=["POST"])

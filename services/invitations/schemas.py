@@ -15,7 +15,7 @@ from services.invitations.domain import (
     REGISTRATION_STATUSES,
     RESPONSES,
 )
-from shared.fields import CountryCode, LanguageCode, PersonName
+from shared.fields import CountryCode, LanguageCode, PersonName, StrictBoolean, StrictInteger
 from shared.http import ListArgs, PageSchema, sort_argument
 from shared.payloads.invitations import (
     ORIGINS,
@@ -33,6 +33,20 @@ SORTABLE = {
     "country": "country",
     "name": "name",
     "email": "email",
+}
+REGISTRATION_SORTABLE = {
+    "created_at": "created_at",
+    "updated_at": "updated_at",
+    "status": "status",
+    "country": "country",
+    "stakeholder_type": "stakeholder_type",
+    "name": "name",
+}
+NOMINATION_SORTABLE = {
+    "created_at": "created_at",
+    "status": "status",
+    "country": "country",
+    "name": "name",
 }
 
 
@@ -214,7 +228,7 @@ class ConsentSchema(Schema):
         validate=validate.Length(min=1, max=40),
         metadata={"description": "the version of the privacy notice the person read"},
     )
-    accepted = fields.Boolean(
+    accepted = StrictBoolean(
         required=True,
         validate=validate.Equal(True, error="Registration needs the privacy notice accepted."),
     )
@@ -285,6 +299,7 @@ class RegistrationQuerySchema(ListArgs):
     status = fields.String(validate=validate.OneOf(REGISTRATION_STATUSES))
     stakeholder_type = fields.String(validate=validate.OneOf(STAKEHOLDER_TYPES))
     country = CountryCode()
+    sort = sort_argument(REGISTRATION_SORTABLE, default="created_at")
 
 
 class RejectSchema(Schema):
@@ -330,7 +345,7 @@ class CoordinatorQuerySchema(ListArgs):
 
 
 class PlacesSchema(Schema):
-    places = fields.Integer(required=True, validate=validate.Range(min=0, max=MAX_PLACES))
+    places = StrictInteger(required=True, validate=validate.Range(min=0, max=MAX_PLACES))
 
 
 class CountryQuotaSchema(Schema):
@@ -349,7 +364,7 @@ class NomineeSchema(InviteeSchema):
     """An invitee of a nomination; ``country`` defaults to the coordinator's."""
 
     country = CountryCode(load_default=None)
-    substitute = fields.Boolean(
+    substitute = StrictBoolean(
         load_default=False, metadata={"description": "takes no place until one frees up"}
     )
 
@@ -390,3 +405,4 @@ class NominationListSchema(PageSchema):
 class NominationQuerySchema(ListArgs):
     status = fields.String(validate=validate.OneOf(NOMINATION_STATUSES))
     country = CountryCode()
+    sort = sort_argument(NOMINATION_SORTABLE, default="created_at")

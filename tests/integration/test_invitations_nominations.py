@@ -127,6 +127,8 @@ def test_quotas_ask_the_coordinators_of_each_country_for_nominations(
         ({"FR": {"places": 2}}, 422),  # neither host nor guest
         ({"XX": {"places": 2}}, 422),
         ({"LT": {"places": -1}}, 422),
+        ({"LT": {"places": "2"}}, 422),  # JSON integers only, as documented
+        ({"LT": {"places": 2.5}}, 422),
         ({"LT": {"seats": 2}}, 422),
         ({"LT": 2}, 422),
         ([1, 2], 422),
@@ -210,6 +212,7 @@ def test_a_coordinator_nominates_within_the_quota_and_sees_their_country_only(
         (LT, nominee(1, role="minister"), 422),
         (LT, {**nominee(1), "email": None}, 422),
         (LT, {**nominee(1), "favourite": True}, 422),
+        (LT, nominee(1, substitute=1), 422),  # JSON booleans only, as documented
         (SEC, nominee(1), 422),  # the secretariat names the country
     ],
 )

@@ -259,6 +259,7 @@ def test_registering_twice_creates_nothing_and_resends_at_most_every_ten_minutes
         ({"consent": None}, "consent"),
         ({"consent": {"privacy_notice": "2027-01", "accepted": False}}, "consent"),
         ({"consent": {"accepted": True}}, "consent"),
+        ({"consent": {"privacy_notice": "2027-01", "accepted": 1}}, "consent"),  # not JSON's true
         ({"stakeholder_type": "lobbyist"}, "stakeholder_type"),
         ({"country": "XX"}, "country"),
         ({"email": "not-an-address"}, "email"),

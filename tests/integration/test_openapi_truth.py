@@ -239,6 +239,28 @@ def test_partial_is_a_boolean_query_argument(invitations_client, invitations_pub
     assert partial["schema"]["type"] == "boolean"
 
 
+@pytest.mark.parametrize(
+    ("kind", "event", "refused"),
+    [
+        ("registrations", {"registration": "open", "visibility": "public"}, "email"),
+        ("nominations", {"registration": "nomination", "guest_countries": ["LT"]}, "role"),
+    ],
+)
+def test_the_ways_in_lists_document_and_read_their_sort(
+    invitations_client, invitations_published_event, kind, event, refused
+):
+    """ST101 before: the views read a sort their arguments no longer loaded
+    (main's sort_argument left ListArgs), so every list was a 500."""
+    url = f"/v1/events/{invitations_published_event(**event)['event_id']}/{kind}"
+    for query in ("", "?sort=-created_at,name"):
+        response = invitations_client.get(url + query, headers=SEC)
+        assert response.status_code == 200, response.json
+    assert invitations_client.get(f"{url}?sort={refused}", headers=SEC).status_code == 422
+    label = f"GET /v1/events/{{event_id}}/{kind}"
+    pattern = re.compile(_parameter("invitations", label, "sort")["schema"]["pattern"])
+    assert pattern.search("-created_at,name") and not pattern.search(refused)
+
+
 def test_the_invite_body_is_documented_in_every_form_it_takes():
     body = _operation("invitations", "POST /v1/events/{event_id}/invitations")["requestBody"]
     assert set(body["content"]) == {"application/json", "text/csv", "multipart/form-data"}
