@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Response, jsonify, request
-from marshmallow import ValidationError, fields
+from marshmallow import ValidationError
 from webargs.core import is_json
 
 from services.invitations import domain, operations, registration_page, rsvp_page
@@ -19,6 +19,7 @@ from services.invitations.operations import Context
 from services.invitations.schemas import (
     CSV_DESCRIPTION,
     NOMINATION_SORTABLE,
+    QUOTAS_BODY,
     REGISTRATION_SORTABLE,
     SORTABLE,
     AnswerSchema,
@@ -40,7 +41,6 @@ from services.invitations.schemas import (
     NominationQuerySchema,
     NominationSchema,
     NomineeSchema,
-    PlacesSchema,
     QuotasSchema,
     RegistrationBodySchema,
     RegistrationLinkSchema,
@@ -551,7 +551,12 @@ RECEIVED = {
 
 @blp.route("/events/<event_id>/registrations", methods=["POST"])
 @blp.response(202, RegistrationReceivedSchema)
-@blp.doc(requestBody={"content": {"application/json": {"schema": RegistrationBodySchema}}})
+@blp.doc(
+    requestBody={
+        "required": True,
+        "content": {"application/json": {"schema": RegistrationBodySchema}},
+    }
+)
 def register(event_id: str) -> Response:
     """Register for an open event (anyone, no token): a confirmation link is
     mailed, and nothing counts until it is used (double opt-in).
@@ -827,7 +832,6 @@ def cancellation_cancel(token: str) -> Response:
 
 _coordinator = CoordinatorSchema()
 _nomination = NominationSchema()
-_quotas_body = fields.Dict(keys=CountryCode(), values=fields.Nested(PlacesSchema), required=True)
 
 
 @blp.route("/coordinators", methods=["POST"])
@@ -868,7 +872,7 @@ def remove_coordinator(coordinator_id: str) -> Response:
 
 def _quota_countries(body: Any) -> dict[str, int]:
     try:
-        quotas = _quotas_body.deserialize(body)
+        quotas = QUOTAS_BODY.deserialize(body)
     except ValidationError as exc:
         raise Problem(422, "The quotas are not valid.", errors=exc.messages) from exc
     return {country: value["places"] for country, value in quotas.items()}
@@ -879,10 +883,12 @@ def _quota_countries(body: Any) -> dict[str, int]:
 @blp.response(200, QuotasSchema)
 @blp.doc(
     requestBody={
+        "required": True,
         "content": {
             "application/json": {
                 "schema": {
                     "type": "object",
+                    "propertyNames": {"type": "string", "format": CountryCode.openapi_format},
                     "additionalProperties": {
                         "type": "object",
                         "properties": {
@@ -894,7 +900,7 @@ def _quota_countries(body: Any) -> dict[str, int]:
                     "example": {"LT": {"places": 2}, "DE": {"places": 2}, "EE": {"places": 6}},
                 }
             }
-        }
+        },
     }
 )
 def put_quotas(event_id: str) -> dict[str, Any]:

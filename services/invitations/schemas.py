@@ -348,6 +348,10 @@ class PlacesSchema(Schema):
     places = StrictInteger(required=True, validate=validate.Range(min=0, max=MAX_PLACES))
 
 
+# A quotas body: country code -> its places (a map, which no Schema class is).
+QUOTAS_BODY = fields.Dict(keys=CountryCode(), values=fields.Nested(PlacesSchema), required=True)
+
+
 class CountryQuotaSchema(Schema):
     places = fields.Integer()
     used = fields.Integer(metadata={"description": "nominations holding a place"})

@@ -55,12 +55,18 @@ def _any(*rules: Rule) -> Rule:
 def _fields_load(schema: Schema) -> Rule:
     """A 422 for a body whose every field ``schema`` (the operation's body schema
     less its cross-field rules) loads: only those rules refused it."""
+    return _loads(schema.load)
+
+
+def _loads(load: Callable[[Any], Any]) -> Rule:
+    """A 422 for a body that ``load`` (what the view reads the body with, before
+    its rules) takes: only the rules refused it."""
 
     def rule(case: Case, response: Response) -> bool:
         if response.status_code != 422 or not isinstance(case.body, dict):
             return False
         try:
-            schema.load(case.body)
+            load(case.body)
         except ValidationError:
             return False
         return True
@@ -88,12 +94,19 @@ def rules(service: str) -> dict[str, dict[str, Rule]]:
             "PATCH /v1/events/{event_id}": {REFUSED: _fields_load(EventFieldsSchema(partial=True))},
         }
     if service == "invitations":
+        from services.invitations.schemas import QUOTAS_BODY, NomineeSchema
+
         return {
             "POST /v1/events/{event_id}/invitations": {
                 # a CSV body or upload whose text is not a CSV of invitees
                 REFUSED: _problem(422, "malformed-csv"),
                 TAKEN: _partial_reports,
-            }
+            },
+            # the secretariat (the fuzzer's token) names the country it nominates
+            # for; a coordinator's is their token's
+            "POST /v1/events/{event_id}/nominations": {REFUSED: _fields_load(NomineeSchema())},
+            # places go to the event's host and guest countries only
+            "PUT /v1/events/{event_id}/quotas": {REFUSED: _loads(QUOTAS_BODY.deserialize)},
         }
     if service == "documents":
         # a file whose bytes are none of the accepted types, whatever it claims

@@ -261,6 +261,38 @@ def test_the_ways_in_lists_document_and_read_their_sort(
     assert pattern.search("-created_at,name") and not pattern.search(refused)
 
 
+def test_quota_countries_are_documented_as_country_codes(
+    invitations_client, invitations_published_event
+):
+    """ST202 before: any property name was documented, and all but a country code
+    were refused."""
+    body = _operation("invitations", "PUT /v1/events/{event_id}/quotas")["requestBody"]
+    schema = body["content"]["application/json"]["schema"]
+    assert schema["propertyNames"]["format"] == "iso3166-alpha2"
+    event = invitations_published_event(registration="nomination", guest_countries=["LT"])
+    url = f"/v1/events/{event['event_id']}/quotas"
+    refused = invitations_client.put(url, json={"Lithuania": {"places": 2}}, headers=SEC)
+    assert refused.status_code == 422 and "Lithuania" in refused.json["errors"]
+    assert invitations_client.put(url, json={"LT": {"places": 2}}, headers=SEC).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("PUT", "/v1/events/{event_id}/quotas"), ("POST", "/v1/events/{event_id}/registrations")],
+)
+def test_a_ways_in_body_is_documented_as_required(
+    invitations_client, invitations_published_event, method, path
+):
+    """ST202 before: the body was documented as optional; none is a 400."""
+    assert _operation("invitations", f"{method} {path}")["requestBody"]["required"] is True
+    event = invitations_published_event(
+        registration="nomination" if "quotas" in path else "open", visibility="public"
+    )
+    url = path.replace("{event_id}", event["event_id"])
+    response = invitations_client.open(url, method=method, headers=SEC)
+    assert response.status_code == 400 and response.mimetype == PROBLEM_JSON
+
+
 def test_the_invite_body_is_documented_in_every_form_it_takes():
     body = _operation("invitations", "POST /v1/events/{event_id}/invitations")["requestBody"]
     assert set(body["content"]) == {"application/json", "text/csv", "multipart/form-data"}
