@@ -581,7 +581,7 @@ def register(event_id: str) -> Response:
         row = _registration.load(body)
     except ValidationError as exc:
         raise Problem(422, "The registration is not valid.", errors=exc.messages) from exc
-    if row.pop("website", "").strip():
+    if row.pop("website", ""):
         raise Problem(422, "This registration was refused.", slug="registration-refused")
     row["email"] = row["email"].strip().lower()
     if domain.domain_blocked(row["email"], settings.blocked_domains):

@@ -248,7 +248,9 @@ class RegistrationBodySchema(Schema):
         load_default="",
         metadata={
             "description": "leave empty: a form hides this field from people, and a "
-            "registration that fills it is refused (a honeypot for bots)"
+            "registration that fills it is refused (a honeypot for bots)",
+            # documented, not validated: the refusal names no field (a bot learns nothing)
+            "maxLength": 0,
         },
     )
 

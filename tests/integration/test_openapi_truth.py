@@ -17,7 +17,7 @@ from devkit.auth import auth
 from devkit.samples import event_body
 from tests.fixtures.catalogue import practice_body
 from tests.fixtures.documents import act, known_event, upload
-from tests.fixtures.invitations import invitee
+from tests.fixtures.invitations import invitee, registrant
 from tests.fixtures.surveys import completed_event
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -291,6 +291,22 @@ def test_a_ways_in_body_is_documented_as_required(
     url = path.replace("{event_id}", event["event_id"])
     response = invitations_client.open(url, method=method, headers=SEC)
     assert response.status_code == 400 and response.mimetype == PROBLEM_JSON
+
+
+def test_the_registration_honeypot_is_documented_as_empty(
+    invitations_client, invitations_published_event
+):
+    """ST202 before: any website was documented as valid, and a filled-in one is
+    refused (without naming the field: a bot learns nothing); whitespace passed."""
+    props = _document("invitations")["components"]["schemas"]["RegistrationBody"]["properties"]
+    assert props["website"]["maxLength"] == 0
+    event_id = invitations_published_event(registration="open", visibility="public")["event_id"]
+    url = f"/v1/events/{event_id}/registrations"
+    for website in (" ", "http://buy.example"):
+        response = invitations_client.post(url, json=registrant(1, website=website))
+        assert response.status_code == 422, response.json
+        assert response.json["type"] == "/problems/registration-refused"
+    assert invitations_client.post(url, json=registrant(1, website="")).status_code == 202
 
 
 def test_the_invite_body_is_documented_in_every_form_it_takes():
