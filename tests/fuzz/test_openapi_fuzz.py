@@ -70,7 +70,11 @@ def running_web(kafka, mongo, tmp_path) -> Iterator[Callable[[str], tuple[str, d
     with contextlib.ExitStack() as stack:
 
         def start(service: str) -> tuple[str, dict[str, Any]]:
-            env = {**service_env(service, kafka.bootstrap, mongo.uri), "MLP_WEB_WORKERS": "1"}
+            env = {
+                **service_env(service, kafka.bootstrap, mongo.uri),
+                "MLP_WEB_WORKERS": "1",
+                **rules.environment(service),
+            }
             create_app = importlib.import_module(f"services.{service}.app").create_app
             app = stack.enter_context(running_app(create_app, service_settings(service, env)))
             pinned = _seed(service, app)
