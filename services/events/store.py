@@ -11,6 +11,7 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.client_session import ClientSession
 from pymongo.database import Database
 
+from shared.erasure import Erasure, Step
 from shared.readmodel import apply_if_newer
 
 DATE_FIELDS = ("starts_on", "ends_on")
@@ -31,6 +32,15 @@ def from_db(doc: dict[str, Any]) -> dict[str, Any]:
         if isinstance(event.get(name), str):
             event[name] = date.fromisoformat(event[name])
     return event
+
+
+# What an erasure erases here (shared.erasure): the events service knows
+# people only as staff accounts that created events; participants are
+# invitation ids with a status (the seat counts), which name no one.
+ERASURE = Erasure(
+    steps=(Step("events", "created_by", "account", fields=("created_by",), event_field=None),),
+    retained=("participants (invitation id, status): the events' participant counts",),
+)
 
 
 class EventStore:

@@ -21,6 +21,7 @@ class InvitationsSettings(Settings):
     reminder_days: str = "7,2"
     rsvp_rate_limit: int = 120
     rsvp_rate_window_s: int = 60
+    erasure_overdue_after_s: float = 86400.0
 
     @property
     def reminder_schedule(self) -> list[Step]:
@@ -36,6 +37,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> InvitationsSettin
         reminder_days=env.str("INVITATION_REMINDER_DAYS", "7,2"),
         rsvp_rate_limit=env.int("RSVP_RATE_LIMIT", 120),
         rsvp_rate_window_s=env.int("RSVP_RATE_WINDOW_S", 60),
+        erasure_overdue_after_s=env.float("ERASURE_OVERDUE_AFTER_S", 86400.0),
     )
     try:
         settings.reminder_schedule  # noqa: B018 - refuse a malformed schedule at start

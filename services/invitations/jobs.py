@@ -10,6 +10,8 @@ from pymongo.client_session import ClientSession
 
 from services.invitations import domain
 from services.invitations.operations import SYSTEM, Context, change_status, now
+from services.invitations.store import ERASURE
+from shared import erasure
 from shared.payloads.invitations import ReminderDuePayloadSchema
 from shared.schedule import PeriodicJob
 
@@ -22,7 +24,14 @@ def periodic_jobs(ctx: Context) -> list[PeriodicJob]:
     return [
         PeriodicJob("invitations-expire", EXPIRE_EVERY_S, expire_due),
         PeriodicJob("invitations-remind", REMIND_EVERY_S, remind_due),
+        PeriodicJob("invitations-retention", erasure.RETENTION_EVERY_S, retain_personal_data),
     ]
+
+
+def retain_personal_data(ctx: Context, now: datetime | None = None) -> int:
+    """Pseudonymise the invitees of events completed more than
+    ``MLP_PERSONAL_DATA_RETENTION_DAYS`` ago, announced like an erasure."""
+    return erasure.retain_events(ctx, ERASURE, now)
 
 
 def expire_due(ctx: Context, batch: int = 200) -> int:

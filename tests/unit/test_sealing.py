@@ -167,6 +167,7 @@ def test_personal_fields_are_marked_only_on_internal_topics_and_can_be_blanked()
         "internal.invitation.issued": ("email", "name", "organisation", "rsvp_url"),
         "internal.document.reminder_due": ("recipients",),
         "internal.survey.link_issued": ("survey_url",),  # a one-time credential
+        "internal.person.erasure_requested": ("email", "accounts"),  # the person erased
     }
     for topic in TOPICS:
         if topic.schema is None:
