@@ -161,8 +161,25 @@ def _values(
         return list(person.invitation_ids)
     if step.kind == "account" and not person.account_keys:
         return []
-    found = db[step.collection].distinct(step.query_path, session=session)
-    return [value for value in found if person.names(step.kind, value, salt)]
+    if "[]" in step.match:
+        found = _array_values(db, step, session)
+    else:
+        found = db[step.collection].distinct(step.query_path, session=session)
+    return sorted({value for value in found if person.names(step.kind, value, salt)})
+
+
+def _array_values(db: Database, step: Step, session: ClientSession | None) -> set[Any]:
+    """The values of a field inside an array (``items[].recipients``), read row by
+    row: ``distinct`` through arrays is not portable across Mongo-wire servers."""
+    outer, _, inner = step.match.partition("[].")
+    values: set[Any] = set()
+    for row in db[step.collection].find({}, {outer: 1}, session=session):
+        for entry in row.get(outer) or []:
+            value = entry.get(inner) if isinstance(entry, dict) else None
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, str):
+                    values.add(item)
+    return values
 
 
 def _get(doc: dict[str, Any], path: str) -> Any:
@@ -226,11 +243,15 @@ def _pulled(values: Any, matched: set | None) -> Any:
 
 def _apply(
     db: Database, step: Step, query: dict, matched: set | None, session: ClientSession
-) -> int:
+) -> set[Any]:
+    """Erase the rows ``query`` finds; the ids of those that changed."""
     collection = db[step.collection]
     if step.delete:
-        return collection.delete_many(query, session=session).deleted_count
-    changed = 0
+        ids = [row["_id"] for row in collection.find(query, {"_id": 1}, session=session)]
+        if ids:
+            collection.delete_many({"_id": {"$in": ids}}, session=session)
+        return set(ids)
+    changed: set[Any] = set()
     for doc in list(collection.find(query, session=session)):
         sets, unsets = _changes(step, doc, matched)
         update: dict[str, Any] = {}
@@ -240,7 +261,7 @@ def _apply(
             update["$unset"] = unsets
         if update:
             collection.update_one({"_id": doc["_id"]}, update, session=session)
-            changed += 1
+            changed.add(doc["_id"])
     return changed
 
 
@@ -258,25 +279,27 @@ def matching_ids(
 def erase_person(
     db: Database, erasure: Erasure, person: Person, salt: str, session: ClientSession
 ) -> dict[str, int]:
-    """Run every step for ``person``: rows changed or deleted, per collection."""
-    counts = dict.fromkeys(erasure.collections, 0)
+    """Run every step for ``person``: rows changed or deleted, per collection
+    (a row several steps change counts once)."""
+    changed: dict[str, set[Any]] = {name: set() for name in erasure.collections}
     for step in erasure.steps:
         values = _values(db, step, person, salt, session)
         if values:
             query = {step.query_path: {"$in": values}}
-            counts[step.collection] += _apply(db, step, query, set(values), session)
-    return counts
+            changed[step.collection] |= _apply(db, step, query, set(values), session)
+    return {name: len(ids) for name, ids in changed.items()}
 
 
 def erase_event(
     db: Database, erasure: Erasure, event_id: str, session: ClientSession
 ) -> dict[str, int]:
     """Run every step that concerns an event's participants, for all of them."""
-    counts = {step.collection: 0 for step in erasure.steps if step.event_field}
+    changed: dict[str, set[Any]] = {s.collection: set() for s in erasure.steps if s.event_field}
     for step in erasure.steps:
         if step.event_field:
-            counts[step.collection] += _apply(db, step, {step.event_field: event_id}, None, session)
-    return counts
+            query = {step.event_field: event_id}
+            changed[step.collection] |= _apply(db, step, query, None, session)
+    return {name: len(ids) for name, ids in changed.items()}
 
 
 # --- the saga: answering and announcing ---------------------------------------------
