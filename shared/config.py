@@ -32,6 +32,7 @@ DEFAULT_MONGO_URI = f"mongodb://{LOOPBACK}:{LOCAL_MONGO_PORT}/?directConnection=
 DEVELOPMENT_JWT_SECRET = "mlp-development-secret-change-me"  # noqa: S105 - documented dev default
 DEVELOPMENT_ERASURE_SALT = "mlp-development-erasure-salt-change-me"
 PERSONAL_DATA_RETENTION_DAYS = 730
+INTERNAL_TOPIC_RETENTION_DAYS = 7  # internal.* records; a month's key goes this long after it
 ENVIRONMENTS = ("development", "test", "production")
 MIN_SECRET_BYTES = 32  # HS256 wants a key at least as long as its hash (RFC 7518 3.2)
 PLACEHOLDER_MARK = "change-me"  # in every example secret this repository ships
@@ -136,6 +137,7 @@ class Settings:
     # The key of the keyed hash that names a person in an erasure (shared.erasure).
     erasure_salt: str = field(default=DEVELOPMENT_ERASURE_SALT, repr=False)
     personal_data_retention_days: int = PERSONAL_DATA_RETENTION_DAYS
+    internal_topic_retention_days: int = INTERNAL_TOPIC_RETENTION_DAYS
 
     @property
     def database(self) -> str:
@@ -245,6 +247,9 @@ def common_settings(env: Env, service: str, default_port: int) -> dict[str, Any]
         "erasure_salt": env.str("ERASURE_SALT", DEVELOPMENT_ERASURE_SALT),
         "personal_data_retention_days": _positive(
             env, "PERSONAL_DATA_RETENTION_DAYS", PERSONAL_DATA_RETENTION_DAYS
+        ),
+        "internal_topic_retention_days": _positive(
+            env, "INTERNAL_TOPIC_RETENTION_DAYS", INTERNAL_TOPIC_RETENTION_DAYS
         ),
     }
 
