@@ -126,3 +126,9 @@ def test_every_deployed_service_declares_its_erasure_and_the_ledger_waits_for_it
     assert isinstance(store.ERASURE, erasure.Erasure)
     for step in store.ERASURE.steps:
         assert step.delete or step.fields or step.unique or step.drop or step.pull, step
+
+
+def test_the_ledger_waits_for_exactly_the_deployed_services():
+    """A producer that is not deployed would keep every request in progress; a
+    deployed service that produces nothing would never be waited for."""
+    assert set(PRODUCERS) == set(catalog.names())
