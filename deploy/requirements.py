@@ -16,10 +16,11 @@ ROOT = Path(__file__).resolve().parents[1]
 LOCK = ROOT / "requirements.lock"
 RUNTIME = ROOT / "deploy" / "requirements-runtime.txt"
 
-# Test runner, linter, testcontainers, the browser tests' Selenium, the local Mongo-wire
-# server (GPL, a separate process in development only), the Procfile runner, trustme
-# (TLS certificates for tests), and what only they pull in (numpy is not among them:
-# matplotlib, which draws the surveys' charts, needs it).
+# Test runner, linter, testcontainers, the browser tests' Selenium, schemathesis (the
+# fuzz tests), the local Mongo-wire server (GPL, a separate process in development
+# only), the Procfile runner, trustme (TLS certificates for tests), and what only
+# they pull in (numpy is not among them: matplotlib, which draws the surveys' charts,
+# needs it).
 NOT_IN_IMAGES = frozenset(
     name.lower()
     for name in (
@@ -50,6 +51,18 @@ NOT_IN_IMAGES = frozenset(
         "h11",
         "PySocks",
         "websocket-client",
+        # schemathesis (tests/fuzz) and what only it pulls in
+        "schemathesis",
+        "anyio",
+        "graphql-core",
+        "harfile",
+        "hypothesis",
+        "hypothesis-graphql",
+        "jsonschema_rs",
+        "markdown-it-py",
+        "mdurl",
+        "pyrate-limiter",
+        "rich",
     )
 )
 

@@ -144,7 +144,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def require_roles(*roles: str) -> Callable[[F], F]:
-    """Refuse anonymous callers (401) and callers without one of ``roles`` (403)."""
+    """Refuse anonymous callers (401) and callers without one of ``roles`` (403);
+    the view's ``required_roles`` says so to its OpenAPI document."""
 
     def decorator(view: F) -> F:
         @wraps(view)
@@ -160,6 +161,8 @@ def require_roles(*roles: str) -> Callable[[F], F]:
                 raise Problem(403, f"This needs one of the roles: {', '.join(sorted(roles))}.")
             return view(*args, **kwargs)
 
+        # What the OpenAPI document says of the view (shared.web.ApiBlueprint).
+        wrapper.required_roles = frozenset(roles)  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
 
     return decorator

@@ -17,7 +17,8 @@ A record whose handler keeps failing goes, after bounded retries with backoff,
 to the group's dead-letter topic with the original topic, partition, offset and
 error in its headers, and the consumer goes on. Infrastructure outages (MongoDB
 or Kafka unreachable) are not the record's fault: the runner waits and retries
-the same record without counting attempts.
+the same record without counting attempts, and a poll that Kafka refuses is
+polled again after a pause (the loop, and with it the worker, goes on).
 """
 
 from __future__ import annotations
@@ -52,6 +53,9 @@ HANDLED = Counter("mlp_consumer_records_total", "Consumed records by outcome", [
 HANDLE_SECONDS = Histogram("mlp_consumer_handle_seconds", "Time to handle one record", ["topic"])
 PROCESSED_RETENTION_S = 30 * 24 * 3600
 LAG = Gauge("mlp_consumer_lag", "Records not yet consumed", ["topic", "partition"])
+# Between polls that Kafka refused: short at first, a few seconds at most.
+OUTAGE_BACKOFF_S = 0.5
+OUTAGE_BACKOFF_MAX_S = 5.0
 
 
 P = TypeVar("P")
@@ -150,9 +154,22 @@ class ConsumerRunner:
     def run(self) -> None:
         """Poll, handle, commit; on stop finish the record in hand, commit, close."""
         consumer = self.consumer_factory()
+        backoff = OUTAGE_BACKOFF_S
         try:
             while not self.stop.is_set():
-                batches = consumer.poll(timeout_ms=500)
+                try:
+                    batches = consumer.poll(timeout_ms=500)
+                except KafkaError as exc:
+                    # kafka-python's poll raises some outages (a coordinator lookup
+                    # whose metadata refresh is refused) instead of retrying them:
+                    # the same consumer recovers once the broker is back.
+                    if not exc.retriable:
+                        raise
+                    log.warning("Kafka unreachable; polling again", extra={"error": str(exc)})
+                    self.stop.wait(backoff)
+                    backoff = min(backoff * 2, OUTAGE_BACKOFF_MAX_S)
+                    continue
+                backoff = OUTAGE_BACKOFF_S
                 for tp, records in batches.items():
                     if not self._handle_partition(consumer, tp, records):
                         break

@@ -1,19 +1,51 @@
-"""marshmallow fields for values every service validates the same way."""
+"""marshmallow fields for values every service validates the same way, and
+what the OpenAPI documents say of them (:func:`openapi_attributes`)."""
 
 from __future__ import annotations
 
+import importlib.resources
 import re
-from typing import Any
-from zoneinfo import available_timezones
+from typing import Any, ClassVar
 
 import pycountry
 from marshmallow import ValidationError, fields
 
-_TIMEZONES = frozenset(available_timezones())
+# The IANA time zones of the pinned tzdata package: the same list on every machine
+# (the system's zoneinfo may hold more, or fewer, and "localtime"), so the OpenAPI
+# documents generated anywhere agree, and with what is accepted.
+_TZDATA_ZONES = importlib.resources.files("tzdata").joinpath("zones").read_text()
 
 
-class CountryCode(fields.String):
+class CodeField(fields.String):
+    """A code of a closed list (:attr:`choices`), normalised before it is checked.
+    The OpenAPI documents name the list as the string's ``format`` (hundreds of
+    choices would make every generated client carry them as an enum)."""
+
+    choices: ClassVar[tuple[str, ...]]
+    what: ClassVar[str]
+    openapi_format: ClassVar[str]
+    _accepted: ClassVar[frozenset[str]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._accepted = frozenset(cls.choices)
+
+    def normalise(self, text: str) -> str:
+        return text.strip()
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        code = self.normalise(str(super()._deserialize(value, attr, data, **kwargs)))
+        if code not in self._accepted:
+            raise ValidationError(f"{value!r} is not {self.what}.")
+        return code
+
+
+class CountryCode(CodeField):
     """An ISO 3166-1 alpha-2 country code, normalised to upper case."""
+
+    choices = tuple(sorted(country.alpha_2 for country in pycountry.countries))
+    what = "an ISO 3166-1 alpha-2 country code"
+    openapi_format = "iso3166-alpha2"
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("metadata", {}).update(
@@ -21,35 +53,64 @@ class CountryCode(fields.String):
         )
         super().__init__(**kwargs)
 
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        code = str(super()._deserialize(value, attr, data, **kwargs)).strip().upper()
-        if len(code) != 2 or pycountry.countries.get(alpha_2=code) is None:
-            raise ValidationError(f"{value!r} is not an ISO 3166-1 alpha-2 country code.")
-        return code
+    def normalise(self, text: str) -> str:
+        return text.strip().upper()
 
 
-class LanguageCode(fields.String):
+class LanguageCode(CodeField):
     """An ISO 639-1 language code, normalised to lower case."""
+
+    choices = tuple(
+        sorted(lang.alpha_2 for lang in pycountry.languages if hasattr(lang, "alpha_2"))
+    )
+    what = "an ISO 639-1 language code"
+    openapi_format = "iso639-1"
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("metadata", {}).update({"description": "ISO 639-1 code", "example": "en"})
         super().__init__(**kwargs)
 
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        code = str(super()._deserialize(value, attr, data, **kwargs)).strip().lower()
-        if len(code) != 2 or pycountry.languages.get(alpha_2=code) is None:
-            raise ValidationError(f"{value!r} is not an ISO 639-1 language code.")
-        return code
+    def normalise(self, text: str) -> str:
+        return text.strip().lower()
 
 
-class TimeZone(fields.String):
+class TimeZone(CodeField):
     """An IANA time zone name such as ``Europe/Tallinn``."""
 
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        name = str(super()._deserialize(value, attr, data, **kwargs)).strip()
-        if name not in _TIMEZONES:
-            raise ValidationError(f"{value!r} is not a known IANA time zone.")
-        return name
+    choices = tuple(sorted(_TZDATA_ZONES.split()))
+    what = "a known IANA time zone"
+    openapi_format = "iana-time-zone"
+
+
+class StrictBoolean(fields.Boolean):
+    """JSON ``true`` or ``false``, as the documents say: marshmallow's Boolean also
+    takes 1, "yes" and "on"."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
+class StrictInteger(fields.Integer):
+    """A JSON integer, as JSON Schema's ``integer`` means it: 3 or 3.0, never "3",
+    true, or 3.5 cut down to 3 (marshmallow's Integer takes those)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(strict=True, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+def openapi_attributes(field: fields.Field) -> dict[str, Any]:
+    """What an OpenAPI document says of ``field`` beyond marshmallow's own: the
+    ``format`` of a :class:`CodeField`. An apispec attribute function."""
+    if isinstance(field, CodeField):
+        return {"format": field.openapi_format}
+    return {}
 
 
 # Characters no person's name holds, as code point ranges: C0 and C1 controls

@@ -6,6 +6,7 @@ rate limit counts by."""
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
 from typing import Any
 
 from marshmallow import Schema, fields, validate
@@ -21,13 +22,24 @@ MAX_PAGE = 1_000_000
 
 
 class ListArgs(Schema):
-    """Query arguments of every list endpoint."""
+    """Query arguments of every list endpoint (a sorted one adds :func:`sort_argument`)."""
 
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_PAGE_SIZE))
-    sort = fields.String(
-        load_default=None,
-        metadata={"description": "A field name, '-' first for descending; comma-separated."},
+
+
+def sort_argument(allowed: Iterable[str], default: str) -> fields.String:
+    """The ``sort`` query argument of a list sortable by the ``allowed`` names: the
+    grammar :func:`parse_sort` reads, as a pattern the OpenAPI document shows."""
+    names = "|".join(sorted(allowed))
+    return fields.String(
+        load_default=default,
+        validate=validate.Regexp(
+            f"^[-+]?(?:{names})(?:,[-+]?(?:{names}))*$",
+            error=f"Sort by {', '.join(sorted(allowed))}: comma-separated, '-' first "
+            "for descending.",
+        ),
+        metadata={"description": "Field names, comma-separated, '-' first for descending."},
     )
 
 
@@ -61,6 +73,30 @@ def parse_sort(sort: str | None, allowed: dict[str, str], default: str) -> list[
 
 def page_body(items: list[Any], total: int, page: int, page_size: int) -> dict[str, Any]:
     return {"items": items, "total": total, "page": page, "page_size": page_size}
+
+
+# One or more entity tags (RFC 9110 8.8.3), strong or weak, comma-separated.
+ENTITY_TAGS = r'^\s*(W/)?"[^"]*"\s*(,\s*(W/)?"[^"]*"\s*)*$'
+
+
+def if_match_parameter(required: bool) -> dict[str, Any]:
+    """The ``If-Match`` header of a write, as :func:`check_if_match` reads it: a
+    required one must name the version read (entity tags; ``*`` or an empty
+    value is 428), an optional one may also be ``*``."""
+    return {
+        "in": "header",
+        "name": "If-Match",
+        "required": required,
+        "schema": {
+            "type": "string",
+            "pattern": ENTITY_TAGS if required else rf"^\s*\*\s*$|{ENTITY_TAGS}",
+        },
+        "description": (
+            "The ETag of the resource as read: 428 without it, 412 when it changed since."
+            if required
+            else "The ETag of the resource as read: 412 when it changed since."
+        ),
+    }
 
 
 def etag(version: int) -> str:

@@ -14,6 +14,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, g, json, request
+from marshmallow import INCLUDE, Schema, fields
 from werkzeug.exceptions import HTTPException
 
 from shared.errors import DomainError, RateLimited
@@ -40,6 +41,26 @@ STATUS_SLUGS = {
     500: "internal-error",
     503: "service-unavailable",
 }
+
+
+class ProblemSchema(Schema):
+    """What every error answer holds (``application/problem+json``): the OpenAPI
+    documents' error responses; :func:`problem_response` writes it."""
+
+    class Meta:
+        unknown = INCLUDE  # extension members: current_status, current_etag, rejected, ...
+
+    type = fields.String(
+        required=True, metadata={"description": "`/problems/<slug>`: stable, match on it"}
+    )
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String(required=True, metadata={"description": "A sentence for a person"})
+    instance = fields.String(required=True, metadata={"description": "The request's path"})
+    request_id = fields.String(metadata={"description": "The X-Request-ID of the request"})
+    errors = fields.Raw(
+        metadata={"description": "validation-error: the field names and their messages"}
+    )
 
 
 class Problem(Exception):
@@ -107,7 +128,10 @@ def problem_from_http_exception(exc: HTTPException) -> Problem:
             detail = "The request body is not valid JSON."
     if status == 413:
         detail = "The request body is larger than this endpoint accepts."
-    headers = dict(data.get("headers") or {})
+    # werkzeug's own headers of the status (Allow of a 405, Retry-After, ...), but
+    # not its Content-Type: the problem document has its own.
+    headers = {name: value for name, value in exc.get_headers() if name.lower() != "content-type"}
+    headers.update(data.get("headers") or {})
     return Problem(status, detail or "", headers=headers, **extensions)
 
 

@@ -11,13 +11,16 @@ import logging
 import socket
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from http import HTTPStatus
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from flask.json.provider import DefaultJSONProvider
+from flask.views import MethodView
 from flask_smorest import Api
 from flask_smorest import Blueprint as SmorestBlueprint
+from marshmallow import fields
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -26,15 +29,19 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from webargs.core import is_json
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shared.auth import Authenticator
 from shared.context import TraceContext, child_traceparent, set_context
+from shared.fields import openapi_attributes
 from shared.logs import configure_logging
 from shared.problems import (
+    PROBLEM_JSON,
     Problem,
+    ProblemSchema,
     install_error_handlers,
     problem_from_http_exception,
     problem_response,
@@ -78,20 +85,74 @@ class JsonProvider(DefaultJSONProvider):
 
 class _ArgumentsParser(FlaskParser):
     """webargs' parser of request arguments; it parses JSON bodies with the
-    standard library itself, so a body nested too deeply is mapped here too."""
+    standard library itself, so a body nested too deeply is mapped here too. A
+    body that is not JSON is refused (415): webargs would read it as no body."""
 
     def _raw_load_json(self, req: Any) -> Any:
+        if not is_json(req.mimetype) and req.get_data(cache=True):
+            raise Problem(415, "Send the request body as JSON (application/json).")
         try:
             return super()._raw_load_json(req)
         except RecursionError:
             raise _nested_too_deeply() from None
 
 
+# The security scheme of the OpenAPI documents: the bearer JWT of shared.auth.
+BEARER = "bearer"
+
+
 class ApiBlueprint(SmorestBlueprint):
-    """flask-smorest's Blueprint with the project's arguments parser: every
-    service's ``api.py`` declares its routes on one of these."""
+    """flask-smorest's Blueprint with the project's arguments parser, and an
+    OpenAPI document that says who may call each route: every service's
+    ``api.py`` declares its routes on one of these."""
 
     ARGUMENTS_PARSER = _ArgumentsParser()
+
+    def add_url_rule(  # type: ignore[override]
+        self,
+        rule: str,
+        endpoint: str | None = None,
+        view_func: Any = None,
+        provide_automatic_options: bool | None = None,
+        **options: Any,
+    ) -> None:
+        """Register the route, its views documented as :meth:`_document_auth` says."""
+        if isinstance(view_func, type) and issubclass(view_func, MethodView):
+            for method in view_func.methods or ():
+                name = method.lower()
+                setattr(view_func, name, self._document_auth(getattr(view_func, name)))
+        elif view_func is not None:
+            view_func = self._document_auth(view_func)
+        super().add_url_rule(rule, endpoint, view_func, provide_automatic_options, **options)
+
+    def _document_auth(self, view: Callable[..., Any]) -> Callable[..., Any]:
+        """A view of :func:`shared.auth.require_roles` needs the bearer token (401
+        without one, 403 without one of its roles); any other takes one optionally.
+        A bad token is 401 on every route: it is never read as no token."""
+        roles = getattr(view, "required_roles", None)
+        view = self.alt_response(401, response=HTTPStatus(401).name)(view)
+        if roles:
+            view = self.alt_response(403, response=HTTPStatus(403).name)(view)
+        security = [{BEARER: []}] if roles is not None else [{}, {BEARER: []}]
+        return self.doc(security=security)(view)
+
+    def problems(self, *statuses: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Document the problem statuses a view answers with, beside those of its
+        arguments (422) and of authentication."""
+
+        def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+            for status in statuses:
+                view = self.alt_response(status, response=HTTPStatus(status).name)(view)
+            return view
+
+        return decorator
+
+
+def require_body() -> None:
+    """Refuse a request without a body (400) where the document calls one
+    required: webargs would read it as an empty object (a PATCH changing nothing)."""
+    if not request.get_data(cache=True):
+        raise Problem(400, "Send the fields to change as a JSON object.")
 
 
 def service_context() -> ServiceContext:
@@ -100,10 +161,28 @@ def service_context() -> ServiceContext:
 
 
 class _ProblemApi(Api):
-    """flask-smorest's Api, but every error it renders is problem+json."""
+    """flask-smorest's Api, but every error it renders, and documents, is problem+json."""
+
+    ERROR_SCHEMA = ProblemSchema
 
     def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
         return problem_response(problem_from_http_exception(error))
+
+    def _register_responses(self) -> None:
+        """The response components flask-smorest refers to (one per status, and the
+        ``default`` response of every operation) as the services send them: with
+        flask-smorest's own, an error would be documented as ``application/json``."""
+        problem = {PROBLEM_JSON: {"schema": self.ERROR_SCHEMA}}
+        for status in HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            if status >= 400:
+                response["content"] = problem
+            self.spec.components.response(status.name, response, lazy=True)
+        self.spec.components.response(
+            self.DEFAULT_ERROR_RESPONSE_NAME,
+            {"description": "A problem (RFC 9457)", "content": problem},
+            lazy=True,
+        )
 
 
 def create_api_app(
@@ -128,8 +207,13 @@ def create_api_app(
         JSON_SORT_KEYS=False,
     )
     api = _ProblemApi(app)
+    api.ma_plugin.converter.add_attribute_function(
+        lambda _converter, field, **_: openapi_attributes(field)
+    )
+    # apispec's "url" is no JSON Schema format; an absolute URL is a "uri".
+    api.register_field(fields.Url, "string", "uri")
     api.spec.components.security_scheme(
-        "bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+        BEARER, {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     )
     for blueprint in blueprints:
         api.register_blueprint(blueprint)

@@ -12,6 +12,7 @@ from flask.views import MethodView
 from services.catalogue import domain, operations
 from services.catalogue.operations import Context
 from services.catalogue.schemas import (
+    SORTABLE,
     PracticeCreateSchema,
     PracticeListSchema,
     PracticePatchSchema,
@@ -25,18 +26,12 @@ from services.catalogue.schemas import (
 from shared.auth import current_principal, require_roles
 from shared.http import etag, page_body, parse_sort
 from shared.problems import Problem
-from shared.web import ApiBlueprint, service_context
+from shared.web import ApiBlueprint, require_body, service_context
 
 blp = ApiBlueprint(
     "catalogue", __name__, url_prefix="/v1", description="Practices, follow-up and search"
 )
 
-SORTABLE = {
-    "title": "title",
-    "start_year": "start_year",
-    "created_at": "created_at",
-    "updated_at": "updated_at",
-}
 SEARCH_FILTERS = {
     "type": "type",
     "country": "countries",
@@ -128,6 +123,7 @@ class PracticeItem(MethodView):
     @blp.response(200, PracticeSchema)
     def patch(self, changes: dict[str, Any], practice_id: str) -> Response:
         """Change fields of a draft or published practice; send If-Match with the ETag."""
+        require_body()
         return _respond(
             operations.update_practice(ctx(), practice_id, changes, request.headers.get("If-Match"))
         )

@@ -61,6 +61,11 @@ def _announce(
     )
 
 
+# The type of a 422 for a well-formed id the catalogue does not know (from the
+# events and documents topics): a state the request meets, not a malformed field.
+UNKNOWN_REFERENCE = "unknown-reference"
+
+
 def _check_links(ctx: Context, practice: dict[str, Any], session: ClientSession) -> None:
     """The events and papers a practice names must be known to the catalogue."""
     errors: dict[str, list[str]] = {}
@@ -74,7 +79,9 @@ def _check_links(ctx: Context, practice: dict[str, Any], session: ClientSession)
         errors["papers"] = [f"The catalogue knows no published paper {p}." for p in unknown]
     if errors:
         raise Invalid(
-            "The practice names events or papers the catalogue does not know.", errors=errors
+            "The practice names events or papers the catalogue does not know.",
+            slug=UNKNOWN_REFERENCE,
+            errors=errors,
         )
 
 
@@ -186,6 +193,7 @@ def record_transfer(
         if event_id and not ctx.store.known_events([event_id], session):
             raise Invalid(
                 "The transfer names an event the catalogue does not know.",
+                slug=UNKNOWN_REFERENCE,
                 errors={"event_id": [f"The catalogue knows no event {event_id}."]},
             )
         now = datetime.now(UTC)

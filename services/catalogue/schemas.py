@@ -11,7 +11,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from services.catalogue.domain import FACETS, TYPES, validate_practice
 from shared.fields import CountryCode
-from shared.http import ListArgs, PageSchema
+from shared.http import ListArgs, PageSchema, sort_argument
 from shared.payloads.catalogue import (
     EVIDENCE,
     IMPLEMENTATION,
@@ -72,6 +72,15 @@ class SimilarListSchema(Schema):
     items = fields.List(fields.Nested(SimilarPracticeSchema))
 
 
+# The practice list's sort names and the stored fields they sort by.
+SORTABLE = {
+    "title": "title",
+    "start_year": "start_year",
+    "created_at": "created_at",
+    "updated_at": "updated_at",
+}
+
+
 class PracticeQuerySchema(ListArgs):
     country = CountryCode()
     policy_area = fields.String(validate=validate.OneOf(POLICY_AREAS))
@@ -86,6 +95,7 @@ class PracticeQuerySchema(ListArgs):
     tag = fields.String(validate=validate.Length(min=1, max=50))
     event_id = fields.String(validate=validate.Length(min=1, max=64))
     q = fields.String(validate=validate.Length(min=1, max=200))
+    sort = sort_argument(SORTABLE, default="-updated_at")
 
 
 class SearchQuerySchema(ListArgs):

@@ -4,16 +4,18 @@ paths in ``operations``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import date
 from typing import Any
 
 from flask import Response, jsonify, request
-from marshmallow import ValidationError
+from marshmallow import Schema, ValidationError
 from werkzeug.wsgi import wrap_file
 
 from services.documents import archive, operations, uploads
 from services.documents.domain import (
     BINDS_TO_SEEN_VERSION,
+    CONTENT_TYPES,
     UPLOAD_ROLES,
     check_versionable,
     content_disposition,
@@ -27,6 +29,7 @@ from services.documents.domain import (
 )
 from services.documents.operations import Context
 from services.documents.schemas import (
+    SORTABLE,
     ContentQuerySchema,
     DocumentFormSchema,
     DocumentListSchema,
@@ -34,21 +37,17 @@ from services.documents.schemas import (
     DocumentSchema,
     DueDatesSchema,
     HistorySchema,
+    UploadFormSchema,
+    VersionFormSchema,
 )
 from services.documents.store import CHUNK, DocumentStore
 from shared.auth import Principal, current_principal, require_roles
-from shared.http import etag, page_body, parse_sort
+from shared.http import etag, if_match_parameter, page_body, parse_sort
 from shared.problems import Problem
 from shared.web import ApiBlueprint, service_context
 
 blp = ApiBlueprint("documents", __name__, url_prefix="/v1", description="Programme papers")
 
-SORTABLE = {
-    "created_at": "created_at",
-    "updated_at": "updated_at",
-    "title": "title",
-    "kind": "kind",
-}
 FILTERS = ("event_id", "kind", "country", "language", "status")
 _document_schema = DocumentSchema()
 _form_schema = DocumentFormSchema()
@@ -107,12 +106,47 @@ def _receive(allowed_fields: set[str]) -> uploads.Upload:
     )
 
 
+def _multipart(form: type[Schema]) -> dict[str, Any]:
+    """The request body of an upload: a multipart ``form`` whose ``file`` part is
+    one of the accepted types (sniffed from its bytes: 415 otherwise)."""
+    return {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": form,
+                "encoding": {"file": {"contentType": ", ".join(CONTENT_TYPES)}},
+            }
+        },
+    }
+
+
+def _streamed(types: Iterable[str], description: str) -> Callable[[Any], Any]:
+    """Document a file answer: whole (200), a byte range of it (206, with
+    ``Range``), or not modified (304, with ``If-None-Match``); 416 for a range
+    beyond its end."""
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    content = {media_type: binary for media_type in types}
+
+    def decorator(view: Any) -> Any:
+        return blp.doc(
+            responses={
+                "200": {"description": description, "content": content},
+                "206": {"description": "The range asked for", "content": content},
+                "304": {"description": "Not modified since the ETag given"},
+            }
+        )(blp.problems(416)(view))
+
+    return decorator
+
+
 # --- documents ------------------------------------------------------------------
 
 
 @blp.route("/events/<event_id>/documents", methods=["POST"])
 @require_roles(*UPLOAD_ROLES)
 @blp.response(201, DocumentSchema)
+@blp.problems(404, 413, 415, 422)
+@blp.doc(requestBody=_multipart(UploadFormSchema))
 def upload_document(event_id: str) -> Response:
     """Upload a paper (multipart: ``file``, ``kind``, ``title``, ``language``,
     optional ``country`` and ``summary``); it starts as a draft."""
@@ -141,6 +175,8 @@ def upload_document(event_id: str) -> Response:
 @blp.route("/documents/<document_id>/versions", methods=["POST"])
 @require_roles()
 @blp.response(201, DocumentSchema)
+@blp.problems(404, 409, 413, 415, 422)
+@blp.doc(requestBody=_multipart(VersionFormSchema))
 def add_version(document_id: str) -> Response:
     """A new version of a draft or submitted paper (multipart ``file``); earlier ones stay."""
     who = current_principal()
@@ -173,6 +209,7 @@ def list_documents(args: dict[str, Any]) -> dict[str, Any]:
 
 @blp.route("/documents/<document_id>", methods=["GET"])
 @blp.response(200, DocumentSchema)
+@blp.problems(404)
 def get_document(document_id: str) -> Response:
     """One paper's metadata and its versions, with its ETag (the revision)."""
     return _respond(_readable(document_id))
@@ -180,6 +217,7 @@ def get_document(document_id: str) -> Response:
 
 @blp.route("/documents/<document_id>/history", methods=["GET"])
 @blp.response(200, HistorySchema)
+@blp.problems(404)
 def get_history(document_id: str) -> dict[str, Any]:
     """Who did what when."""
     return {"items": _readable(document_id).get("history", [])}
@@ -187,6 +225,8 @@ def get_history(document_id: str) -> dict[str, Any]:
 
 @blp.route("/documents/<document_id>/content", methods=["GET"])
 @blp.arguments(ContentQuerySchema, location="query")
+@_streamed(CONTENT_TYPES, "The file of the version")
+@blp.problems(404)
 def get_content(args: dict[str, Any], document_id: str) -> Response:
     """The file (``?version=N`` for an earlier one), streamed from GridFS, with
     ``ETag`` (the sha256), ``If-None-Match`` and byte ranges."""
@@ -229,19 +269,14 @@ def _transition_view(action: str, doc: str) -> None:
     view.__name__ = f"{action}_document"
     view.__doc__ = doc
     binds = action in BINDS_TO_SEEN_VERSION
-    if_match = {
-        "in": "header",
-        "name": "If-Match",
-        "required": binds,
-        "schema": {"type": "string"},
-        "description": (
-            "The ETag of the document as read: 428 without it, 412 when it changed since."
-            if binds
-            else "The ETag of the document as read: 412 when it changed since."
-        ),
-    }
+    if_match = if_match_parameter(required=binds)
+    problems = (404, 409, 412, 428) if binds else (404, 409, 412)
     blp.route(f"/documents/<document_id>/{action}", methods=["POST"])(
-        require_roles()(blp.doc(parameters=[if_match])(blp.response(200, DocumentSchema)(view)))
+        require_roles()(
+            blp.doc(parameters=[if_match])(
+                blp.problems(*problems)(blp.response(200, DocumentSchema)(view))
+            )
+        )
     )
 
 
@@ -258,6 +293,8 @@ _transition_view("withdraw", "Withdraw a paper (secretariat; the uploader before
 
 
 @blp.route("/events/<event_id>/documents.zip", methods=["GET"])
+@_streamed(["application/zip"], "The papers, one file each")
+@blp.problems(404)
 def event_documents_zip(event_id: str) -> Response:
     """Every paper of the event the caller may read (current versions), as one
     zip: built once per set of versions and served from storage, with ``ETag``,
@@ -286,6 +323,7 @@ def event_documents_zip(event_id: str) -> Response:
 @require_roles("secretariat")
 @blp.arguments(DueDatesSchema)
 @blp.response(200, DueDatesSchema)
+@blp.problems(404)
 def put_due_dates(body: dict[str, Any], event_id: str) -> dict[str, Any]:
     """Set when each expected paper is due, and whom to remind (secretariat)."""
     _known_event(event_id)
@@ -297,6 +335,7 @@ def put_due_dates(body: dict[str, Any], event_id: str) -> dict[str, Any]:
 @blp.route("/events/<event_id>/due-dates", methods=["GET"])
 @require_roles("secretariat")
 @blp.response(200, DueDatesSchema)
+@blp.problems(404)
 def get_due_dates(event_id: str) -> dict[str, Any]:
     """The event's due dates (secretariat)."""
     _known_event(event_id)

@@ -7,12 +7,22 @@ published in :mod:`shared.payloads.documents`."""
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from typing import Any
+
+from marshmallow import Schema, fields, post_load, validate
 
 from services.documents.domain import CONTENT_TYPES
-from shared.fields import CountryCode, LanguageCode, PersonName
-from shared.http import ListArgs, PageSchema
+from shared.fields import CountryCode, LanguageCode, PersonName, StrictInteger
+from shared.http import ListArgs, PageSchema, sort_argument
 from shared.payloads.documents import KINDS, STATUSES, RecipientSchema
+
+# The list's sort names and the stored fields they sort by.
+SORTABLE = {
+    "created_at": "created_at",
+    "updated_at": "updated_at",
+    "title": "title",
+    "kind": "kind",
+}
 
 
 class DocumentFormSchema(Schema):
@@ -21,8 +31,14 @@ class DocumentFormSchema(Schema):
     kind = fields.String(required=True, validate=validate.OneOf(KINDS))
     title = fields.String(required=True, validate=validate.Length(min=3, max=300))
     language = LanguageCode(required=True)
-    country = CountryCode(load_default=None, allow_none=True)
+    # A form field has no null: a paper of no country leaves the field out.
+    country = CountryCode()
     summary = fields.String(load_default="", validate=validate.Length(max=5000))
+
+    @post_load
+    def _no_country(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        data.setdefault("country", None)
+        return data
 
 
 class UploadFormSchema(DocumentFormSchema):
@@ -90,6 +106,7 @@ class DocumentQuerySchema(ListArgs):
     language = LanguageCode()
     status = fields.String(validate=validate.OneOf(STATUSES))
     q = fields.String(validate=validate.Length(min=1, max=200))
+    sort = sort_argument(SORTABLE, default="-created_at")
 
 
 class ContentQuerySchema(Schema):
@@ -112,7 +129,7 @@ class DueDateSchema(Schema):
     country = CountryCode(load_default=None, allow_none=True)
     due_on = fields.Date(required=True)
     remind_days_before = fields.List(
-        fields.Integer(validate=validate.Range(min=0, max=365)),
+        StrictInteger(validate=validate.Range(min=0, max=365)),
         load_default=lambda: [7, 1],
         validate=validate.Length(min=1, max=10),
     )

@@ -176,12 +176,21 @@ def _file_part(files: MultiDict[str, Any]) -> tuple[dict[str, list[str]], Upload
     elif len(parts) > 1:
         errors["file"] = ["Send exactly one file part 'file'."]
     for name in set(files) - {"file"}:
-        errors[name] = ["Unknown field."]
+        errors[_field_name(name)] = ["Unknown field."]
     if errors:
         return errors, None
     sink = parts[0].stream
     assert isinstance(sink, UploadSink)
     return errors, sink
+
+
+# The error key of a part whose Content-Disposition names no field (werkzeug
+# gives it the name None, which no JSON object key can be).
+UNNAMED = "_unnamed"
+
+
+def _field_name(name: str | None) -> str:
+    return UNNAMED if name is None else name
 
 
 def _text_fields(
@@ -192,7 +201,7 @@ def _text_fields(
     fields: dict[str, str] = {}
     for name, values in form.lists():
         if name not in allowed:
-            errors[name] = ["Unknown field."]
+            errors[_field_name(name)] = ["Unknown field."]
         elif len(values) > 1:
             errors[name] = ["Give this field once."]
         else:

@@ -12,6 +12,7 @@ from services.events import operations
 from services.events.domain import query_terms, visibility_filter
 from services.events.operations import Context
 from services.events.schemas import (
+    SORTABLE,
     CancelSchema,
     EventCreateSchema,
     EventListSchema,
@@ -22,17 +23,10 @@ from services.events.schemas import (
 from shared.auth import current_principal, require_roles
 from shared.http import etag, page_body, parse_sort
 from shared.problems import Problem
-from shared.web import ApiBlueprint, service_context
+from shared.web import ApiBlueprint, require_body, service_context
 
 blp = ApiBlueprint("events", __name__, url_prefix="/v1", description="Programme events")
 
-SORTABLE = {
-    "starts_on": "starts_on",
-    "ends_on": "ends_on",
-    "created_at": "created_at",
-    "updated_at": "updated_at",
-    "title": "title",
-}
 _event_schema = EventSchema()
 
 
@@ -100,6 +94,8 @@ class Events(MethodView):
 @blp.route("/events/<event_id>")
 class EventItem(MethodView):
     @blp.response(200, EventSchema)
+    @blp.alt_response(304, description="Not modified since the ETag given (If-None-Match)")
+    @blp.problems(404)
     def get(self, event_id: str) -> Response:
         """One event, with its ETag."""
         return _respond(_visible_event(event_id))
@@ -107,8 +103,10 @@ class EventItem(MethodView):
     @require_roles("secretariat")
     @blp.arguments(EventPatchSchema(partial=True))
     @blp.response(200, EventSchema)
+    @blp.problems(400, 404, 409, 412)
     def patch(self, changes: dict[str, Any], event_id: str) -> Response:
         """Change fields of a draft or published event; send If-Match with the ETag."""
+        require_body()
         return _respond(
             operations.update_event(ctx(), event_id, changes, request.headers.get("If-Match"))
         )
@@ -123,7 +121,9 @@ def _transition_view(action: str, doc: str) -> None:
     view.__name__ = f"{action}_event"
     view.__doc__ = doc
     blp.route(f"/events/<event_id>/{action}", methods=["POST"])(
-        require_roles("secretariat")(blp.response(200, EventSchema)(view))
+        require_roles("secretariat")(
+            blp.problems(404, 409, 412)(blp.response(200, EventSchema)(view))
+        )
     )
 
 
@@ -135,6 +135,7 @@ _transition_view("complete", "Mark a published event as completed (secretariat).
 @require_roles("secretariat")
 @blp.arguments(CancelSchema, required=False)
 @blp.response(200, EventSchema)
+@blp.problems(404, 409, 412)
 def cancel_event(args: dict[str, Any], event_id: str) -> Response:
     """Cancel a draft or published event, with an optional reason (secretariat)."""
     return _respond(

@@ -11,8 +11,17 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from services.events.domain import validate_event
 from shared.fields import CountryCode
-from shared.http import ListArgs, PageSchema
+from shared.http import ListArgs, PageSchema, sort_argument
 from shared.payloads.events import FORMATS, SLUG, STATUSES, EventFieldsSchema
+
+# The list's sort names and the stored fields they sort by.
+SORTABLE = {
+    "starts_on": "starts_on",
+    "ends_on": "ends_on",
+    "created_at": "created_at",
+    "updated_at": "updated_at",
+    "title": "title",
+}
 
 
 class EventCreateSchema(EventFieldsSchema):
@@ -64,3 +73,4 @@ class EventQuerySchema(ListArgs):
     from_ = fields.Date(data_key="from", metadata={"description": "Events ending on or after"})
     to = fields.Date(metadata={"description": "Events starting on or before"})
     q = fields.String(validate=validate.Length(min=1, max=200))
+    sort = sort_argument(SORTABLE, default="starts_on")

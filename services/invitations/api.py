@@ -11,11 +11,15 @@ from typing import Any
 
 from flask import Response, jsonify, request
 from marshmallow import ValidationError
+from webargs.core import is_json
 
 from services.invitations import domain, operations, rsvp_page
 from services.invitations.operations import Context
 from services.invitations.schemas import (
+    CSV_DESCRIPTION,
+    SORTABLE,
     AnswerSchema,
+    CsvUploadSchema,
     ErasureListSchema,
     ErasureQuerySchema,
     ErasureRequestSchema,
@@ -25,6 +29,8 @@ from services.invitations.schemas import (
     InvitationQuerySchema,
     InvitationSchema,
     InviteeSchema,
+    InviteManySchema,
+    InviteQuerySchema,
     InviteResultSchema,
     MyInvitationsQuerySchema,
     RsvpSchema,
@@ -39,14 +45,6 @@ blp = ApiBlueprint(
     "invitations", __name__, url_prefix="/v1", description="Invitations and RSVP links"
 )
 
-SORTABLE = {
-    "created_at": "created_at",
-    "updated_at": "updated_at",
-    "status": "status",
-    "country": "country",
-    "name": "name",
-    "email": "email",
-}
 CSV_COLUMNS = frozenset(InviteeSchema().fields)
 _invitation = InvitationSchema()
 _invitee = InviteeSchema()
@@ -211,25 +209,34 @@ def _checked_invitees(
 
 @blp.route("/events/<event_id>/invitations", methods=["POST"])
 @require_roles("secretariat")
+@blp.arguments(InviteQuerySchema, location="query")
 @blp.response(201, InviteResultSchema)
+@blp.alt_response(200, schema=InviteResultSchema, success=True, description="Nothing created")
+@blp.problems(404, 409, 413, 415)
 @blp.doc(
-    parameters=[
-        {
-            "name": "partial",
-            "in": "query",
-            "schema": {"type": "boolean"},
-            "description": "true: create the valid rows and report the rejected ones; "
-            "default: any rejected row refuses the whole request (422)",
-        }
-    ],
     requestBody={
+        "required": True,
         "content": {
-            "application/json": {"schema": {"type": "object"}},
-            "text/csv": {"schema": {"type": "string"}},
-        }
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        InviteeSchema,
+                        {
+                            "type": "array",
+                            "items": InviteeSchema,
+                            "minItems": 1,
+                            "maxItems": domain.MAX_INVITEES,
+                        },
+                        InviteManySchema,
+                    ]
+                }
+            },
+            "text/csv": {"schema": {"type": "string", "description": CSV_DESCRIPTION}},
+            "multipart/form-data": {"schema": CsvUploadSchema},
+        },
     },
 )
-def invite(event_id: str) -> Response:
+def invite(args: dict[str, Any], event_id: str) -> Response:
     """Invite one or many (up to 5,000) people, as JSON or CSV (secretariat).
 
     The answer lists what was created, what was skipped as already invited and
@@ -237,8 +244,7 @@ def invite(event_id: str) -> Response:
     ``MLP_INVITATION_MAX_REQUEST_BYTES`` (default 8 MiB) instead of the global limit.
     """
     request.max_content_length = ctx().settings.invitation_max_request_bytes
-    partial = request.args.get("partial", "false").lower() in ("1", "true", "yes")
-    valid, rejected = _checked_invitees(_read_invitees(), partial)
+    valid, rejected = _checked_invitees(_read_invitees(), args["partial"])
     result = {"created": [], "skipped": [], "rejected": rejected}
     if valid:
         result = operations.invite(ctx(), event_id, valid, current_principal().sub)
@@ -297,6 +303,7 @@ def my_invitations(args: dict[str, Any]) -> dict[str, Any]:
 @blp.route("/invitations/<invitation_id>", methods=["GET"])
 @require_roles()
 @blp.response(200, InvitationSchema)
+@blp.problems(404)
 def get_invitation(invitation_id: str) -> Response:
     """One invitation: the secretariat sees any, an invitee their own."""
     return _respond(_visible(invitation_id))
@@ -305,6 +312,7 @@ def get_invitation(invitation_id: str) -> Response:
 @blp.route("/invitations/<invitation_id>/history", methods=["GET"])
 @require_roles("secretariat")
 @blp.response(200, HistorySchema)
+@blp.problems(404)
 def invitation_history(invitation_id: str) -> dict[str, Any]:
     """Every state change of the invitation: who, when, from what to what (secretariat)."""
     invitation = ctx().store.get_with_history(invitation_id)
@@ -320,6 +328,7 @@ def invitation_history(invitation_id: str) -> dict[str, Any]:
 @blp.route("/invitations/<invitation_id>/revoke", methods=["POST"])
 @require_roles("secretariat")
 @blp.response(200, InvitationSchema)
+@blp.problems(404, 409)
 def revoke_invitation(invitation_id: str) -> Response:
     """Revoke an invitation; its RSVP link dies and a freed seat is given on (secretariat)."""
     return _respond(operations.revoke(ctx(), invitation_id, current_principal().sub or ""))
@@ -328,6 +337,7 @@ def revoke_invitation(invitation_id: str) -> Response:
 @blp.route("/invitations/<invitation_id>/resend", methods=["POST"])
 @require_roles("secretariat")
 @blp.response(200, InvitationSchema)
+@blp.problems(404, 409, 410)
 def resend_invitation(invitation_id: str) -> Response:
     """Send the invitation mail again with a new RSVP link; the old link dies (secretariat)."""
     return _respond(operations.resend(ctx(), invitation_id, current_principal().sub or ""))
@@ -337,6 +347,7 @@ def resend_invitation(invitation_id: str) -> Response:
 @require_roles("secretariat")
 @blp.arguments(AnswerSchema)
 @blp.response(200, InvitationSchema)
+@blp.problems(404, 409, 410)
 def answer_on_behalf(args: dict[str, Any], invitation_id: str) -> Response:
     """Record an answer on the invitee's behalf (secretariat; logged as such)."""
     return _respond(
@@ -435,8 +446,15 @@ def _html_problem(problem: Problem, view: dict[str, Any] | None) -> Response:
     return response
 
 
+# The RSVP page: what a browser asking for text/html gets instead of JSON (a refusal too).
+_HTML_PAGE = {"type": "string", "description": "The RSVP page"}
+FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
 @blp.route("/rsvp/<token>", methods=["GET"])
 @blp.response(200, RsvpSchema)
+@blp.alt_response(200, schema=_HTML_PAGE, content_type="text/html", success=True)
+@blp.problems(404, 429)
 def rsvp_show(token: str) -> Response:
     """Show the invitation and its event; never changes anything (mail scanners
     prefetch links). HTML when the client asks for text/html."""
@@ -452,15 +470,26 @@ def rsvp_show(token: str) -> Response:
 
 @blp.route("/rsvp/<token>", methods=["POST"])
 @blp.response(200, RsvpSchema)
-@blp.doc(requestBody={"content": {"application/json": {"schema": AnswerSchema}}})
+@blp.alt_response(200, schema=_HTML_PAGE, content_type="text/html", success=True)
+@blp.problems(400, 404, 409, 410, 415, 422, 429)
+@blp.doc(
+    requestBody={
+        "required": True,
+        "content": {
+            media_type: {"schema": AnswerSchema} for media_type in ("application/json", *FORMS)
+        },
+    }
+)
 def rsvp_answer(token: str) -> Response:
     """Accept or decline (``{"response": "accept" | "decline"}``, or the HTML form);
     the answer may change until the deadline."""
     view = None
     try:
         _rate_limit()
-        if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        if request.mimetype in FORMS:
             body: Any = request.form.to_dict()
+        elif not is_json(request.mimetype):
+            raise Problem(415, "Send the answer as JSON or as the page's form.")
         else:
             body = request.get_json(silent=True)
             if body is None:
@@ -522,6 +551,7 @@ def list_erasures(args: dict[str, Any]) -> dict[str, Any]:
 @blp.route("/erasure-requests/<request_id>", methods=["GET"])
 @require_roles(*ERASURE_ROLES)
 @blp.response(200, ErasureSchema)
+@blp.problems(404)
 def get_erasure(request_id: str) -> dict[str, Any]:
     """One request: each service's status, and the certificate once all answered."""
     entry = ctx().store.get_erasure(request_id)

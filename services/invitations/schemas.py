@@ -8,10 +8,26 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from services.invitations.domain import RESPONSES
+from services.invitations.domain import MAX_INVITEES, RESPONSES
 from shared.fields import CountryCode, LanguageCode, PersonName
-from shared.http import ListArgs, PageSchema
+from shared.http import ListArgs, PageSchema, sort_argument
 from shared.payloads.invitations import ROLES, STATUSES, RsvpVenueSchema
+
+# The list's sort names and the stored fields they sort by.
+SORTABLE = {
+    "created_at": "created_at",
+    "updated_at": "updated_at",
+    "status": "status",
+    "country": "country",
+    "name": "name",
+    "email": "email",
+}
+
+
+CSV_DESCRIPTION = (
+    "UTF-8 CSV: a header row naming the columns (email, name, country and role "
+    "required; organisation and language optional), then one invitee per row"
+)
 
 
 class InviteeSchema(Schema):
@@ -26,15 +42,65 @@ class InviteeSchema(Schema):
 
 
 class InviteManySchema(Schema):
-    """``{"invitees": [...]}``; a single invitee object is also accepted."""
+    """``{"invitees": [...]}`` (for the OpenAPI document: ``api`` reads the body
+    itself, as one invitee, a list, this, or CSV, and checks each row alone)."""
 
-    invitees = fields.List(fields.Dict(), required=True)
+    invitees = fields.List(
+        fields.Nested(InviteeSchema),
+        required=True,
+        validate=validate.Length(min=1, max=MAX_INVITEES),
+    )
+
+
+class CsvUploadSchema(Schema):
+    """The multipart form of a CSV upload (for the OpenAPI document)."""
+
+    file = fields.Raw(
+        required=True,
+        metadata={"type": "string", "format": "binary", "description": CSV_DESCRIPTION},
+    )
+
+
+class InviteQuerySchema(Schema):
+    partial = fields.Boolean(
+        truthy={"true"},
+        falsy={"false"},
+        load_default=False,
+        metadata={
+            "description": "true: create the valid rows and report the rejected ones; "
+            "false: any rejected row refuses the whole request (422)"
+        },
+    )
+
+
+class CreatedSchema(Schema):
+    row = fields.Integer(metadata={"description": "Its index in the list, or its CSV line"})
+    id = fields.String()
+    email = fields.String()
+    status = fields.String()
+
+
+class SkippedSchema(Schema):
+    row = fields.Integer()
+    email = fields.String()
+    invitation_id = fields.String(metadata={"description": "The invitation there already is"})
+    reason = fields.String(metadata={"description": "already invited, or listed twice"})
+
+
+class RejectedSchema(Schema):
+    row = fields.Integer()
+    email = fields.Raw(metadata={"description": "The row's e-mail, as given"})
+    errors = fields.Dict(
+        keys=fields.String(),
+        values=fields.List(fields.String()),
+        metadata={"description": "Field name (or _row) -> why it is not valid"},
+    )
 
 
 class InviteResultSchema(Schema):
-    created = fields.List(fields.Dict())
-    skipped = fields.List(fields.Dict())
-    rejected = fields.List(fields.Dict())
+    created = fields.List(fields.Nested(CreatedSchema))
+    skipped = fields.List(fields.Nested(SkippedSchema))
+    rejected = fields.List(fields.Nested(RejectedSchema))
 
 
 class InvitationSchema(Schema):
@@ -68,10 +134,12 @@ class InvitationQuerySchema(ListArgs):
     status = fields.String(validate=validate.OneOf(STATUSES))
     country = CountryCode()
     role = fields.String(validate=validate.OneOf(ROLES))
+    sort = sort_argument(SORTABLE, default="created_at")
 
 
 class MyInvitationsQuerySchema(ListArgs):
     status = fields.String(validate=validate.OneOf(STATUSES))
+    sort = sort_argument(SORTABLE, default="-created_at")
 
 
 class AnswerSchema(Schema):

@@ -68,6 +68,7 @@ class Feed(MethodView):
 @blp.route("/notifications/<item_id>/read", methods=["POST"])
 @require_roles()
 @blp.response(200, FeedItemSchema)
+@blp.problems(404)
 def mark_read(item_id: str) -> dict[str, Any]:
     """Mark one of the caller's notifications read; someone else's is 404."""
     doc = store().mark_read(_feed_query(), item_id, datetime.now(UTC))
@@ -101,6 +102,7 @@ class Subscriptions(MethodView):
     @require_roles(*SUBSCRIBER_ROLES)
     @blp.arguments(SubscriptionCreateSchema)
     @blp.response(201, SubscriptionCreatedSchema)
+    @blp.problems(409)
     def post(self, body: dict[str, Any]) -> Response:
         """Subscribe a URL to partner-visible topics; the signing secret is shown only here.
 
@@ -134,12 +136,14 @@ class Subscriptions(MethodView):
 class SubscriptionItem(MethodView):
     @require_roles(*SUBSCRIBER_ROLES)
     @blp.response(200, SubscriptionSchema)
+    @blp.problems(404)
     def get(self, subscription_id: str) -> dict[str, Any]:
         """One of the caller's subscriptions (never its secret)."""
         return _owned(subscription_id)
 
     @require_roles(*SUBSCRIBER_ROLES)
     @blp.response(204)
+    @blp.problems(404)
     def delete(self, subscription_id: str) -> None:
         """Stop a subscription; its pending deliveries are cancelled."""
         operations.delete_subscription(ctx(), _owned(subscription_id))
@@ -149,6 +153,7 @@ class SubscriptionItem(MethodView):
 @require_roles(*SUBSCRIBER_ROLES)
 @blp.arguments(DeliveryQuerySchema, location="query")
 @blp.response(200, DeliveryListSchema)
+@blp.problems(404)
 def deliveries(args: dict[str, Any], subscription_id: str) -> dict[str, Any]:
     """The delivery log: status code, latency and attempts of each delivery, newest first."""
     sub = _owned(subscription_id)
@@ -160,6 +165,7 @@ def deliveries(args: dict[str, Any], subscription_id: str) -> dict[str, Any]:
 @blp.route("/subscriptions/<subscription_id>/deliveries/<delivery_id>/redeliver", methods=["POST"])
 @require_roles(*SUBSCRIBER_ROLES)
 @blp.response(202, DeliverySchema)
+@blp.problems(404, 409)
 def redeliver(subscription_id: str, delivery_id: str) -> dict[str, Any]:
     """Send a delivery again (dead-lettered or not), with the same webhook-id."""
     return operations.redeliver(ctx(), _owned(subscription_id), delivery_id)
@@ -178,6 +184,7 @@ def _token_hash(token: str) -> str:
 @blp.route("/preferences/unsubscribe/<token>")
 class Unsubscribe(MethodView):
     @blp.response(200, UnsubscribedSchema)
+    @blp.problems(404)
     def get(self, token: str) -> dict[str, Any]:
         """Show what the link does; a GET never changes anything (mail scanners prefetch)."""
         email_hash = _token_hash(token)
@@ -189,6 +196,7 @@ class Unsubscribe(MethodView):
         }
 
     @blp.response(200, UnsubscribedSchema)
+    @blp.problems(404)
     def post(self, token: str) -> dict[str, Any]:
         """Opt out of non-essential mail (RFC 8058 one-click: ``List-Unsubscribe=One-Click``)."""
         _ = request.get_data(cache=False)  # form body of one-click clients, ignored

@@ -43,11 +43,19 @@ class FeedQuerySchema(ListArgs):
 
 
 class SubscriptionCreateSchema(Schema):
-    url = fields.Url(
+    # What a webhook target may be is the SSRF check's to say (domain.check_target:
+    # http(s), a host that resolves to public addresses, an allowed port), one
+    # refusal for all: unsafe-target.
+    url = fields.String(
         required=True,
-        schemes={"http", "https"},
-        require_tld=False,
         validate=validate.Length(max=2000),
+        metadata={
+            "format": "uri",
+            "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://",
+            "example": "https://partner.example.org/mlp-webhooks",
+            "description": "http(s); its host must resolve to public addresses only, "
+            "on an allowed port (422 unsafe-target otherwise)",
+        },
     )
     topics = fields.List(
         fields.String(validate=validate.OneOf(PARTNER_TOPICS)),

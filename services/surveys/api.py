@@ -33,6 +33,9 @@ blp = ApiBlueprint(
     "surveys", __name__, url_prefix="/v1", description="Participant surveys and their results"
 )
 
+# The results as CSV (Accept: text/csv), beside the JSON of the response schema.
+_CSV = {"type": "string", "description": "One row per question and answer"}
+
 CSV_COLUMNS = ("section", "group", "question_id", "question", "option", "count", "share", "text")
 _survey = SurveySchema()
 _view = LinkViewSchema()
@@ -242,7 +245,7 @@ def _svg(body: dict[str, Any], title: str, filename: str) -> Response:
 @blp.route("/events/<event_id>/survey/results", methods=["GET"])
 @blp.arguments(LanguageArgs, location="query")
 @blp.response(200, ResultsSchema)
-@blp.doc(responses={"200": {"content": {"text/csv": {"schema": {"type": "string"}}}}})
+@blp.alt_response(200, schema=_CSV, content_type="text/csv", success=True)
 def event_results(args: dict[str, Any], event_id: str) -> Response:
     """The event's results, JSON or CSV (``Accept: text/csv``): the secretariat
     once the survey closed, anyone once published; while open 409 survey-open
@@ -313,7 +316,7 @@ def _programme_results(args: dict[str, Any]) -> dict[str, Any]:
 @blp.route("/survey-results", methods=["GET"])
 @blp.arguments(ProgrammeQuerySchema, location="query")
 @blp.response(200, ResultsSchema)
-@blp.doc(responses={"200": {"content": {"text/csv": {"schema": {"type": "string"}}}}})
+@blp.alt_response(200, schema=_CSV, content_type="text/csv", success=True)
 def programme_results(args: dict[str, Any]) -> Response:
     """The programme's figures over every published survey, filtered by
     ``programme``, ``format``, ``year`` and ``host_country``: the standard

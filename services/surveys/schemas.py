@@ -8,7 +8,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from services.surveys.domain import MAX_EVENT_QUESTIONS, MAX_OPTIONS, TYPES
-from shared.fields import CountryCode
+from shared.fields import CountryCode, StrictBoolean
 from shared.payloads.events import FORMATS, SLUG
 from shared.payloads.surveys import STATUSES
 
@@ -35,7 +35,7 @@ class EventQuestionSchema(Schema):
     type = fields.String(required=True, validate=validate.OneOf(TYPES))
     text = fields.Nested(TextsSchema, required=True)
     options = fields.List(fields.Nested(OptionInSchema), validate=validate.Length(max=MAX_OPTIONS))
-    required = fields.Boolean(load_default=False)
+    required = StrictBoolean(load_default=False)
 
     @validates_schema
     def _options_of_choices(self, data: dict, **_: object) -> None:

@@ -105,6 +105,7 @@ class PracticeFieldsSchema(Schema):
         fields.String(validate=validate.OneOf(TARGET_GROUPS)),
         load_default=list,
         validate=validate.Length(max=len(TARGET_GROUPS)),
+        metadata={"uniqueItems": True},
     )
     start_year = fields.Integer(load_default=None, allow_none=True, validate=YEAR)
     end_year = fields.Integer(load_default=None, allow_none=True, validate=YEAR)
@@ -118,24 +119,31 @@ class PracticeFieldsSchema(Schema):
         fields.String(validate=validate.Length(min=1, max=200)),
         load_default=list,
         validate=validate.Length(max=30),
+        metadata={"uniqueItems": True},
     )
-    languages = fields.List(LanguageCode(), load_default=list, validate=validate.Length(max=24))
+    languages = fields.List(
+        LanguageCode(),
+        load_default=list,
+        validate=validate.Length(max=24),
+        metadata={"uniqueItems": True},
+    )
     tags = fields.List(
         fields.String(validate=validate.Length(min=1, max=50)),
         load_default=list,
         validate=validate.Length(max=20),
+        metadata={"uniqueItems": True},
     )
     events = fields.List(
         REF,
         load_default=list,
         validate=validate.Length(max=50),
-        metadata={"description": "Ids of the events where it was presented"},
+        metadata={"uniqueItems": True, "description": "Ids of the events where it was presented"},
     )
     papers = fields.List(
         REF,
         load_default=list,
         validate=validate.Length(max=50),
-        metadata={"description": "Ids of published papers about it"},
+        metadata={"uniqueItems": True, "description": "Ids of published papers about it"},
     )
 
 

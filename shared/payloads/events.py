@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 from marshmallow import Schema, fields, validate
 
-from shared.fields import CountryCode, LanguageCode, TimeZone
+from shared.fields import CountryCode, LanguageCode, StrictBoolean, StrictInteger, TimeZone
 from shared.payloads import PayloadSchema
 
 FORMATS = (
@@ -39,7 +39,7 @@ class VenueSchema(Schema):
 
     city = fields.String(validate=validate.Length(min=1, max=120), load_default=None)
     country = CountryCode(load_default=None)
-    online = fields.Boolean(load_default=False)
+    online = StrictBoolean(load_default=False)
 
 
 class EventFieldsSchema(Schema):
@@ -51,7 +51,7 @@ class EventFieldsSchema(Schema):
     format = fields.String(required=True, validate=validate.OneOf(FORMATS))
     programme = fields.String(required=True, validate=SLUG, metadata={"example": "employment"})
     host_country = CountryCode(required=True)
-    guest_countries = fields.List(CountryCode(), load_default=list)
+    guest_countries = fields.List(CountryCode(), load_default=list, metadata={"uniqueItems": True})
     starts_on = fields.Date(required=True)
     ends_on = fields.Date(required=True)
     timezone = TimeZone(load_default="Europe/Brussels")
@@ -59,7 +59,7 @@ class EventFieldsSchema(Schema):
     languages = fields.List(
         LanguageCode(), load_default=lambda: ["en"], validate=validate.Length(min=1, max=24)
     )
-    capacity = fields.Integer(
+    capacity = StrictInteger(
         load_default=None, allow_none=True, validate=validate.Range(min=1, max=100_000)
     )
     registration_deadline = fields.AwareDateTime(

@@ -107,6 +107,8 @@ def test_broker_down_the_api_still_answers_and_every_record_arrives_once(
     assert ready.json()["checks"]["kafka"] == "unreachable"
     broker.restart()
     records = collect(consumer, lambda rs: set(ids) <= {r.key.decode() for r in rs}, 90)
+    # The outage must not end the worker (its relay goes with it): see its log if it did.
+    assert service.worker.alive, service.worker.log_file
     _assert_one_ce_id_per_event(records, ids)
     assert sorted(ce_ids(records)) == sorted(set(ce_ids(records)))  # not even a redelivery
     assert _outbox_drains(service, mongo.uri)

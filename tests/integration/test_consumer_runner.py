@@ -4,6 +4,7 @@ events service's own handlers (the participation read model)."""
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from datetime import UTC, datetime
 
@@ -15,7 +16,7 @@ from devkit.waiting import wait_until
 from services.events.config import EventsSettings
 from services.events.handlers import subscriptions
 from services.events.store import EventStore
-from shared.bus import make_producer
+from shared.bus import client_config, ensure_topics, make_producer
 from shared.consumer import ConsumerRunner
 from shared.service import start_service
 
@@ -218,3 +219,66 @@ def test_offsets_are_committed_so_a_restart_does_not_reprocess(runner_setup, top
     committed = [probe.committed(TopicPartition("invitation.accepted", p)) for p in partitions]
     probe.close()
     assert any(offset for offset in committed)
+
+
+def test_a_broker_outage_does_not_end_the_consumer_loop(kafka_factory, mongo):
+    """kafka-python's ``poll`` raises ``KafkaConnectionError`` when a coordinator
+    lookup's metadata refresh is refused (the broker down): the runner waits and
+    polls again, rather than ending the worker, and the relay with it.
+
+    Without a reconnect backoff every refresh reaches the closed port, so poll
+    raises on every call during the outage; with the default backoff it raises
+    only when a refresh happens to fall outside it, which a loaded machine makes
+    likely (the e2e test ``test_broker_down_the_api_still_answers...`` saw it).
+    """
+    broker = kafka_factory()
+    settings = EventsSettings(
+        kafka_bootstrap=broker.bootstrap,
+        mongo_uri=mongo.uri,
+        mongo_db=f"test_runner_{uuid.uuid4().hex[:8]}",
+    )
+    ensure_topics(settings)
+    ctx = start_service(settings, EventStore)
+    event_id = f"evt-{uuid.uuid4()}"
+    ctx.db.events.insert_one({"_id": event_id, "title": "Peer review", "version": 1})
+    stop = threading.Event()
+    runner = ConsumerRunner(
+        group="events",
+        subscriptions=subscriptions,
+        ctx=ctx,
+        consumer_factory=lambda: KafkaConsumer(
+            *subscriptions.topics,
+            **{**client_config(settings), "reconnect_backoff_ms": 0, "reconnect_backoff_max_ms": 0},
+            group_id=f"test-outage-{uuid.uuid4().hex[:8]}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        ),
+        producer_factory=lambda: make_producer(settings),
+        stop=stop,
+    )
+    runner.ensure_indexes()
+    thread = threading.Thread(target=runner.run, daemon=True)
+    thread.start()
+    try:
+        broker.stop()
+        time.sleep(3)  # poll is called (and refused) several times meanwhile
+        assert thread.is_alive(), "the consumer loop ended during the outage"
+        broker.restart()
+        producer = KafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
+        _send(
+            producer,
+            "invitation.accepted",
+            event_id,
+            invitation_id=f"inv-{uuid.uuid4()}",
+            status="accepted",
+            version=1,
+        )
+        producer.close()
+        assert wait_until(
+            lambda: _participation(ctx.db, event_id) == {"accepted": 1, "waitlisted": 0}, 60
+        )
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+        ctx.client.drop_database(ctx.db.name)
+        ctx.close()
