@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 # reads them); every MLP_ variable already set is passed through.
 export PYTHONPATH := .$(if $(PYTHONPATH),:$(PYTHONPATH))
 
-.PHONY: all prereqs venv jars browser-deps run test lint format bench demo clean-var manifests contracts contracts-check dlq-replay
+.PHONY: all prereqs venv jars browser-deps run test lint format bench demo clean-var manifests contracts contracts-check dlq-replay erasure-replay
 
 all: test
 
@@ -102,6 +102,11 @@ contracts-check: venv
 dlq-replay: venv
 	@test -n "$(SERVICE)" || { echo "usage: make dlq-replay SERVICE=<events|invitations|documents|notifications|surveys> [DRY_RUN=1]"; exit 2; }
 	$(PY) -m shared.dlq replay --service $(SERVICE) $(if $(DRY_RUN),--dry-run)
+
+# After restoring a service's database from a backup: run every completed erasure
+# request again (from its keyed hashes), so what the backup brought back is erased.
+erasure-replay: venv
+	$(PY) -m services.invitations.worker erasure-replay
 
 clean-var:
 	rm -rf var

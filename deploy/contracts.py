@@ -32,7 +32,7 @@ from marshmallow import Schema
 
 from deploy.catalog import names as deployed_names
 from shared.sealing import SEALED, SealedSchema, sealed_fields
-from shared.topics import TOPICS
+from shared.topics import EVERY_SERVICE, TOPICS
 from shared.web import create_api_app
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,8 +77,12 @@ def topic_payloads() -> dict[str, type[Schema]]:
     return {
         t.name: t.schema
         for t in sorted(TOPICS, key=lambda t: t.name)
-        if t.schema is not None and t.producer in deployed
+        if t.schema is not None and (t.producer in deployed or t.producer == EVERY_SERVICE)
     }
+
+
+def _producer_text(producer: str) -> str:
+    return "every service" if producer == EVERY_SERVICE else f"the {producer} service"
 
 
 def _schema_name(schema: type[Schema] | Schema) -> str:
@@ -258,7 +262,7 @@ def asyncapi(schemas: dict[str, dict[str, Any]]) -> dict[str, Any]:
         channels[topic] = {
             "address": topic,
             "title": topic,
-            "description": f"{info.description} Produced by the {info.producer} service.",
+            "description": f"{info.description} Produced by {_producer_text(info.producer)}.",
             "messages": {topic: {"$ref": f"#/components/messages/{topic}"}},
         }
         operations[f"receive.{topic}"] = {

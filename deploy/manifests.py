@@ -59,7 +59,7 @@ def dump_all(documents: list[Any]) -> str:
 # Secrets a service reads beyond MLP_JWT_SECRET and MLP_INTERNAL_TOPIC_KEYS
 # (compose requires each; in Kubernetes each is a key of the Secret `mlp-secrets`).
 SERVICE_SECRETS: dict[str, tuple[str, ...]] = {"notifications": ("MLP_UNSUBSCRIBE_SECRET",)}
-SHARED_SECRETS = ("MLP_INTERNAL_TOPIC_KEYS", "MLP_JWT_SECRET")
+SHARED_SECRETS = ("MLP_INTERNAL_TOPIC_KEYS", "MLP_JWT_SECRET", "MLP_ERASURE_SALT")
 
 
 def _all_service_secrets() -> set[str]:
@@ -295,6 +295,7 @@ def _common_env() -> dict[str, str]:
         "MLP_SMTP_HOST": "mailpit",
         "MLP_SMTP_PORT": "1025",
         "MLP_JWT_SECRET": required("MLP_JWT_SECRET"),
+        "MLP_ERASURE_SALT": required("MLP_ERASURE_SALT"),
         # No fallback: production refuses to start without keys of its own.
         "MLP_INTERNAL_TOPIC_KEYS": required("MLP_INTERNAL_TOPIC_KEYS"),
         "MLP_PUBLIC_BASE_URL": "${MLP_PUBLIC_BASE_URL:-http://localhost:8002}",
@@ -821,7 +822,11 @@ def k8s_example_overlay() -> dict[str, Any]:
                 "literals": [
                     *(
                         f"{name}=change-me-to-32-random-bytes-or-more"
-                        for name in ("MLP_JWT_SECRET", *sorted(_all_service_secrets()))
+                        for name in (
+                            "MLP_JWT_SECRET",
+                            "MLP_ERASURE_SALT",
+                            *sorted(_all_service_secrets()),
+                        )
                     ),
                     # Refused at start until replaced: <id>:<base64 of 32 random bytes>.
                     "MLP_INTERNAL_TOPIC_KEYS=2026-12:REPLACE-WITH-BASE64-OF-32-RANDOM-BYTES",

@@ -134,7 +134,7 @@ def password_variable(service: str) -> str:
 
 def produced_topics(service: str) -> list[str]:
     """The catalogue topics ``service`` announces on, its dead-letter topic included."""
-    return [t.name for t in TOPICS if t.producer == service]
+    return [t.name for t in TOPICS if t.produced_by(service)]
 
 
 def service_topics(service: str, consumes: Iterable[str]) -> set[str]:

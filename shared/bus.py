@@ -114,6 +114,20 @@ def _connect_admin(settings: Settings, deadline: float) -> KafkaAdminClient:
             time.sleep(1.0)
 
 
+def topic_spec(settings: Settings, name: str) -> dict[str, Any]:
+    """How a catalogue topic is created: partitions, replication, and for an
+    ``internal.`` topic its own retention (``MLP_INTERNAL_TOPIC_RETENTION_DAYS``),
+    so that a month's sealing key may be destroyed that long after the month."""
+    spec: dict[str, Any] = {
+        "num_partitions": settings.kafka_partitions,
+        "replication_factor": settings.kafka_replication,
+    }
+    if name.startswith("internal."):
+        days = settings.internal_topic_retention_days
+        spec["configs"] = {"retention.ms": str(days * 24 * 3600 * 1000)}
+    return spec
+
+
 def ensure_topics(
     settings: Settings, timeout_s: float = 60.0, needed: Iterable[str] | None = None
 ) -> list[str]:
@@ -136,13 +150,7 @@ def ensure_topics(
             # creating one that exists unseen is refused like any other.
             missing = sorted(TOPIC_NAMES - set(admin.list_topics()))
             if missing and may_create:
-                spec = {
-                    name: {
-                        "num_partitions": settings.kafka_partitions,
-                        "replication_factor": settings.kafka_replication,
-                    }
-                    for name in missing
-                }
+                spec = {name: topic_spec(settings, name) for name in missing}
                 result = admin.create_topics(spec, raise_errors=False)["topics"]
                 created += [t["name"] for t in result if t["error_code"] == 0]
                 may_create = not all(t["error_code"] in DENIED for t in result)

@@ -30,6 +30,9 @@ LOCAL_MAIL_DIR = "var/mail"
 DEFAULT_KAFKA_BOOTSTRAP = f"{LOOPBACK}:{LOCAL_KAFKA_PORT}"
 DEFAULT_MONGO_URI = f"mongodb://{LOOPBACK}:{LOCAL_MONGO_PORT}/?directConnection=true"
 DEVELOPMENT_JWT_SECRET = "mlp-development-secret-change-me"  # noqa: S105 - documented dev default
+DEVELOPMENT_ERASURE_SALT = "mlp-development-erasure-salt-change-me"
+PERSONAL_DATA_RETENTION_DAYS = 730
+INTERNAL_TOPIC_RETENTION_DAYS = 7  # internal.* records; a month's key goes this long after it
 ENVIRONMENTS = ("development", "test", "production")
 MIN_SECRET_BYTES = 32  # HS256 wants a key at least as long as its hash (RFC 7518 3.2)
 PLACEHOLDER_MARK = "change-me"  # in every example secret this repository ships
@@ -131,6 +134,10 @@ class Settings:
     worker_metrics_port: int = 0
     metrics_multiprocess_dir: str = ""
     internal_topic_keys: KeyRing = field(default=DEVELOPMENT_KEYS, repr=False)
+    # The key of the keyed hash that names a person in an erasure (shared.erasure).
+    erasure_salt: str = field(default=DEVELOPMENT_ERASURE_SALT, repr=False)
+    personal_data_retention_days: int = PERSONAL_DATA_RETENTION_DAYS
+    internal_topic_retention_days: int = INTERNAL_TOPIC_RETENTION_DAYS
 
     @property
     def database(self) -> str:
@@ -150,6 +157,9 @@ class Settings:
         """What makes these settings unsafe in production, one clause per variable;
         a service with settings of its own extends the list."""
         refusals = secret_refusals("MLP_JWT_SECRET", [self.jwt_secret], DEVELOPMENT_JWT_SECRET)
+        refusals += secret_refusals(
+            "MLP_ERASURE_SALT", [self.erasure_salt], DEVELOPMENT_ERASURE_SALT
+        )
         if not self.internal_topic_keys.ids:
             refusals.append("MLP_INTERNAL_TOPIC_KEYS is not set (no key seals internal records)")
         elif self.internal_topic_keys.holds_development_key():
@@ -234,7 +244,21 @@ def common_settings(env: Env, service: str, default_port: int) -> dict[str, Any]
         ),
         "metrics_multiprocess_dir": env.other("PROMETHEUS_MULTIPROC_DIR") or "",
         "internal_topic_keys": internal_topic_keys(env, env.str("ENV", "development")),
+        "erasure_salt": env.str("ERASURE_SALT", DEVELOPMENT_ERASURE_SALT),
+        "personal_data_retention_days": _positive(
+            env, "PERSONAL_DATA_RETENTION_DAYS", PERSONAL_DATA_RETENTION_DAYS
+        ),
+        "internal_topic_retention_days": _positive(
+            env, "INTERNAL_TOPIC_RETENTION_DAYS", INTERNAL_TOPIC_RETENTION_DAYS
+        ),
     }
+
+
+def _positive(env: Env, name: str, default: int) -> int:
+    value = env.int(name, default)
+    if value < 1:
+        raise SystemExit(f"MLP_{name} must be a positive number, got {value}.")
+    return value
 
 
 def internal_topic_keys(env: Env, deployment: str) -> KeyRing:

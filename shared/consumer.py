@@ -45,7 +45,7 @@ from shared.envelope import Envelope, MalformedRecord, decode
 from shared.payloads import load_payload
 from shared.sealing import KEY_ID_HEADER, SealingError, open_payload, personal_values, redact
 from shared.service import ServiceContext
-from shared.topics import dead_letter_topic, payload_schema, producer_source
+from shared.topics import dead_letter_topic, from_producer, payload_schema, producer_source
 
 log = logging.getLogger(__name__)
 
@@ -214,7 +214,7 @@ class ConsumerRunner:
         if subscription is None:  # subscribed by pattern or configuration drift
             self._dead_letter(record, LookupError(f"no handler for {topic}"), attempts=0)
             return
-        if envelope.source != producer_source(topic):
+        if not from_producer(topic, envelope.source):
             self._dead_letter(record, ForeignSource(envelope.source, topic), attempts=0)
             return
         try:

@@ -29,6 +29,7 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from functools import cache
 from typing import Any
 
@@ -150,6 +151,28 @@ class KeyRing:
                 f"the sealed fields do not open with key {kid!r}: altered, copied from "
                 "another record, or sealed with another key of that id"
             ) from exc
+
+
+MONTH_KEY_ID = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+def destroyable_keys(ring: KeyRing, today: date, retention_days: int) -> list[str]:
+    """The month keys (ids ``YYYY-MM``) no record can still need: their month
+    ended more than ``retention_days`` (the internal topics' retention) ago, and
+    they do not seal. Remove them from the ring (crypto-shredding) once the
+    outboxes are drained and no dead letter holds them (docs/operations.md)."""
+    found = []
+    for kid in ring.ids[1:]:  # the first key seals
+        match = MONTH_KEY_ID.match(kid)
+        if not match:
+            continue
+        year, month = int(match[1]), int(match[2])
+        if not 1 <= month <= 12:
+            continue
+        first_of_next = date(year + month // 12, month % 12 + 1, 1)
+        if today >= first_of_next + timedelta(days=retention_days):
+            found.append(kid)
+    return found
 
 
 DEVELOPMENT_KEYS = KeyRing(((DEVELOPMENT_KEY_ID, DEVELOPMENT_KEY),))
@@ -280,3 +303,25 @@ def redact(text: str, values: list[str]) -> str:
     for value in values:
         text = text.replace(value, "[personal]")
     return text
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m shared.sealing destroyable``: the ids of the ring's month keys
+    (``MLP_INTERNAL_TOPIC_KEYS``) that may be destroyed today, one a line."""
+    import argparse
+    import sys
+
+    from shared.config import tool_settings
+
+    parser = argparse.ArgumentParser(prog="python -m shared.sealing")
+    parser.add_argument("command", choices=["destroyable"])
+    parser.parse_args(argv)
+    settings = tool_settings("sealing")
+    for kid in destroyable_keys(
+        settings.internal_topic_keys, date.today(), settings.internal_topic_retention_days
+    ):
+        sys.stdout.write(f"{kid}\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -32,9 +32,14 @@ from shared.payloads.invitations import (
     ReminderDuePayloadSchema,
 )
 from shared.payloads.notifications import NotificationPayloadSchema
+from shared.payloads.people import ErasureCompletedPayloadSchema, ErasureRequestedPayloadSchema
 from shared.payloads.surveys import SurveyLinkPayloadSchema, SurveyPayloadSchema
 
 PRACTICE_KEY = "The practice id (a practice belongs to no one programme event)."
+ERASURE_KEY = "The erasure request id (an erasure concerns a person, not one programme event)."
+EVERY_SERVICE = "*"
+"""The producer of a topic every service announces on (each service answers an
+erasure request for itself); its records carry the ``ce_source`` of the service."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,10 @@ class Topic:
     @property
     def partner_visible(self) -> bool:
         return not self.name.startswith(("internal.", "dlq."))
+
+    def produced_by(self, service: str) -> bool:
+        """Whether ``service`` announces on this topic (may write it)."""
+        return self.producer in (service, EVERY_SERVICE)
 
 
 TOPICS: tuple[Topic, ...] = (
@@ -256,9 +265,29 @@ TOPICS: tuple[Topic, ...] = (
         "A participant's one-time survey link (or the one reminder's fresh link) to mail.",
         SurveyLinkPayloadSchema,
     ),
+    # Internal: the right to be forgotten, a saga across every service.
+    Topic(
+        "internal.person.erasure_requested",
+        "invitations",
+        "A person's data is to be erased (or erased again after a restore): the keyed hash "
+        "of the address, the request id; the address itself only sealed.",
+        ErasureRequestedPayloadSchema,
+        key=ERASURE_KEY,
+    ),
+    Topic(
+        "internal.person.erasure_completed",
+        EVERY_SERVICE,
+        "A service erased what it held about a person (or, by retention, about an event's "
+        "participants): counts per collection and what it retained; no personal data.",
+        ErasureCompletedPayloadSchema,
+        key=ERASURE_KEY,
+    ),
 )
 # The services that announce anything, in catalogue order; each has a dead-letter topic.
-PRODUCERS: tuple[str, ...] = tuple(dict.fromkeys(t.producer for t in TOPICS))
+# They are the services that hold data of their own: an erasure waits for each of them.
+PRODUCERS: tuple[str, ...] = tuple(
+    dict.fromkeys(t.producer for t in TOPICS if t.producer != EVERY_SERVICE)
+)
 TOPICS += tuple(
     Topic(f"dlq.{service}", service, f"Records the {service} worker could not process.")
     for service in PRODUCERS
@@ -280,8 +309,16 @@ def source_of(service: str) -> str:
 
 def producer_source(name: str) -> str:
     """The ``ce_source`` every record of topic ``name`` carries: its producer's.
-    Consumers dead-letter a record that claims another."""
+    Consumers dead-letter a record that claims another (see :func:`from_producer`)."""
     return source_of(TOPIC_BY_NAME[require_topic(name)].producer)
+
+
+def from_producer(name: str, source: str) -> bool:
+    """Whether ``source`` may announce on ``name``: its producer, or any service
+    for a topic every service announces on."""
+    if TOPIC_BY_NAME[require_topic(name)].producer == EVERY_SERVICE:
+        return source in {source_of(service) for service in PRODUCERS}
+    return source == producer_source(name)
 
 
 def payload_schema(name: str) -> type[Schema]:

@@ -55,9 +55,13 @@ class RecordDeliverer:
         self.runner.ensure_indexes()
         self.offset = 0
 
-    def __call__(self, topic: str, data: dict[str, Any], ce_id: str | None = None) -> str:
+    def __call__(
+        self, topic: str, data: dict[str, Any], ce_id: str | None = None, source: str | None = None
+    ) -> str:
+        """``source`` names the sender where every service may send (default: the producer)."""
         ce_id = ce_id or str(uuid.uuid4())
-        wire = wire_record(topic, data, key=str(data.get("event_id")), ce_id=ce_id)
+        key = str(data.get("event_id") or data.get("request_id"))
+        wire = wire_record(topic, data, key=key, ce_id=ce_id, source=source)
         self.offset += 1
         record = ConsumerRecord(
             topic, 0, None, self.offset, 0, 0, wire.key, wire.value, wire.headers, None, 0, 0, 0

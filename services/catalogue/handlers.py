@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from pymongo.client_session import ClientSession
 
+from services.catalogue import operations
 from services.catalogue.operations import Context
 from shared.consumer import Message, Subscriptions
 from shared.payloads.catalogue import PracticePayload
 from shared.payloads.documents import DocumentPayload
 from shared.payloads.events import EventPayload
+from shared.payloads.people import ErasureRequestedPayload
 
 subscriptions = Subscriptions()
 
@@ -51,3 +53,11 @@ def on_practice_changed(
     before = ctx.store.practice_events(practice.practice_id, session)
     if ctx.store.record_practice(practice, session):
         ctx.store.reindex_practice(practice.practice_id, [*before, *practice.events], session)
+
+
+@subscriptions.handler("internal.person.erasure_requested")
+def on_erasure_requested(
+    message: Message[ErasureRequestedPayload], ctx: Context, session: ClientSession
+) -> None:
+    """Erase what this service holds about the person and answer the ledger."""
+    operations.erase_person(ctx, session, message.payload)

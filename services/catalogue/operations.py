@@ -22,11 +22,13 @@ from services.catalogue.domain import (
     next_publication,
     practice_terms,
 )
-from services.catalogue.store import CatalogueStore
+from services.catalogue.store import ERASURE, CatalogueStore
+from shared import erasure
 from shared.auth import Principal
 from shared.errors import Conflict, Invalid, NotFound
 from shared.http import check_if_match
 from shared.payloads.catalogue import PracticePayloadSchema
+from shared.payloads.people import ErasureRequestedPayload
 from shared.service import ServiceContext
 
 Context = ServiceContext[CatalogueSettings, CatalogueStore]
@@ -202,3 +204,12 @@ def record_transfer(
         return updated
 
     return ctx.transaction(work)
+
+
+# --- the right to be forgotten ------------------------------------------------------
+
+
+def erase_person(ctx: Context, session: ClientSession, request: ErasureRequestedPayload) -> None:
+    """Erase what this service holds about the person, and answer the ledger
+    (``internal.person.erasure_completed``), in the handler's transaction."""
+    erasure.answer_request(ctx, session, ERASURE, request)

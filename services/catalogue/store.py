@@ -23,6 +23,7 @@ from pymongo.database import Database
 from services.catalogue import domain
 from services.catalogue.config import CatalogueSettings
 from services.catalogue.domain import Hit
+from shared.erasure import Erasure, Step
 from shared.payloads import plain
 from shared.payloads.catalogue import PracticePayload
 from shared.payloads.documents import DocumentPayload
@@ -37,6 +38,15 @@ def from_db(doc: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in doc.items() if k not in {"_id", "search_terms"}}
     out["id"] = doc["_id"]
     return out
+
+
+# What an erasure erases here (shared.erasure): the catalogue is public
+# record (practices, events, published papers); it knows people only as the
+# staff accounts that created practices.
+ERASURE = Erasure(
+    steps=(Step("practices", "created_by", "account", fields=("created_by",), event_field=None),),
+    retained=("practices, events, papers: the programme's public record, no person",),
+)
 
 
 class CatalogueStore:

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 from pymongo.client_session import ClientSession
 
+from services.documents import operations
 from services.documents.domain import email_hash
 from services.documents.operations import Context
 from shared.consumer import Message, Subscriptions
 from shared.payloads.events import EventPayload
 from shared.payloads.invitations import InvitationIssuedPayload, InvitationPayload
+from shared.payloads.people import ErasureRequestedPayload
 
 subscriptions = Subscriptions()
 
@@ -65,3 +67,11 @@ def on_invitation_issued(
         version=issued.version,
         session=session,
     )
+
+
+@subscriptions.handler("internal.person.erasure_requested")
+def on_erasure_requested(
+    message: Message[ErasureRequestedPayload], ctx: Context, session: ClientSession
+) -> None:
+    """Erase what this service holds about the person and answer the ledger."""
+    operations.erase_person(ctx, session, message.payload)

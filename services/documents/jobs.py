@@ -11,6 +11,8 @@ from pymongo.client_session import ClientSession
 
 from services.documents import archive
 from services.documents.operations import Context
+from services.documents.store import ERASURE
+from shared import erasure
 from shared.payloads.documents import ReminderPayloadSchema
 from shared.schedule import PeriodicJob
 
@@ -25,7 +27,15 @@ def periodic_jobs(ctx: Context) -> list[PeriodicJob]:
         PeriodicJob("document-reminders", ctx.settings.reminder_interval_s, send_due_reminders),
         PeriodicJob("orphan-files", ORPHAN_SWEEP_EVERY_S, sweep_orphan_files),
         PeriodicJob("archive-cache", ARCHIVE_SWEEP_EVERY_S, sweep_archives),
+        PeriodicJob("documents-retention", erasure.RETENTION_EVERY_S, retain_personal_data),
     ]
+
+
+def retain_personal_data(ctx: Context, now: datetime | None = None) -> int:
+    """Pseudonymise what this service holds about the participants of events
+    completed more than ``MLP_PERSONAL_DATA_RETENTION_DAYS`` ago, announced like
+    an erasure (``shared.erasure.retain_events``); ``now`` lets tests set the time."""
+    return erasure.retain_events(ctx, ERASURE, now)
 
 
 def reminder_id(event_id: str, kind: str, country: str | None, days_before: int) -> str:

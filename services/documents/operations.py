@@ -27,11 +27,13 @@ from services.documents.domain import (
     next_status,
     search_terms,
 )
-from services.documents.store import DocumentStore, UploadSink
+from services.documents.store import ERASURE, DocumentStore, UploadSink
+from shared import erasure
 from shared.auth import Principal
 from shared.errors import Conflict, Forbidden, NotFound
 from shared.http import check_if_match
 from shared.payloads.documents import DocumentPayloadSchema
+from shared.payloads.people import ErasureRequestedPayload
 from shared.service import ServiceContext
 
 Context = ServiceContext[DocumentsSettings, DocumentStore]
@@ -224,3 +226,12 @@ def transition(
         return updated
 
     return ctx.transaction(work)
+
+
+# --- the right to be forgotten ------------------------------------------------------
+
+
+def erase_person(ctx: Context, session: ClientSession, request: ErasureRequestedPayload) -> None:
+    """Erase what this service holds about the person, and answer the ledger
+    (``internal.person.erasure_completed``), in the handler's transaction."""
+    erasure.answer_request(ctx, session, ERASURE, request)

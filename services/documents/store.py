@@ -17,6 +17,7 @@ from pymongo.client_session import ClientSession
 from pymongo.database import Database
 
 from services.documents.domain import TextProbe
+from shared.erasure import Erasure, Step
 from shared.errors import TooLarge
 from shared.leases import Lease
 from shared.payloads import plain
@@ -126,6 +127,36 @@ def from_db(doc: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in doc.items() if k not in {"_id", "search_terms"}}
     out["id"] = doc["_id"]
     return out
+
+
+# What an erasure erases here (shared.erasure): the uploader of a paper is
+# pseudonymised (a published paper is the programme's record and stays); the
+# accepted participants' address hashes and the reminders' recipients go.
+ERASURE = Erasure(
+    steps=(
+        Step("documents", "uploaded_by", "account", fields=("uploaded_by",), event_field=None),
+        Step(
+            "documents",
+            "versions[].uploaded_by",
+            "account",
+            fields=("versions[].uploaded_by",),
+            event_field=None,
+        ),
+        Step("documents", "history[].by", "account", fields=("history[].by",), event_field=None),
+        Step("invitees", "email_hash", "email_sha256", fields=("email_hash",)),
+        Step(
+            "due_dates",
+            "items[].recipients",
+            "email",
+            pull=("items[].recipients",),
+            event_field="_id",
+        ),
+    ),
+    retained=(
+        "documents and their files: the programme's record (uploader pseudonymised)",
+        "invitees (invitation id, event, status): who may read, without an address",
+    ),
+)
 
 
 class DocumentStore:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from pymongo.client_session import ClientSession
 
+from services.events import operations
 from services.events.operations import Context
 from shared.consumer import Message, Subscriptions
 from shared.payloads.invitations import InvitationPayload
+from shared.payloads.people import ErasureRequestedPayload
 
 subscriptions = Subscriptions()
 
@@ -37,3 +39,11 @@ def on_invitation_status_changed(
     )
     if newer:
         ctx.store.refresh_participation(invitation.event_id, session)
+
+
+@subscriptions.handler("internal.person.erasure_requested")
+def on_erasure_requested(
+    message: Message[ErasureRequestedPayload], ctx: Context, session: ClientSession
+) -> None:
+    """Erase what this service holds about the person and answer the ledger."""
+    operations.erase_person(ctx, session, message.payload)

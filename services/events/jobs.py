@@ -1,11 +1,22 @@
-"""Periodic work of the events worker: none yet. Every service has this file,
-so that a reader looks for scheduled work in the same place everywhere."""
+"""Periodic work of the events worker: only the personal-data retention every
+service runs (there is nothing personal to pseudonymise here; it still answers)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from services.events.operations import Context
+from services.events.store import ERASURE
+from shared import erasure
 from shared.schedule import PeriodicJob
 
 
 def periodic_jobs(ctx: Context) -> list[PeriodicJob]:
-    return []
+    return [PeriodicJob("events-retention", erasure.RETENTION_EVERY_S, retain_personal_data)]
+
+
+def retain_personal_data(ctx: Context, now: datetime | None = None) -> int:
+    """Pseudonymise what this service holds about the participants of events
+    completed more than ``MLP_PERSONAL_DATA_RETENTION_DAYS`` ago, announced like
+    an erasure (``shared.erasure.retain_events``); ``now`` lets tests set the time."""
+    return erasure.retain_events(ctx, ERASURE, now)

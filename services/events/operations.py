@@ -28,7 +28,8 @@ from services.events.domain import (
     search_terms,
     validate_event,
 )
-from services.events.store import EventStore
+from services.events.store import ERASURE, EventStore
+from shared import erasure
 from shared.auth import Principal
 from shared.errors import Conflict, Forbidden, Invalid, NotFound
 from shared.http import check_if_match
@@ -37,6 +38,7 @@ from shared.payloads.events import (
     ProposalDecidedPayloadSchema,
     ProposalPayloadSchema,
 )
+from shared.payloads.people import ErasureRequestedPayload
 from shared.service import ServiceContext
 
 Context = ServiceContext[EventsSettings, EventStore]
@@ -363,3 +365,12 @@ def decline_proposal(
         return _decide(ctx, session, proposal, "decline", by, decline_reason=reason.strip())
 
     return ctx.transaction(work)
+
+
+# --- the right to be forgotten ------------------------------------------------------
+
+
+def erase_person(ctx: Context, session: ClientSession, request: ErasureRequestedPayload) -> None:
+    """Erase what this service holds about the person, and answer the ledger
+    (``internal.person.erasure_completed``), in the handler's transaction."""
+    erasure.answer_request(ctx, session, ERASURE, request)

@@ -12,6 +12,7 @@ from pymongo.client_session import ClientSession
 from pymongo.database import Database
 
 from services.events.domain import LATER_FIELDS
+from shared.erasure import Erasure, Step
 from shared.readmodel import apply_if_newer
 
 DATE_FIELDS = ("starts_on", "ends_on")
@@ -55,6 +56,44 @@ def proposal_from_db(doc: dict[str, Any]) -> dict[str, Any]:
         "to": date.fromisoformat(period["to"]),
     }
     return proposal
+
+
+# What an erasure erases here (shared.erasure): the events service knows
+# people only as staff accounts that created events; participants are
+# invitation ids with a status (the seat counts), which name no one.
+ERASURE = Erasure(
+    steps=(
+        Step("events", "created_by", "account", fields=("created_by",), event_field=None),
+        # hosting proposals: the contact named in it, and the coordinator who submitted it
+        Step(
+            "proposals",
+            "contact.email",
+            "email",
+            fields=("contact.email", "contact.name", "contact.phone"),
+            event_field=None,
+        ),
+        Step(
+            "proposals",
+            "submitted_by.email",
+            "email",
+            fields=("submitted_by.email",),
+            event_field=None,
+        ),
+        Step(
+            "proposals",
+            "submitted_by.sub",
+            "account",
+            fields=("submitted_by.sub",),
+            event_field=None,
+        ),
+        Step("proposals", "decided_by", "account", fields=("decided_by",), event_field=None),
+    ),
+    retained=(
+        "participants (invitation id, status): the events' participant counts",
+        "proposals.country, title, policy summary, dates, decision: the programme's record "
+        "of which country offered to host what",
+    ),
+)
 
 
 class EventStore:

@@ -28,6 +28,10 @@ from services.invitations.schemas import (
     CoordinatorQuerySchema,
     CoordinatorSchema,
     CsvUploadSchema,
+    ErasureListSchema,
+    ErasureQuerySchema,
+    ErasureRequestSchema,
+    ErasureSchema,
     HistorySchema,
     InvitationListSchema,
     InvitationQuerySchema,
@@ -1031,3 +1035,57 @@ def reject_nomination(args: dict[str, Any], nomination_id: str) -> Response:
     return _nomination_response(
         operations.decide_nomination(ctx(), nomination_id, "reject", sub, args["reason"])
     )
+
+
+
+# --- erasure requests: the right to be forgotten ---------------------------------------
+
+ERASURE_ROLES = ("secretariat", "ops")
+
+
+def _erasure_view(entry: dict[str, Any]) -> dict[str, Any]:
+    return domain.erasure_view(entry, datetime.now(UTC), ctx().settings.erasure_overdue_after_s)
+
+
+@blp.route("/erasure-requests", methods=["POST"])
+@require_roles(*ERASURE_ROLES)
+@blp.arguments(ErasureRequestSchema)
+@blp.response(202, ErasureSchema)
+def request_erasure(args: dict[str, Any]) -> Response:
+    """Erase a person's data in every service (secretariat or ops). Answers at
+    once with the request; its status shows each service's answer."""
+    entry = operations.request_erasure(
+        ctx(),
+        args["email"],
+        reason=args["reason"],
+        accounts=args["accounts"],
+        by=current_principal().sub,
+    )
+    response = jsonify(ErasureSchema().dump(_erasure_view(entry)))
+    response.status_code = 202
+    response.headers["Location"] = f"/v1/erasure-requests/{entry['_id']}"
+    return response
+
+
+@blp.route("/erasure-requests", methods=["GET"])
+@require_roles(*ERASURE_ROLES)
+@blp.arguments(ErasureQuerySchema, location="query")
+@blp.response(200, ErasureListSchema)
+def list_erasures(args: dict[str, Any]) -> dict[str, Any]:
+    """The ledger, newest first (status ``overdue`` is shown, not filtered on)."""
+    query = {name: args[name] for name in ("status", "kind") if name in args}
+    page, size = args["page"], args["page_size"]
+    rows, total = ctx().store.find_erasures(query, (page - 1) * size, size)
+    return page_body([_erasure_view(row) for row in rows], total, page, size)
+
+
+@blp.route("/erasure-requests/<request_id>", methods=["GET"])
+@require_roles(*ERASURE_ROLES)
+@blp.response(200, ErasureSchema)
+@blp.problems(404)
+def get_erasure(request_id: str) -> dict[str, Any]:
+    """One request: each service's status, and the certificate once all answered."""
+    entry = ctx().store.get_erasure(request_id)
+    if entry is None:
+        raise Problem(404, f"There is no erasure request {request_id}.")
+    return _erasure_view(entry)

@@ -26,6 +26,7 @@ class InvitationsSettings(Settings):
     registration_confirm_window_s: int = 48 * 3600
     registration_max_pending: int = 2000
     registration_blocked_domains: str = ""
+    erasure_overdue_after_s: float = 86400.0
 
     @property
     def reminder_schedule(self) -> list[Step]:
@@ -50,6 +51,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> InvitationsSettin
         registration_confirm_window_s=env.int("REGISTRATION_CONFIRM_WINDOW_S", 48 * 3600),
         registration_max_pending=env.int("REGISTRATION_MAX_PENDING", 2000),
         registration_blocked_domains=env.str("REGISTRATION_BLOCKED_DOMAINS", ""),
+        erasure_overdue_after_s=env.float("ERASURE_OVERDUE_AFTER_S", 86400.0),
     )
     try:
         settings.reminder_schedule  # noqa: B018 - refuse a malformed schedule at start

@@ -386,3 +386,121 @@ def check_nominable(event: dict[str, Any] | None, event_id: str, now: datetime) 
 def nominate_url(public_base_url: str, event_id: str) -> str:
     """Where coordinators nominate (their token is the credential, not the link)."""
     return f"{public_base_url.rstrip('/')}/v1/events/{event_id}/nominations"
+
+
+# --- the erasure ledger -------------------------------------------------------------
+
+ERASURE_STATUSES = ("in_progress", "overdue", "completed")
+
+
+def new_erasure(
+    request_id: str,
+    subject: str,
+    *,
+    kind: str,
+    services: tuple[str, ...],
+    at: datetime,
+    reason: str = "",
+    requested_by: str | None = None,
+    account_keys: list[str] | None = None,
+    invitation_ids: list[str] | None = None,
+    event_id: str | None = None,
+) -> dict[str, Any]:
+    """A ledger entry waiting for every service's answer; it keeps keyed hashes
+    and opaque ids, never an address, a name or an account id."""
+    return {
+        "_id": request_id,
+        "kind": kind,  # "request" | "retention"
+        "subject": subject,
+        "account_keys": sorted(account_keys or []),
+        "invitation_ids": sorted(invitation_ids or []),
+        "event_id": event_id,
+        "reason": reason,
+        "requested_by": requested_by,
+        "requested_at": at,
+        "status": "in_progress",
+        "completed_at": None,
+        "services": {name: {"status": "pending"} for name in services},
+        "runs": [],
+    }
+
+
+def record_answer(
+    entry: dict[str, Any], service: str, answer: dict[str, Any], at: datetime
+) -> dict[str, Any]:
+    """``entry`` with ``service``'s answer; completed once every service answered.
+    A service it did not wait for (not in the catalogue then) is recorded too."""
+    services = dict(entry["services"])
+    services[service] = {"status": "completed", "completed_at": at, **answer}
+    done = all(s["status"] == "completed" for s in services.values())
+    return {
+        **entry,
+        "services": services,
+        "status": "completed" if done else entry["status"],
+        "completed_at": (entry.get("completed_at") or at) if done else None,
+    }
+
+
+def restart(entry: dict[str, Any], at: datetime) -> dict[str, Any]:
+    """A completed entry run again (a replay after a restore): the earlier
+    certificate is kept in ``runs``, every service is waited for again."""
+    return {
+        **entry,
+        "runs": [*entry.get("runs", []), certificate(entry)],
+        "status": "in_progress",
+        "completed_at": None,
+        "replayed_at": at,
+        "services": {name: {"status": "pending"} for name in entry["services"]},
+    }
+
+
+def erasure_view(entry: dict[str, Any], now: datetime, overdue_after_s: float) -> dict[str, Any]:
+    """The ledger entry as the API shows it: a service that has not answered
+    ``overdue_after_s`` after the request (or its replay) shows as ``overdue``."""
+    since = entry.get("replayed_at") or entry["requested_at"]
+    late = now - since > timedelta(seconds=overdue_after_s)
+    services = {}
+    for name, answer in entry["services"].items():
+        status = answer["status"]
+        if status == "pending" and late:
+            status = "overdue"
+        services[name] = {**answer, "status": status}
+    status = entry["status"]
+    if status != "completed" and any(s["status"] == "overdue" for s in services.values()):
+        status = "overdue"
+    view = {
+        "id": entry["_id"],
+        "kind": entry["kind"],
+        "status": status,
+        "reason": entry.get("reason") or "",
+        "event_id": entry.get("event_id"),
+        "requested_at": entry["requested_at"],
+        "completed_at": entry.get("completed_at"),
+        "replayed_at": entry.get("replayed_at"),
+        "services": services,
+        "overdue": sorted(n for n, s in services.items() if s["status"] == "overdue"),
+        "certificate": certificate(entry) if entry["status"] == "completed" else None,
+        "earlier_runs": entry.get("runs", []),
+    }
+    return view
+
+
+def certificate(entry: dict[str, Any]) -> dict[str, Any]:
+    """The proof of an erasure: who answered when, with what counts, keeping what."""
+    services = [
+        {
+            "service": name,
+            "completed_at": answer.get("completed_at"),
+            "counts": answer.get("counts", {}),
+            "retained": answer.get("retained", []),
+        }
+        for name, answer in sorted(entry["services"].items())
+    ]
+    return {
+        "request_id": entry["_id"],
+        "subject": entry["subject"],
+        "requested_at": entry["requested_at"],
+        "completed_at": entry.get("completed_at"),
+        "services": services,
+        "total": sum(sum(s["counts"].values()) for s in services),
+    }

@@ -19,6 +19,8 @@ from services.invitations.operations import (
     expire_registration,
     now,
 )
+from services.invitations.store import ERASURE
+from shared import erasure
 from shared.payloads.invitations import QuotaUnusedPayloadSchema, ReminderDuePayloadSchema
 from shared.schedule import PeriodicJob
 
@@ -38,7 +40,14 @@ def periodic_jobs(ctx: Context) -> list[PeriodicJob]:
             "registrations-expire", REGISTRATIONS_EXPIRE_EVERY_S, expire_unconfirmed_registrations
         ),
         PeriodicJob("nominations-report", NOMINATIONS_REPORT_EVERY_S, report_unused_places),
+        PeriodicJob("invitations-retention", erasure.RETENTION_EVERY_S, retain_personal_data),
     ]
+
+
+def retain_personal_data(ctx: Context, now: datetime | None = None) -> int:
+    """Pseudonymise the invitees of events completed more than
+    ``MLP_PERSONAL_DATA_RETENTION_DAYS`` ago, announced like an erasure."""
+    return erasure.retain_events(ctx, ERASURE, now)
 
 
 def expire_due(ctx: Context, batch: int = 200) -> int:

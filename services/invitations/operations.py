@@ -12,6 +12,7 @@ how they are answered, so handlers and jobs call these functions too.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,7 +22,8 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from services.invitations import domain
 from services.invitations.config import InvitationsSettings
-from services.invitations.store import InvitationStore
+from services.invitations.store import ERASURE, INVITATION_STEP, InvitationStore
+from shared import erasure
 from shared.errors import Conflict, IllegalTransition, Invalid, NotFound, RateLimited
 from shared.payloads.invitations import (
     InvitationIssuedPayloadSchema,
@@ -31,9 +33,16 @@ from shared.payloads.invitations import (
     RegistrationRejectedPayloadSchema,
     RegistrationRequestedPayloadSchema,
 )
+from shared.payloads.people import (
+    ErasureCompletedPayload,
+    ErasureRequestedPayload,
+    ErasureRequestedPayloadSchema,
+)
 from shared.service import ServiceContext
+from shared.topics import PRODUCERS
 
 Context = ServiceContext[InvitationsSettings, InvitationStore]
+log = logging.getLogger(__name__)
 """What the invitations service's views, handlers and jobs run with."""
 
 _partner = InvitationPayloadSchema()
@@ -842,6 +851,72 @@ def set_quotas(ctx: Context, event_id: str, quotas: dict[str, int], by: str) -> 
     return ctx.transaction(work)
 
 
+# --- the right to be forgotten: the ledger ------------------------------------------
+
+_erasure_requested = ErasureRequestedPayloadSchema()
+
+
+def _announce_erasure(
+    ctx: Context, session: ClientSession, entry: dict[str, Any], email: str, accounts: list[str]
+) -> None:
+    """``internal.person.erasure_requested``; the address and account ids sealed."""
+    ctx.outbox.add(
+        session,
+        topic=erasure.REQUESTED_TOPIC,
+        key=entry["_id"],
+        seq=len(entry.get("runs", [])) + 1,
+        subject=entry["_id"],
+        payload=_erasure_requested.dump(
+            {
+                "request_id": entry["_id"],
+                "subject": entry["subject"],
+                "email": email,
+                "accounts": accounts,
+                "account_keys": entry["account_keys"],
+                "invitation_ids": entry["invitation_ids"],
+                "replay": bool(entry.get("runs")),
+                "version": len(entry.get("runs", [])) + 1,
+                "occurred_at": now(),
+            }
+        ),
+    )
+
+
+def request_erasure(
+    ctx: Context, email: str, *, reason: str = "", accounts: list[str] | None = None, by: str
+) -> dict[str, Any]:
+    """Record an erasure request and announce it to every service, in one
+    transaction. The ledger keeps the keyed hash (and the ids of the person's
+    invitations, which every service's rows about them are keyed by); the
+    address leaves only sealed. An unknown person is erased all the same, with
+    zero counts: the answer tells nobody whether someone is in the system."""
+    salt = ctx.settings.erasure_salt
+    accounts = sorted(set(accounts or []))
+    person = erasure.Person(
+        erasure.subject_key(salt, email),
+        frozenset(erasure.account_key(salt, a) for a in accounts),
+    )
+
+    def work(session: ClientSession) -> dict[str, Any]:
+        ids = erasure.matching_ids(ctx.db, INVITATION_STEP, person, salt, session)
+        entry = domain.new_erasure(
+            str(uuid.uuid4()),
+            person.subject,
+            kind="request",
+            services=PRODUCERS,
+            at=now(),
+            reason=reason,
+            requested_by=by,
+            account_keys=sorted(person.account_keys),
+            invitation_ids=[str(i) for i in ids],
+        )
+        ctx.store.insert_erasure(entry, session)
+        _announce_erasure(ctx, session, entry, email, accounts)
+        return entry
+
+    return ctx.transaction(work)
+
+
 def _ask_for_nominations(
     ctx: Context,
     session: ClientSession,
@@ -1135,3 +1210,58 @@ def _free_nominated_place(
         _tell_coordinators(
             ctx, session, "internal.nomination.place_freed", updated, event, left, moved
         )
+
+
+def erase_person(ctx: Context, session: ClientSession, request: ErasureRequestedPayload) -> None:
+    """This service's own part of an erasure (the handler's transaction)."""
+    erasure.answer_request(ctx, session, ERASURE, request)
+
+
+def record_erasure_answer(
+    ctx: Context, session: ClientSession, answer: ErasureCompletedPayload, service: str
+) -> None:
+    """A service answered (``service`` from the record's ``ce_source``, not the
+    payload): record it; the request completes once every service has. A
+    retention run's first answer opens its entry."""
+    entry = ctx.store.get_erasure(answer.request_id, session)
+    if entry is None:
+        if answer.reason != "retention":
+            log.warning("erasure answer of an unknown request", extra={"service": service})
+            return
+        entry = domain.new_erasure(
+            answer.request_id,
+            "",
+            kind="retention",
+            services=PRODUCERS,
+            at=answer.occurred_at,
+            reason="retention",
+            event_id=answer.event_id,
+        )
+    if answer.reason == "replay" and not entry.get("runs"):
+        return  # a replay's answer to a request not replayed: a stale record
+    recorded = {"counts": dict(answer.counts), "retained": list(answer.retained)}
+    ctx.store.save_erasure(domain.record_answer(entry, service, recorded, now()), session)
+
+
+def replay_erasures(ctx: Context) -> int:
+    """``make erasure-replay``: after a restore, run every completed request again
+    from its keyed hashes (a restored backup may hold what was erased since);
+    each service erases what it finds and answers again. Returns the requests."""
+    salt = ctx.settings.erasure_salt
+    replayed = 0
+    for request_id in ctx.store.completed_erasure_ids():
+
+        def work(session: ClientSession, request_id: str = request_id) -> bool:
+            entry = ctx.store.get_erasure(request_id, session)
+            if entry is None or entry["status"] != "completed":
+                return False
+            person = erasure.Person(entry["subject"], frozenset(entry["account_keys"]))
+            found = erasure.matching_ids(ctx.db, INVITATION_STEP, person, salt, session)
+            again = domain.restart(entry, now())
+            again["invitation_ids"] = sorted({*entry["invitation_ids"], *map(str, found)})
+            ctx.store.save_erasure(again, session)
+            _announce_erasure(ctx, session, again, "", [])
+            return True
+
+        replayed += ctx.transaction(work)
+    return replayed

@@ -412,3 +412,71 @@ class NominationQuerySchema(ListArgs):
     status = fields.String(validate=validate.OneOf(NOMINATION_STATUSES))
     country = CountryCode()
     sort = sort_argument(NOMINATION_SORTABLE, default="created_at")
+
+
+# --- erasure requests (the right to be forgotten) ------------------------------------
+
+
+class ErasureRequestSchema(Schema):
+    """``POST /v1/erasure-requests``: whose data to erase. ``accounts`` are the
+    person's account ids (their tokens' ``sub``), for what they did signed in
+    (papers uploaded, answers recorded); ``reason`` must not name the person."""
+
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    reason = fields.String(load_default="", validate=validate.Length(max=500))
+    accounts = fields.List(
+        fields.String(validate=validate.Length(min=1, max=200)),
+        load_default=list,
+        validate=validate.Length(max=20),
+    )
+
+
+class ErasureServiceSchema(Schema):
+    status = fields.String(validate=validate.OneOf(("pending", "overdue", "completed")))
+    completed_at = fields.AwareDateTime(allow_none=True)
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer())
+    retained = fields.List(fields.String())
+
+
+class CertificateServiceSchema(Schema):
+    service = fields.String()
+    completed_at = fields.AwareDateTime(allow_none=True)
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer())
+    retained = fields.List(fields.String())
+
+
+class CertificateSchema(Schema):
+    """The proof of an erasure: request, times, every service's counts and what it kept."""
+
+    request_id = fields.String()
+    subject = fields.String(metadata={"description": "The keyed hash of the address"})
+    requested_at = fields.AwareDateTime()
+    completed_at = fields.AwareDateTime(allow_none=True)
+    services = fields.List(fields.Nested(CertificateServiceSchema))
+    total = fields.Integer()
+
+
+class ErasureSchema(Schema):
+    """An erasure request (or a retention run) in the ledger; never an address."""
+
+    id = fields.String()
+    kind = fields.String(validate=validate.OneOf(("request", "retention")))
+    status = fields.String(validate=validate.OneOf(("in_progress", "overdue", "completed")))
+    reason = fields.String()
+    event_id = fields.String(allow_none=True)
+    requested_at = fields.AwareDateTime()
+    completed_at = fields.AwareDateTime(allow_none=True)
+    replayed_at = fields.AwareDateTime(allow_none=True)
+    services = fields.Dict(keys=fields.String(), values=fields.Nested(ErasureServiceSchema))
+    overdue = fields.List(fields.String())
+    certificate = fields.Nested(CertificateSchema, allow_none=True)
+    earlier_runs = fields.List(fields.Nested(CertificateSchema))
+
+
+class ErasureListSchema(PageSchema):
+    items = fields.List(fields.Nested(ErasureSchema))
+
+
+class ErasureQuerySchema(ListArgs):
+    status = fields.String(validate=validate.OneOf(("in_progress", "completed")))
+    kind = fields.String(validate=validate.OneOf(("request", "retention")))

@@ -27,6 +27,12 @@ Collections:
 - ``nomination_reports``: one row per event whose unused places were reported.
 - ``reminders``: one row per (invitation, schedule step), unique.
 - ``rate_limits``: fixed-window counters per endpoint and client (:mod:`shared.ratelimit`).
+- ``erasures``: the ledger of erasure requests (the right to be forgotten):
+  per request the person's keyed hash, the services' answers (counts per
+  collection, what they retained) and the certificate; never an address or a
+  name. Retention runs of an event are entries ``retention:<event id>``.
+
+What an erasure does to these collections is declared in :data:`ERASURE`.
 """
 
 from __future__ import annotations
@@ -39,10 +45,51 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.client_session import ClientSession
 from pymongo.database import Database
 
+from shared.erasure import Erasure, Step
 from shared.payloads import plain
 from shared.payloads.events import EventPayload
 from shared.ratelimit import FixedWindowLimiter
 from shared.readmodel import apply_if_newer
+
+# What an erasure erases here (shared.erasure): the invitee's identity, answers'
+# identity and RSVP credential go; the status (a seat stays counted) stays.
+INVITATION_STEP = Step(
+    "invitations",
+    "email",
+    "email",
+    fields=("name", "organisation", "history[].by"),
+    unique=("email", "token_hash"),
+)
+ERASURE = Erasure(
+    steps=(
+        INVITATION_STEP,
+        Step("invitations", "history[].by", "account", fields=("history[].by",), event_field=None),
+        Step("invitations", "created_by", "account", fields=("created_by",), event_field=None),
+        # open registration: the registrant (a confirmed one is an invitation row too)
+        Step(
+            "registrations",
+            "email",
+            "email",
+            fields=("name", "organisation"),
+            unique=("email", "confirm_token_hash"),
+        ),
+        # national nominations: the nominee, and the coordinator who nominated
+        Step("nominations", "email", "email", fields=("name", "organisation"), unique=("email",)),
+        Step("nominations", "nominated_by", "account", fields=("nominated_by",), event_field=None),
+        Step("nominations", "history[].by", "account", fields=("history[].by",), event_field=None),
+        # the coordinators registry: a person erased is no country's contact point any more
+        Step("coordinators", "email", "email", delete=True, event_field=None),
+    ),
+    retained=(
+        "invitations.country, role, language, status, dates: seat counts and the "
+        "programme's participation record",
+        "invitations.history (action, time): the audit trail without identities",
+        "registrations.stakeholder_type, country, status, consent (notice version, time): "
+        "the counts by stakeholder type and the proof that consent was given",
+        "nominations.country, status, dates: the use of each country's places",
+        "seats: counts only",
+    ),
+)
 
 EVENT_FIELDS = (
     "title",
@@ -87,6 +134,7 @@ class InvitationStore:
         self.nominations = db["nominations"]
         self.nomination_reports = db["nomination_reports"]
         self.rate_limits = FixedWindowLimiter(db["rate_limits"])
+        self.erasures = db["erasures"]
 
     def ensure_indexes(self) -> None:
         i = self.invitations
@@ -133,6 +181,8 @@ class InvitationStore:
             [("registration", ASCENDING), ("status", ASCENDING), ("nomination_deadline", ASCENDING)]
         )
         self.events.create_index([("status", ASCENDING), ("registration_deadline", ASCENDING)])
+        self.erasures.create_index([("status", ASCENDING), ("requested_at", DESCENDING)])
+        self.erasures.create_index([("requested_at", DESCENDING), ("_id", ASCENDING)])
         self.reminders.create_index(
             [("invitation_id", ASCENDING), ("step", ASCENDING)], unique=True, name="once_per_step"
         )
@@ -587,3 +637,30 @@ class InvitationStore:
 
     def record_reminders(self, rows: list[dict[str, Any]], session: ClientSession) -> None:
         self.reminders.insert_many(rows, session=session)
+
+    # --- the erasure ledger -------------------------------------------------
+
+    def insert_erasure(self, entry: dict[str, Any], session: ClientSession) -> None:
+        self.erasures.insert_one(entry, session=session)
+
+    def get_erasure(self, request_id: str, session: ClientSession | None = None) -> dict | None:
+        return self.erasures.find_one({"_id": request_id}, session=session)
+
+    def find_erasures(
+        self, query: dict[str, Any], skip: int, limit: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        rows = (
+            self.erasures.find(query)
+            .sort([("requested_at", DESCENDING), ("_id", ASCENDING)])
+            .skip(skip)
+            .limit(limit)
+        )
+        return list(rows), self.erasures.count_documents(query)
+
+    def save_erasure(self, entry: dict[str, Any], session: ClientSession) -> None:
+        self.erasures.replace_one({"_id": entry["_id"]}, entry, upsert=True, session=session)
+
+    def completed_erasure_ids(self) -> list[str]:
+        """The requests a replay after a restore runs again (retention runs excluded)."""
+        rows = self.erasures.find({"kind": "request", "status": "completed"}, {"_id": 1})
+        return [row["_id"] for row in rows.sort("requested_at", ASCENDING)]

@@ -15,7 +15,7 @@ from typing import Any
 
 from pymongo.client_session import ClientSession
 
-from services.notifications import domain
+from services.notifications import domain, operations
 from services.notifications.operations import (
     CalendarPart,
     Context,
@@ -38,6 +38,7 @@ from shared.payloads.invitations import (
     RegistrationRequestedPayload,
     ReminderDuePayload,
 )
+from shared.payloads.people import ErasureRequestedPayload
 from shared.payloads.surveys import SurveyLinkPayload, SurveyLinkPayloadSchema
 from shared.sealing import SEALED, SealingError, open_payload
 
@@ -746,3 +747,11 @@ def _survey_mail(
 def on_partner_record(message: Message[Any], ctx: Context, session: ClientSession) -> None:
     """Records only partners care about: one webhook delivery per subscription."""
     _webhooks(message, ctx, session)
+
+
+@subscriptions.handler("internal.person.erasure_requested")
+def on_erasure_requested(
+    message: Message[ErasureRequestedPayload], ctx: Context, session: ClientSession
+) -> None:
+    """Erase what this service holds about the person and answer the ledger."""
+    operations.erase_person(ctx, session, message.payload)

@@ -33,7 +33,9 @@ from services.notifications.operations import (
     record_delivery_outcome,
     record_mail_outcome,
 )
+from services.notifications.store import ERASURE
 from services.notifications.webhooks import WebhookClient
+from shared import erasure
 from shared.schedule import PeriodicJob
 
 log = logging.getLogger(__name__)
@@ -62,7 +64,15 @@ def periodic_jobs(ctx: Context) -> list[PeriodicJob]:
             "webhook-deliveries", settings.mail_interval_s, dispatcher.run, close=dispatcher.close
         ),
         PeriodicJob("starts-tomorrow", settings.tomorrow_interval_s, StartsTomorrow(settings).run),
+        PeriodicJob("notifications-retention", erasure.RETENTION_EVERY_S, retain_personal_data),
     ]
+
+
+def retain_personal_data(ctx: Context, now: datetime | None = None) -> int:
+    """Pseudonymise what this service holds about the participants of events
+    completed more than ``MLP_PERSONAL_DATA_RETENTION_DAYS`` ago, announced like
+    an erasure (``shared.erasure.retain_events``); ``now`` lets tests set the time."""
+    return erasure.retain_events(ctx, ERASURE, now)
 
 
 # --- the mail outbox -------------------------------------------------------------

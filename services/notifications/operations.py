@@ -20,11 +20,13 @@ from pymongo.client_session import ClientSession
 
 from services.notifications import domain, mail
 from services.notifications.config import NotificationsSettings
-from services.notifications.store import FINAL_MAIL_STATUSES, NotificationStore
+from services.notifications.store import ERASURE, FINAL_MAIL_STATUSES, NotificationStore
+from shared import erasure
 from shared.context import TraceContext, current_context
 from shared.errors import Conflict, NotFound
 from shared.fields import display_name
 from shared.payloads.notifications import NotificationPayloadSchema
+from shared.payloads.people import ErasureRequestedPayload
 from shared.service import ServiceContext
 from shared.topics import TOPICS
 
@@ -673,3 +675,12 @@ def _count_dead_delivery(
 
 def unsubscribe(ctx: Context, email_hash: str) -> None:
     ctx.store.opt_out(email_hash, datetime.now(UTC))
+
+
+# --- the right to be forgotten ------------------------------------------------------
+
+
+def erase_person(ctx: Context, session: ClientSession, request: ErasureRequestedPayload) -> None:
+    """Erase what this service holds about the person, and answer the ledger
+    (``internal.person.erasure_completed``), in the handler's transaction."""
+    erasure.answer_request(ctx, session, ERASURE, request)

@@ -28,6 +28,7 @@ from pymongo.client_session import ClientSession
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
+from shared.erasure import Erasure, Step
 from shared.readmodel import apply_if_newer
 
 Session = ClientSession | None
@@ -39,6 +40,22 @@ FINAL_DELIVERY_STATUSES = ("succeeded", "dead", "cancelled")
 # Each with a TTL index on expires_at (of the deferred rows, survey links carry one).
 RETAINED = ("mails", "feed", "deliveries", "contacts", "deferred")
 RSVP_PATH = "/v1/rsvp/"
+
+
+# What an erasure erases here (shared.erasure): contacts, mails (with their
+# MIME message), the feed, opt-outs and what waits for a contact all go.
+ERASURE = Erasure(
+    steps=(
+        Step("contacts", "email", "email", delete=True),
+        Step("contacts", "_id", "invitation", delete=True),
+        Step("mails", "email_hash", "email_sha256", delete=True),
+        Step("feed", "email", "email", delete=True),
+        Step("feed", "sub", "account", delete=True, event_field=None),
+        Step("optouts", "_id", "email_sha256", delete=True, event_field=None),
+        Step("deferred", "invitation_id", "invitation", delete=True),
+    ),
+    retained=("deliveries: webhook deliveries to partners carry no personal data",),
+)
 
 
 class NotificationStore:

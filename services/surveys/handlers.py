@@ -19,6 +19,7 @@ from services.surveys.operations import Context
 from shared.consumer import Message, Subscriptions
 from shared.payloads.events import EventPayload
 from shared.payloads.invitations import InvitationPayload
+from shared.payloads.people import ErasureRequestedPayload
 
 subscriptions = Subscriptions()
 
@@ -56,3 +57,11 @@ def on_invitation_status_changed(
     """Who is a participant follows the invitation's newest status."""
     if ctx.store.apply_participant(message.payload, session):
         operations.participant_changed(ctx, session, message.payload)
+
+
+@subscriptions.handler("internal.person.erasure_requested")
+def on_erasure_requested(
+    message: Message[ErasureRequestedPayload], ctx: Context, session: ClientSession
+) -> None:
+    """Erase what this service holds about the person and answer the ledger."""
+    operations.erase_person(ctx, session, message.payload)

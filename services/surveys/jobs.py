@@ -9,6 +9,8 @@ from datetime import datetime
 
 from services.surveys import operations
 from services.surveys.operations import Context
+from services.surveys.store import ERASURE
+from shared import erasure
 from shared.schedule import PeriodicJob
 
 
@@ -17,7 +19,15 @@ def periodic_jobs(ctx: Context) -> list[PeriodicJob]:
     return [
         PeriodicJob("surveys-remind", every, remind_due),
         PeriodicJob("surveys-close", every, close_due),
+        PeriodicJob("surveys-retention", erasure.RETENTION_EVERY_S, retain_personal_data),
     ]
+
+
+def retain_personal_data(ctx: Context, now: datetime | None = None) -> int:
+    """Pseudonymise what this service holds about the participants of events
+    completed more than ``MLP_PERSONAL_DATA_RETENTION_DAYS`` ago, announced like
+    an erasure (``shared.erasure.retain_events``); ``now`` lets tests set the time."""
+    return erasure.retain_events(ctx, ERASURE, now)
 
 
 def remind_due(ctx: Context, now: datetime | None = None, batch: int = 200) -> int:

@@ -21,9 +21,11 @@ from pymongo.client_session import ClientSession
 
 from services.surveys import domain
 from services.surveys.config import SurveysSettings
-from services.surveys.store import SurveyStore
+from services.surveys.store import ERASURE, SurveyStore
+from shared import erasure
 from shared.errors import Conflict, Gone, NotFound
 from shared.payloads.invitations import InvitationPayload
+from shared.payloads.people import ErasureRequestedPayload
 from shared.payloads.surveys import SurveyLinkPayloadSchema, SurveyPayloadSchema
 from shared.service import ServiceContext
 
@@ -408,3 +410,12 @@ def submit(ctx: Context, token: str, answers: list[dict[str, Any]], language: st
         return current
 
     return ctx.transaction(work)
+
+
+# --- the right to be forgotten ------------------------------------------------------
+
+
+def erase_person(ctx: Context, session: ClientSession, request: ErasureRequestedPayload) -> None:
+    """Erase what this service holds about the person, and answer the ledger
+    (``internal.person.erasure_completed``), in the handler's transaction."""
+    erasure.answer_request(ctx, session, ERASURE, request)

@@ -27,6 +27,7 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.client_session import ClientSession
 from pymongo.database import Database
 
+from shared.erasure import Erasure, Step
 from shared.payloads import plain
 from shared.payloads.events import EventPayload
 from shared.payloads.invitations import InvitationPayload
@@ -42,6 +43,27 @@ def from_db(doc: dict[str, Any]) -> dict[str, Any]:
     item = {k: v for k, v in doc.items() if k != "_id"}
     item["id"] = doc["_id"]
     return item
+
+
+# What an erasure erases here (shared.erasure): the link between an
+# invitation and its survey credential; answers are anonymous by construction
+# (no invitation id) and the counts and aggregates stay as they are.
+ERASURE = Erasure(
+    steps=(
+        Step(
+            "respondents",
+            "_id",
+            "invitation",
+            unique=("token_hash",),
+            drop=("old_token_hashes",),
+        ),
+    ),
+    retained=(
+        "responses: anonymous answers (no invitation id, no time), the aggregates",
+        "participants (invitation id, country, role, status): the invited counts",
+        "respondents.answered: that a link was used, so counts stay exact",
+    ),
+)
 
 
 class SurveyStore:

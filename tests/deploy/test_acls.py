@@ -9,7 +9,7 @@ import pytest
 from deploy import acls as deployed
 from deploy import catalog
 from shared import acls
-from shared.topics import TOPIC_BY_NAME, TOPICS
+from shared.topics import EVERY_SERVICE, TOPIC_BY_NAME, TOPICS
 
 
 def test_the_checked_in_model_is_what_the_catalogue_and_the_handlers_give():
@@ -24,7 +24,7 @@ def test_a_service_writes_what_it_produces_and_reads_what_it_consumes(service):
     grants = deployed.model().of(acls.service_principal(service))
     writes = {g.name for g in grants if g.operation == "WRITE"}
     reads = {g.name for g in grants if g.resource == "TOPIC" and g.operation == "READ"}
-    assert writes == {t.name for t in TOPICS if t.producer == service}
+    assert writes == {t.name for t in TOPICS if t.produced_by(service)}
     assert f"dlq.{service}" in writes
     assert reads == set(deployed.consumed_topics(service))
     assert {(g.name, g.operation) for g in grants if g.resource == "GROUP"} == {(service, "READ")}
@@ -38,14 +38,15 @@ def test_surveys_writes_survey_topics_reads_events_and_invitations_and_partners_
     writes = {g.name for g in grants if g.operation == "WRITE"}
     reads = {g.name for g in grants if g.resource == "TOPIC" and g.operation == "READ"}
     public = {"survey.opened", "survey.closed", "survey.results_published"}
-    assert writes == public | {"internal.survey.link_issued", "dlq.surveys"}
-    assert reads == {
+    answers = {"internal.person.erasure_completed"}  # every service answers an erasure
+    assert writes == public | answers | {"internal.survey.link_issued", "dlq.surveys"}
+    assert reads - {"internal.person.erasure_requested"} == {
         *(f"event.{e}" for e in ("created", "updated", "published", "cancelled", "completed")),
         *(
             f"invitation.{i}"
             for i in ("sent", "accepted", "declined", "waitlisted", "revoked", "expired")
         ),
-    }  # never an internal topic: it knows no address and no name
+    }  # no other internal topic: it knows no address and no name
     mailer = deployed.model().of("svc-notifications")
     assert ("internal.survey.link_issued", "READ") in {(g.name, g.operation) for g in mailer}
     partner = {g.name for g in acls.partner_grants("acme") if g.resource == "TOPIC"}
@@ -80,9 +81,26 @@ def test_only_the_producer_of_a_topic_may_write_it():
     for g in deployed.model().grants:
         if g.operation == "WRITE":
             writers.setdefault(g.name, set()).add(g.principal)
+    every = {acls.service_principal(service) for service in catalog.names()}
     assert writers == {
-        name: {acls.service_principal(TOPIC_BY_NAME[name].producer)} for name in writers
+        name: every
+        if TOPIC_BY_NAME[name].producer == EVERY_SERVICE
+        else {acls.service_principal(TOPIC_BY_NAME[name].producer)}
+        for name in writers
     }
+
+
+def test_every_service_answers_erasures_and_only_the_ledger_reads_the_answers():
+    """The ledger waits for every service of the catalogue: each consumes the
+    request and may write its answer; only the invitations service reads them."""
+    for service in catalog.names():
+        assert "internal.person.erasure_requested" in deployed.consumed_topics(service)
+    readers = {
+        g.principal
+        for g in deployed.model().grants
+        if g.name == "internal.person.erasure_completed" and g.operation == "READ"
+    }
+    assert readers == {"svc-invitations"}
 
 
 def test_principal_names_and_topics_are_checked():

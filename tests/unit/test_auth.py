@@ -202,6 +202,7 @@ def test_production_requires_verified_e_mails_by_default_and_development_does_no
     production = {
         "MLP_ENV": "production",
         "MLP_JWT_SECRET": "p" * 40,
+        "MLP_ERASURE_SALT": "e" * 40,
         "MLP_INTERNAL_TOPIC_KEYS": "2026-12:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
     }
     opted_out = {**production, "MLP_JWT_REQUIRE_VERIFIED_EMAIL": "false"}

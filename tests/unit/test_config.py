@@ -25,6 +25,7 @@ PRODUCTION = {
     "MLP_JWT_SECRET": GOOD_JWT,
     "MLP_UNSUBSCRIBE_SECRET": GOOD_UNSUBSCRIBE,
     "MLP_INTERNAL_TOPIC_KEYS": GOOD_KEYS,
+    "MLP_ERASURE_SALT": "s" * 40,
 }
 
 
@@ -97,6 +98,7 @@ def test_one_sentence_names_every_variable_to_fix():
         "MLP_UNSUBSCRIBE_SECRET",
         "MLP_WEBHOOK_ALLOW_LOOPBACK",
         "MLP_INTERNAL_TOPIC_KEYS",
+        "MLP_ERASURE_SALT",
     )
     for variable in named:
         assert variable in message
@@ -133,3 +135,23 @@ def test_the_web_process_refuses_in_the_gunicorn_master_instead_of_respawning_wo
     assert out.returncode != 0
     assert "MLP_ENV=production refuses to start: MLP_JWT_SECRET" in out.stderr
     assert "Booting worker" not in out.stderr
+
+
+@pytest.mark.parametrize("service", catalog.names())
+@pytest.mark.parametrize(
+    ("salt", "why"),
+    [
+        (None, "MLP_ERASURE_SALT is the development default"),
+        ("short", "MLP_ERASURE_SALT is shorter than 32 bytes"),
+        ("x-change-me-" * 4, "MLP_ERASURE_SALT is a placeholder"),
+    ],
+)
+def test_production_refuses_the_development_erasure_salt(service, salt, why):
+    """The salt keys the hash that names an erased person: a published one lets
+    anyone test addresses against the ledger."""
+    environ = {k: v for k, v in PRODUCTION.items() if k != "MLP_ERASURE_SALT"}
+    if salt is not None:
+        environ["MLP_ERASURE_SALT"] = salt
+    with pytest.raises(SystemExit, match=why):
+        _load(service, environ)
+    assert _load(service, PRODUCTION).erasure_salt == "s" * 40

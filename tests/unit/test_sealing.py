@@ -178,6 +178,7 @@ def test_personal_fields_are_marked_only_on_internal_topics_and_can_be_blanked()
             "recipients",
         ),
         "internal.survey.link_issued": ("survey_url",),  # a one-time credential
+        "internal.person.erasure_requested": ("email", "accounts"),  # the person erased
     }
     for topic in TOPICS:
         if topic.schema is None:
@@ -275,3 +276,28 @@ def test_a_service_refuses_to_start_in_production_without_keys_but_a_tool_needs_
         _seal(NO_KEYS)
     with pytest.raises(UnknownKey):
         _open(NO_KEYS, _seal(DEVELOPMENT_KEYS)[0], "development")
+
+
+def test_a_month_key_is_destroyable_once_the_internal_topics_retention_passed():
+    from datetime import date
+
+    from shared.sealing import destroyable_keys
+
+    ring = KeyRing(
+        (("2027-02", b"a" * 32), ("2027-01", b"b" * 32), ("2026-12", b"c" * 32),
+         ("legacy", b"d" * 32))
+    )  # fmt: skip
+    assert destroyable_keys(ring, date(2027, 1, 7), 7) == []  # December's records may live
+    assert destroyable_keys(ring, date(2027, 1, 8), 7) == ["2026-12"]
+    assert destroyable_keys(ring, date(2027, 3, 31), 7) == ["2027-01", "2026-12"]
+    assert "2027-02" not in destroyable_keys(ring, date(2028, 1, 1), 7)  # it seals
+
+
+def test_internal_topics_are_created_with_their_own_retention():
+    from shared.bus import topic_spec
+    from shared.config import Settings
+
+    settings = Settings(internal_topic_retention_days=3)
+    internal = topic_spec(settings, "internal.person.erasure_requested")
+    assert internal["configs"] == {"retention.ms": str(3 * 86_400_000)}
+    assert "configs" not in topic_spec(settings, "invitation.accepted")
