@@ -83,3 +83,13 @@ def wait_for(predicate: Callable[[], Any], timeout_s: float = 30.0, step: float 
     if not value:
         raise AssertionError(f"condition not met in {timeout_s:g} s")
     return value
+
+
+def not_yet_published_there(response: Any) -> bool:
+    """Whether a consumer of ``event.*`` answered as one that has not yet read the
+    ``event.published`` the caller saw succeed: it knows no such event (404), or
+    knows it only from ``event.created`` as a draft (409); topics are read
+    asynchronously, so a caller retries on these."""
+    if response.status_code == 404:
+        return True
+    return response.status_code == 409 and "The event is draft" in response.json().get("detail", "")

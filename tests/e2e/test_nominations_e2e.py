@@ -19,7 +19,7 @@ from deploy.local.ports import free_port
 from devkit import mail
 from devkit.auth import auth
 from devkit.samples import event_body
-from tests.helpers import wait_for
+from tests.helpers import not_yet_published_there, wait_for
 
 SEC = auth("secretariat", sub="secretariat-1")
 LT = auth("coordinator", country="LT", sub="ncp-lt")
@@ -47,13 +47,14 @@ def _to(sink, email: str) -> list:
 
 
 def _put_quotas_when_known(base_url: str, event_id: str, body: dict) -> requests.Response:
-    """The invitations service learns of the event from event.published: retry until then."""
+    """The invitations service learns of the event from event.published (a draft
+    from event.created before it): retry until then."""
     deadline = time.monotonic() + 90
     while True:
         response = requests.put(
             f"{base_url}/v1/events/{event_id}/quotas", json=body, headers=SEC, timeout=30
         )
-        if response.status_code != 404 or time.monotonic() > deadline:
+        if not not_yet_published_there(response) or time.monotonic() > deadline:
             return response
         time.sleep(0.3)
 
