@@ -1037,7 +1037,6 @@ def reject_nomination(args: dict[str, Any], nomination_id: str) -> Response:
     )
 
 
-
 # --- erasure requests: the right to be forgotten ---------------------------------------
 
 ERASURE_ROLES = ("secretariat", "ops")
