@@ -34,6 +34,14 @@ SORTABLE = {
 PROPOSAL_SORTABLE = {"submitted_at": "submitted_at", "updated_at": "updated_at", "title": "title"}
 
 
+# A text with something to read: a character that is not white space. Spelled
+# out as the characters Python's str.isspace() names, not as ``\S``, which the
+# JSON Schema dialects a client validates with (ECMA-262) and Python read
+# differently (U+0085 is white space to Python only, U+FEFF to ECMA only).
+_SPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+VISIBLE = f"^[{_SPACE}]*[^{_SPACE}]"
+
+
 class EventCreateSchema(EventFieldsSchema):
     @validates_schema
     def _cross_field_rules(self, data: dict[str, Any], **_: Any) -> None:
@@ -172,7 +180,7 @@ class ProposalDeclineSchema(Schema):
         required=True,
         validate=[
             validate.Length(min=1, max=2000),
-            validate.Regexp(r"(?s).*\S", error="Say why the proposal is declined."),
+            validate.Regexp(VISIBLE, error="Say why the proposal is declined."),
         ],
         metadata={"description": "sent to the coordinator"},
     )

@@ -412,3 +412,18 @@ def test_a_question_is_required_by_a_json_boolean(surveys_client, deliver_to_sur
         f"/v1/events/{event_id}/survey/questions", json={"questions": [question]}, headers=SEC
     )
     assert response.status_code == 422, response.json
+
+
+@pytest.mark.parametrize("reason", ["\u0085", "\ufeff", "\u00a0 \u3000", " \t\n", "Out of scope"])
+def test_a_decline_reason_is_blank_for_the_document_when_it_is_for_the_service(reason):
+    """``\\S`` meant another thing to a client's JSON Schema validator (ECMA-262)
+    than to the service (Python): U+0085 was a reason to one, white space to the
+    other (found by the fuzzer). The white space is now spelled out."""
+    import jsonschema_rs
+
+    from services.events.schemas import ProposalDeclineSchema
+
+    documented = _document("events")["components"]["schemas"]["ProposalDecline"]
+    documented_valid = jsonschema_rs.validator_for(documented).is_valid({"reason": reason})
+    service_valid = not ProposalDeclineSchema().validate({"reason": reason})
+    assert documented_valid == service_valid == (reason == "Out of scope")
