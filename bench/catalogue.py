@@ -29,7 +29,6 @@ import json
 import os
 import platform
 import random
-import signal
 import sys
 import tempfile
 import time
@@ -41,7 +40,7 @@ import requests
 from pymongo import MongoClient
 
 from bench.load import summary_ms
-from bench.stack import Infra, infrastructure
+from bench.stack import Infra, begin_run, infrastructure
 from deploy.local.ports import free_port
 from deploy.local.services import gunicorn, wait_ready
 from devkit.auth import JWT_SECRET
@@ -302,19 +301,11 @@ def render(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _terminate(signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _terminate)
-    signal.signal(signal.SIGINT, _terminate)
+    load_before = begin_run()
     log_dir = Path("var/bench/logs").resolve()
     started = datetime.now(UTC)
-    load_before = round(os.getloadavg()[0], 2)
-    if load_before > 0.5:
-        print(f"Note: the 1-minute load average is {load_before}; other work skews the figures.")
     print(
         f"Generating {args.practices} practices, {args.events} events and "
         f"{args.events * args.papers_per_event} papers ...",

@@ -19,7 +19,6 @@ import contextlib
 import json
 import os
 import platform
-import signal
 import sys
 import tempfile
 import time
@@ -30,7 +29,7 @@ from typing import Any
 from pymongo import MongoClient
 
 from bench import load
-from bench.stack import Infra, cpu_seconds, cpu_used, infrastructure
+from bench.stack import Infra, begin_run, cpu_seconds, cpu_used, infrastructure
 from deploy.local.ports import free_port
 from deploy.local.services import ServiceProcess, gunicorn, python_module, wait_ready
 from devkit.auth import JWT_SECRET, auth
@@ -294,20 +293,11 @@ def verdicts(results: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _terminate(signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    # SIGTERM, and SIGINT even where a shell ignores it, unwind through every clean-up.
-    signal.signal(signal.SIGTERM, _terminate)
-    signal.signal(signal.SIGINT, _terminate)
+    load_before = begin_run()
     log_dir = Path("var/bench/logs").resolve()
     started = datetime.now(UTC)
-    load_before = round(os.getloadavg()[0], 2)
-    if load_before > 0.5:
-        print(f"Note: the 1-minute load average is {load_before}; other work skews the figures.")
     with contextlib.ExitStack() as stack:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mlp-bench-")))
         infra = stack.enter_context(infrastructure(work))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,6 +19,22 @@ from deploy.local.ports import free_port
 VENV_BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN_CONF = "shared/gunicorn_conf.py"
+
+
+def _terminate(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def begin_run() -> float:
+    """Start a benchmark run: SIGTERM, and SIGINT even where a shell ignores it,
+    unwind through every clean-up; the 1-minute load average at the start (said
+    when other work would skew the figures), to report beside them."""
+    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, _terminate)
+    load_before = round(os.getloadavg()[0], 2)
+    if load_before > 0.5:
+        print(f"Note: the 1-minute load average is {load_before}; other work skews the figures.")
+    return load_before
 
 
 @dataclass(frozen=True)
