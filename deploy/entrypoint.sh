@@ -4,7 +4,8 @@
 #                (workers/threads/timeout from MLP_WEB_WORKERS/THREADS/TIMEOUT, shared/gunicorn_conf.py)
 #   worker       python -m services.$MLP_SERVICE.worker (consumer loop + outbox relay)
 #   healthcheck  exit 0 when the process in this container answers: the web's /healthz,
-#                or the worker's metrics endpoint (MLP_<SERVICE>_WORKER_METRICS_PORT)
+#                or the worker's /readyz on its metrics port (MLP_<SERVICE>_WORKER_METRICS_PORT):
+#                ready once its consumer holds its partitions
 #   anything else is run as given (e.g. `python -m shared.bus provision`).
 set -euo pipefail
 
@@ -30,7 +31,7 @@ case "${1:-web}" in
   healthcheck)
     # PID 1 is the exec'd gunicorn or worker: probe whichever this container runs.
     if tr '\0' ' ' </proc/1/cmdline | grep -q "services.${service}.worker"; then
-      url="http://127.0.0.1:${WORKER_METRICS_PORT}/metrics"
+      url="http://127.0.0.1:${WORKER_METRICS_PORT}/readyz"
     else
       url="http://127.0.0.1:${PORT}/healthz"
     fi

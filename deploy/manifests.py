@@ -593,6 +593,13 @@ def _worker_container(s: DeployedService) -> dict[str, Any]:
             "timeoutSeconds": 5,
             "failureThreshold": 4,
         },
+        # Ready once its consumer has joined the group and holds its partitions.
+        "readinessProbe": {
+            "httpGet": {"path": "/readyz", "port": "metrics"},
+            "periodSeconds": 5,
+            "timeoutSeconds": 3,
+            "failureThreshold": 3,
+        },
         "resources": {
             "requests": {"cpu": "100m", "memory": "256Mi"},
             "limits": {"cpu": "1", "memory": "512Mi"},

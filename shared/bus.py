@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import (
     ClusterAuthorizationFailedError,
     KafkaError,
@@ -75,19 +76,37 @@ def make_producer(settings: Settings, **overrides: object) -> KafkaProducer:
     return KafkaProducer(**config)
 
 
-def make_consumer(settings: Settings, group: str, topics: list[str]) -> KafkaConsumer:
-    """A consumer that commits by hand, only after the effects are stored."""
-    return KafkaConsumer(
-        *topics,
+# A member that died without leaving is noticed within this long (the broker's
+# group.min.session.timeout.ms is 6 s); the heartbeat thread beats five times in it.
+SESSION_TIMEOUT_MS = 10_000
+HEARTBEAT_INTERVAL_MS = 2_000
+
+
+def make_consumer(
+    settings: Settings,
+    group: str,
+    topics: list[str],
+    listener: ConsumerRebalanceListener | None = None,
+) -> KafkaConsumer:
+    """A consumer that commits by hand, only after the effects are stored; a dynamic
+    member of ``group`` that leaves it on close. ``listener`` hears of assignments.
+
+    Not a static member (``group.instance.id``): with kafka-python 3.0 a static
+    leader that rejoins after a crash is given no partitions and keeps none (its
+    JoinGroup v7 predates the broker's SkipAssignment), so a crash costs one
+    session timeout instead."""
+    consumer = KafkaConsumer(
         **client_config(settings),
         client_id=f"mlp-{settings.service}-worker",
         group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_poll_records=200,
-        session_timeout_ms=30_000,
-        heartbeat_interval_ms=3_000,
+        session_timeout_ms=SESSION_TIMEOUT_MS,
+        heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
     )
+    consumer.subscribe(topics, listener=listener)
+    return consumer
 
 
 def make_admin(settings: Settings) -> KafkaAdminClient:

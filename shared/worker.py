@@ -2,18 +2,25 @@
 the consumer loop.
 
 All stop gracefully on SIGTERM or SIGINT: the record in hand is finished and
-committed, the relay finishes its batch, then clients are closed.
+committed, the relay finishes its batch, then clients are closed (the consumer
+leaving its group, so its partitions move at once). The metrics port also
+answers ``/readyz``: ready once the consumer has its partitions.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from socketserver import ThreadingMixIn
 from types import FrameType
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import start_http_server
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from prometheus_client import make_wsgi_app
 from pymongo.database import Database
 
 from shared.acls import service_topics
@@ -29,14 +36,63 @@ log = logging.getLogger(__name__)
 SHUTDOWN_BUDGET_S = 2.0
 
 
-def _serve_metrics(port: int) -> None:
-    """Expose the worker's Prometheus metrics (consumer lag, outbox backlog) on ``port``."""
+class Readiness(ConsumerRebalanceListener):
+    """Whether the worker does its work: set once its consumer has joined its group
+    and been given its partitions (possibly none, with more workers than
+    partitions), or at once for a worker that consumes nothing."""
+
+    def __init__(self) -> None:
+        self.ready = threading.Event()
+
+    def on_partitions_revoked(self, revoked: object) -> None:
+        """Nothing to do: offsets are committed after each batch, never later."""
+
+    def on_partitions_assigned(self, assigned: object) -> None:
+        if not self.ready.is_set():
+            log.info("consumer joined its group", extra={"partitions": len(list(assigned))})
+        self.ready.set()
+
+
+def _status_app(readiness: Readiness) -> Callable[..., Iterable[bytes]]:
+    """The worker's own HTTP surface: ``/readyz`` (200 once ready, else 503) and
+    the Prometheus metrics (consumer lag, outbox backlog) on every other path."""
+    metrics = make_wsgi_app()
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == "/readyz":
+            ready = readiness.ready.is_set()
+            body = json.dumps({"status": "ready" if ready else "starting"}).encode()
+            status = "200 OK" if ready else "503 Service Unavailable"
+            start_response(status, [("Content-Type", "application/json")])
+            return [body]
+        return metrics(environ, start_response)
+
+    return app
+
+
+class _StatusServer(ThreadingMixIn, WSGIServer):
+    """One thread per request, so a stalled scraper never blocks the probes."""
+
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """Probes every few seconds are not worth a log line."""
+
+
+def _serve_status(port: int, readiness: Readiness) -> None:
+    """Serve :func:`_status_app` on ``port`` from a daemon thread (0: not at all)."""
     if port <= 0:
         return
     try:
-        start_http_server(port)
+        server = make_server(
+            "", port, _status_app(readiness), _StatusServer, handler_class=_QuietHandler
+        )
     except OSError as exc:
         log.warning("worker metrics not served", extra={"port": port, "error": str(exc)})
+        return
+    threading.Thread(target=server.serve_forever, name="worker-status", daemon=True).start()
 
 
 def run_worker(
@@ -57,7 +113,8 @@ def run_worker(
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
 
-    _serve_metrics(settings.worker_metrics_port)
+    readiness = Readiness()
+    _serve_status(settings.worker_metrics_port, readiness)
     # Under ACLs the worker may neither see nor create other services' topics:
     # it needs its own to exist (created here, or by the provisioning job).
     ensure_topics(settings, needed=service_topics(settings.service, subscriptions.topics))
@@ -80,7 +137,7 @@ def run_worker(
                 subscriptions=subscriptions,
                 ctx=ctx,
                 consumer_factory=lambda: make_consumer(
-                    settings, settings.service, subscriptions.topics
+                    settings, settings.service, subscriptions.topics, readiness
                 ),
                 producer_factory=lambda: make_producer(settings),
                 max_attempts=settings.consumer_max_attempts,
@@ -89,6 +146,7 @@ def run_worker(
             runner.ensure_indexes()
             runner.run()
         else:
+            readiness.ready.set()
             stop.wait()
         # A relay round ends within a second when Kafka and MongoDB answer; when they
         # are stopping too, the threads (daemons) are not waited for past the budget

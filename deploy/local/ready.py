@@ -1,7 +1,8 @@
 """``python -m deploy.local ready``: say where everything listens once it is all up.
 
-Polls Kafka, MongoDB, the SMTP sink and every service's ``GET /readyz`` (the
-services of :mod:`deploy.catalog`, on the ports of
+Polls Kafka, MongoDB, the SMTP sink, every service's ``GET /readyz`` and every
+worker's (ready once its consumer holds its partitions) (the services of
+:mod:`deploy.catalog`, on the ports of
 :class:`~deploy.local.settings.LocalStack`) until all answer, for at most 90 s;
 prints one block with the addresses and the time it took; then sleeps until
 SIGTERM so that honcho keeps the process set running. Exits 1 when something is
@@ -52,6 +53,10 @@ def checks(stack: LocalStack) -> dict[str, Callable[[], bool]]:
     for name in stack.service_ports:
         url = f"{stack.service_url(name)}/readyz"
         waiting[name] = lambda url=url: http_ready(url)
+    # A worker is ready once its consumer holds its partitions (shared.worker).
+    for name in stack.worker_ports:
+        url = f"{stack.worker_url(name)}/readyz"
+        waiting[f"{name} worker"] = lambda url=url: http_ready(url)
     return waiting
 
 

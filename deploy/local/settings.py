@@ -54,6 +54,8 @@ class LocalStack:
     mail_dir: Path = Path(LOCAL_MAIL_DIR)
     jwt_secret: str = DEVELOPMENT_JWT_SECRET
     service_ports: Mapping[str, int] = field(default_factory=dict)
+    # Where each worker answers /readyz and /metrics.
+    worker_ports: Mapping[str, int] = field(default_factory=dict)
     # Where the catalogue links papers (the documents service) and itself: where they listen.
     public_urls: Mapping[str, str] = field(default_factory=dict)
 
@@ -84,6 +86,10 @@ class LocalStack:
             mail_dir=Path(env.str("MAIL_DIR", LOCAL_MAIL_DIR)),
             jwt_secret=env.str("JWT_SECRET", DEVELOPMENT_JWT_SECRET),
             service_ports=ports,
+            worker_ports={
+                s.name: env.int(f"{s.upper}_WORKER_METRICS_PORT", s.worker_metrics_port)
+                for s in catalog.DEPLOYED
+            },
             public_urls=public_urls,
         )
 
@@ -117,6 +123,10 @@ class LocalStack:
     def service_url(self, name: str) -> str:
         """Where the ``web`` process of service ``name`` answers."""
         return f"http://{LOOPBACK}:{self.service_ports[name]}"
+
+    def worker_url(self, name: str) -> str:
+        """Where the ``worker`` of service ``name`` answers ``/readyz`` and ``/metrics``."""
+        return f"http://{LOOPBACK}:{self.worker_ports[name]}"
 
     def environment(self) -> dict[str, str]:
         """The ``MLP_`` variables every process of the stack gets, so that the
