@@ -75,6 +75,7 @@ bench: venv jars
 	$(PY) -m bench.documents
 	$(PY) -m bench.notifications
 	$(PY) -m bench.catalogue
+	$(PY) -m bench.pipeline
 
 # Loads the programme through the running services' APIs and writes screenshots of the
 # website's main pages under var/screenshots/ (headless Chromium, when installed).

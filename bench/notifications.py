@@ -14,21 +14,16 @@ worker as a real process, and measures
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import statistics
 import tempfile
-import threading
 import time
 import uuid
-from email import message_from_bytes
 from pathlib import Path
 
-from aiosmtpd.controller import Controller
-
+from bench.sink import TimingSink
 from bench.stack import infrastructure
 from deploy.local import services
-from deploy.local.ports import free_port
 from devkit.env import service_env
 from devkit.kafka import Producer
 from devkit.samples import event_payload, issued_payload, status_payload
@@ -40,28 +35,6 @@ from services.notifications.store import NotificationStore
 from shared.bus import ensure_topics
 from shared.config import Settings
 from shared.service import start_service
-
-
-class TimingSink:
-    """SMTP sink that notes when each message arrives, by recipient and template."""
-
-    def __init__(self) -> None:
-        self.arrivals: dict[str, float] = {}
-        self.count = 0
-        self.lock = threading.Lock()
-        self.port = free_port()
-        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
-
-    async def handle_DATA(self, server, session, envelope) -> str:
-        now = time.monotonic()
-        msg = message_from_bytes(envelope.original_content or b"")
-        subject = str(msg["Subject"] or "")
-        with self.lock:
-            self.count += 1
-            for rcpt in envelope.rcpt_tos:
-                self.arrivals[f"{rcpt}|{subject[:9]}"] = now
-        await asyncio.sleep(0)
-        return "250 OK"
 
 
 def pct(values: list[float], q: float) -> float:
