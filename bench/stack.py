@@ -39,17 +39,35 @@ def begin_run() -> float:
 
 @dataclass(frozen=True)
 class Infra:
-    """Where Kafka and MongoDB are, what they are, and their process groups (local only)."""
+    """Where Kafka and MongoDB are, what they are, and their process groups (local
+    only). ``own_mongo`` names the services with a Mongo-wire server of their own,
+    as each has its own MongoDB in production; the others share ``mongo_uri``."""
 
     kafka_bootstrap: str
     mongo_uri: str
     description: str
     groups: dict[str, int] = field(default_factory=dict)
+    own_mongo: dict[str, str] = field(default_factory=dict)
+
+    def mongo_uri_of(self, service: str) -> str:
+        return self.own_mongo.get(service, self.mongo_uri)
+
+    def mongo_env(self, service: str) -> dict[str, str]:
+        """The ``MLP_<SERVICE>_MONGO_URI`` of a service with a server of its own."""
+        if service not in self.own_mongo:
+            return {}
+        return {f"MLP_{service.upper()}_MONGO_URI": self.own_mongo[service]}
+
+    @property
+    def mongo_groups(self) -> list[str]:
+        """The names in ``groups`` of the database servers' processes."""
+        return [name for name in self.groups if name == "mongo" or name.startswith("mongo-")]
 
 
 @contextlib.contextmanager
-def infrastructure(data_dir: Path) -> Iterator[Infra]:
-    """Start Kafka and MongoDB on free ports (or use ``MLP_BENCH_INFRA=external`` ones)."""
+def infrastructure(data_dir: Path, own_mongo: tuple[str, ...] = ()) -> Iterator[Infra]:
+    """Start Kafka and MongoDB on free ports (or use ``MLP_BENCH_INFRA=external`` ones),
+    and a Mongo-wire server of its own for each service of ``own_mongo`` (local only)."""
     mode = os.environ.get("MLP_BENCH_INFRA", "local").strip().lower() or "local"
     if mode == "external":
         bootstrap = os.environ.get("MLP_KAFKA_BOOTSTRAP", "")
@@ -64,14 +82,26 @@ def infrastructure(data_dir: Path) -> Iterator[Infra]:
         raise SystemExit(f"MLP_BENCH_INFRA must be 'local' or 'external', got {mode!r}.")
     kafka = KafkaServer(free_port(), free_port(), data_dir / "kafka")
     mongo = MongoServer(free_port(), data_dir / "mongo")
+    own = {name: MongoServer(free_port(), data_dir / f"mongo-{name}") for name in own_mongo}
+    servers = [mongo, *own.values()]
     try:
         print("Starting Kafka and MongoDB ...", flush=True)
         kafka.start()
-        mongo.start()
+        for server in servers:
+            server.start()
         groups = {"kafka": _pid(kafka.process), "mongo": _pid(mongo.process)}
-        yield Infra(kafka.bootstrap, mongo.uri, f"local Kafka + {mongo.engine}", groups)
+        groups |= {f"mongo-{name}": _pid(server.process) for name, server in own.items()}
+        servers_said = f" ({len(servers)} servers)" if own else ""
+        yield Infra(
+            kafka.bootstrap,
+            mongo.uri,
+            f"local Kafka + {mongo.engine}{servers_said}",
+            groups,
+            {name: server.uri for name, server in own.items()},
+        )
     finally:
-        mongo.stop()
+        for server in servers:
+            server.stop()
         kafka.stop()
 
 

@@ -222,7 +222,8 @@ def common_settings(env: Env, service: str, default_port: int) -> dict[str, Any]
         "kafka_password": env.str("KAFKA_PASSWORD", ""),
         "kafka_ssl_cafile": env.str("KAFKA_SSL_CAFILE", ""),
         "kafka_bootstrap_timeout_s": env.float("KAFKA_BOOTSTRAP_TIMEOUT_S", 10.0),
-        "mongo_uri": env.str("MONGO_URI", DEFAULT_MONGO_URI),
+        # Each service may have a server of its own (production: its own MongoDB).
+        "mongo_uri": env.str(f"{upper}_MONGO_URI", env.str("MONGO_URI", DEFAULT_MONGO_URI)),
         "mongo_db": env.str(f"{upper}_DB", ""),
         "mongo_username": env.str("MONGO_USERNAME", ""),
         "mongo_password": env.str("MONGO_PASSWORD", ""),

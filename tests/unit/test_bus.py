@@ -1,8 +1,10 @@
-"""Group membership settings of the workers' consumers and the worker's ``/readyz``."""
+"""Where a worker connects and how it is a member of its group: its own MongoDB
+when it has one, the consumer's session, and the worker's ``/readyz``."""
 
 from __future__ import annotations
 
 from shared.bus import HEARTBEAT_INTERVAL_MS, SESSION_TIMEOUT_MS
+from shared.config import Env, common_settings
 from shared.worker import Readiness, _status_app
 
 
@@ -29,3 +31,16 @@ def test_readyz_says_starting_until_the_consumer_holds_its_partitions():
     status, body = _get(app, "/readyz")
     assert status.startswith("200") and b"ready" in body
     assert _get(app, "/metrics")[0].startswith("200")
+
+
+def test_a_service_of_its_own_mongodb_uses_it_and_the_others_keep_the_shared_one():
+    env = Env(
+        {
+            "MLP_MONGO_URI": "mongodb://shared:27017/",
+            "MLP_INVITATIONS_MONGO_URI": "mongodb://invitations-db:27017/",
+        }
+    )
+    assert common_settings(env, "invitations", 8002)["mongo_uri"] == (
+        "mongodb://invitations-db:27017/"
+    )
+    assert common_settings(env, "events", 8001)["mongo_uri"] == "mongodb://shared:27017/"
