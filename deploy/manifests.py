@@ -887,13 +887,17 @@ LOCAL_BIN = Path(".venv/bin")  # honcho runs every entry in the repository's roo
 
 
 def procfile_entries() -> dict[str, str]:
-    """What ``make run`` starts (honcho): the infrastructure, every service's web
-    and worker, and ``ready``. A web port is ``MLP_<NAME>_PORT`` as the shell
-    expands it, defaulting to the service's ``DEFAULT_PORT``."""
+    """What ``make run`` starts (honcho): the infrastructure (a MongoDB per
+    service), every service's web and worker, and ``ready``. A web port is
+    ``MLP_<NAME>_PORT`` as the shell expands it, defaulting to the service's
+    ``DEFAULT_PORT``."""
     python = f"{LOCAL_BIN / 'python'}"
     entries = {
         "kafka": f"{python} -m deploy.local serve kafka",
-        "mongo": f"{python} -m deploy.local serve mongo",
+        **{
+            f"mongo-{s.name}": f"{python} -m deploy.local serve mongo-{s.name}"
+            for s in catalog.DEPLOYED
+        },
         "smtp": f"{python} -m deploy.local serve smtp",
     }
     for s in catalog.DEPLOYED:

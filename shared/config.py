@@ -37,6 +37,7 @@ ENVIRONMENTS = ("development", "test", "production")
 MIN_SECRET_BYTES = 32  # HS256 wants a key at least as long as its hash (RFC 7518 3.2)
 PLACEHOLDER_MARK = "change-me"  # in every example secret this repository ships
 WORKER_METRICS_OFFSET = 100  # a worker serves metrics on its service's port + 100
+SERVICE_PORT_BASE = 8000  # the services listen on 8001, 8002, ...
 KAFKA_SECURITY_PROTOCOLS = ("PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL")
 KAFKA_SASL_MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")
 
@@ -200,6 +201,16 @@ def refuse_unsafe(settings: S) -> S:
     return settings
 
 
+def local_mongo_port(service_port: int, base: int = LOCAL_MONGO_PORT) -> int:
+    """The local Mongo-wire server of the service on ``service_port``: a server
+    of its own, as in production (events 27018, invitations 27019, ...)."""
+    return base + service_port - SERVICE_PORT_BASE
+
+
+def local_mongo_uri(port: int) -> str:
+    return f"mongodb://{LOOPBACK}:{port}/?directConnection=true"
+
+
 def common_settings(env: Env, service: str, default_port: int) -> dict[str, Any]:
     """The :class:`Settings` fields of ``service`` read from ``env``, as keyword
     arguments for the service's settings class."""
@@ -222,8 +233,17 @@ def common_settings(env: Env, service: str, default_port: int) -> dict[str, Any]
         "kafka_password": env.str("KAFKA_PASSWORD", ""),
         "kafka_ssl_cafile": env.str("KAFKA_SSL_CAFILE", ""),
         "kafka_bootstrap_timeout_s": env.float("KAFKA_BOOTSTRAP_TIMEOUT_S", 10.0),
-        # Each service may have a server of its own (production: its own MongoDB).
-        "mongo_uri": env.str(f"{upper}_MONGO_URI", env.str("MONGO_URI", DEFAULT_MONGO_URI)),
+        # Each service has a server of its own (production: its own MongoDB), unless
+        # MLP_MONGO_URI names one for all (the tests, the benchmarks, compose).
+        "mongo_uri": env.str(
+            f"{upper}_MONGO_URI",
+            env.str(
+                "MONGO_URI",
+                local_mongo_uri(local_mongo_port(default_port))
+                if default_port > SERVICE_PORT_BASE
+                else DEFAULT_MONGO_URI,
+            ),
+        ),
         "mongo_db": env.str(f"{upper}_DB", ""),
         "mongo_username": env.str("MONGO_USERNAME", ""),
         "mongo_password": env.str("MONGO_PASSWORD", ""),

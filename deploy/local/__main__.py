@@ -3,7 +3,8 @@
 - ``jars``: fetch the Kafka jars into the cache (:mod:`deploy.local.jars`);
 - ``check-ports``: check that every port ``make run`` needs is free;
 - ``run``: start the whole process set with honcho (``make run``);
-- ``serve kafka|mongo|smtp``: run one server of the process set in the foreground;
+- ``serve kafka|mongo-<service>|smtp``: run one server of the process set in the
+  foreground;
 - ``ready``: wait until everything answers, say where, then idle.
 
 The Procfile's entries call ``serve`` and ``ready``. Every command reads the
@@ -14,14 +15,16 @@ from __future__ import annotations
 
 import sys
 
+from deploy import catalog
 from deploy.local import ready, stack
 from deploy.local.errors import PrerequisiteError, StartError
 from deploy.local.jars import ensure_kafka_jars
 from deploy.local.ports import check_ports
 from deploy.local.settings import LocalStack
 
-USAGE = "usage: python -m deploy.local {jars | check-ports | run | serve kafka|mongo|smtp | ready}"
-SERVED = ("kafka", "mongo", "smtp")
+# The servers of the process set: Kafka, a MongoDB per service, the SMTP sink.
+SERVED = ("kafka", *(f"mongo-{name}" for name in catalog.names()), "smtp")
+USAGE = "usage: python -m deploy.local {jars | check-ports | run | serve <server> | ready}"
 
 
 def main(argv: list[str]) -> int:

@@ -1,6 +1,6 @@
 """``python -m deploy.local ready``: say where everything listens once it is all up.
 
-Polls Kafka, MongoDB, the SMTP sink, every service's ``GET /readyz`` and every
+Polls Kafka, every service's MongoDB, the SMTP sink, every service's ``GET /readyz`` and every
 worker's (ready once its consumer holds its partitions) (the services of
 :mod:`deploy.catalog`, on the ports of
 :class:`~deploy.local.settings.LocalStack`) until all answer, for at most 90 s;
@@ -47,9 +47,10 @@ def checks(stack: LocalStack) -> dict[str, Callable[[], bool]]:
     """What must answer before the stack is ready, by name."""
     waiting: dict[str, Callable[[], bool]] = {
         "Kafka": lambda: kafka_answers(stack.kafka_bootstrap),
-        "MongoDB": lambda: mongo_answers(stack.mongo_uri, need_primary=True),
         "SMTP sink": lambda: smtp_answers(stack.smtp_host, stack.smtp_port),
     }
+    for name, uri in stack.mongo_uris.items():
+        waiting[f"MongoDB ({name})"] = lambda uri=uri: mongo_answers(uri, need_primary=True)
     for name in stack.service_ports:
         url = f"{stack.service_url(name)}/readyz"
         waiting[name] = lambda url=url: http_ready(url)
@@ -71,7 +72,7 @@ def summary(stack: LocalStack, seconds: float) -> str:
     ]
     lines += [
         f"  {'Kafka':<{width}}  {stack.kafka_bootstrap}",
-        f"  {'MongoDB':<{width}}  {stack.mongo_uri}",
+        *(f"  {'MongoDB':<{width}}  {uri}  ({name})" for name, uri in stack.mongo_uris.items()),
         f"  {'SMTP sink':<{width}}  smtp://{stack.smtp_host}:{stack.smtp_port}"
         f" -> Maildir {stack.mail_dir.resolve()}",
         f"Ready in {seconds:.1f} s. Ctrl-C stops everything.",

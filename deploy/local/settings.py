@@ -3,11 +3,13 @@ read from the environment once.
 
 With nothing set, every value is a constant of :mod:`shared.config`, the same
 ones the services fall back to, so the servers and the services meet without
-anyone exporting a default. Setting ``MLP_KAFKA_PORT`` or ``MLP_MONGO_PORT``
-moves the local server, and the connection string the services get follows it
-(:meth:`LocalStack.environment`) unless ``MLP_KAFKA_BOOTSTRAP`` /
-``MLP_MONGO_URI`` are set themselves; when those name a server elsewhere, the
-stack starts none. The services are those of :mod:`deploy.catalog`, each on
+anyone exporting a default. Each service gets a Mongo-wire server of its own
+(as in production), on ``MLP_MONGO_PORT`` + its port - 8000 (27018, 27019,
+...). Setting ``MLP_KAFKA_PORT`` or ``MLP_MONGO_PORT`` moves the local servers,
+and the connection strings the services get follow them
+(:meth:`LocalStack.environment`); ``MLP_KAFKA_BOOTSTRAP``, ``MLP_MONGO_URI``
+(every service) or ``MLP_<SERVICE>_MONGO_URI`` (one) name servers someone else
+runs, which the stack does not start. The services are those of :mod:`deploy.catalog`, each on
 ``MLP_<NAME>_PORT`` or its ``config.DEFAULT_PORT``.
 """
 
@@ -16,13 +18,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from deploy import catalog
 from deploy.local.mongo import loopback_uri
 from shared.config import (
     DEFAULT_KAFKA_BOOTSTRAP,
-    DEFAULT_MONGO_URI,
     DEVELOPMENT_JWT_SECRET,
     LOCAL_KAFKA_CONTROLLER_PORT,
     LOCAL_KAFKA_PORT,
@@ -31,6 +31,7 @@ from shared.config import (
     LOCAL_SMTP_PORT,
     LOOPBACK,
     Env,
+    local_mongo_port,
 )
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -47,7 +48,11 @@ class LocalStack:
     kafka_bootstrap: str = DEFAULT_KAFKA_BOOTSTRAP
     kafka_data_dir: Path = Path(KAFKA_DATA_DIR)
     mongo_port: int = LOCAL_MONGO_PORT
-    mongo_uri: str = DEFAULT_MONGO_URI
+    # What each service connects to, and the servers the stack starts for them:
+    # one per service (as in production), unless MLP_MONGO_URI or
+    # MLP_<SERVICE>_MONGO_URI names a server someone else runs.
+    mongo_uris: Mapping[str, str] = field(default_factory=dict)
+    local_mongo_ports: Mapping[str, int] = field(default_factory=dict)
     mongo_data_dir: Path = Path(MONGO_DATA_DIR)
     smtp_host: str = LOOPBACK
     smtp_port: int = LOCAL_SMTP_PORT
@@ -65,6 +70,15 @@ class LocalStack:
         env = Env(environ)
         kafka_port = env.int("KAFKA_PORT", LOCAL_KAFKA_PORT)
         mongo_port = env.int("MONGO_PORT", LOCAL_MONGO_PORT)
+        mongo_uris: dict[str, str] = {}
+        local_mongo_ports: dict[str, int] = {}
+        for s in catalog.DEPLOYED:
+            given = env.str(f"{s.upper}_MONGO_URI", "") or env.str("MONGO_URI", "")
+            if given:
+                mongo_uris[s.name] = given
+            else:
+                local_mongo_ports[s.name] = local_mongo_port(s.port, mongo_port)
+                mongo_uris[s.name] = loopback_uri(local_mongo_ports[s.name])
         ports = {s.name: env.int(f"{s.upper}_PORT", s.port) for s in catalog.DEPLOYED}
         public_urls = {
             f"MLP_{name.upper()}_PUBLIC_URL": env.str(
@@ -79,7 +93,8 @@ class LocalStack:
             kafka_bootstrap=env.str("KAFKA_BOOTSTRAP", f"{LOOPBACK}:{kafka_port}"),
             kafka_data_dir=Path(env.str("KAFKA_DATA_DIR", KAFKA_DATA_DIR)),
             mongo_port=mongo_port,
-            mongo_uri=env.str("MONGO_URI", loopback_uri(mongo_port)),
+            mongo_uris=mongo_uris,
+            local_mongo_ports=local_mongo_ports,
             mongo_data_dir=Path(env.str("MONGO_DATA_DIR", MONGO_DATA_DIR)),
             smtp_host=env.str("SMTP_HOST", LOOPBACK),
             smtp_port=env.int("SMTP_PORT", LOCAL_SMTP_PORT),
@@ -104,13 +119,12 @@ class LocalStack:
 
     @property
     def runs_mongo(self) -> bool:
-        """Whether the connection string names the one local server on ``mongo_port``."""
-        parts = urlsplit(self.mongo_uri)
-        hosts = parts.netloc.rpartition("@")[2].split(",")
-        if parts.scheme != "mongodb" or len(hosts) != 1:
-            return False
-        host, port = _host_port(hosts[0], LOCAL_MONGO_PORT)
-        return host in LOCAL_HOSTS and port == self.mongo_port
+        """Whether the stack starts any Mongo-wire server (one per service)."""
+        return bool(self.local_mongo_ports)
+
+    def mongo_dir(self, service: str) -> Path:
+        """Where the local server of ``service`` keeps its data."""
+        return self.mongo_data_dir / service
 
     def websites(self) -> dict[str, str]:
         """``service -> URL`` of the public websites the services serve."""
@@ -133,7 +147,7 @@ class LocalStack:
         services connect where the stack's servers listen."""
         env = {
             "MLP_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
-            "MLP_MONGO_URI": self.mongo_uri,
+            **{f"MLP_{name.upper()}_MONGO_URI": uri for name, uri in self.mongo_uris.items()},
             "MLP_SMTP_HOST": self.smtp_host,
             "MLP_SMTP_PORT": str(self.smtp_port),
         }

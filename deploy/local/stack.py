@@ -1,4 +1,4 @@
-"""The ``make run`` process set: Kafka, MongoDB, the SMTP sink and every
+"""The ``make run`` process set: Kafka, a MongoDB per service, the SMTP sink and every
 service of :mod:`deploy.catalog` (web and worker), run by honcho from the
 generated ``deploy/local/Procfile``, with their addresses from
 :class:`~deploy.local.settings.LocalStack`."""
@@ -29,11 +29,13 @@ def local_kafka(stack: LocalStack) -> KafkaServer | None:
     return KafkaServer(stack.kafka_port, stack.kafka_controller_port, stack.kafka_data_dir)
 
 
-def local_mongo(stack: LocalStack) -> MongoServer | None:
-    """The server the stack starts, or ``None`` when MLP_MONGO_URI points elsewhere."""
-    if not stack.runs_mongo:
-        return None
-    return MongoServer(stack.mongo_port, stack.mongo_data_dir)
+def local_mongos(stack: LocalStack) -> dict[str, MongoServer]:
+    """The Mongo-wire servers the stack starts, one per service (none for a
+    service whose MLP_MONGO_URI / MLP_<SERVICE>_MONGO_URI names another)."""
+    return {
+        name: MongoServer(port, stack.mongo_dir(name))
+        for name, port in stack.local_mongo_ports.items()
+    }
 
 
 def ports(stack: LocalStack) -> dict[str, tuple[int, str]]:
@@ -43,9 +45,9 @@ def ports(stack: LocalStack) -> dict[str, tuple[int, str]]:
         hint = "set MLP_KAFKA_PORT, or MLP_KAFKA_BOOTSTRAP to use a Kafka you run"
         taken["Kafka"] = (stack.kafka_port, hint)
         taken["Kafka controller"] = (stack.kafka_controller_port, "set MLP_KAFKA_CONTROLLER_PORT")
-    if stack.runs_mongo:
-        hint = "set MLP_MONGO_PORT, or MLP_MONGO_URI to use a MongoDB you run"
-        taken["MongoDB"] = (stack.mongo_port, hint)
+    for name, port in stack.local_mongo_ports.items():
+        hint = f"set MLP_MONGO_PORT, or MLP_{name.upper()}_MONGO_URI to use a MongoDB you run"
+        taken[f"MongoDB ({name})"] = (port, hint)
     taken["SMTP sink"] = (stack.smtp_port, "set MLP_SMTP_PORT")
     for service, port in stack.service_ports.items():
         taken[f"{service} service"] = (port, f"set MLP_{service.upper()}_PORT")
@@ -53,9 +55,9 @@ def ports(stack: LocalStack) -> dict[str, tuple[int, str]]:
 
 
 def serve(what: str, stack: LocalStack) -> None:
-    """Run the local ``kafka``, ``mongo`` or ``smtp`` sink in the foreground (a
-    Procfile entry), or idle when MLP_KAFKA_BOOTSTRAP / MLP_MONGO_URI name a
-    server someone else runs."""
+    """Run the local ``kafka``, a service's ``mongo-<service>`` or the ``smtp``
+    sink in the foreground (a Procfile entry), or idle when MLP_KAFKA_BOOTSTRAP /
+    MLP_MONGO_URI / MLP_<SERVICE>_MONGO_URI name a server someone else runs."""
     if what == "smtp":
         refuse_taken_port(stack.smtp_port, "SMTP sink", "set MLP_SMTP_PORT")
         run_smtp_sink(stack.smtp_host, stack.smtp_port, stack.mail_dir)
@@ -65,8 +67,9 @@ def serve(what: str, stack: LocalStack) -> None:
         server = local_kafka(stack)
         external = f"Using the Kafka at {stack.kafka_bootstrap}; not starting one."
     else:
-        server = local_mongo(stack)
-        external = "Using the MongoDB given by MLP_MONGO_URI; not starting one."
+        service = what.removeprefix("mongo-")
+        server = local_mongos(stack).get(service)
+        external = f"Using the MongoDB at {stack.mongo_uris[service]}; not starting one."
     if server is None:
         wait_forever(external)
         return

@@ -6,6 +6,7 @@ cycle."""
 from __future__ import annotations
 
 import ast
+import importlib
 import socket
 from pathlib import Path
 
@@ -26,7 +27,11 @@ LOCAL = ROOT / "deploy" / "local"
 def test_with_nothing_set_the_stack_is_where_the_services_look_by_default():
     local = LocalStack.from_environ({})
     assert local.kafka_bootstrap == config.DEFAULT_KAFKA_BOOTSTRAP
-    assert local.mongo_uri == config.DEFAULT_MONGO_URI
+    # A Mongo-wire server of its own for each service, where its settings look.
+    for s in catalog.DEPLOYED:
+        own = importlib.import_module(f"services.{s.name}.config").load_settings({})
+        assert local.mongo_uris[s.name] == own.mongo_uri
+    assert len(set(local.mongo_uris.values())) == len(catalog.DEPLOYED)
     assert (local.smtp_host, local.smtp_port) == (config.LOOPBACK, config.LOCAL_SMTP_PORT)
     assert str(local.mail_dir) == config.LOCAL_MAIL_DIR
     assert local.jwt_secret == config.DEVELOPMENT_JWT_SECRET
@@ -39,7 +44,7 @@ def test_moving_a_local_server_moves_what_the_services_are_given():
     assert local.runs_kafka and local.runs_mongo
     env = local.environment()
     assert env["MLP_KAFKA_BOOTSTRAP"] == "127.0.0.1:19092"
-    assert env["MLP_MONGO_URI"] == "mongodb://127.0.0.1:27018/?directConnection=true"
+    assert env["MLP_EVENTS_MONGO_URI"] == "mongodb://127.0.0.1:27019/?directConnection=true"
     moved = LocalStack.from_environ({"MLP_DOCUMENTS_PORT": "18003"}).environment()
     assert moved["MLP_DOCUMENTS_PUBLIC_URL"] == "http://127.0.0.1:18003"  # the catalogue's links
     given = {"MLP_DOCUMENTS_PUBLIC_URL": "https://papers.example.org"}
@@ -48,15 +53,25 @@ def test_moving_a_local_server_moves_what_the_services_are_given():
         == given["MLP_DOCUMENTS_PUBLIC_URL"]
     )
     assert stack.local_kafka(local).port == 19092
-    assert stack.local_mongo(local).port == 27018
+    assert stack.local_mongos(local)["events"].port == 27019
+    assert stack.local_mongos(local)["catalogue"].port == 27024
+
+
+def test_a_service_given_a_mongodb_of_its_own_gets_no_local_server():
+    local = LocalStack.from_environ({"MLP_SURVEYS_MONGO_URI": "mongodb://surveys-db:27017/"})
+    assert "surveys" not in stack.local_mongos(local)
+    assert local.environment()["MLP_SURVEYS_MONGO_URI"] == "mongodb://surveys-db:27017/"
+    assert "MongoDB (surveys)" not in stack.ports(local)
+    assert "MongoDB (events)" in stack.ports(local)
 
 
 def test_servers_run_elsewhere_are_not_started():
     local = LocalStack.from_environ(
         {"MLP_KAFKA_BOOTSTRAP": "kafka:9092", "MLP_MONGO_URI": "mongodb://a:1,b:2/?replicaSet=rs0"}
     )
-    assert stack.local_kafka(local) is None and stack.local_mongo(local) is None
-    assert {"Kafka", "Kafka controller", "MongoDB"}.isdisjoint(stack.ports(local))
+    assert stack.local_kafka(local) is None and stack.local_mongos(local) == {}
+    assert not any(name.startswith(("Kafka", "MongoDB")) for name in stack.ports(local))
+    assert set(local.environment().values()) >= {"mongodb://a:1,b:2/?replicaSet=rs0"}
 
 
 def test_the_stack_waits_for_and_checks_the_ports_of_every_catalogued_service():
@@ -91,7 +106,7 @@ def test_an_unknown_command_prints_the_usage(capsys):
 
 def test_the_procfile_runs_every_catalogued_service_and_the_infrastructure():
     entries = parse_procfile((LOCAL / "Procfile").read_text()).processes
-    expected = {"kafka", "mongo", "smtp", "ready"}
+    expected = {"kafka", "smtp", "ready", *(f"mongo-{name}" for name in catalog.names())}
     expected |= {f"{s.name}-{role}" for s in catalog.DEPLOYED for role in ("web", "worker")}
     assert set(entries) == expected
     for s in catalog.DEPLOYED:
@@ -144,4 +159,4 @@ def test_run_hands_honcho_the_generated_procfile_and_the_stacks_environment(monk
     assert argv[1:] == ["-f", str(LOCAL / "Procfile"), "-d", str(tmp_path), "start"]
     assert honcho.endswith("/honcho")
     assert env["MLP_KAFKA_BOOTSTRAP"] == "127.0.0.1:19092"
-    assert env["MLP_MONGO_URI"] == config.DEFAULT_MONGO_URI
+    assert env["MLP_INVITATIONS_MONGO_URI"] == config.local_mongo_uri(27019)
