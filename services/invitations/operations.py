@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -339,6 +340,8 @@ class _EventLocks:
 
 
 _event_locks = _EventLocks()
+SEAT_WAIT_S = 30.0
+"""How long :func:`seat_change` waits its turn before retrying like any transaction."""
 
 
 def seat_change(
@@ -358,11 +361,14 @@ def seat_change(
         return work(session, ctx.store.take_seats(event_id, session))
 
     with _event_locks.hold(ctx, event_id):
-        while True:
+        deadline = time.monotonic() + SEAT_WAIT_S
+        while time.monotonic() < deadline:
             try:
                 return ctx.transaction(attempt)
             except SeatsBusy:
                 ctx.store.wait_for_seats(event_id)
+        # Never starved for good: at worst, with_transaction's own retries.
+        return ctx.transaction(lambda s: work(s, ctx.store.lock_seats(event_id, s)))
 
 
 def promote(
