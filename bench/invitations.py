@@ -6,8 +6,11 @@ invitations service as real processes (gunicorn ``web`` + ``worker``), then:
 
 1. invites 5,000 officials in one request: seconds until the API answers, and
    until the last ``invitation.sent`` reaches a partner consumer;
-2. RSVP accepts through the links (taken from ``internal.invitation.issued``):
-   requests/s and p50/p99 latency with a fixed number of concurrent clients.
+2. RSVP accepts through the links (taken from ``internal.invitation.issued``)
+   on that ONE event, whose capacity is half of them: requests/s and p50/p99
+   latency with ``MLP_BENCH_RSVP_CLIENTS`` concurrent clients (8), and a check
+   that exactly ``capacity`` got a seat, the rest the waiting list, and that
+   the event's seat counters say the same.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import requests
 from pymongo import MongoClient
@@ -57,7 +61,7 @@ def _percentile(values: list[float], pct: float) -> float:
     return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
 
 
-def run(bootstrap: str, mongo_uri: str, workdir: Path) -> dict[str, float]:
+def run(bootstrap: str, mongo_uri: str, workdir: Path) -> dict[str, Any]:
     ensure_topics(Settings(service="bench", kafka_bootstrap=bootstrap))
     env = service_env("invitations", bootstrap, mongo_uri)
     env["MLP_RSVP_RATE_LIMIT"] = "0"  # one client address drives all the load here
@@ -70,7 +74,9 @@ def run(bootstrap: str, mongo_uri: str, workdir: Path) -> dict[str, float]:
         services.wait_ready(web, f"{base}/readyz")
         sent = partner_consumer(bootstrap, "invitation.sent")
         issued = partner_consumer(bootstrap, "internal.invitation.issued")
-        event_id = _publish_event(bootstrap, capacity=INVITEES // 2)
+        # The RSVP run fills the event halfway through: its last seat is raced for.
+        capacity = max(1, min(INVITEES, RSVP_REQUESTS) // 2)
+        event_id = _publish_event(bootstrap, capacity=capacity)
         people = [
             {
                 "email": f"official{i}@gov{i % 27}.example.eu",
@@ -108,7 +114,7 @@ def run(bootstrap: str, mongo_uri: str, workdir: Path) -> dict[str, float]:
         ]
         session_local = threading.local()
 
-        def accept(token: str) -> float:
+        def accept(token: str) -> tuple[float, str]:
             if not hasattr(session_local, "s"):
                 session_local.s = requests.Session()
             t0 = time.perf_counter()
@@ -117,15 +123,33 @@ def run(bootstrap: str, mongo_uri: str, workdir: Path) -> dict[str, float]:
             )
             elapsed = time.perf_counter() - t0
             assert r.status_code == 200, r.text[:300]
-            return elapsed
+            return elapsed, r.json()["status"]
 
         rsvp_started = time.monotonic()
         with ThreadPoolExecutor(max_workers=RSVP_CLIENTS) as pool:
-            latencies = list(pool.map(accept, tokens))
+            answers = list(pool.map(accept, tokens))
         rsvp_s = time.monotonic() - rsvp_started
+        latencies = [elapsed for elapsed, _ in answers]
+        said = {
+            s: sum(1 for _, status in answers if status == s) for s in ("accepted", "waitlisted")
+        }
+        with MongoClient(mongo_uri) as client:
+            db = client[env["MLP_INVITATIONS_DB"]]
+            stored = {
+                s: db.invitations.count_documents({"event_id": event_id, "status": s}) for s in said
+            }
+            seats = db.seats.find_one({"_id": event_id}) or {}
+        expected = {"accepted": capacity, "waitlisted": len(tokens) - capacity}
+        counted = {s: seats.get(s) for s in said}
+        consistent = said == stored == counted == expected
         sent.close()
         issued.close()
         return {
+            "rsvp_capacity": capacity,
+            "rsvp_answered": said,
+            "rsvp_stored": stored,
+            "rsvp_seat_counters": counted,
+            "rsvp_consistent": consistent,
             "invite_api_s": api_s,
             "invite_announced_s": announced_s,
             "rsvp_requests": len(latencies),
@@ -156,6 +180,14 @@ def main() -> None:
         f"  p50 / p99 latency             {figures['rsvp_p50_ms']:8.1f} / "
         f"{figures['rsvp_p99_ms']:.1f} ms"
     )
+    verdict = "OK" if figures["rsvp_consistent"] else "FAILED"
+    print(
+        f"  seats (capacity {figures['rsvp_capacity']})         {verdict}: answered "
+        f"{figures['rsvp_answered']}, stored {figures['rsvp_stored']}, "
+        f"counters {figures['rsvp_seat_counters']}"
+    )
+    if not figures["rsvp_consistent"]:
+        raise SystemExit("invitations: the seats are not exactly the capacity, or inconsistent")
 
 
 if __name__ == "__main__":

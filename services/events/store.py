@@ -10,12 +10,16 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.client_session import ClientSession
 from pymongo.database import Database
+from pymongo.errors import OperationFailure
 
 from services.events.domain import LATER_FIELDS
 from shared.erasure import Erasure, Step
 from shared.readmodel import apply_if_newer
 
 DATE_FIELDS = ("starts_on", "ends_on")
+DROPPED_INDEXES = ("created_at_-1",)
+"""Indexes of earlier versions that no query needs: dropped at start."""
+NAMESPACE_NOT_FOUND, INDEX_NOT_FOUND = 26, 27
 
 
 def to_db(values: dict[str, Any]) -> dict[str, Any]:
@@ -103,7 +107,13 @@ class EventStore:
         self.proposals = db["proposals"]
 
     def ensure_indexes(self) -> None:
-        """One index per catalogue query path; each ends on the default sort."""
+        """One index per filter of the catalogue, each ending on the default sort:
+        the visibility (status and visibility; the retention job's completed
+        events too), country (host or guest: both), programme, format, the
+        dates (``to``: starts_on, which is also the default sort; ``from``:
+        ends_on) and free text. Every create maintains them all, so a sort
+        other than the default (created_at, updated_at, title) sorts in memory
+        rather than keeping an index of its own."""
         e = self.events
         e.create_index([("status", ASCENDING), ("visibility", ASCENDING), ("starts_on", ASCENDING)])
         e.create_index([("host_country", ASCENDING), ("starts_on", ASCENDING)])
@@ -112,8 +122,13 @@ class EventStore:
         e.create_index([("format", ASCENDING), ("starts_on", ASCENDING)])
         e.create_index([("starts_on", ASCENDING)])
         e.create_index([("ends_on", ASCENDING)])
-        e.create_index([("created_at", DESCENDING)])
         e.create_index([("search_terms", ASCENDING)])
+        for unneeded in DROPPED_INDEXES:
+            try:
+                e.drop_index(unneeded)
+            except OperationFailure as exc:
+                if exc.code not in (NAMESPACE_NOT_FOUND, INDEX_NOT_FOUND):
+                    raise  # not "never created, or dropped before"
         self.participants.create_index([("event_id", ASCENDING), ("status", ASCENDING)])
         p = self.proposals
         p.create_index([("country", ASCENDING), ("submitted_at", DESCENDING)])

@@ -4,7 +4,9 @@ it, in one MongoDB transaction with its outbox records.
 Capacity is exact under concurrency: every change that moves a seat updates
 the event's ``seats`` document in the same transaction, so of two transactions
 taking the last seat MongoDB commits one and the other gets a write conflict;
-``with_transaction`` retries it and it then sees the seat taken (waitlisted).
+it is retried and then sees the seat taken (waitlisted). An answer, a
+revocation and a cancellation go through :func:`seat_change`, which makes
+those conflicts rare and cheap instead of a retry storm on a busy event.
 
 Refusals are the plain errors of :mod:`shared.errors`; the HTTP edge decides
 how they are answered, so handlers and jobs call these functions too.
@@ -12,17 +14,21 @@ how they are answered, so handlers and jobs call these functions too.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
+import time
 import uuid
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from pymongo.client_session import ClientSession
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from services.invitations import domain
 from services.invitations.config import InvitationsSettings
-from services.invitations.store import ERASURE, INVITATION_STEP, InvitationStore
+from services.invitations.store import ERASURE, INVITATION_STEP, InvitationStore, SeatsBusy
 from shared import erasure
 from shared.errors import Conflict, IllegalTransition, Invalid, NotFound, RateLimited
 from shared.payloads.invitations import (
@@ -48,6 +54,7 @@ log = logging.getLogger(__name__)
 _partner = InvitationPayloadSchema()
 _issued = InvitationIssuedPayloadSchema()
 SYSTEM = "system"
+T = TypeVar("T")
 
 
 def now() -> datetime:
@@ -308,11 +315,70 @@ def _follow_origin(
         _free_nominated_place(ctx, session, inv, action, when)
 
 
-def promote(ctx: Context, session: ClientSession, event: dict[str, Any]) -> int:
-    """Give free seats to the earliest waitlisted invitees; how many were promoted."""
+class _EventLocks:
+    """One lock per (service context, event) for the threads of this process,
+    dropped when unused (a context is a process's connection to its database)."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._held: dict[tuple[int, str], tuple[threading.Lock, list[int]]] = {}
+
+    @contextlib.contextmanager
+    def hold(self, ctx: Context, event_id: str) -> Iterator[None]:
+        key = (id(ctx), event_id)
+        with self._guard:
+            lock, users = self._held.setdefault(key, (threading.Lock(), [0]))
+            users[0] += 1
+        try:
+            with lock:
+                yield
+        finally:
+            with self._guard:
+                users[0] -= 1
+                if not users[0]:
+                    del self._held[key]
+
+
+_event_locks = _EventLocks()
+SEAT_WAIT_S = 30.0
+"""How long :func:`seat_change` waits its turn before retrying like any transaction."""
+
+
+def seat_change(
+    ctx: Context, event_id: str, work: Callable[[ClientSession, dict[str, Any]], T]
+) -> T:
+    """Run ``work(session, seats)`` in a transaction whose first write takes the
+    event's seat document, seat changes of one event one after the other.
+
+    Left to ``with_transaction``, concurrent answers on one event conflicted
+    late (after their reads) and retried with growing back-off: 8 clients got
+    15 req/s, p99 8.6 s. Here the threads of a process take turns on a lock,
+    and a transaction of another process that finds the document taken fails
+    at its first statement, waits until the holder ends and starts again.
+    """
+
+    def attempt(session: ClientSession) -> T:
+        return work(session, ctx.store.take_seats(event_id, session))
+
+    with _event_locks.hold(ctx, event_id):
+        deadline = time.monotonic() + SEAT_WAIT_S
+        while time.monotonic() < deadline:
+            try:
+                return ctx.transaction(attempt)
+            except SeatsBusy:
+                ctx.store.wait_for_seats(event_id)
+        # Never starved for good: at worst, with_transaction's own retries.
+        return ctx.transaction(lambda s: work(s, ctx.store.lock_seats(event_id, s)))
+
+
+def promote(
+    ctx: Context, session: ClientSession, event: dict[str, Any], seats: dict[str, Any] | None = None
+) -> int:
+    """Give free seats to the earliest waitlisted invitees; how many were promoted.
+    ``seats``: the counters as this transaction left them, when the caller knows."""
     if event.get("status") != "published":
         return 0
-    seats = ctx.store.get_seats(event["id"], session)
+    seats = seats or ctx.store.get_seats(event["id"], session)
     n = domain.free_seats(seats["accepted"], event.get("capacity"), seats["waitlisted"])
     if n <= 0:
         return 0
@@ -335,7 +401,7 @@ def answer(
     on_behalf = invitation_id is not None
     store = ctx.store
 
-    def work(session: ClientSession) -> dict[str, Any]:
+    def find(session: ClientSession | None) -> dict[str, Any]:
         if token is not None:
             inv = store.by_token_hash(domain.token_hash(token), session)
         else:
@@ -343,6 +409,10 @@ def answer(
         if inv is None or (token is not None and inv.get("origin") == "registration"):
             # A registrant's link is its cancellation link, not an RSVP link.
             raise NotFound("There is no such invitation.")
+        return inv
+
+    def work(session: ClientSession, seats: dict[str, Any]) -> dict[str, Any]:
+        inv = find(session)
         event = store.get_event(inv["event_id"], session) or {"status": "unknown"}
         domain.check_answerable(inv, event, now(), deadline_binds=not on_behalf)
         if inv.get("origin") == "nomination" and inv["status"] == "declined":
@@ -352,7 +422,6 @@ def answer(
             )
         if response == "accept" and inv["status"] in ("accepted", "waitlisted"):
             return inv  # already holds a seat or a place: nothing to change
-        seats = store.lock_seats(inv["event_id"], session)
         free = domain.seat_free(seats["accepted"], event.get("capacity"))
         to = domain.next_status(inv["status"], response, free)
         if to == inv["status"]:
@@ -366,17 +435,23 @@ def answer(
             action="answer",
             on_behalf=on_behalf,
         )
-        promote(ctx, session, event)
+        moved = domain.seat_delta(inv["status"], to)
+        promote(ctx, session, event, {k: seats.get(k, 0) + moved[k] for k in moved})
         return updated
 
-    return ctx.transaction(work)
+    # An invitation's event never changes: read it first, outside the transaction.
+    return seat_change(ctx, find(None)["event_id"], work)
 
 
 def revoke(ctx: Context, invitation_id: str, by: str) -> dict[str, Any]:
-    def work(session: ClientSession) -> dict[str, Any]:
+    def find(session: ClientSession | None) -> dict[str, Any]:
         inv = ctx.store.get(invitation_id, session)
         if inv is None:
             raise NotFound(f"There is no invitation {invitation_id}.")
+        return inv
+
+    def work(session: ClientSession, _seats: dict[str, Any]) -> dict[str, Any]:
+        inv = find(session)
         if inv["status"] in ("revoked", "expired"):
             raise IllegalTransition(
                 f"Cannot revoke an invitation that is {inv['status']}.", inv["status"]
@@ -387,7 +462,7 @@ def revoke(ctx: Context, invitation_id: str, by: str) -> dict[str, Any]:
             promote(ctx, session, event)
         return updated
 
-    return ctx.transaction(work)
+    return seat_change(ctx, find(None)["event_id"], work)
 
 
 def resend(ctx: Context, invitation_id: str, by: str) -> dict[str, Any]:
@@ -683,21 +758,25 @@ def cancel_registration(ctx: Context, token: str) -> dict[str, Any]:
     confirmation mail: the seat is freed and the earliest waitlisted promoted.
     Cancelling twice changes nothing. Returns the participation record."""
 
-    def work(session: ClientSession) -> dict[str, Any]:
-        store = ctx.store
+    store = ctx.store
+
+    def find(session: ClientSession | None) -> dict[str, Any]:
         inv = store.by_token_hash(domain.token_hash(token), session)
         if inv is None or inv.get("origin") != "registration":
             raise NotFound("This cancellation link is not known.")
+        return inv
+
+    def work(session: ClientSession, _seats: dict[str, Any]) -> dict[str, Any]:
+        inv = find(session)
         event = store.get_event(inv["event_id"], session) or {"status": "unknown"}
         domain.check_cancellable(inv, event)
         if inv["status"] not in ("accepted", "waitlisted"):
             return inv  # cancelled before
-        store.lock_seats(inv["event_id"], session)
         updated = change_status(ctx, session, inv, "declined", by=REGISTRANT, action="cancel")
         promote(ctx, session, event)
         return updated
 
-    return ctx.transaction(work)
+    return seat_change(ctx, find(None)["event_id"], work)
 
 
 def decide_registration(

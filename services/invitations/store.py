@@ -4,10 +4,10 @@ Collections:
 
 - ``events``: the read model of programme events, built from ``event.*`` topics.
 - ``seats``: one counter document per event (``accepted``, ``waitlisted``,
-  ``invited``, ``changes``). Every write that moves a seat, invites, or revokes
-  for a cancellation updates it in the same transaction, so two concurrent
-  acceptances of the last seat conflict on it and MongoDB lets only one commit
-  (the other transaction is retried and sees the seat taken).
+  ``invited``, ``changes``; ``waits`` counts waits for it). Every write that
+  moves a seat, invites, or revokes for a cancellation updates it in the same
+  transaction, so two concurrent acceptances of the last seat conflict on it
+  and MongoDB lets only one commit (the other waits and sees the seat taken).
 - ``invitations``: one per (event, lower-cased e-mail), a unique index; the
   RSVP token only as its SHA-256 (unique index); the audit trail embedded as
   ``history``.
@@ -44,6 +44,7 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.client_session import ClientSession
 from pymongo.database import Database
+from pymongo.errors import OperationFailure
 
 from shared.erasure import Erasure, Step
 from shared.payloads import plain
@@ -120,6 +121,14 @@ def from_db(doc: dict[str, Any]) -> dict[str, Any]:
 def to_db(item: dict[str, Any]) -> dict[str, Any]:
     """The document of a new item: its ``id`` stored as ``_id``."""
     return {"_id": item["id"], **{k: v for k, v in item.items() if k != "id"}}
+
+
+WRITE_CONFLICT = 112
+"""MongoDB's ``WriteConflict``: another transaction wrote the document first."""
+
+
+class SeatsBusy(Exception):
+    """Another transaction is changing the event's seats; wait for it, then retry."""
 
 
 class InvitationStore:
@@ -233,6 +242,25 @@ class InvitationStore:
             session=session,
         )
         return doc or {"accepted": 0, "waitlisted": 0}
+
+    def take_seats(self, event_id: str, session: ClientSession) -> dict[str, Any]:
+        """:meth:`lock_seats`, but a write conflict (another transaction holds
+        the document) raises :class:`SeatsBusy`, which ``with_transaction``
+        does not retry, so the caller waits (:meth:`wait_for_seats`) instead."""
+        try:
+            return self.lock_seats(event_id, session)
+        except OperationFailure as exc:
+            if exc.code == WRITE_CONFLICT:
+                raise SeatsBusy(event_id) from exc
+            raise
+
+    def wait_for_seats(self, event_id: str) -> None:
+        """Return once no transaction holds the event's seat document.
+
+        A write outside a transaction on a document that a transaction changed
+        is held by the server (MongoDB's write-conflict retry) until that
+        transaction commits or aborts; ``waits`` only counts these waits."""
+        self.seats.update_one({"_id": event_id}, {"$inc": {"waits": 1}})
 
     def bump_seats(self, event_id: str, inc: dict[str, int], session: ClientSession) -> None:
         """Move the counters; every call writes the document (the per-event conflict point)."""
