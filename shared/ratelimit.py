@@ -41,10 +41,15 @@ class FixedWindowLimiter:
                     upsert=True,
                     return_document=ReturnDocument.AFTER,
                 )
-                return int(doc["count"])
             except DuplicateKeyError:  # two first hits of a window at once: count again
                 continue
-        return 0
+            if doc is None:
+                # A Mongo-wire server may answer a racing upsert without the document
+                # although it counted (seen under eight concurrent RSVPs): read it.
+                doc = self.collection.find_one({"_id": key})
+            if doc is not None:
+                return int(doc["count"])
+        return 0  # the counter would not settle: let this one request through
 
     def check(
         self, client: str, *, limit: int, window_s: int, bucket: str = "", what: str = "requests"
