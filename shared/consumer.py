@@ -25,8 +25,10 @@ failing goes, after bounded retries with backoff, to the group's dead-letter
 topic with the original topic, partition, offset and error in its headers, and
 the consumer goes on. Infrastructure outages (MongoDB or Kafka unreachable)
 are not the record's fault: the runner waits and retries from the first record
-not yet handled without counting attempts, and a poll that Kafka refuses is
-polled again after a pause (the loop, and with it the worker, goes on).
+not yet handled without counting attempts (the records of a batch that met one
+go one by one then, so a batch too slow for the server's transaction time
+limit cannot be retried for ever), and a poll that Kafka refuses is polled
+again after a pause (the loop, and with it the worker, goes on).
 """
 
 from __future__ import annotations
@@ -181,6 +183,10 @@ class ConsumerRunner:
         self.stop = stop or threading.Event()
         self.batch_max_records = batch_max_records
         self.batch_max_bytes = batch_max_bytes
+        # After a batch met an outage its records go one by one (up to this offset,
+        # per partition): a batch too slow for the server's transaction limit
+        # would otherwise be aborted and retried for ever.
+        self.one_by_one_until: dict[tuple[str, int], int] = {}
 
     def ensure_indexes(self) -> None:
         self.processed.create_index(
@@ -251,7 +257,8 @@ class ConsumerRunner:
 
     def _batches(self, records: list[ConsumerRecord]) -> Iterator[list[_Ready] | _Refused]:
         """``records`` in order as runs of ready records within the bounds, each run
-        cut where a record is refused (yielded on its own, after the run before it)."""
+        cut where a record is refused (yielded on its own, after the run before it);
+        the records of a batch that met an outage come in runs of one."""
         run: list[_Ready] = []
         size = 0
         for record in records:
@@ -261,6 +268,12 @@ class ConsumerRunner:
                     yield run
                 run, size = [], 0
                 yield item
+                continue
+            if record.offset <= self.one_by_one_until.get((record.topic, record.partition), -1):
+                if run:
+                    yield run
+                run, size = [], 0
+                yield [item]
                 continue
             value_size = len(record.value or b"")
             if run and (
@@ -378,6 +391,8 @@ class ConsumerRunner:
             return False
         except Exception as exc:
             if _is_transient(exc):
+                last = batch[-1].record
+                self.one_by_one_until[(last.topic, last.partition)] = last.offset
                 raise _Outage(batch[0].record.offset, exc) from exc
             log.info(
                 "batch failed; record by record",
