@@ -10,22 +10,33 @@ record that cannot be decoded, a record whose ``ce_source`` is not its topic's
 producer (:func:`shared.topics.producer_source`), and one whose sealed personal
 fields do not open (:mod:`shared.sealing`: they are opened before loading).
 
-Each record is handled in one MongoDB transaction together with its
-idempotency record (unique per consumer group and ``ce_id``), so a redelivery
-changes nothing; the offset is committed only after that transaction commits.
-A record whose handler keeps failing goes, after bounded retries with backoff,
-to the group's dead-letter topic with the original topic, partition, offset and
-error in its headers, and the consumer goes on. Infrastructure outages (MongoDB
-or Kafka unreachable) are not the record's fault: the runner waits and retries
-the same record without counting attempts, and a poll that Kafka refuses is
-polled again after a pause (the loop, and with it the worker, goes on).
+The records a poll returns for one partition are handled in batches (at most
+:data:`BATCH_MAX_RECORDS` records and :data:`BATCH_MAX_BYTES` of values, cut
+at a record that is dead-lettered before it runs): one MongoDB transaction
+inserts the batch's idempotency records (unique per consumer group and
+``ce_id``) with one ordered ``insert_many`` and runs each handler in order with
+the same session, so a database round trip per record becomes one per batch.
+When that transaction meets a duplicate or a handler raises, it is aborted
+and the batch is handled record by record, each record in a transaction of its
+own with its idempotency record, exactly as a batch of one is: a redelivery
+changes nothing, a poison does not hold back its neighbours. The offset is
+committed only after the transactions commit. A record whose handler keeps
+failing goes, after bounded retries with backoff, to the group's dead-letter
+topic with the original topic, partition, offset and error in its headers, and
+the consumer goes on. Infrastructure outages (MongoDB or Kafka unreachable)
+are not the record's fault: the runner waits and retries from the first record
+not yet handled without counting attempts (the records of a batch that met one
+go one by one then, so a batch too slow for the server's transaction time
+limit cannot be retried for ever), and a poll that Kafka refuses is polled
+again after a pause (the loop, and with it the worker, goes on).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -38,7 +49,7 @@ from marshmallow import Schema, ValidationError
 from prometheus_client import Counter, Gauge, Histogram
 from pymongo import ASCENDING
 from pymongo.client_session import ClientSession
-from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure
+from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError, OperationFailure
 
 from shared.context import set_context
 from shared.envelope import Envelope, MalformedRecord, decode
@@ -56,6 +67,10 @@ LAG = Gauge("mlp_consumer_lag", "Records not yet consumed", ["topic", "partition
 # Between polls that Kafka refused: short at first, a few seconds at most.
 OUTAGE_BACKOFF_S = 0.5
 OUTAGE_BACKOFF_MAX_S = 5.0
+# A batch (one transaction) stays small: a few hundred writes, a few MiB at most.
+BATCH_MAX_RECORDS = 100
+BATCH_MAX_BYTES = 1 << 20  # of record values
+DUPLICATE_KEY = 11000
 
 
 P = TypeVar("P")
@@ -74,7 +89,9 @@ class Message(Generic[P]):
 Handler = Callable[[Message[Any], ServiceContext, ClientSession], None]
 """A handler gets the message, the service's context and the open transaction:
 every write must pass the session so that it commits with the idempotency
-record; announcements go through ``ctx.outbox`` in the same transaction."""
+record; announcements go through ``ctx.outbox`` in the same transaction. Every
+read must pass it too: the transaction may hold the writes of the records
+before this one in its batch, which only the session sees."""
 
 
 @dataclass(frozen=True)
@@ -111,6 +128,25 @@ class _AlreadyProcessed(Exception):
     """Raised inside the transaction to abort it when the record was seen before."""
 
 
+@dataclass(frozen=True)
+class _Ready:
+    """A record decoded, opened and loaded: all its handler needs."""
+
+    record: ConsumerRecord
+    message: Message[Any]
+    handler: Handler
+    secrets: list[str]
+
+
+@dataclass(frozen=True)
+class _Refused:
+    """A record dead-lettered before any handler runs (not retried)."""
+
+    record: ConsumerRecord
+    error: BaseException
+    secrets: list[str]
+
+
 def _is_transient(exc: BaseException) -> bool:
     """True for outages of MongoDB or Kafka, which are never the record's fault."""
     if isinstance(exc, ConnectionFailure | KafkaError):
@@ -132,6 +168,8 @@ class ConsumerRunner:
         max_attempts: int = 4,
         backoff_s: float = 0.2,
         stop: threading.Event | None = None,
+        batch_max_records: int = BATCH_MAX_RECORDS,
+        batch_max_bytes: int = BATCH_MAX_BYTES,
     ) -> None:
         self.group = group
         self.subscriptions = subscriptions
@@ -143,6 +181,12 @@ class ConsumerRunner:
         self.max_attempts = max_attempts
         self.backoff_s = backoff_s
         self.stop = stop or threading.Event()
+        self.batch_max_records = batch_max_records
+        self.batch_max_bytes = batch_max_bytes
+        # After a batch met an outage its records go one by one (up to this offset,
+        # per partition): a batch too slow for the server's transaction limit
+        # would otherwise be aborted and retried for ever.
+        self.one_by_one_until: dict[tuple[str, int], int] = {}
 
     def ensure_indexes(self) -> None:
         self.processed.create_index(
@@ -152,7 +196,7 @@ class ConsumerRunner:
         self.processed.create_index("processed_at", expireAfterSeconds=PROCESSED_RETENTION_S)
 
     def run(self) -> None:
-        """Poll, handle, commit; on stop finish the record in hand, commit, close."""
+        """Poll, handle, commit; on stop finish the batch in hand, commit, close."""
         consumer = self.consumer_factory()
         backoff = OUTAGE_BACKOFF_S
         try:
@@ -182,14 +226,23 @@ class ConsumerRunner:
     def _handle_partition(
         self, consumer: KafkaConsumer, tp: TopicPartition, records: list[ConsumerRecord]
     ) -> bool:
-        """Handle ``records`` of one partition and commit; False when stopping early."""
+        """Handle ``records`` of one partition in batches and commit; False when stopping early."""
         next_offset = None
         try:
-            for record in records:
+            for item in self._batches(records):
                 if self.stop.is_set():
                     break
-                self.handle_record(record)
-                next_offset = record.offset + 1
+                if isinstance(item, _Refused):
+                    self._dead_letter(item.record, item.error, attempts=0, redacted=item.secrets)
+                    next_offset = item.record.offset + 1
+                elif len(item) > 1 and self._apply_batch(item):
+                    next_offset = item[-1].record.offset + 1
+                else:  # a batch of one, or one that met a duplicate or a failure
+                    for ready in item:
+                        if self.stop.is_set():
+                            break
+                        self._handle_ready(ready)
+                        next_offset = ready.record.offset + 1
         except _Outage as outage:
             log.warning("outage; will retry from the same record", extra={"error": str(outage)})
             consumer.seek(tp, outage.offset)
@@ -202,21 +255,57 @@ class ConsumerRunner:
                 log.warning("offset commit failed", extra={"error": str(exc)})
         return not self.stop.is_set()
 
+    def _batches(self, records: list[ConsumerRecord]) -> Iterator[list[_Ready] | _Refused]:
+        """``records`` in order as runs of ready records within the bounds, each run
+        cut where a record is refused (yielded on its own, after the run before it);
+        the records of a batch that met an outage come in runs of one."""
+        run: list[_Ready] = []
+        size = 0
+        for record in records:
+            item = self._prepare(record)
+            if isinstance(item, _Refused):
+                if run:
+                    yield run
+                run, size = [], 0
+                yield item
+                continue
+            if record.offset <= self.one_by_one_until.get((record.topic, record.partition), -1):
+                if run:
+                    yield run
+                run, size = [], 0
+                yield [item]
+                continue
+            value_size = len(record.value or b"")
+            if run and (
+                len(run) >= self.batch_max_records or size + value_size > self.batch_max_bytes
+            ):
+                yield run
+                run, size = [], 0
+            run.append(item)
+            size += value_size
+        if run:
+            yield run
+
     def handle_record(self, record: ConsumerRecord) -> None:
         """Handle one record: skip a duplicate, retry failures, dead-letter a poison."""
+        item = self._prepare(record)
+        if isinstance(item, _Refused):
+            self._dead_letter(record, item.error, attempts=0, redacted=item.secrets)
+        else:
+            self._handle_ready(item)
+
+    def _prepare(self, record: ConsumerRecord) -> _Ready | _Refused:
+        """Decode, check the source, open and load ``record``; what fails is refused."""
         topic = record.topic
         try:
             envelope = decode(record.key, record.value, list(record.headers or []))
         except MalformedRecord as exc:
-            self._dead_letter(record, exc, attempts=0)
-            return
+            return _Refused(record, exc, [])
         subscription = self.subscriptions.by_topic.get(topic)
         if subscription is None:  # subscribed by pattern or configuration drift
-            self._dead_letter(record, LookupError(f"no handler for {topic}"), attempts=0)
-            return
+            return _Refused(record, LookupError(f"no handler for {topic}"), [])
         if not from_producer(topic, envelope.source):
-            self._dead_letter(record, ForeignSource(envelope.source, topic), attempts=0)
-            return
+            return _Refused(record, ForeignSource(envelope.source, topic), [])
         try:
             data = open_payload(
                 self.ctx.settings.internal_topic_keys,
@@ -226,20 +315,23 @@ class ConsumerRunner:
                 key_id=_header(record, KEY_ID_HEADER),
             )
         except SealingError as exc:
-            self._dead_letter(record, exc, attempts=0)
-            return
+            return _Refused(record, exc, [])
         secrets = personal_values(topic, data)
         try:
             message = Message(envelope, load_payload(subscription.schema, data))
         except ValidationError as exc:
-            self._dead_letter(record, PayloadRefused(exc.messages), attempts=0, redacted=secrets)
-            return
+            return _Refused(record, PayloadRefused(exc.messages), secrets)
+        return _Ready(record, message, subscription.handler, secrets)
+
+    def _handle_ready(self, ready: _Ready) -> None:
+        """Handle one record in its own transaction, with retries and the dead letter."""
+        record, envelope, topic = ready.record, ready.message.envelope, ready.record.topic
         set_context(envelope.trace())
         try:
             for attempt in range(1, self.max_attempts + 1):
                 try:
                     with HANDLE_SECONDS.labels(topic).time():
-                        outcome = self._apply(message, subscription.handler, record)
+                        outcome = self._apply(ready)
                     HANDLED.labels(topic, outcome).inc()
                     return
                 except _AlreadyProcessed:
@@ -254,32 +346,76 @@ class ConsumerRunner:
                         exc_info=True,
                     )
                     if attempt == self.max_attempts:
-                        self._dead_letter(record, exc, attempts=attempt, redacted=secrets)
+                        self._dead_letter(record, exc, attempts=attempt, redacted=ready.secrets)
                         return
                     self.stop.wait(self.backoff_s * 2 ** (attempt - 1))
         finally:
             set_context(None)
 
-    def _apply(self, message: Message[Any], handler: Handler, record: ConsumerRecord) -> str:
+    def _apply(self, ready: _Ready) -> str:
         def work(session: ClientSession) -> str:
             try:
-                self.processed.insert_one(
-                    {
-                        "group": self.group,
-                        "ce_id": message.envelope.id,
-                        "topic": record.topic,
-                        "partition": record.partition,
-                        "offset": record.offset,
-                        "processed_at": datetime.now(UTC),
-                    },
-                    session=session,
-                )
+                self.processed.insert_one(self._processed_row(ready), session=session)
             except DuplicateKeyError as exc:
                 raise _AlreadyProcessed() from exc
-            handler(message, self.ctx, session)
+            ready.handler(ready.message, self.ctx, session)
             return "handled"
 
         return self.ctx.transaction(work)
+
+    def _apply_batch(self, batch: list[_Ready]) -> bool:
+        """Handle ``batch`` in one transaction; False (nothing written) when it met a
+        duplicate or a handler raised, so that the caller goes record by record."""
+
+        def work(session: ClientSession) -> None:
+            try:
+                self.processed.insert_many(
+                    [self._processed_row(ready) for ready in batch], ordered=True, session=session
+                )
+            except BulkWriteError as exc:
+                if any(e.get("code") == DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+                    raise _AlreadyProcessed() from exc
+                raise
+            for ready in batch:
+                set_context(ready.message.envelope.trace())
+                try:
+                    ready.handler(ready.message, self.ctx, session)
+                finally:
+                    set_context(None)
+
+        started = time.perf_counter()
+        try:
+            self.ctx.transaction(work)
+        except _AlreadyProcessed:
+            log.info("batch holds a duplicate; record by record", extra={"records": len(batch)})
+            return False
+        except Exception as exc:
+            if _is_transient(exc):
+                last = batch[-1].record
+                self.one_by_one_until[(last.topic, last.partition)] = last.offset
+                raise _Outage(batch[0].record.offset, exc) from exc
+            log.info(
+                "batch failed; record by record",
+                extra={"records": len(batch), "error": f"{type(exc).__name__}: {exc}"},
+            )
+            return False
+        share = (time.perf_counter() - started) / len(batch)
+        for ready in batch:
+            HANDLE_SECONDS.labels(ready.record.topic).observe(share)
+            HANDLED.labels(ready.record.topic, "handled").inc()
+        return True
+
+    def _processed_row(self, ready: _Ready) -> dict[str, Any]:
+        """The idempotency record of ``ready``: unique per group and ``ce_id``."""
+        record = ready.record
+        return {
+            "group": self.group,
+            "ce_id": ready.message.envelope.id,
+            "topic": record.topic,
+            "partition": record.partition,
+            "offset": record.offset,
+            "processed_at": datetime.now(UTC),
+        }
 
     def _dead_letter(
         self,
