@@ -221,6 +221,7 @@ def test_parse_accepts_standard_and_url_safe_base64_and_keeps_the_order():
         (f"2026-12:{_key()},2026-12:{_key()}", "twice"),
         (f"a b:{_key()}", "key id"),
     ],
+    ids=["empty", "no key", "second entry", "not base64", "short key", "twice", "bad key id"],
 )
 def test_parse_refuses_a_malformed_ring_without_echoing_key_material(text, why):
     with pytest.raises(ValueError, match=why) as caught:
