@@ -4,6 +4,7 @@ opened again once when it drops; and what a batch costs the database."""
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from collections import Counter
@@ -17,7 +18,7 @@ from pymongo import MongoClient, monitoring
 
 from deploy.local.ports import free_port
 from devkit.samples import issued_payload
-from services.notifications import domain
+from services.notifications import domain, operations
 from services.notifications.handlers import subscriptions
 from services.notifications.jobs import MailSender
 from services.notifications.store import NotificationStore
@@ -247,3 +248,29 @@ def test_a_claimed_mail_is_claimed_again_only_once_its_claim_runs_out(notificati
     assert ctx.store.claim_mails(now, now + timedelta(seconds=60), "b", 100) == []
     later = now + timedelta(seconds=61)
     assert len(ctx.store.claim_mails(later, later + timedelta(seconds=60), "b", 100)) == 3
+
+
+def test_notification_subscribers_get_deliveries_without_the_service_consuming_its_own_topics(
+    notifications_app,
+):
+    ctx = notifications_app.extensions["mlp"]
+    sub = operations.create_subscription(
+        ctx,
+        owner_sub="p1",
+        owner_email=None,
+        url="https://partner.example/hook",
+        topics=["notification.sent"],
+        description="",
+    )
+    _queue_invitations(notifications_app, 3)
+    with ScriptedSmtp() as smtp:
+        ctx, sender = _sender(ctx, smtp)
+        sender.run(ctx)
+    assert "notification.sent" not in subscriptions.topics
+    announced = {r["ce_id"]: r for r in ctx.db.outbox.find({"topic": "notification.sent"})}
+    deliveries = list(ctx.db.deliveries.find({"subscription_id": sub["_id"]}))
+    assert len(announced) == 3 and {d["ce_id"] for d in deliveries} == set(announced)
+    for delivery in deliveries:
+        body = json.loads(delivery["body"])
+        assert body["type"] == "notification.sent"
+        assert body["data"] == announced[delivery["ce_id"]]["payload"]  # as published
