@@ -323,6 +323,7 @@ class WebhookDispatcher:
         outcomes: list[DeliveryOutcome] = []
         flushed_at = time.monotonic()
         tried = 0
+        failures: int | None = sub.get("consecutive_failures", 0)
         try:
             for doc in docs:
                 if (held_until - _now()).total_seconds() < self.ns.webhook_timeout_s + 5:
@@ -339,11 +340,20 @@ class WebhookDispatcher:
                     )
                 )
                 if len(outcomes) >= OUTCOMES_EVERY or time.monotonic() - flushed_at > 1.0:
-                    record_delivery_outcomes(ctx, outcomes)
+                    failures = self._record(ctx, outcomes, failures)
                     outcomes, flushed_at = [], time.monotonic()
         finally:
-            record_delivery_outcomes(ctx, outcomes)
+            self._record(ctx, outcomes, failures)
         return tried
+
+    @staticmethod
+    def _record(ctx: Context, outcomes: list[DeliveryOutcome], failures: int | None) -> int | None:
+        """Record ``outcomes``; the subscription's failure count as it then is
+        (known only while every attempt succeeded)."""
+        if not outcomes:
+            return failures
+        record_delivery_outcomes(ctx, outcomes, failures)
+        return 0 if all(o.ok for o in outcomes) else None
 
     def close(self) -> None:
         """Cancel queued deliveries and wait for those in flight (each bounded by the

@@ -775,11 +775,15 @@ def record_delivery_outcome(
     record_delivery_outcomes(ctx, [DeliveryOutcome(doc, ok, status_code, latency_ms, error)])
 
 
-def record_delivery_outcomes(ctx: Context, outcomes: list[DeliveryOutcome]) -> None:
+def record_delivery_outcomes(
+    ctx: Context, outcomes: list[DeliveryOutcome], failures_before: int | None = None
+) -> None:
     """Log attempts at deliveries of one subscription, in attempt order, in one
     transaction: each succeeded, falls due again later, or is dead once its retry
-    horizon is spent; the subscription counts its dead deliveries in a row, and
-    each outcome is announced on ``notification.*`` (one outbox insert)."""
+    horizon is spent; the subscription counts its dead deliveries in a row (left
+    alone when ``failures_before``, its count as the caller read it, is 0 and
+    nothing died), and each outcome is announced on ``notification.*`` (one
+    outbox insert)."""
     if not outcomes:
         return
     now = datetime.now(UTC)
@@ -829,7 +833,7 @@ def record_delivery_outcomes(ctx: Context, outcomes: list[DeliveryOutcome]) -> N
 
     def work(session: ClientSession) -> None:
         ctx.store.record_delivery_attempts(attempts, session)
-        if reset or dead:
+        if dead or (reset and failures_before != 0):
             sub = ctx.store.count_failures(subscription_id, reset=reset, dead=dead, s=session)
             if dead:
                 _disable_if_failing(ctx, session, sub, now)

@@ -4,6 +4,7 @@ opened again once when it drops; and what a batch costs the database."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import uuid
@@ -17,13 +18,14 @@ from aiosmtpd.controller import Controller
 from pymongo import MongoClient, monitoring
 
 from deploy.local.ports import free_port
-from devkit.samples import issued_payload
+from devkit.samples import event_payload, issued_payload
+from devkit.webhooks import Receiver
 from services.notifications import domain, operations
 from services.notifications.handlers import subscriptions
-from services.notifications.jobs import MailSender
+from services.notifications.jobs import MailSender, WebhookDispatcher
 from services.notifications.store import NotificationStore
 from shared.outbox import Outbox
-from tests.helpers import RecordDeliverer
+from tests.helpers import RecordDeliverer, wait_for
 
 
 class ScriptedSmtp:
@@ -202,6 +204,22 @@ class CommandCounter(monitoring.CommandListener):
         pass
 
 
+def _counted(ctx, counter: CommandCounter) -> tuple[Any, MongoClient]:
+    """``ctx`` on a client of its own whose commands ``counter`` counts."""
+    client: MongoClient = MongoClient(
+        ctx.settings.mongo_uri, tz_aware=True, event_listeners=[counter]
+    )
+    db = client[ctx.settings.database]
+    counted = replace(
+        ctx,
+        client=client,
+        db=db,
+        store=NotificationStore(db),
+        outbox=Outbox(db, ctx.settings.source, keys=ctx.settings.internal_topic_keys),
+    )
+    return counted, client
+
+
 def test_a_sent_mail_costs_about_one_database_command_and_no_transaction_of_its_own(
     notifications_app,
 ):
@@ -209,18 +227,8 @@ def test_a_sent_mail_costs_about_one_database_command_and_no_transaction_of_its_
     n = 300
     _queue_invitations(notifications_app, n)
     counter = CommandCounter()
-    client: MongoClient = MongoClient(
-        ctx.settings.mongo_uri, tz_aware=True, event_listeners=[counter]
-    )
+    counted, client = _counted(ctx, counter)
     try:
-        db = client[ctx.settings.database]
-        counted = replace(
-            ctx,
-            client=client,
-            db=db,
-            store=NotificationStore(db),
-            outbox=Outbox(db, ctx.settings.source, keys=ctx.settings.internal_topic_keys),
-        )
         with ScriptedSmtp() as smtp:
             counted, sender = _sender(counted, smtp)
             counter.on = True
@@ -274,3 +282,51 @@ def test_notification_subscribers_get_deliveries_without_the_service_consuming_i
         body = json.loads(delivery["body"])
         assert body["type"] == "notification.sent"
         assert body["data"] == announced[delivery["ce_id"]]["payload"]  # as published
+
+
+def test_webhook_deliveries_of_a_subscription_are_claimed_and_recorded_together(
+    notifications_app,
+):
+    ctx = notifications_app.extensions["mlp"]
+    n = 100
+    with contextlib.closing(Receiver()) as receiver:
+        sub = operations.create_subscription(
+            ctx,
+            owner_sub="p1",
+            owner_email=None,
+            url=receiver.url,
+            topics=["event.published"],
+            description="",
+        )
+        deliver = RecordDeliverer(notifications_app, subscriptions)
+        for _ in range(n):
+            deliver("event.published", event_payload(str(uuid.uuid4())))
+        counter = CommandCounter()
+        counted, client = _counted(ctx, counter)
+        dispatcher = WebhookDispatcher(counted.settings)
+        try:
+            counter.on = True
+            dispatcher.run(counted)
+            wait_for(
+                lambda: (
+                    counted.db.deliveries.count_documents(
+                        {"subscription_id": sub["_id"], "status": "succeeded"}
+                    )
+                    == n
+                )
+            )
+            dispatcher.close()
+            counter.on = False
+        finally:
+            client.close()
+    ids = Counter(r.headers["webhook-id"] for r in receiver.requests)
+    assert len(ids) == n and set(ids.values()) == {1}
+    assert ctx.db.outbox.count_documents({"topic": "notification.sent"}) == n
+    commands = sum(counter.commands.values()) - counter.commands["aggregate"]  # the wait
+    transactions = counter.commands["commitTransaction"]
+    print(
+        f"\nwebhooks: {commands / n:.2f} commands and {transactions / n:.3f} transactions"
+        f" per delivery ({n} deliveries: {dict(counter.commands)})"
+    )
+    assert commands / n <= 0.6, counter.commands
+    assert transactions <= n / 10, counter.commands
