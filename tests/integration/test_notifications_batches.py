@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
+from types import SimpleNamespace
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -330,3 +331,36 @@ def test_webhook_deliveries_of_a_subscription_are_claimed_and_recorded_together(
     )
     assert commands / n <= 0.6, counter.commands
     assert transactions <= n / 10, counter.commands
+
+
+class CollectionCounter(CommandCounter):
+    """Counts commands by (command, collection)."""
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if self.on:
+            target = event.command.get(event.command_name)
+            self.commands[f"{event.command_name} {target}"] += 1
+
+
+def test_a_cancellation_to_everyone_invited_queues_its_mails_with_one_insert(notifications_app):
+    ctx = notifications_app.extensions["mlp"]
+    deliver = RecordDeliverer(notifications_app, subscriptions)
+    event_id = str(uuid.uuid4())
+    deliver("event.published", event_payload(event_id, version=2))
+    n = 40
+    for i in range(n):
+        email = f"c{i}-{uuid.uuid4().hex[:6]}@example.eu"
+        deliver("internal.invitation.issued", issued_payload(event_id, str(uuid.uuid4()), email))
+    counter = CollectionCounter()
+    counted, client = _counted(ctx, counter)
+    try:
+        cancel = RecordDeliverer(SimpleNamespace(extensions={"mlp": counted}), subscriptions)
+        counter.on = True
+        cause = cancel("event.cancelled", event_payload(event_id, version=3, status="cancelled"))
+        counter.on = False
+    finally:
+        client.close()
+    assert ctx.db.mails.count_documents({"cause_id": cause}) == n
+    assert ctx.db.feed.count_documents({}) == 2 * n
+    mails = {k: v for k, v in counter.commands.items() if k.endswith((" mails", " feed"))}
+    assert mails == {"find mails": 1, "insert mails": 1, "find feed": 1, "insert feed": 1}
