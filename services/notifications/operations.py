@@ -1,10 +1,14 @@
 """Every write path of the notifications service.
 
-Handlers call :func:`queue_mail` and :func:`queue_webhooks` inside the
-consumer's transaction (with the record's idempotency row); the API's writes
-(subscriptions, redelivery, opt-out) and the senders' outcomes
-(:func:`record_mail_outcome`, :func:`record_delivery_outcome`) each run in one
-transaction with the ``notification.*`` outbox record they announce.
+Handlers call :func:`queue_mail` / :func:`queue_mails` and :func:`queue_webhooks`
+inside the consumer's transaction (with the record's idempotency row); the API's
+writes (subscriptions, redelivery, opt-out) each run in one transaction. The
+webhook dispatcher's outcomes (:func:`record_delivery_outcomes`) run in one
+transaction per batch with the ``notification.*`` outbox records they announce;
+a mail's outcome (:func:`record_mail_outcomes`) is one update of its row that
+carries its announcement, which :func:`publish_mail_announcements` moves to the
+outbox for a whole batch in one transaction. Every ``notification.*`` record
+gets its partners' webhook deliveries as it is added (:func:`publish_announcements`).
 """
 
 from __future__ import annotations
