@@ -19,7 +19,7 @@ pending mail or delivery has none: it is never dropped.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -208,8 +208,7 @@ class NotificationStore:
             {**due, "_id": {"$in": ids}},
             {"$set": {"next_attempt_at": hold_until, "claim": token}},
         )
-        mine = list(self.mails.find({"_id": {"$in": ids}, "claim": token}))
-        return sorted(mine, key=lambda d: ids.index(d["_id"]))
+        return _in_order(ids, self.mails.find({"_id": {"$in": ids}, "claim": token}))
 
     def hold_mails(self, ids: list[str], token: str, until: datetime) -> None:
         """Renew this sender's claim on mails it still holds."""
@@ -507,8 +506,7 @@ class NotificationStore:
             {**due, "_id": {"$in": ids}},
             {"$set": {"next_attempt_at": hold_until, "claim": token}},
         )
-        mine = list(self.deliveries.find({"_id": {"$in": ids}, "claim": token}))
-        return sorted(mine, key=lambda d: ids.index(d["_id"]))
+        return _in_order(ids, self.deliveries.find({"_id": {"$in": ids}, "claim": token}))
 
     def release_deliveries(self, ids: list[str], token: str, at: datetime) -> None:
         """Give back claimed deliveries that were not tried: due again at ``at``."""
@@ -585,3 +583,9 @@ class NotificationStore:
             ordered=False,
         )
         return result.modified_count
+
+
+def _in_order(ids: list[str], docs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``docs`` in the order of ``ids`` (the order they fell due in)."""
+    position = {doc_id: i for i, doc_id in enumerate(ids)}
+    return sorted(docs, key=lambda d: position[d["_id"]])
