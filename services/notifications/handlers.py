@@ -19,8 +19,10 @@ from services.notifications import domain, operations
 from services.notifications.operations import (
     CalendarPart,
     Context,
+    MailRequest,
     Recipient,
     queue_mail,
+    queue_mails,
     queue_webhooks,
 )
 from shared.consumer import Message, Subscriptions
@@ -170,19 +172,23 @@ def _calendar_to_involved(
     """Mail everyone still involved in the event, with an iCalendar ``method``
     part on their invitation's UID and the event's version as SEQUENCE."""
     event = message.payload
-    for contact in ctx.store.contacts_of(event.event_id, domain.INVOLVED_STATUSES, session):
-        queue_mail(
-            ctx,
-            session,
-            template=template,
-            cause_id=message.envelope.id,
-            recipient=_recipient(contact),
-            context=context,
-            event_id=event.event_id,
-            calendar=CalendarPart(
-                method, domain.calendar_uid(event.event_id, contact["_id"]), event.version
-            ),
-        )
+    queue_mails(
+        ctx,
+        session,
+        [
+            MailRequest(
+                template=template,
+                cause_id=message.envelope.id,
+                recipient=_recipient(contact),
+                context=context,
+                event_id=event.event_id,
+                calendar=CalendarPart(
+                    method, domain.calendar_uid(event.event_id, contact["_id"]), event.version
+                ),
+            )
+            for contact in ctx.store.contacts_of(event.event_id, domain.INVOLVED_STATUSES, session)
+        ],
+    )
 
 
 # --- invitations ------------------------------------------------------------
@@ -440,23 +446,27 @@ def on_nomination_requested(
     nomination deadline."""
     requested = message.payload
     event = _snapshot_view(ctx, requested.event_id, requested.event, session)
-    for person in requested.recipients:
-        queue_mail(
-            ctx,
-            session,
-            template="nomination_request",
-            cause_id=message.envelope.id,
-            recipient=Recipient(person.email, person.name, person.language),
-            context={
-                "event": event,
-                "country": requested.country,
-                "places": requested.places,
-                "nominate_url": requested.nominate_url,
-                "deadline": _iso(requested.nomination_deadline),  # mail.render localises it
-            },
-            event_id=requested.event_id,
-            feed_link=f"/v1/events/{requested.event_id}/nominations",
-        )
+    queue_mails(
+        ctx,
+        session,
+        [
+            MailRequest(
+                template="nomination_request",
+                cause_id=message.envelope.id,
+                recipient=Recipient(person.email, person.name, person.language),
+                context={
+                    "event": event,
+                    "country": requested.country,
+                    "places": requested.places,
+                    "nominate_url": requested.nominate_url,
+                    "deadline": _iso(requested.nomination_deadline),  # mail.render localises it
+                },
+                event_id=requested.event_id,
+                feed_link=f"/v1/events/{requested.event_id}/nominations",
+            )
+            for person in requested.recipients
+        ],
+    )
 
 
 def _coordinators_mail(
@@ -464,25 +474,29 @@ def _coordinators_mail(
 ) -> None:
     changed = message.payload
     event = _snapshot_view(ctx, changed.event_id, changed.event, session)
-    for person in changed.recipients:
-        queue_mail(
-            ctx,
-            session,
-            template=template,
-            cause_id=message.envelope.id,
-            recipient=Recipient(person.email, person.name, person.language),
-            context={
-                "event": event,
-                "country": changed.country,
-                "status": changed.status,
-                "nominee_name": changed.nominee_name,
-                "moved_up_name": changed.moved_up_name,
-                "remaining": changed.remaining,
-                "reason": changed.reason,
-            },
-            event_id=changed.event_id,
-            feed_link=f"/v1/nominations/{changed.nomination_id}",
-        )
+    queue_mails(
+        ctx,
+        session,
+        [
+            MailRequest(
+                template=template,
+                cause_id=message.envelope.id,
+                recipient=Recipient(person.email, person.name, person.language),
+                context={
+                    "event": event,
+                    "country": changed.country,
+                    "status": changed.status,
+                    "nominee_name": changed.nominee_name,
+                    "moved_up_name": changed.moved_up_name,
+                    "remaining": changed.remaining,
+                    "reason": changed.reason,
+                },
+                event_id=changed.event_id,
+                feed_link=f"/v1/nominations/{changed.nomination_id}",
+            )
+            for person in changed.recipients
+        ],
+    )
 
 
 @subscriptions.handler("internal.nomination.decided")
@@ -561,19 +575,23 @@ def _papers_mail(
 ) -> None:
     paper = message.payload
     document = {"title": paper.title or paper.kind, "kind": paper.kind}
-    for contact in ctx.store.contacts_of(paper.event_id, ("accepted",), session):
-        queue_mail(
-            ctx,
-            session,
-            template=template,
-            cause_id=message.envelope.id,
-            recipient=_recipient(contact),
-            context={
-                "event": _event_view(ctx, paper.event_id, contact, session),
-                "document": document,
-            },
-            event_id=paper.event_id,
-        )
+    queue_mails(
+        ctx,
+        session,
+        [
+            MailRequest(
+                template=template,
+                cause_id=message.envelope.id,
+                recipient=_recipient(contact),
+                context={
+                    "event": _event_view(ctx, paper.event_id, contact, session),
+                    "document": document,
+                },
+                event_id=paper.event_id,
+            )
+            for contact in ctx.store.contacts_of(paper.event_id, ("accepted",), session)
+        ],
+    )
 
 
 @subscriptions.handler("internal.document.approved")
@@ -599,21 +617,25 @@ def on_document_reminder_due(
 ) -> None:
     """A paper is due: remind the people the documents service names."""
     reminder = message.payload
-    for person in reminder.recipients:
-        queue_mail(
-            ctx,
-            session,
-            template="document_reminder",
-            cause_id=message.envelope.id,
-            recipient=Recipient(person.email, person.name, person.language),
-            context={
-                "event": _event_view(ctx, reminder.event_id, None, session),
-                "title": reminder.title,
-                "kind": reminder.kind.replace("_", " "),
-                "due_on": reminder.due_on.isoformat(),
-            },
-            event_id=reminder.event_id,
-        )
+    queue_mails(
+        ctx,
+        session,
+        [
+            MailRequest(
+                template="document_reminder",
+                cause_id=message.envelope.id,
+                recipient=Recipient(person.email, person.name, person.language),
+                context={
+                    "event": _event_view(ctx, reminder.event_id, None, session),
+                    "title": reminder.title,
+                    "kind": reminder.kind.replace("_", " "),
+                    "due_on": reminder.due_on.isoformat(),
+                },
+                event_id=reminder.event_id,
+            )
+            for person in reminder.recipients
+        ],
+    )
 
 
 # --- hosting proposals ------------------------------------------------------
@@ -627,21 +649,25 @@ def on_proposal_decided(
     decision, with the reason of a decline."""
     decided = message.payload
     template = domain.PROPOSAL_TEMPLATES[decided.status]
-    for person in decided.recipients:
-        queue_mail(
-            ctx,
-            session,
-            template=template,
-            cause_id=message.envelope.id,
-            recipient=Recipient(person.email, person.name, person.language),
-            context={
-                "event": {"title": decided.title},
-                "title": decided.title,
-                "reason": decided.reason,
-            },
-            event_id=decided.event_id,
-            feed_link=f"/v1/proposals/{decided.proposal_id}",
-        )
+    queue_mails(
+        ctx,
+        session,
+        [
+            MailRequest(
+                template=template,
+                cause_id=message.envelope.id,
+                recipient=Recipient(person.email, person.name, person.language),
+                context={
+                    "event": {"title": decided.title},
+                    "title": decided.title,
+                    "reason": decided.reason,
+                },
+                event_id=decided.event_id,
+                feed_link=f"/v1/proposals/{decided.proposal_id}",
+            )
+            for person in decided.recipients
+        ],
+    )
 
 
 @subscriptions.handler("proposal.submitted", "proposal.accepted", "proposal.declined")
@@ -738,14 +764,14 @@ def _survey_mail(
     "document.uploaded",
     "document.submitted",
     "document.withdrawn",
-    "notification.sent",
-    "notification.failed",
     "survey.opened",
     "survey.closed",
     "survey.results_published",
 )
 def on_partner_record(message: Message[Any], ctx: Context, session: ClientSession) -> None:
-    """Records only partners care about: one webhook delivery per subscription."""
+    """Records only partners care about: one webhook delivery per subscription.
+    (This service's own ``notification.*`` get theirs where they are announced,
+    ``operations.publish_announcements``: it does not consume them back.)"""
     _webhooks(message, ctx, session)
 
 

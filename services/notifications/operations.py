@@ -1,10 +1,14 @@
 """Every write path of the notifications service.
 
-Handlers call :func:`queue_mail` and :func:`queue_webhooks` inside the
-consumer's transaction (with the record's idempotency row); the API's writes
-(subscriptions, redelivery, opt-out) and the senders' outcomes
-(:func:`record_mail_outcome`, :func:`record_delivery_outcome`) each run in one
-transaction with the ``notification.*`` outbox record they announce.
+Handlers call :func:`queue_mail` / :func:`queue_mails` and :func:`queue_webhooks`
+inside the consumer's transaction (with the record's idempotency row); the API's
+writes (subscriptions, redelivery, opt-out) each run in one transaction. The
+webhook dispatcher's outcomes (:func:`record_delivery_outcomes`) run in one
+transaction per batch with the ``notification.*`` outbox records they announce;
+a mail's outcome (:func:`record_mail_outcomes`) is one update of its row that
+carries its announcement, which :func:`publish_mail_announcements` moves to the
+outbox for a whole batch in one transaction. Every ``notification.*`` record
+gets its partners' webhook deliveries as it is added (:func:`publish_announcements`).
 """
 
 from __future__ import annotations
@@ -53,6 +57,22 @@ class CalendarPart:
     sequence: int
 
 
+@dataclass(frozen=True)
+class MailRequest:
+    """One mail a record causes; :func:`queue_mail` tells what each field does."""
+
+    template: str
+    cause_id: str
+    recipient: Recipient
+    context: dict[str, Any]
+    event_id: str | None
+    calendar: CalendarPart | None = None
+    action_url: str | None = None
+    feed_link: str | None = None
+    feed_role: str | None = None
+    trace: TraceContext | None = None
+
+
 def queue_mail(
     ctx: Context,
     session: ClientSession,
@@ -77,75 +97,119 @@ def queue_mail(
     ``action_url`` is the mail's button (an RSVP link is a credential: it goes
     to the mailbox only); the feed entry links ``feed_link``, an API path, and
     is shown to everyone holding ``feed_role`` too (the secretariat's notices)."""
-    email = domain.normalise_email(recipient.email)
-    key = domain.idempotency_key(cause_id, email, template)
-    if ctx.store.has_mail(key, session):  # read first: a duplicate key would abort the transaction
-        return False
+    request = MailRequest(
+        template=template,
+        cause_id=cause_id,
+        recipient=recipient,
+        context=context,
+        event_id=event_id,
+        calendar=calendar,
+        action_url=action_url,
+        feed_link=feed_link,
+        feed_role=feed_role,
+        trace=trace,
+    )
+    return queue_mails(ctx, session, [request]) == 1
+
+
+def queue_mails(ctx: Context, session: ClientSession, requests: list[MailRequest]) -> int:
+    """:func:`queue_mail` for many recipients at once (a cancellation to everyone
+    invited): one query for the keys already queued, one insert of the new mails,
+    two writes for their feed items, whatever their number. The keys are read
+    first rather than left to the unique index: in a transaction a duplicate key
+    error would abort it. Returns how many mails were queued."""
+    keyed: dict[str, tuple[MailRequest, str]] = {}
+    for request in requests:
+        email = domain.normalise_email(request.recipient.email)
+        key = domain.idempotency_key(request.cause_id, email, request.template)
+        keyed.setdefault(key, (request, email))  # one recipient named twice: one mail
+    known = ctx.store.existing_mails(list(keyed), session)
     now = datetime.now(UTC)
-    trace = trace or current_context()
+    rows: list[dict[str, Any]] = []
+    feed: list[dict[str, Any]] = []
+    failed: list[dict[str, Any]] = []
+    for key, (request, email) in keyed.items():
+        if key in known:
+            continue
+        row, announcement = _new_mail(ctx, request, key=key, email=email, now=now)
+        rows.append(row)
+        if announcement is not None:
+            failed.append(announcement)
+        feed.append(
+            _feed_row(
+                ctx,
+                key=key,
+                email=email,
+                sub=request.recipient.sub,
+                kind=request.template,
+                title=row["subject"],
+                event_id=request.event_id,
+                link=request.feed_link,
+                at=now,
+                role=request.feed_role,
+            )
+        )
+    ctx.store.insert_mails(rows, session)
+    if failed:
+        publish_announcements(ctx, session, failed)
+    ctx.store.insert_feed_many(feed, session)
+    return sum(row["status"] == "pending" for row in rows)
+
+
+def _new_mail(
+    ctx: Context, request: MailRequest, *, key: str, email: str, now: datetime
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The outbox row of one new mail, and the ``notification.failed`` record
+    when no message can be written to its address."""
+    trace = request.trace or current_context()
     rendered, raw, error = _compose(
         ctx.settings,
         key=key,
-        template=template,
+        template=request.template,
         email=email,
-        recipient=recipient,
-        context=context,
-        calendar=calendar,
-        action_url=action_url,
+        recipient=request.recipient,
+        context=request.context,
+        calendar=request.calendar,
+        action_url=request.action_url,
         when=now,
     )
     row = _mail_row(
         key=key,
-        cause_id=cause_id,
-        template=template,
-        event_id=event_id,
+        cause_id=request.cause_id,
+        template=request.template,
+        event_id=request.event_id,
         email=email,
         rendered=rendered,
         raw=raw,
         now=now,
         trace=trace,
     )
-    if error:
-        # This recipient alone fails, for good: recorded and announced in the
-        # record's transaction, which goes on for the cause's other recipients.
-        # A final outcome keeps neither message nor address and starts retention.
-        log.warning("mail cannot be built", extra={"mail_id": key, "error": error})
-        row.update(
-            status="failed",
-            last_error=error,
-            next_attempt_at=None,
-            expires_at=domain.expiry(now, ctx.settings.mail_retention_days),
-        )
-        for field in ("raw", "to"):
-            row.pop(field)
-    ctx.store.insert_mail(row, session)
-    if error:
-        _announce(
-            ctx,
-            session,
-            "notification.failed",
-            notification_id=row["notification_id"],
-            cause_id=cause_id,
-            event_id=event_id,
-            channel="email",
-            template=template,
-            attempts=0,
-            trace=trace,
-        )
-    add_feed(
-        ctx,
-        session,
-        key=key,
-        email=email,
-        sub=recipient.sub,
-        kind=template,
-        title=rendered.subject,
-        event_id=event_id,
-        link=feed_link,
-        at=now,
-        role=feed_role,
+    if not error:
+        return row, None
+    # This recipient alone fails, for good: recorded and announced in the
+    # record's transaction, which goes on for the cause's other recipients.
+    # A final outcome keeps neither message nor address and starts retention.
+    log.warning("mail cannot be built", extra={"mail_id": key, "error": error})
+    row.update(
+        status="failed",
+        last_error=error,
+        next_attempt_at=None,
+        expires_at=domain.expiry(now, ctx.settings.mail_retention_days),
     )
-    return not error
+    for field in ("raw", "to"):
+        row.pop(field)
+    announcement = _announcement(
+        ctx,
+        "notification.failed",
+        notification_id=row["notification_id"],
+        cause_id=request.cause_id,
+        event_id=request.event_id,
+        channel="email",
+        template=request.template,
+        attempts=0,
+        trace=trace,
+    )
+    return row, announcement
 
 
 def _compose(
@@ -268,9 +332,12 @@ def _mail_row(
     }
 
 
-def add_feed(
+def add_feed(ctx: Context, session: ClientSession | None, **item: Any) -> None:
+    ctx.store.insert_feed(_feed_row(ctx, **item), session)
+
+
+def _feed_row(
     ctx: Context,
-    session: ClientSession | None,
     *,
     key: str,
     email: str | None,
@@ -281,24 +348,21 @@ def add_feed(
     link: str | None,
     at: datetime,
     role: str | None = None,
-) -> None:
-    ctx.store.insert_feed(
-        {
-            "_id": str(uuid.uuid4()),
-            "key": key,
-            "email": email,
-            "sub": sub,
-            "role": role,
-            "kind": kind,
-            "title": title,
-            "event_id": event_id,
-            "link": link,
-            "created_at": at,
-            "read_at": None,
-            "expires_at": domain.expiry(at, ctx.settings.feed_retention_days),
-        },
-        session,
-    )
+) -> dict[str, Any]:
+    return {
+        "_id": str(uuid.uuid4()),
+        "key": key,
+        "email": email,
+        "sub": sub,
+        "role": role,
+        "kind": kind,
+        "title": title,
+        "event_id": event_id,
+        "link": link,
+        "created_at": at,
+        "read_at": None,
+        "expires_at": domain.expiry(at, ctx.settings.feed_retention_days),
+    }
 
 
 # --- webhooks -------------------------------------------------------------------
@@ -330,11 +394,7 @@ def queue_webhooks(
     if topic not in PARTNER_TOPICS:
         return 0
     now = datetime.now(UTC)
-    body = json.dumps(
-        {"type": topic, "timestamp": (time or now).isoformat(), "data": data},
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
+    body = _webhook_body(topic, time, data, now)
     store = ctx.store
     subs = store.subscriptions_for(topic, session, limit=FANOUT_INLINE + 1)
     if len(subs) > FANOUT_INLINE:
@@ -352,6 +412,50 @@ def queue_webhooks(
     ]
     store.insert_deliveries(docs, session)
     return len(docs)
+
+
+INLINE_DELIVERIES = 1000  # deliveries of new announcements one transaction writes at most
+
+
+def _queue_new_webhooks(
+    ctx: Context, session: ClientSession, topic: str, records: list[dict[str, Any]]
+) -> None:
+    """Deliveries of this service's own new outbox ``records`` of ``topic`` (fresh
+    ``ce_id``s: nothing to look up), one query for the subscriptions and one
+    insert for them all; beyond :data:`INLINE_DELIVERIES` one fan-out row per
+    record instead, for :func:`expand_fanouts`."""
+    if topic not in PARTNER_TOPICS or not records:
+        return
+    subs = ctx.store.subscriptions_for(topic, session, limit=FANOUT_INLINE + 1)
+    if not subs:
+        return
+    now = datetime.now(UTC)
+    items = [
+        (r["ce_id"], r["key"], _webhook_body(topic, r.get("time"), r["payload"], now))
+        for r in records
+    ]
+    if len(subs) * len(items) > INLINE_DELIVERIES:
+        fanouts = [
+            {"_id": c, "topic": topic, "event_id": e, "body": b, "created_at": now, "after": ""}
+            for c, e, b in items
+        ]
+        ctx.store.add_fanouts(fanouts, session)
+        return
+    docs = [
+        _delivery(sub["_id"], ce_id=c, topic=topic, event_id=e, body=b, now=now)
+        for c, e, b in items
+        for sub in subs
+    ]
+    ctx.store.insert_deliveries(docs, session)
+
+
+def _webhook_body(topic: str, time: datetime | None, data: dict[str, Any], now: datetime) -> str:
+    """A delivery's body: the record's data exactly as its producer published it."""
+    return json.dumps(
+        {"type": topic, "timestamp": (time or now).isoformat(), "data": data},
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
 
 
 def _delivery(
@@ -476,9 +580,8 @@ def redeliver(ctx: Context, sub: dict[str, Any], delivery_id: str) -> dict:
     return store.requeue_delivery(delivery_id, now)
 
 
-def _announce(
+def _announcement(
     ctx: Context,
-    session: ClientSession,
     topic: str,
     *,
     notification_id: str,
@@ -488,9 +591,9 @@ def _announce(
     template: str,
     attempts: int,
     trace: TraceContext,
-) -> None:
-    ctx.outbox.add(
-        session,
+) -> dict[str, Any]:
+    """The outbox record of one ``notification.*`` announcement."""
+    return ctx.outbox.record(
         topic=topic,
         key=event_id or notification_id,
         seq=attempts,
@@ -511,6 +614,24 @@ def _announce(
     )
 
 
+def _announce(ctx: Context, session: ClientSession, topic: str, **fields: Any) -> None:
+    publish_announcements(ctx, session, [_announcement(ctx, topic, **fields)])
+
+
+def publish_announcements(
+    ctx: Context, session: ClientSession, records: list[dict[str, Any]]
+) -> None:
+    """Add ``notification.*`` outbox records in one insert, and their webhook
+    deliveries in the same transaction: the service announces its own outcomes
+    to partners here rather than consuming its own topics back from Kafka."""
+    ctx.outbox.add_many(session, records)
+    by_topic: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        by_topic.setdefault(record["topic"], []).append(record)
+    for topic, same in by_topic.items():
+        _queue_new_webhooks(ctx, session, topic, same)
+
+
 def _mail_trace(doc: dict[str, Any]) -> TraceContext:
     here = current_context()
     return TraceContext(
@@ -518,6 +639,16 @@ def _mail_trace(doc: dict[str, Any]) -> TraceContext:
         causation_id=doc["cause_id"],
         traceparent=doc.get("traceparent") or here.traceparent,
     )
+
+
+@dataclass(frozen=True)
+class MailOutcome:
+    """One attempt at a mail: ``sent``, ``failed`` (permanent), ``retry``
+    (transient) or ``suppressed`` (opted out)."""
+
+    doc: dict[str, Any]
+    outcome: str
+    error: str = ""
 
 
 def record_mail_outcome(
@@ -531,50 +662,108 @@ def record_mail_outcome(
     A final outcome drops the message and the address (the raw MIME holds the
     RSVP link; a resend is a new mail) and starts the mail's retention; the
     row keeps its subject, template, status, times and e-mail hash."""
+    record_mail_outcomes(ctx, [MailOutcome(doc, outcome, error)])
+
+
+def record_mail_outcomes(
+    ctx: Context, outcomes: list[MailOutcome], *, publish: bool = True
+) -> list[str]:
+    """Record attempts' outcomes in one write (see :func:`record_mail_outcome`).
+
+    Each row's update carries the outbox record of its announcement, if any
+    (``announce``), so the outcome and its announcement are written together
+    without a transaction; :func:`publish_mail_announcements` moves them to the
+    outbox, here when ``publish`` is true, else later for a whole batch at once.
+    Returns the ids of the mails with an announcement waiting."""
     now = datetime.now(UTC)
+    updates: list[tuple[str, dict[str, Any]]] = []
+    announcing: list[str] = []
+    for outcome in outcomes:
+        update, record = _mail_outcome_update(ctx, outcome, now)
+        updates.append((outcome.doc["_id"], update))
+        if record is not None:
+            announcing.append(outcome.doc["_id"])
+    ctx.store.apply_mail_outcomes(updates)
+    if publish and announcing:
+        publish_mail_announcements(ctx, announcing)
+    return announcing
+
+
+def _mail_outcome_update(
+    ctx: Context, o: MailOutcome, now: datetime
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The update of one mail's row after an attempt, and its announcement."""
+    doc, outcome = o.doc, o.outcome
     attempts = doc.get("attempts", 0) + (0 if outcome == "suppressed" else 1)
     # Rows queued before notification ids were random get theirs now.
     notification_id = doc.get("notification_id") or str(uuid.uuid4())
+    values: dict[str, Any] = {
+        "attempts": attempts,
+        "last_attempt_at": now,
+        "notification_id": notification_id,
+    }
+    announce = None
+    update: dict[str, Any] = {}
+    if outcome in FINAL_MAIL_STATUSES:
+        values["expires_at"] = domain.expiry(now, ctx.settings.mail_retention_days)
+        update["$unset"] = {"raw": "", "to": ""}
+    if outcome == "sent":
+        values.update(status="sent", sent_at=now, last_error=None)
+        announce = "notification.sent"
+    elif outcome == "suppressed":
+        values.update(status="suppressed")
+    elif outcome == "failed":
+        values.update(status="failed", last_error=o.error)
+        announce = "notification.failed"
+    else:  # transient: stays pending, never dropped
+        values.update(next_attempt_at=domain.next_mail_attempt(attempts, now), last_error=o.error)
+        if attempts == domain.MAIL_FAILED_AFTER:
+            announce = "notification.failed"  # still retried; operators should know
+    record = None
+    if announce:
+        record = _announcement(
+            ctx,
+            announce,
+            notification_id=notification_id,
+            cause_id=doc["cause_id"],
+            event_id=doc.get("event_id"),
+            channel="email",
+            template=doc["template"],
+            attempts=attempts,
+            trace=_mail_trace(doc),
+        )
+        values["announcing"] = True
+        update["$push"] = {"announce": record}
+    update["$set"] = values
+    return update, record
 
-    def work(session: ClientSession) -> None:
-        values: dict[str, Any] = {
-            "attempts": attempts,
-            "last_attempt_at": now,
-            "notification_id": notification_id,
-        }
-        announce = None
-        drop: tuple[str, ...] = ()
-        if outcome in FINAL_MAIL_STATUSES:
-            values["expires_at"] = domain.expiry(now, ctx.settings.mail_retention_days)
-            drop = ("raw", "to")
-        if outcome == "sent":
-            values.update(status="sent", sent_at=now, last_error=None)
-            announce = "notification.sent"
-        elif outcome == "suppressed":
-            values.update(status="suppressed")
-        elif outcome == "failed":
-            values.update(status="failed", last_error=error)
-            announce = "notification.failed"
-        else:  # transient: stays pending, never dropped
-            values.update(next_attempt_at=domain.next_mail_attempt(attempts, now), last_error=error)
-            if attempts == domain.MAIL_FAILED_AFTER:
-                announce = "notification.failed"  # still retried; operators should know
-        ctx.store.update_mail(doc["_id"], values, session, drop=drop)
-        if announce:
-            _announce(
-                ctx,
-                session,
-                announce,
-                notification_id=notification_id,
-                cause_id=doc["cause_id"],
-                event_id=doc.get("event_id"),
-                channel="email",
-                template=doc["template"],
-                attempts=attempts,
-                trace=_mail_trace(doc),
-            )
 
-    ctx.transaction(work)
+def publish_mail_announcements(ctx: Context, ids: list[str] | None = None) -> int:
+    """Move the announcements waiting on mail rows (of ``ids``, or any: those a
+    sender that died left behind) into the outbox, in one transaction; a row
+    another sender published meanwhile is not there any more. Returns how many."""
+
+    def work(session: ClientSession) -> int:
+        rows = ctx.store.pending_announcements(ids, session)
+        if not rows:
+            return 0
+        records = [record for row in rows for record in row.get("announce", [])]
+        publish_announcements(ctx, session, records)
+        ctx.store.clear_announcements([row["_id"] for row in rows], session)
+        return len(records)
+
+    return ctx.transaction(work)
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    """One attempt at webhook delivery ``doc``: ``ok`` when the partner answered 2xx."""
+
+    doc: dict[str, Any]
+    ok: bool
+    status_code: int | None
+    latency_ms: float
+    error: str
 
 
 def record_delivery_outcome(
@@ -586,43 +775,74 @@ def record_delivery_outcome(
     latency_ms: float,
     error: str,
 ) -> None:
-    """Log one attempt of webhook delivery ``doc``: it succeeded, falls due again
-    later, or is dead once its retry horizon is spent; the subscription counts its
-    dead deliveries in a row, and the outcome is announced on ``notification.*``."""
-    now = datetime.now(UTC)
-    attempts = doc.get("attempts", 0) + 1
-    latency = round(latency_ms, 1)
-    state, announce = _delivery_state(ctx.settings, doc, ok=ok, attempts=attempts, now=now)
-    values: dict[str, Any] = {
-        "attempts": attempts,
-        "last_status_code": status_code,
-        "last_latency_ms": latency,
-        "last_error": error or None,
-        "last_attempt_at": now,
-        **state,
-    }
-    entry = {"at": now, "status_code": status_code, "latency_ms": latency, "error": error or None}
+    """Log one attempt of webhook delivery ``doc`` (see :func:`record_delivery_outcomes`)."""
+    record_delivery_outcomes(ctx, [DeliveryOutcome(doc, ok, status_code, latency_ms, error)])
 
-    def work(session: ClientSession) -> None:
-        ctx.store.record_delivery_attempt(doc["_id"], values, entry, session)
-        if ok:
-            ctx.store.reset_failures(doc["subscription_id"], session)
+
+def record_delivery_outcomes(
+    ctx: Context, outcomes: list[DeliveryOutcome], failures_before: int | None = None
+) -> None:
+    """Log attempts at deliveries of one subscription, in attempt order, in one
+    transaction: each succeeded, falls due again later, or is dead once its retry
+    horizon is spent; the subscription counts its dead deliveries in a row (left
+    alone when ``failures_before``, its count as the caller read it, is 0 and
+    nothing died), and each outcome is announced on ``notification.*`` (one
+    outbox insert)."""
+    if not outcomes:
+        return
+    now = datetime.now(UTC)
+    subscription_id = outcomes[0].doc["subscription_id"]
+    attempts: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
+    records: list[dict[str, Any]] = []
+    reset, dead = False, 0
+    for o in outcomes:
+        doc = o.doc
+        count = doc.get("attempts", 0) + 1
+        latency = round(o.latency_ms, 1)
+        state, announce = _delivery_state(ctx.settings, doc, ok=o.ok, attempts=count, now=now)
+        values: dict[str, Any] = {
+            "attempts": count,
+            "last_status_code": o.status_code,
+            "last_latency_ms": latency,
+            "last_error": o.error or None,
+            "last_attempt_at": now,
+            **state,
+        }
+        entry = {
+            "at": now,
+            "status_code": o.status_code,
+            "latency_ms": latency,
+            "error": o.error or None,
+        }
+        attempts.append((doc["_id"], values, entry))
+        if o.ok:
+            reset, dead = True, 0
         elif state.get("status") == "dead":
-            _count_dead_delivery(ctx, session, doc["subscription_id"], now)
+            dead += 1
         # Outcomes of notification.* deliveries are not announced again (no loops).
         if announce and not doc["topic"].startswith("notification."):
-            _announce(
-                ctx,
-                session,
-                announce,
-                notification_id=doc["_id"],
-                cause_id=doc["ce_id"],
-                event_id=doc.get("event_id"),
-                channel="webhook",
-                template=doc["topic"],
-                attempts=attempts,
-                trace=current_context(),
+            records.append(
+                _announcement(
+                    ctx,
+                    announce,
+                    notification_id=doc["_id"],
+                    cause_id=doc["ce_id"],
+                    event_id=doc.get("event_id"),
+                    channel="webhook",
+                    template=doc["topic"],
+                    attempts=count,
+                    trace=current_context(),
+                )
             )
+
+    def work(session: ClientSession) -> None:
+        ctx.store.record_delivery_attempts(attempts, session)
+        if dead or (reset and failures_before != 0):
+            sub = ctx.store.count_failures(subscription_id, reset=reset, dead=dead, s=session)
+            if dead:
+                _disable_if_failing(ctx, session, sub, now)
+        if records:
+            publish_announcements(ctx, session, records)
 
     ctx.transaction(work)
 
@@ -644,12 +864,11 @@ def _delivery_state(
     return {"next_attempt_at": when}, None
 
 
-def _count_dead_delivery(
-    ctx: Context, session: ClientSession, subscription_id: str, now: datetime
+def _disable_if_failing(
+    ctx: Context, session: ClientSession, sub: dict[str, Any] | None, now: datetime
 ) -> None:
-    """One more dead delivery in a row: at ``webhook_disable_after`` of them an
-    active subscription is disabled, and its owner told in the feed."""
-    sub = ctx.store.count_dead_delivery(subscription_id, session)
+    """At ``webhook_disable_after`` dead deliveries in a row an active
+    subscription is disabled, and its owner told in the feed."""
     if sub is None or sub["status"] != "active":
         return
     if sub.get("consecutive_failures", 0) < ctx.settings.webhook_disable_after:

@@ -19,7 +19,7 @@ pending mail or delivery has none: it is never dropped.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -78,6 +78,7 @@ class NotificationStore:
         self.deferred.create_index([("invitation_id", ASCENDING)])
         self.mails.create_index([("status", ASCENDING), ("next_attempt_at", ASCENDING)])
         self.mails.create_index([("cause_id", ASCENDING)])
+        self.mails.create_index([("announcing", ASCENDING)], sparse=True)
         self.feed.create_index([("email", ASCENDING), ("created_at", DESCENDING)])
         self.feed.create_index([("sub", ASCENDING), ("created_at", DESCENDING)])
         self.feed.create_index([("role", ASCENDING), ("created_at", DESCENDING)])
@@ -165,37 +166,98 @@ class NotificationStore:
 
     # --- mails and feed ---------------------------------------------------------
 
-    def has_mail(self, key: str, s: Session) -> bool:
-        return self.mails.find_one({"_id": key}, {"_id": 1}, session=s) is not None
-
-    def insert_mail(self, doc: dict[str, Any], s: Session) -> None:
-        self.mails.insert_one(doc, session=s)
-
-    def update_mail(
-        self, mail_id: str, values: dict[str, Any], s: Session, drop: tuple[str, ...] = ()
-    ) -> None:
-        """Set ``values`` on one mail of the outbox (the outcome of an attempt) and
-        remove the fields ``drop`` names."""
-        update: dict[str, Any] = {"$set": values}
-        if drop:
-            update["$unset"] = dict.fromkeys(drop, "")
-        self.mails.update_one({"_id": mail_id}, update, session=s)
-
     def insert_feed(self, doc: dict[str, Any], s: Session) -> None:
         if self.feed.find_one({"key": doc["key"]}, {"_id": 1}, session=s) is None:
             self.feed.insert_one(doc, session=s)
 
-    def claim_mail(self, now: datetime, hold_until: datetime) -> dict[str, Any] | None:
-        """Take the oldest due pending mail for this sender until ``hold_until``."""
-        return self.mails.find_one_and_update(
-            {"status": "pending", "next_attempt_at": {"$lte": now}},
-            {"$set": {"next_attempt_at": hold_until}},
-            sort=[("next_attempt_at", ASCENDING)],
-            return_document=ReturnDocument.AFTER,
+    def insert_mails(self, docs: list[dict[str, Any]], s: Session) -> None:
+        """Insert new mails in one round trip (the caller read their keys first:
+        in a transaction a duplicate key would abort it)."""
+        if docs:
+            self.mails.insert_many(docs, ordered=True, session=s)
+
+    def existing_mails(self, keys: list[str], s: Session) -> set[str]:
+        """Which of the idempotency keys ``keys`` are in the outbox already."""
+        if not keys:
+            return set()
+        return {d["_id"] for d in self.mails.find({"_id": {"$in": keys}}, {"_id": 1}, session=s)}
+
+    def insert_feed_many(self, docs: list[dict[str, Any]], s: Session) -> None:
+        """Insert the feed items whose ``key`` is not there yet, in two round trips."""
+        if not docs:
+            return
+        keys = [d["key"] for d in docs]
+        known = {d["key"] for d in self.feed.find({"key": {"$in": keys}}, {"key": 1}, session=s)}
+        fresh = [d for d in docs if d["key"] not in known]
+        if fresh:
+            self.feed.insert_many(fresh, ordered=True, session=s)
+
+    def claim_mails(
+        self, now: datetime, hold_until: datetime, token: str, limit: int
+    ) -> list[dict[str, Any]]:
+        """Take up to ``limit`` of the oldest due pending mails until ``hold_until``:
+        their ids, then one update that marks with ``token`` those still due, then
+        the ones carrying ``token`` (another sender that marked one in between has
+        it, and it is not read back here): two senders never hold the same mail."""
+        due = {"status": "pending", "next_attempt_at": {"$lte": now}}
+        cursor = self.mails.find(due, {"_id": 1}).sort("next_attempt_at", ASCENDING).limit(limit)
+        ids = [d["_id"] for d in cursor]
+        if not ids:
+            return []
+        self.mails.update_many(
+            {**due, "_id": {"$in": ids}},
+            {"$set": {"next_attempt_at": hold_until, "claim": token}},
+        )
+        return _in_order(ids, self.mails.find({"_id": {"$in": ids}, "claim": token}))
+
+    def hold_mails(self, ids: list[str], token: str, until: datetime) -> None:
+        """Renew this sender's claim on mails it still holds."""
+        if ids:
+            self.mails.update_many(
+                {"_id": {"$in": ids}, "claim": token, "status": "pending"},
+                {"$set": {"next_attempt_at": until}},
+            )
+
+    def release_mails(self, ids: list[str], token: str, at: datetime) -> None:
+        """Give back claimed mails that were not tried: due again at ``at``."""
+        if ids:
+            self.mails.update_many(
+                {"_id": {"$in": ids}, "claim": token, "status": "pending"},
+                {"$set": {"next_attempt_at": at}},
+            )
+
+    def apply_mail_outcomes(self, updates: list[tuple[str, dict[str, Any]]]) -> None:
+        """Write attempts' outcomes, ``(mail id, update)`` each: one command for them all.
+        Each update is atomic on its row and carries the row's announcement with
+        it (``announce``), so no transaction is needed here."""
+        if len(updates) == 1:
+            [(mail_id, update)] = updates
+            self.mails.update_one({"_id": mail_id}, update)
+        elif updates:
+            self.mails.bulk_write([UpdateOne({"_id": i}, u) for i, u in updates], ordered=True)
+
+    def pending_announcements(
+        self, ids: list[str] | None, s: Session, limit: int = 500
+    ) -> list[dict[str, Any]]:
+        """Mails (of ``ids``, or any) whose outcome's announcement is not in the outbox yet."""
+        query: dict[str, Any] = {"announcing": True}
+        if ids is not None:
+            query["_id"] = {"$in": ids}
+        return list(self.mails.find(query, {"announce": 1}, session=s).limit(limit))
+
+    def clear_announcements(self, ids: list[str], s: Session) -> None:
+        self.mails.update_many(
+            {"_id": {"$in": ids}}, {"$unset": {"announce": "", "announcing": ""}}, session=s
         )
 
     def opted_out(self, email_hash: str) -> bool:
         return self.optouts.find_one({"_id": email_hash}, {"_id": 1}) is not None
+
+    def opted_out_of(self, hashes: list[str]) -> set[str]:
+        """Which of the e-mail hashes ``hashes`` opted out: one query for a batch."""
+        if not hashes:
+            return set()
+        return {d["_id"] for d in self.optouts.find({"_id": {"$in": hashes}}, {"_id": 1})}
 
     def opted_out_since(self, email_hash: str) -> datetime | None:
         """When this address opted out of non-essential mail; None while it has not."""
@@ -301,21 +363,6 @@ class NotificationStore:
             session=s,
         )
 
-    def reset_failures(self, subscription_id: str, s: Session) -> None:
-        """A delivery succeeded: the subscription's run of dead deliveries is over."""
-        self.subscriptions.update_one(
-            {"_id": subscription_id}, {"$set": {"consecutive_failures": 0}}, session=s
-        )
-
-    def count_dead_delivery(self, subscription_id: str, s: Session) -> dict[str, Any] | None:
-        """One more dead delivery in a row; returns the subscription as it is now."""
-        return self.subscriptions.find_one_and_update(
-            {"_id": subscription_id},
-            {"$inc": {"consecutive_failures": 1}},
-            session=s,
-            return_document=ReturnDocument.AFTER,
-        )
-
     def disable_subscription(self, subscription_id: str, at: datetime, s: Session) -> None:
         self.subscriptions.update_one(
             {"_id": subscription_id},
@@ -358,6 +405,11 @@ class NotificationStore:
         self.fanouts.update_one(
             {"_id": doc["_id"]}, {"$setOnInsert": {**doc, "after": ""}}, upsert=True, session=s
         )
+
+    def add_fanouts(self, docs: list[dict[str, Any]], s: Session) -> None:
+        """Queue the fan-outs of new records (fresh ``ce_id``s) in one insert."""
+        if docs:
+            self.fanouts.insert_many(docs, ordered=True, session=s)
 
     def pending_fanouts(self) -> list[dict[str, Any]]:
         return list(self.fanouts.find().sort("created_at", ASCENDING).limit(100))
@@ -408,50 +460,80 @@ class NotificationStore:
             session=s,
         )
 
-    def cancel_delivery(self, delivery_id: str, expires_at: datetime) -> None:
-        """Cancel one delivery, unless it was sent or cancelled meanwhile."""
-        self.deliveries.update_one(
-            {"_id": delivery_id, "status": "pending"},
-            {"$set": {"status": "cancelled", "expires_at": expires_at}},
-        )
-
-    def record_delivery_attempt(
-        self, delivery_id: str, values: dict[str, Any], entry: dict[str, Any], s: Session
+    def record_delivery_attempts(
+        self, attempts: list[tuple[str, dict[str, Any], dict[str, Any]]], s: Session
     ) -> None:
-        """Set the outcome ``values`` of an attempt and log it (the last 50 are kept)."""
-        self.deliveries.update_one(
-            {"_id": delivery_id},
-            {"$set": values, "$push": {"log": {"$each": [entry], "$slice": -LOG_LENGTH}}},
-            session=s,
-        )
+        """Set the outcome ``values`` of attempts and log each (the last 50 are
+        kept): ``(delivery id, values, log entry)`` each, in one command."""
+        writes = [
+            UpdateOne(
+                {"_id": delivery_id},
+                {"$set": values, "$push": {"log": {"$each": [entry], "$slice": -LOG_LENGTH}}},
+            )
+            for delivery_id, values, entry in attempts
+        ]
+        if writes:
+            self.deliveries.bulk_write(writes, ordered=True, session=s)
 
-    def claim_delivery(
-        self, now: datetime, hold_until: datetime, busy: list[str]
-    ) -> dict[str, Any] | None:
-        """Take the oldest due delivery of a subscription not in ``busy`` until ``hold_until``."""
+    def due_subscription(self, now: datetime, busy: list[str]) -> str | None:
+        """The subscription of the oldest due delivery, leaving out those in ``busy``."""
         query: dict[str, Any] = {"status": "pending", "next_attempt_at": {"$lte": now}}
         if busy:
             query["subscription_id"] = {"$nin": busy}
-        return self.deliveries.find_one_and_update(
-            query,
-            {"$set": {"next_attempt_at": hold_until}},
-            sort=[("next_attempt_at", ASCENDING)],
-            return_document=ReturnDocument.AFTER,
+        doc = self.deliveries.find_one(
+            query, {"subscription_id": 1}, sort=[("next_attempt_at", ASCENDING)]
         )
+        return None if doc is None else doc["subscription_id"]
 
-    def claim_next_delivery_of(
-        self, subscription_id: str, now: datetime, hold_until: datetime
+    def claim_deliveries_of(
+        self, subscription_id: str, now: datetime, hold_until: datetime, token: str, limit: int
+    ) -> list[dict[str, Any]]:
+        """Take up to ``limit`` of one subscription's oldest due deliveries until
+        ``hold_until``, as :meth:`claim_mails` takes mails (ids, one marking
+        update, the marked ones read back): no two dispatchers hold the same one."""
+        due = {
+            "subscription_id": subscription_id,
+            "status": "pending",
+            "next_attempt_at": {"$lte": now},
+        }
+        cursor = (
+            self.deliveries.find(due, {"_id": 1}).sort("next_attempt_at", ASCENDING).limit(limit)
+        )
+        ids = [d["_id"] for d in cursor]
+        if not ids:
+            return []
+        self.deliveries.update_many(
+            {**due, "_id": {"$in": ids}},
+            {"$set": {"next_attempt_at": hold_until, "claim": token}},
+        )
+        return _in_order(ids, self.deliveries.find({"_id": {"$in": ids}, "claim": token}))
+
+    def release_deliveries(self, ids: list[str], token: str, at: datetime) -> None:
+        """Give back claimed deliveries that were not tried: due again at ``at``."""
+        if ids:
+            self.deliveries.update_many(
+                {"_id": {"$in": ids}, "claim": token, "status": "pending"},
+                {"$set": {"next_attempt_at": at}},
+            )
+
+    def cancel_deliveries(self, ids: list[str], expires_at: datetime) -> None:
+        """Cancel deliveries, unless sent or cancelled meanwhile."""
+        if ids:
+            self.deliveries.update_many(
+                {"_id": {"$in": ids}, "status": "pending"},
+                {"$set": {"status": "cancelled", "expires_at": expires_at}},
+            )
+
+    def count_failures(
+        self, subscription_id: str, *, reset: bool, dead: int, s: Session
     ) -> dict[str, Any] | None:
-        """Take the oldest due delivery of one subscription until ``hold_until``."""
-        return self.deliveries.find_one_and_update(
-            {
-                "subscription_id": subscription_id,
-                "status": "pending",
-                "next_attempt_at": {"$lte": now},
-            },
-            {"$set": {"next_attempt_at": hold_until}},
-            sort=[("next_attempt_at", ASCENDING)],
-            return_document=ReturnDocument.AFTER,
+        """A batch's outcomes: after a success the run of dead deliveries is the
+        ``dead`` ones that followed it, else it grows by ``dead``; returns the
+        subscription as it is now."""
+        change = {"$set": {"consecutive_failures": dead}} if reset else None
+        change = change or {"$inc": {"consecutive_failures": dead}}
+        return self.subscriptions.find_one_and_update(
+            {"_id": subscription_id}, change, session=s, return_document=ReturnDocument.AFTER
         )
 
     # --- rows written before retention ---------------------------------------------
@@ -501,3 +583,9 @@ class NotificationStore:
             ordered=False,
         )
         return result.modified_count
+
+
+def _in_order(ids: list[str], docs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``docs`` in the order of ``ids`` (the order they fell due in)."""
+    position = {doc_id: i for i, doc_id in enumerate(ids)}
+    return sorted(docs, key=lambda d: position[d["_id"]])
