@@ -65,8 +65,11 @@ format: venv
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# Two pytest-xdist workers, each with its own Kafka and Mongo-wire server; a test
+# file stays on one worker (its module fixtures are started once).
+TEST_WORKERS ?= 2
 test: venv jars browser-deps lint
-	$(PY) -m pytest tests -q
+	$(PY) -m pytest tests -q -n $(TEST_WORKERS) --dist loadfile
 
 # Each benchmark starts its own Kafka and Mongo-wire server and prints its figures.
 bench: venv jars

@@ -26,6 +26,8 @@ NOT_IN_IMAGES = frozenset(
     for name in (
         "pytest",
         "pytest-timeout",
+        "pytest-xdist",  # the suite in two workers, and its transport:
+        "execnet",
         "iniconfig",
         "pluggy",
         "Pygments",

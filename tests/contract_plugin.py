@@ -5,7 +5,8 @@ validated, as it is stored and travels (personal fields sealed), against its
 topic's JSON Schema (``deploy.contracts``, strict: no undeclared fields).
 Backbone tests that add synthetic records to an outbox directly are not
 services and are not checked. Violations do not disturb the
-test that produced them; they are listed at the end and fail the session.
+test that produced them; they are listed at the end and fail the session
+(under pytest-xdist each worker hands its findings to the controller).
 
 Topics of services that are not deployed yet (not in ``deploy/catalog.py``) have
 no schema to check against and are skipped.
@@ -71,5 +72,18 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # a pytest-xdist worker: the controller adds them up
+        workeroutput["contracts_checked"] = CHECKED[0]
+        workeroutput["contract_violations"] = VIOLATIONS[:50]
+        return
     if VIOLATIONS and exitstatus == 0:
         session.exitstatus = 1
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """A pytest-xdist worker is done: count what it checked and found."""
+    output = getattr(node, "workeroutput", {})
+    CHECKED[0] += output.get("contracts_checked", 0)
+    VIOLATIONS.extend(output.get("contract_violations", []))
