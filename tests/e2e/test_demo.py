@@ -107,7 +107,13 @@ def test_the_demo_exercises_every_service_and_runs_again_without_duplicates(
         assert bars == {"knowledge", "understanding", "needs_matched"}  # one bar per statement
     assert all(clients.catalogue.find(p.body["title"]) for p in demo.PRACTICES)
     mails_before = demo.settled_mail(smtp_sink.maildir)
-    subjects = [mail.subject(m) for m in mail.messages(smtp_sink.maildir)]
+    # The demo's own mails: the session's broker may hold other tests' records that
+    # the notifications group has not read yet, which the demo's worker mails too.
+    subjects = [
+        mail.subject(m)
+        for m in mail.messages(smtp_sink.maildir)
+        if mail.recipient(m).endswith(".demo.mlp.example")
+    ]
     german = sum(p.language == "de" for p in (*demo.KURZARBEIT_PEOPLE, *demo.NOMINEES))
     assert sum(s.startswith("Bitte antworten Sie bis zum") for s in subjects) == german
     assert any(s.startswith("Merci de répondre avant le") for s in subjects)
