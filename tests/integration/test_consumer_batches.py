@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from prometheus_client import REGISTRY
 from pymongo import MongoClient, monitoring
 from pymongo.errors import AutoReconnect
@@ -113,18 +113,18 @@ def batch(topics, mongo) -> Iterator[Batch]:
     positioned, go, stop = threading.Event(), threading.Event(), threading.Event()
 
     def consumer() -> KafkaConsumer:
-        """Joined, at the end of the topic, and held until the records are there."""
+        """Assigned the topic's partitions (no group join to wait for), at their
+        ends, and held until the records are there."""
         consumer = KafkaConsumer(
-            TOPIC,
             bootstrap_servers=topics,
             group_id=f"test-batch-{uuid.uuid4().hex[:8]}",
             enable_auto_commit=False,
-            auto_offset_reset="latest",
         )
-        while not consumer.assignment():
-            consumer.poll(timeout_ms=100)
-        for tp in consumer.assignment():
-            consumer.seek(tp, consumer.position(tp))
+        partitions = [TopicPartition(TOPIC, p) for p in consumer.partitions_for_topic(TOPIC)]
+        consumer.assign(partitions)
+        consumer.seek_to_end(*partitions)
+        for tp in partitions:
+            consumer.position(tp)
         positioned.set()
         go.wait(30)
         return consumer
