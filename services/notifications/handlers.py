@@ -98,6 +98,36 @@ def _recipient(contact: dict[str, Any]) -> Recipient:
     return Recipient(contact["email"], contact.get("name", ""), contact.get("language"))
 
 
+def _mail_each(
+    message: Message[Any],
+    ctx: Context,
+    session: ClientSession,
+    people: list[Any],
+    *,
+    template: str,
+    context: dict[str, Any],
+    event_id: str | None,
+    feed_link: str | None = None,
+) -> int:
+    """The same mail, caused by ``message``, to each person a payload names (its
+    ``recipients``: e-mail, name, language), queued with one insert."""
+    return queue_mails(
+        ctx,
+        session,
+        [
+            MailRequest(
+                template=template,
+                cause_id=message.envelope.id,
+                recipient=Recipient(person.email, person.name, person.language),
+                context=context,
+                event_id=event_id,
+                feed_link=feed_link,
+            )
+            for person in people
+        ],
+    )
+
+
 # --- programme events -------------------------------------------------------
 
 
@@ -445,27 +475,21 @@ def on_nomination_requested(
     """Ask a country's coordinators for nominations within its places, by the
     nomination deadline."""
     requested = message.payload
-    event = _snapshot_view(ctx, requested.event_id, requested.event, session)
-    queue_mails(
+    _mail_each(
+        message,
         ctx,
         session,
-        [
-            MailRequest(
-                template="nomination_request",
-                cause_id=message.envelope.id,
-                recipient=Recipient(person.email, person.name, person.language),
-                context={
-                    "event": event,
-                    "country": requested.country,
-                    "places": requested.places,
-                    "nominate_url": requested.nominate_url,
-                    "deadline": _iso(requested.nomination_deadline),  # mail.render localises it
-                },
-                event_id=requested.event_id,
-                feed_link=f"/v1/events/{requested.event_id}/nominations",
-            )
-            for person in requested.recipients
-        ],
+        requested.recipients,
+        template="nomination_request",
+        context={
+            "event": _snapshot_view(ctx, requested.event_id, requested.event, session),
+            "country": requested.country,
+            "places": requested.places,
+            "nominate_url": requested.nominate_url,
+            "deadline": _iso(requested.nomination_deadline),  # mail.render localises it
+        },
+        event_id=requested.event_id,
+        feed_link=f"/v1/events/{requested.event_id}/nominations",
     )
 
 
@@ -473,29 +497,23 @@ def _coordinators_mail(
     message: Message[NominationChangedPayload], ctx: Context, session: ClientSession, template: str
 ) -> None:
     changed = message.payload
-    event = _snapshot_view(ctx, changed.event_id, changed.event, session)
-    queue_mails(
+    _mail_each(
+        message,
         ctx,
         session,
-        [
-            MailRequest(
-                template=template,
-                cause_id=message.envelope.id,
-                recipient=Recipient(person.email, person.name, person.language),
-                context={
-                    "event": event,
-                    "country": changed.country,
-                    "status": changed.status,
-                    "nominee_name": changed.nominee_name,
-                    "moved_up_name": changed.moved_up_name,
-                    "remaining": changed.remaining,
-                    "reason": changed.reason,
-                },
-                event_id=changed.event_id,
-                feed_link=f"/v1/nominations/{changed.nomination_id}",
-            )
-            for person in changed.recipients
-        ],
+        changed.recipients,
+        template=template,
+        context={
+            "event": _snapshot_view(ctx, changed.event_id, changed.event, session),
+            "country": changed.country,
+            "status": changed.status,
+            "nominee_name": changed.nominee_name,
+            "moved_up_name": changed.moved_up_name,
+            "remaining": changed.remaining,
+            "reason": changed.reason,
+        },
+        event_id=changed.event_id,
+        feed_link=f"/v1/nominations/{changed.nomination_id}",
     )
 
 
@@ -617,24 +635,19 @@ def on_document_reminder_due(
 ) -> None:
     """A paper is due: remind the people the documents service names."""
     reminder = message.payload
-    queue_mails(
+    _mail_each(
+        message,
         ctx,
         session,
-        [
-            MailRequest(
-                template="document_reminder",
-                cause_id=message.envelope.id,
-                recipient=Recipient(person.email, person.name, person.language),
-                context={
-                    "event": _event_view(ctx, reminder.event_id, None, session),
-                    "title": reminder.title,
-                    "kind": reminder.kind.replace("_", " "),
-                    "due_on": reminder.due_on.isoformat(),
-                },
-                event_id=reminder.event_id,
-            )
-            for person in reminder.recipients
-        ],
+        reminder.recipients,
+        template="document_reminder",
+        context={
+            "event": _event_view(ctx, reminder.event_id, None, session),
+            "title": reminder.title,
+            "kind": reminder.kind.replace("_", " "),
+            "due_on": reminder.due_on.isoformat(),
+        },
+        event_id=reminder.event_id,
     )
 
 
@@ -648,25 +661,19 @@ def on_proposal_decided(
     """Tell the proposing coordinator (and the proposal's contact) the secretariat's
     decision, with the reason of a decline."""
     decided = message.payload
-    template = domain.PROPOSAL_TEMPLATES[decided.status]
-    queue_mails(
+    _mail_each(
+        message,
         ctx,
         session,
-        [
-            MailRequest(
-                template=template,
-                cause_id=message.envelope.id,
-                recipient=Recipient(person.email, person.name, person.language),
-                context={
-                    "event": {"title": decided.title},
-                    "title": decided.title,
-                    "reason": decided.reason,
-                },
-                event_id=decided.event_id,
-                feed_link=f"/v1/proposals/{decided.proposal_id}",
-            )
-            for person in decided.recipients
-        ],
+        decided.recipients,
+        template=domain.PROPOSAL_TEMPLATES[decided.status],
+        context={
+            "event": {"title": decided.title},
+            "title": decided.title,
+            "reason": decided.reason,
+        },
+        event_id=decided.event_id,
+        feed_link=f"/v1/proposals/{decided.proposal_id}",
     )
 
 
