@@ -28,7 +28,14 @@ LOCAL_MONGO_PORT = 27017
 LOCAL_SMTP_PORT = 1025
 LOCAL_MAIL_DIR = "var/mail"
 DEFAULT_KAFKA_BOOTSTRAP = f"{LOOPBACK}:{LOCAL_KAFKA_PORT}"
-DEFAULT_MONGO_URI = f"mongodb://{LOOPBACK}:{LOCAL_MONGO_PORT}/?directConnection=true"
+
+
+def local_mongo_uri(port: int) -> str:
+    """The connection string of a Mongo-wire server on loopback ``port``."""
+    return f"mongodb://{LOOPBACK}:{port}/?directConnection=true"
+
+
+DEFAULT_MONGO_URI = local_mongo_uri(LOCAL_MONGO_PORT)
 DEVELOPMENT_JWT_SECRET = "mlp-development-secret-change-me"  # noqa: S105 - documented dev default
 DEVELOPMENT_ERASURE_SALT = "mlp-development-erasure-salt-change-me"
 PERSONAL_DATA_RETENTION_DAYS = 730
@@ -205,10 +212,6 @@ def local_mongo_port(service_port: int, base: int = LOCAL_MONGO_PORT) -> int:
     """The local Mongo-wire server of the service on ``service_port``: a server
     of its own, as in production (events 27018, invitations 27019, ...)."""
     return base + service_port - SERVICE_PORT_BASE
-
-
-def local_mongo_uri(port: int) -> str:
-    return f"mongodb://{LOOPBACK}:{port}/?directConnection=true"
 
 
 def common_settings(env: Env, service: str, default_port: int) -> dict[str, Any]:

@@ -19,15 +19,9 @@ from pathlib import Path
 
 from deploy.local.ports import port_in_use, refuse_taken_port
 from deploy.local.process import START_TIMEOUT, ServerProcess, require_command
-from shared.config import LOOPBACK
+from shared.config import LOOPBACK, local_mongo_uri
 
 REPLICA_SET = "rs0"
-
-
-def loopback_uri(port: int) -> str:
-    """The connection string of a server on loopback ``port`` (shared.config's
-    ``DEFAULT_MONGO_URI`` for the default port)."""
-    return f"mongodb://{LOOPBACK}:{port}/?directConnection=true"
 
 
 class MongoServer(ServerProcess):
@@ -49,7 +43,7 @@ class MongoServer(ServerProcess):
     @property
     def uri(self) -> str:
         """The connection string of this server."""
-        return loopback_uri(self.port)
+        return local_mongo_uri(self.port)
 
     def command(self) -> list[str]:
         """The command line that runs the server in the foreground."""

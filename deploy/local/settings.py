@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from deploy import catalog
-from deploy.local.mongo import loopback_uri
 from shared.config import (
     DEFAULT_KAFKA_BOOTSTRAP,
     DEVELOPMENT_JWT_SECRET,
@@ -32,6 +31,7 @@ from shared.config import (
     LOOPBACK,
     Env,
     local_mongo_port,
+    local_mongo_uri,
 )
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -78,7 +78,7 @@ class LocalStack:
                 mongo_uris[s.name] = given
             else:
                 local_mongo_ports[s.name] = local_mongo_port(s.port, mongo_port)
-                mongo_uris[s.name] = loopback_uri(local_mongo_ports[s.name])
+                mongo_uris[s.name] = local_mongo_uri(local_mongo_ports[s.name])
         ports = {s.name: env.int(f"{s.upper}_PORT", s.port) for s in catalog.DEPLOYED}
         public_urls = {
             f"MLP_{name.upper()}_PUBLIC_URL": env.str(
