@@ -36,7 +36,7 @@ from deploy.local.ports import free_port
 from devkit.auth import auth
 from devkit.env import service_env
 from devkit.kafka import Producer, collect, partner_consumer, payload_of
-from devkit.samples import event_payload
+from devkit.samples import event_payload, official
 from devkit.waiting import wait_until
 from shared.bus import ensure_topics
 from shared.config import Settings
@@ -77,17 +77,7 @@ def run(bootstrap: str, mongo_uri: str, workdir: Path) -> dict[str, Any]:
         # The RSVP run fills the event halfway through: its last seat is raced for.
         capacity = max(1, min(INVITEES, RSVP_REQUESTS) // 2)
         event_id = _publish_event(bootstrap, capacity=capacity)
-        people = [
-            {
-                "email": f"official{i}@gov{i % 27}.example.eu",
-                "name": f"Official {i}",
-                "country": ("EE", "LV", "FI", "PT", "DE", "FR")[i % 6],
-                "organisation": "Ministry of Labour",
-                "role": "government_official",
-                "language": ("en", "fr", "de")[i % 3],
-            }
-            for i in range(INVITEES)
-        ]
+        people = [official(i, f"official{i}@gov{i % 27}.example.eu") for i in range(INVITEES)]
         # Wait until the worker has put the event into the service's read model.
         with MongoClient(mongo_uri) as client:
             db = client[env["MLP_INVITATIONS_DB"]]

@@ -53,7 +53,7 @@ from deploy.local.ports import free_port
 from devkit.auth import auth
 from devkit.env import service_env
 from devkit.kafka import Producer, partner_consumer, payload_of
-from devkit.samples import event_payload, issued_payload
+from devkit.samples import event_payload, issued_payload, official
 from devkit.waiting import wait_until
 from shared.bus import ensure_topics
 from shared.config import Settings
@@ -142,17 +142,7 @@ def per_unit(used: dict[str, dict[str, float]], units: int) -> dict[str, Any]:
 
 
 def _people(p: Pipeline, n: int, prefix: str) -> list[dict[str, str]]:
-    return [
-        {
-            "email": p.fresh(prefix),
-            "name": f"Official {i}",
-            "country": ("EE", "LV", "FI", "PT", "DE", "FR")[i % 6],
-            "organisation": "Ministry of Labour",
-            "role": "government_official",
-            "language": ("en", "fr", "de")[i % 3],
-        }
-        for i in range(n)
-    ]
+    return [official(i, p.fresh(prefix)) for i in range(n)]
 
 
 def _invite(p: Pipeline, people: list[dict[str, str]]) -> float:

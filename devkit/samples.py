@@ -34,6 +34,19 @@ def event_body(**overrides: Any) -> dict[str, Any]:
     return body
 
 
+def official(i: int, email: str) -> dict[str, str]:
+    """The ``i``-th of a crowd of invitees (the benchmarks invite thousands):
+    countries and languages in turn."""
+    return {
+        "email": email,
+        "name": f"Official {i}",
+        "country": ("EE", "LV", "FI", "PT", "DE", "FR")[i % 6],
+        "organisation": "Ministry of Labour",
+        "role": "government_official",
+        "language": ("en", "fr", "de")[i % 3],
+    }
+
+
 def event_payload(
     event_id: str | None = None, version: int = 1, **overrides: Any
 ) -> dict[str, Any]:
