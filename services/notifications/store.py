@@ -25,6 +25,7 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.client_session import ClientSession
+from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
@@ -200,15 +201,7 @@ class NotificationStore:
         the ones carrying ``token`` (another sender that marked one in between has
         it, and it is not read back here): two senders never hold the same mail."""
         due = {"status": "pending", "next_attempt_at": {"$lte": now}}
-        cursor = self.mails.find(due, {"_id": 1}).sort("next_attempt_at", ASCENDING).limit(limit)
-        ids = [d["_id"] for d in cursor]
-        if not ids:
-            return []
-        self.mails.update_many(
-            {**due, "_id": {"$in": ids}},
-            {"$set": {"next_attempt_at": hold_until, "claim": token}},
-        )
-        return _in_order(ids, self.mails.find({"_id": {"$in": ids}, "claim": token}))
+        return _claim(self.mails, due, hold_until, token, limit)
 
     def hold_mails(self, ids: list[str], token: str, until: datetime) -> None:
         """Renew this sender's claim on mails it still holds."""
@@ -220,11 +213,7 @@ class NotificationStore:
 
     def release_mails(self, ids: list[str], token: str, at: datetime) -> None:
         """Give back claimed mails that were not tried: due again at ``at``."""
-        if ids:
-            self.mails.update_many(
-                {"_id": {"$in": ids}, "claim": token, "status": "pending"},
-                {"$set": {"next_attempt_at": at}},
-            )
+        _release(self.mails, ids, token, at)
 
     def apply_mail_outcomes(self, updates: list[tuple[str, dict[str, Any]]]) -> None:
         """Write attempts' outcomes, ``(mail id, update)`` each: one command for them all.
@@ -496,25 +485,11 @@ class NotificationStore:
             "status": "pending",
             "next_attempt_at": {"$lte": now},
         }
-        cursor = (
-            self.deliveries.find(due, {"_id": 1}).sort("next_attempt_at", ASCENDING).limit(limit)
-        )
-        ids = [d["_id"] for d in cursor]
-        if not ids:
-            return []
-        self.deliveries.update_many(
-            {**due, "_id": {"$in": ids}},
-            {"$set": {"next_attempt_at": hold_until, "claim": token}},
-        )
-        return _in_order(ids, self.deliveries.find({"_id": {"$in": ids}, "claim": token}))
+        return _claim(self.deliveries, due, hold_until, token, limit)
 
     def release_deliveries(self, ids: list[str], token: str, at: datetime) -> None:
         """Give back claimed deliveries that were not tried: due again at ``at``."""
-        if ids:
-            self.deliveries.update_many(
-                {"_id": {"$in": ids}, "claim": token, "status": "pending"},
-                {"$set": {"next_attempt_at": at}},
-            )
+        _release(self.deliveries, ids, token, at)
 
     def cancel_deliveries(self, ids: list[str], expires_at: datetime) -> None:
         """Cancel deliveries, unless sent or cancelled meanwhile."""
@@ -583,6 +558,31 @@ class NotificationStore:
             ordered=False,
         )
         return result.modified_count
+
+
+def _claim(
+    rows: Collection, due: dict[str, Any], hold_until: datetime, token: str, limit: int
+) -> list[dict[str, Any]]:
+    """Take up to ``limit`` of the oldest ``due`` rows until ``hold_until``: their
+    ids, one update marking with ``token`` those still due, then the ones carrying
+    ``token`` (a row another claimant marked in between is theirs)."""
+    cursor = rows.find(due, {"_id": 1}).sort("next_attempt_at", ASCENDING).limit(limit)
+    ids = [d["_id"] for d in cursor]
+    if not ids:
+        return []
+    rows.update_many(
+        {**due, "_id": {"$in": ids}}, {"$set": {"next_attempt_at": hold_until, "claim": token}}
+    )
+    return _in_order(ids, rows.find({"_id": {"$in": ids}, "claim": token}))
+
+
+def _release(rows: Collection, ids: list[str], token: str, at: datetime) -> None:
+    """Give back rows still pending under ``token``: due again at ``at``."""
+    if ids:
+        rows.update_many(
+            {"_id": {"$in": ids}, "claim": token, "status": "pending"},
+            {"$set": {"next_attempt_at": at}},
+        )
 
 
 def _in_order(ids: list[str], docs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
