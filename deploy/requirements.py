@@ -34,7 +34,6 @@ NOT_IN_IMAGES = frozenset(
         "ruff",
         "testcontainers",
         "docker",
-        "wrapt",
         "python-dotenv",
         "SecantusDB",
         "shapely",
