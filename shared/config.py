@@ -138,6 +138,8 @@ class Settings:
     trusted_proxies: int = 0
     consumer_max_attempts: int = 4
     log_level: str = "INFO"
+    # Where spans go (OTLP/HTTP, e.g. http://otel-collector:4318); empty: no tracing.
+    otlp_endpoint: str = ""
     port: int = 0
     worker_metrics_port: int = 0
     metrics_multiprocess_dir: str = ""
@@ -262,6 +264,7 @@ def common_settings(env: Env, service: str, default_port: int) -> dict[str, Any]
         "trusted_proxies": _hop_count(env, "TRUSTED_PROXIES"),
         "consumer_max_attempts": env.int("CONSUMER_MAX_ATTEMPTS", 4),
         "log_level": env.str("LOG_LEVEL", "INFO"),
+        "otlp_endpoint": env.str("OTLP_ENDPOINT", ""),
         "port": port,
         "worker_metrics_port": env.int(
             f"{upper}_WORKER_METRICS_PORT", default_port + WORKER_METRICS_OFFSET

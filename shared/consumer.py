@@ -37,6 +37,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -46,6 +47,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 from marshmallow import Schema, ValidationError
+from opentelemetry.trace import Span, SpanKind
 from prometheus_client import Counter, Gauge, Histogram
 from pymongo import ASCENDING
 from pymongo.client_session import ClientSession
@@ -57,6 +59,7 @@ from shared.payloads import load_payload
 from shared.sealing import KEY_ID_HEADER, SealingError, open_payload, personal_values, redact
 from shared.service import ServiceContext
 from shared.topics import dead_letter_topic, from_producer, payload_schema, producer_source
+from shared.tracing import continued, fail, span
 
 log = logging.getLogger(__name__)
 
@@ -326,8 +329,7 @@ class ConsumerRunner:
     def _handle_ready(self, ready: _Ready) -> None:
         """Handle one record in its own transaction, with retries and the dead letter."""
         record, envelope, topic = ready.record, ready.message.envelope, ready.record.topic
-        set_context(envelope.trace())
-        try:
+        with _processing(ready) as current:
             for attempt in range(1, self.max_attempts + 1):
                 try:
                     with HANDLE_SECONDS.labels(topic).time():
@@ -346,11 +348,10 @@ class ConsumerRunner:
                         exc_info=True,
                     )
                     if attempt == self.max_attempts:
+                        fail(current, exc)
                         self._dead_letter(record, exc, attempts=attempt, redacted=ready.secrets)
                         return
                     self.stop.wait(self.backoff_s * 2 ** (attempt - 1))
-        finally:
-            set_context(None)
 
     def _apply(self, ready: _Ready) -> str:
         def work(session: ClientSession) -> str:
@@ -377,11 +378,8 @@ class ConsumerRunner:
                     raise _AlreadyProcessed() from exc
                 raise
             for ready in batch:
-                set_context(ready.message.envelope.trace())
-                try:
+                with _processing(ready):
                     ready.handler(ready.message, self.ctx, session)
-                finally:
-                    set_context(None)
 
         started = time.perf_counter()
         try:
@@ -450,6 +448,31 @@ class ConsumerRunner:
             "record dead-lettered",
             extra={"topic": record.topic, "offset": record.offset, "error": reason},
         )
+
+
+@contextmanager
+def _processing(ready: _Ready) -> Iterator[Span]:
+    """The record's CONSUMER span (its parent: the traceparent the record came
+    with, the producer's span), and the record's trace context for the handler,
+    its logs and its announcements, while the block handles it."""
+    envelope = ready.message.envelope
+    with span(
+        f"{ready.record.topic} process",
+        kind=SpanKind.CONSUMER,
+        parent=envelope.traceparent,
+        attributes={
+            "messaging.system": "kafka",
+            "messaging.destination.name": ready.record.topic,
+            "messaging.destination.partition.id": str(ready.record.partition),
+            "messaging.kafka.offset": ready.record.offset,
+            "messaging.message.id": envelope.id,
+        },
+    ) as current:
+        set_context(continued(envelope.trace(), current))
+        try:
+            yield current
+        finally:
+            set_context(None)
 
 
 def _header(record: ConsumerRecord, name: str) -> str | None:

@@ -22,6 +22,11 @@ class _ContextFilter(logging.Filter):
         if ctx is not None:
             record.correlation_id = ctx.correlation_id
             record.causation_id = ctx.causation_id
+            # The traceparent is the current span's (shared.tracing): the ids a
+            # tracing backend shows for the same work.
+            parts = ctx.traceparent.split("-")
+            if len(parts) == 4:
+                record.trace_id, record.span_id = parts[1], parts[2]
         return True
 
 

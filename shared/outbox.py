@@ -24,6 +24,7 @@ from typing import Any
 
 import pymongo
 from kafka import KafkaProducer
+from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Gauge
 from pymongo import ASCENDING, DeleteOne
 from pymongo.change_stream import ChangeStream
@@ -36,6 +37,7 @@ from shared.envelope import encode
 from shared.leases import Lease
 from shared.sealing import KEY_ID_HEADER, KeyRing, seal_payload
 from shared.topics import require_topic
+from shared.tracing import fail, start_span, traceparent_of
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +147,18 @@ class OutboxRelay:
             self.producer = self.producer_factory()
         sent = []
         for record in batch:
+            # The publish continues the trace of the request that wrote the record;
+            # the record carries the publish span, the consumer's parent.
+            span = start_span(
+                f"{record['topic']} publish",
+                kind=SpanKind.PRODUCER,
+                parent=record["traceparent"],
+                attributes={
+                    "messaging.system": "kafka",
+                    "messaging.destination.name": record["topic"],
+                    "messaging.message.id": record["ce_id"],
+                },
+            )
             wire = encode(
                 ce_id=record["ce_id"],
                 topic=record["topic"],
@@ -154,26 +168,33 @@ class OutboxRelay:
                 time=record["time"],
                 data=record["payload"],
                 trace=TraceContext(
-                    record["correlation_id"], record["causation_id"], record["traceparent"]
+                    record["correlation_id"],
+                    record["causation_id"],
+                    traceparent_of(span, record["traceparent"]),
                 ),
                 headers=_key_id_header(record.get("key_id")),
             )
             future = self.producer.send(
                 wire.topic, key=wire.key, value=wire.value, headers=wire.headers
             )
-            sent.append((record, future))
+            sent.append((record, future, span))
         self.producer.flush()
         done: list[Any] = []
         failed_keys: set[str] = set()
-        for record, future in sent:
+        for record, future, span in sent:
             if record["key"] in failed_keys:
+                fail(span, "not deleted: an earlier record of its key failed")
+                span.end()
                 continue
             try:
                 future.get(timeout=0)
             except Exception as exc:  # any send failure keeps the record pending
                 failed_keys.add(record["key"])
                 log.warning("publish failed", extra={"topic": record["topic"], "error": str(exc)})
+                fail(span, exc)
                 continue
+            finally:
+                span.end()
             done.append(record["_id"])
             PUBLISHED.labels(record["topic"]).inc()
         if done:

@@ -17,6 +17,7 @@ from pymongo.database import Database
 from shared.config import Settings
 from shared.mongo import connect, in_transaction
 from shared.outbox import Outbox
+from shared.tracing import configure_tracing
 
 T = TypeVar("T")
 
@@ -50,7 +51,9 @@ class ServiceContext(Generic[S, St]):
 
 
 def start_service(settings: S, store_factory: Callable[[Database], St]) -> ServiceContext[S, St]:
-    """Connect to the service's database, create its indexes and build its context."""
+    """Connect to the service's database, create its indexes and build its context
+    (tracing, when configured, is set up first: pymongo traces the clients made after)."""
+    configure_tracing(settings)
     client = connect(settings)
     db = client[settings.database]
     store = store_factory(db)

@@ -47,6 +47,7 @@ from shared.problems import (
     problem_response,
 )
 from shared.service import ServiceContext
+from shared.tracing import continued, instrument_app
 
 HTTP_SECONDS = Histogram(
     "mlp_http_request_seconds", "HTTP request latency", ["method", "route", "status"]
@@ -236,6 +237,7 @@ def create_service_app(
         max_request_bytes=settings.max_request_bytes,
     )
     install_error_handlers(app)
+    instrument_app(app)  # before _begin: the request's span exists when it runs
     if settings.trusted_proxies > 0:
         # Behind an ingress the peer is the proxy: take the client address (and
         # scheme) that many hops from the right of X-Forwarded-For (-Proto); the
@@ -250,10 +252,12 @@ def create_service_app(
         g.started = time.perf_counter()
         g.request_id = request.headers.get("X-Request-ID") or str(uuid.uuid4())
         set_context(
-            TraceContext(
-                correlation_id=request.headers.get("X-Correlation-ID") or g.request_id,
-                causation_id=g.request_id,
-                traceparent=child_traceparent(request.headers.get("traceparent")),
+            continued(
+                TraceContext(
+                    correlation_id=request.headers.get("X-Correlation-ID") or g.request_id,
+                    causation_id=g.request_id,
+                    traceparent=child_traceparent(request.headers.get("traceparent")),
+                )
             )
         )
         g.principal = authenticator.authenticate_request()

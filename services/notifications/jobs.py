@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Histogram
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
@@ -43,6 +44,7 @@ from services.notifications.store import ERASURE
 from services.notifications.webhooks import WebhookClient
 from shared import erasure
 from shared.schedule import PeriodicJob
+from shared.tracing import span
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +207,18 @@ class _MailBatch:
 
     def _try(self, doc: dict[str, Any]) -> Exception | None:
         try:
-            self.connection.send(doc["to"], doc["raw"])
+            # The send ends the trace of what caused the mail (stored with it);
+            # no address in the span: traces are not a place for personal data.
+            with span(
+                "smtp send",
+                kind=SpanKind.CLIENT,
+                parent=doc.get("traceparent"),
+                attributes={
+                    "mlp.mail.template": doc["template"],
+                    "mlp.mail.attempt": doc["attempts"] + 1,
+                },
+            ):
+                self.connection.send(doc["to"], doc["raw"])
         except smtp.SEND_ERRORS as exc:
             if not smtp.permanent(exc):  # a refused recipient leaves the connection usable
                 self.connection.reset()
