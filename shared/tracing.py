@@ -80,6 +80,24 @@ class _NoLoneClientSpans(Sampler):
         return "NoLoneClientSpans"
 
 
+class _CurrentTracer(trace.Tracer):
+    """The tracer of the provider configured now: pymongo's instrumentation
+    registers its listener once per process and keeps the tracer it was given,
+    while a process may configure tracing again after :func:`shutdown_tracing`
+    (the tests do)."""
+
+    def start_span(self, *args: Any, **kwargs: Any) -> Span:
+        return (_tracer or trace.NoOpTracer()).start_span(*args, **kwargs)
+
+    def start_as_current_span(self, *args: Any, **kwargs: Any) -> Any:
+        return (_tracer or trace.NoOpTracer()).start_as_current_span(*args, **kwargs)
+
+
+class _CurrentProvider(trace.TracerProvider):
+    def get_tracer(self, *args: Any, **kwargs: Any) -> trace.Tracer:
+        return _CurrentTracer()
+
+
 def configure_tracing(settings: Settings, exporter: SpanExporter | None = None) -> bool:
     """Make the process's tracer provider once; True when tracing is on.
 
@@ -108,8 +126,8 @@ def configure_tracing(settings: Settings, exporter: SpanExporter | None = None) 
 
     # A listener pymongo gives every client made from now on: start_service
     # configures tracing before it connects.
-    PymongoInstrumentor().instrument(tracer_provider=provider)
     _provider, _tracer = provider, provider.get_tracer("mlp-ops")
+    PymongoInstrumentor().instrument(tracer_provider=_CurrentProvider())
     log.info("tracing on", extra={"otlp_endpoint": settings.otlp_endpoint or "(in process)"})
     return True
 
