@@ -890,7 +890,9 @@ def procfile_entries() -> dict[str, str]:
     """What ``make run`` starts (honcho): the infrastructure (a MongoDB per
     service), every service's web and worker, and ``ready``. A web port is
     ``MLP_<NAME>_PORT`` as the shell expands it, defaulting to the service's
-    ``DEFAULT_PORT``."""
+    ``DEFAULT_PORT``. Every entry but ``ready`` runs through ``deploy.local
+    keep``, which restarts it when it crashes (honcho would stop them all);
+    ``ready`` failing still stops the set: the stack did not come up."""
     python = f"{LOCAL_BIN / 'python'}"
     entries = {
         "kafka": f"{python} -m deploy.local serve kafka",
@@ -905,6 +907,9 @@ def procfile_entries() -> dict[str, str]:
         *command, _ = services.gunicorn_command(services.web_app(s.name), bind, LOCAL_BIN, Path())
         entries[f"{s.name}-web"] = f"{shlex.join(command)} {bind}"
         entries[f"{s.name}-worker"] = f"{python} -m {services.worker_module(s.name)}"
+    entries = {
+        name: f"{python} -m deploy.local keep {name} -- {cmd}" for name, cmd in entries.items()
+    }
     entries["ready"] = f"{python} -m deploy.local ready"
     return entries
 

@@ -5,9 +5,11 @@
 - ``run``: start the whole process set with honcho (``make run``);
 - ``serve kafka|mongo-<service>|smtp``: run one server of the process set in the
   foreground;
-- ``ready``: wait until everything answers, say where, then idle.
+- ``ready``: wait until everything answers, say where, then idle;
+- ``keep NAME -- COMMAND...``: run a command, restarting it with backoff when it
+  ends (:mod:`deploy.local.keep`), so one crash does not stop ``make run``.
 
-The Procfile's entries call ``serve`` and ``ready``. Every command reads the
+The Procfile's entries call ``keep``, ``serve`` and ``ready``. Every command reads the
 environment once (:class:`~deploy.local.settings.LocalStack`).
 """
 
@@ -16,7 +18,7 @@ from __future__ import annotations
 import sys
 
 from deploy import catalog
-from deploy.local import ready, stack
+from deploy.local import keep, ready, stack
 from deploy.local.errors import PrerequisiteError, StartError
 from deploy.local.jars import ensure_kafka_jars
 from deploy.local.ports import check_ports
@@ -24,7 +26,10 @@ from deploy.local.settings import LocalStack
 
 # The servers of the process set: Kafka, a MongoDB per service, the SMTP sink.
 SERVED = ("kafka", *(f"mongo-{name}" for name in catalog.names()), "smtp")
-USAGE = "usage: python -m deploy.local {jars | check-ports | run | serve <server> | ready}"
+USAGE = (
+    "usage: python -m deploy.local"
+    " {jars | check-ports | run | serve <server> | ready | keep <name> -- <command>}"
+)
 
 
 def main(argv: list[str]) -> int:
@@ -41,6 +46,8 @@ def main(argv: list[str]) -> int:
             stack.serve(argv[1], LocalStack.from_environ())
         elif argv == ["ready"]:
             ready.main(LocalStack.from_environ())
+        elif argv[:1] == ["keep"]:
+            return keep.main(argv[1:])
         else:
             print(USAGE, file=sys.stderr)
             return 2

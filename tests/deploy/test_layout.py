@@ -224,7 +224,7 @@ def test_one_catalog_entry_puts_the_fake_service_in_every_generated_file(glossar
     entries = parse_procfile(manifests.procfile()).processes
     assert entries["glossary-web"].endswith("--bind 127.0.0.1:${MLP_GLOSSARY_PORT:-8090}")
     assert "'services.glossary.app:create_app()'" in entries["glossary-web"]
-    assert entries["glossary-worker"] == ".venv/bin/python -m services.glossary.worker"
+    assert entries["glossary-worker"].endswith(" -- .venv/bin/python -m services.glossary.worker")
 
     doc = manifests.compose()["services"]
     assert doc["glossary-web"]["ports"] == ["8090:8090"]

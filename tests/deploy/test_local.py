@@ -114,7 +114,10 @@ def test_the_procfile_runs_every_catalogued_service_and_the_infrastructure():
             f"--bind 127.0.0.1:${{MLP_{s.upper}_PORT:-{s.port}}}"
         )
     for what in SERVED:
-        assert entries[what] == f".venv/bin/python -m deploy.local serve {what}"
+        assert entries[what] == (
+            f".venv/bin/python -m deploy.local keep {what} -- "
+            f".venv/bin/python -m deploy.local serve {what}"
+        )
     assert manifests.PROCFILE == LOCAL / "Procfile"
 
 
