@@ -14,6 +14,7 @@ publishing and deleting publishes again, and consumers drop the duplicate by
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -43,6 +44,9 @@ log = logging.getLogger(__name__)
 
 PUBLISHED = Counter("mlp_outbox_published_total", "Outbox records published to Kafka", ["topic"])
 BACKLOG = Gauge("mlp_outbox_backlog", "Outbox records waiting to be published")
+OLDEST_AGE = Gauge(
+    "mlp_outbox_oldest_age_seconds", "Age of the oldest outbox record waiting to be published"
+)
 PUBLISH_FAILURES = Counter("mlp_outbox_publish_failures_total", "Failed outbox publish rounds")
 
 BACKLOG_EVERY_S = 5.0
@@ -141,6 +145,7 @@ class OutboxRelay:
         batch = list(self.collection.find().sort("_id", ASCENDING).limit(self.batch_size))
         if not batch:
             BACKLOG.set(0)
+            OLDEST_AGE.set(0)
             return 0
         batch.sort(key=lambda r: (r["key"], r["subject"], r["seq"], r["_id"]))
         if self.producer is None:
@@ -243,6 +248,8 @@ class OutboxRelay:
                 except Exception as exc:  # Kafka or MongoDB away: back off, keep the backlog
                     PUBLISH_FAILURES.inc()
                     log.warning("outbox relay round failed; retrying", extra={"error": str(exc)})
+                    with contextlib.suppress(PyMongoError):  # how old the backlog grows
+                        self._report_backlog()
                     stream = _close(stream)
                     self._reset_producer()
                     self.stop.wait(backoff)
@@ -257,11 +264,14 @@ class OutboxRelay:
                 log.info("lease not released; it expires by itself")
 
     def _report_backlog(self) -> None:
-        """Count pending records for the metric, at most every few seconds."""
+        """Count pending records and the age of the oldest for the metrics, at most
+        every few seconds (also while Kafka is away: then the age is what grows)."""
         now = time.monotonic()
         if now - self._backlog_counted_at >= BACKLOG_EVERY_S:
             self._backlog_counted_at = now
             BACKLOG.set(self.collection.estimated_document_count())
+            oldest = self.collection.find_one({}, {"time": 1}, sort=[("_id", ASCENDING)])
+            OLDEST_AGE.set(0 if oldest is None else _age_s(oldest["time"]))
 
     def _wait_for_insert(self, stream: ChangeStream, timeout_s: float) -> None:
         """Block until a record this relay has not published yet is inserted."""
@@ -296,6 +306,13 @@ class _RecentIds:
 
     def __contains__(self, ident: object) -> bool:
         return ident in self._members
+
+
+def _age_s(moment: datetime) -> float:
+    """Seconds since ``moment`` (stored in UTC; naive when the client is not tz-aware)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (datetime.now(UTC) - moment).total_seconds())
 
 
 def _key_id_header(key_id: str | None) -> list[tuple[str, bytes]]:

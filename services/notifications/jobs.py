@@ -51,6 +51,10 @@ log = logging.getLogger(__name__)
 MAILS = Counter("mlp_notifications_mails_total", "Mail send attempts by outcome", ["outcome"])
 WEBHOOKS = Counter("mlp_notifications_webhooks_total", "Webhook attempts by outcome", ["outcome"])
 WEBHOOK_SECONDS = Histogram("mlp_notifications_webhook_seconds", "Webhook request latency")
+WEBHOOKS_DISABLED = Counter(
+    "mlp_notifications_webhook_subscriptions_disabled_total",
+    "Webhook subscriptions disabled after failing deliveries in a row",
+)
 
 # A sender claims a mail for this many SMTP timeouts (a send is a handful of
 # exchanges, each bounded by the timeout); a sender that died mid-send releases
@@ -365,7 +369,8 @@ class WebhookDispatcher:
         (known only while every attempt succeeded)."""
         if not outcomes:
             return failures
-        record_delivery_outcomes(ctx, outcomes, failures)
+        if record_delivery_outcomes(ctx, outcomes, failures):
+            WEBHOOKS_DISABLED.inc()
         return 0 if all(o.ok for o in outcomes) else None
 
     def close(self) -> None:

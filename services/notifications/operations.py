@@ -781,15 +781,16 @@ def record_delivery_outcome(
 
 def record_delivery_outcomes(
     ctx: Context, outcomes: list[DeliveryOutcome], failures_before: int | None = None
-) -> None:
+) -> bool:
     """Log attempts at deliveries of one subscription, in attempt order, in one
     transaction: each succeeded, falls due again later, or is dead once its retry
     horizon is spent; the subscription counts its dead deliveries in a row (left
     alone when ``failures_before``, its count as the caller read it, is 0 and
     nothing died), and each outcome is announced on ``notification.*`` (one
-    outbox insert)."""
+    outbox insert). True when this disabled the subscription (for the metric,
+    counted once the transaction committed)."""
     if not outcomes:
-        return
+        return False
     now = datetime.now(UTC)
     subscription_id = outcomes[0].doc["subscription_id"]
     attempts: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
@@ -835,16 +836,18 @@ def record_delivery_outcomes(
                 )
             )
 
-    def work(session: ClientSession) -> None:
+    def work(session: ClientSession) -> bool:
+        disabled = False
         ctx.store.record_delivery_attempts(attempts, session)
         if dead or (reset and failures_before != 0):
             sub = ctx.store.count_failures(subscription_id, reset=reset, dead=dead, s=session)
             if dead:
-                _disable_if_failing(ctx, session, sub, now)
+                disabled = _disable_if_failing(ctx, session, sub, now)
         if records:
             publish_announcements(ctx, session, records)
+        return disabled
 
-    ctx.transaction(work)
+    return ctx.transaction(work)
 
 
 def _delivery_state(
@@ -866,13 +869,13 @@ def _delivery_state(
 
 def _disable_if_failing(
     ctx: Context, session: ClientSession, sub: dict[str, Any] | None, now: datetime
-) -> None:
+) -> bool:
     """At ``webhook_disable_after`` dead deliveries in a row an active
-    subscription is disabled, and its owner told in the feed."""
+    subscription is disabled, and its owner told in the feed; True when it was."""
     if sub is None or sub["status"] != "active":
-        return
+        return False
     if sub.get("consecutive_failures", 0) < ctx.settings.webhook_disable_after:
-        return
+        return False
     ctx.store.disable_subscription(sub["_id"], now, session)
     add_feed(
         ctx,
@@ -890,6 +893,7 @@ def _disable_if_failing(
         link=f"/v1/subscriptions/{sub['_id']}",
         at=now,
     )
+    return True
 
 
 def unsubscribe(ctx: Context, email_hash: str) -> None:

@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import trustme
 import urllib3.util.connection
+from prometheus_client import REGISTRY
 from standardwebhooks.webhooks import Webhook
 
 from devkit.auth import auth
@@ -24,6 +25,8 @@ from services.notifications import domain, operations
 from services.notifications.config import NotificationsSettings
 from services.notifications.webhooks import WebhookClient
 from tests.helpers import wait_for
+
+DISABLED = "mlp_notifications_webhook_subscriptions_disabled_total"
 
 
 @pytest.fixture
@@ -167,6 +170,7 @@ def test_a_subscription_that_keeps_failing_is_disabled_and_its_owner_told(
     start_notifications_worker, notifications_producer, receivers, notifications_client
 ):
     receiver = receivers(plan=[500] * 10)
+    disabled_before = REGISTRY.get_sample_value(DISABLED) or 0.0
     owner = auth("partner", country="BE", email="ops@partner.example")
     sub = _subscribe(notifications_client, receiver.url, headers=owner)
     # Tighten the rules for the test: dead after the first failure, disabled after 2 dead.
@@ -186,6 +190,8 @@ def test_a_subscription_that_keeps_failing_is_disabled_and_its_owner_told(
         f"/v1/subscriptions/{sub['id']}/deliveries?status=dead", headers=owner
     ).json
     assert dead["total"] == 2
+    # What the alert watches (counted just after the transaction that disabled it).
+    wait_for(lambda: REGISTRY.get_sample_value(DISABLED) == disabled_before + 1)
 
 
 def test_the_feed_shows_only_the_callers_notifications(

@@ -5,16 +5,21 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from kafka.errors import KafkaConnectionError
+from prometheus_client import REGISTRY
 from pymongo import MongoClient
 
 from devkit.kafka import collect, header, partner_consumer
+from shared import outbox as outbox_module
 from shared.bus import ensure_topics, make_producer
 from shared.config import Settings
 from shared.mongo import in_transaction
 from shared.outbox import Outbox, OutboxRelay
 from shared.sealing import DEVELOPMENT_KEYS
+from tests.helpers import wait_for
 
 
 @pytest.fixture
@@ -123,3 +128,25 @@ def test_kafka_down_means_a_backlog_then_every_record_exactly_once(kafka_factory
     assert sorted(set(received)) == sorted(ids)
     assert len(received) == len(set(received))
     consumer.close()
+
+
+def test_the_oldest_pending_records_age_is_reported_while_kafka_is_away(outbox_db, monkeypatch):
+    client, db = outbox_db
+    monkeypatch.setattr(outbox_module, "BACKLOG_EVERY_S", 0.0)
+    key = f"evt-{uuid.uuid4()}"
+    _add(client, db, [("event.created", key, 1)])
+    db.outbox.update_one({}, {"$set": {"time": datetime.now(UTC) - timedelta(minutes=10)}})
+
+    def kafka_away():
+        raise KafkaConnectionError("no broker")
+
+    relay = OutboxRelay(db, kafka_away)
+    thread = threading.Thread(target=relay.run, daemon=True)
+    thread.start()
+    try:
+        age = wait_for(lambda: REGISTRY.get_sample_value("mlp_outbox_oldest_age_seconds") or 0)
+        assert 600 <= age < 700
+        assert REGISTRY.get_sample_value("mlp_outbox_backlog") == 1
+    finally:
+        relay.stop.set()
+        thread.join(timeout=10)
