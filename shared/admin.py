@@ -27,6 +27,7 @@ import requests
 from flask import Blueprint, Response, g, jsonify, redirect, request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Response as Answer
 
 from shared.auth import Authenticator, Principal, current_principal
 from shared.dlq import RedriveLog, Selection, pending_dead_letters, redrive
@@ -302,9 +303,9 @@ def admin_blueprint(
             raise Problem(403, f"This needs one of the roles: {OPS_ROLE}.")
         return principal
 
-    def page_operator() -> Principal | Response:
+    def page_operator() -> Principal | Answer:
         """The operator of a page (bearer header, else the cookie), or the answer
-        that refuses: the sign-in page (401) or a refusal (403)."""
+        that refuses: to the sign-in page (a browser; others get 401) or 403."""
         principal = current_principal()
         if principal.anonymous and request.cookies.get(COOKIE):
             try:
@@ -315,7 +316,7 @@ def admin_blueprint(
         if principal.anonymous:
             if not wants_html():
                 api_operator()
-            return PAGES.response("login.html", lang, status=401, service=settings.service)
+            return redirect(f"/ops/login?lang={lang}", code=303)
         if OPS_ROLE not in principal.roles:
             if not wants_html():
                 api_operator()
@@ -416,16 +417,16 @@ def admin_blueprint(
         return jsonify(audit=[_jsonable(row) for row in log.recent()])
 
     @ops.get("/ops")
-    def console_page() -> Response:
+    def console_page() -> Answer:
         principal = page_operator()
-        if isinstance(principal, Response):
+        if isinstance(principal, Answer):
             return principal
         return console(principal, filters=_filters(request.args))
 
     @ops.get("/ops/overview")
-    def overview_page() -> Response:
+    def overview_page() -> Answer:
         principal = page_operator()
-        if isinstance(principal, Response):
+        if isinstance(principal, Answer):
             return principal
         return PAGES.response(
             "overview.html",
@@ -441,7 +442,7 @@ def admin_blueprint(
         return PAGES.response("login.html", negotiate(), service=settings.service)
 
     @ops.post("/ops/login")
-    def login() -> Response:
+    def login() -> Answer:
         token = (request.form.get("token") or "").strip()
         lang = negotiate()
         try:
@@ -473,9 +474,9 @@ def admin_blueprint(
         return answer
 
     @ops.post("/ops/logout")
-    def logout() -> Response:
+    def logout() -> Answer:
         principal = page_operator()
-        if isinstance(principal, Response):
+        if isinstance(principal, Answer):
             return principal
         answer = redirect("/ops/login", code=303)
         if csrf_ok(request.form):
@@ -483,9 +484,9 @@ def admin_blueprint(
         return answer
 
     @ops.post("/ops/dlq/redrive")
-    def redrive_page() -> Response:
+    def redrive_page() -> Answer:
         principal = page_operator()
-        if isinstance(principal, Response):
+        if isinstance(principal, Answer):
             return principal
         form = request.form
         filters = _filters(form)

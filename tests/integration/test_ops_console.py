@@ -31,6 +31,8 @@ OPS = auth("ops", sub="operator-1")
 @pytest.fixture(autouse=True)
 def _catalogue_topics(topics: str) -> None:
     """Every catalogue topic exists (the dead-letter topics among them)."""
+
+
 ORIGINAL = "invitation.accepted"
 
 
@@ -117,9 +119,11 @@ def test_anonymous_is_401_and_other_roles_403_on_every_console_route(events_clie
     assert post.status_code == 401
     post = events_client.post("/v1/ops/dlq/redrive", json={"filter": {}}, headers=auth("partner"))
     assert post.status_code == 403
-    # The page: a browser gets the sign-in page (401), an API client a problem.
+    # The page: a browser goes to the sign-in page, an API client gets a problem.
     page = events_client.get("/ops", headers={"Accept": "text/html"})
-    assert page.status_code == 401 and "<textarea" in page.get_data(as_text=True)
+    assert page.status_code == 303 and page.headers["Location"].startswith("/ops/login")
+    login = events_client.get("/ops/login")
+    assert login.status_code == 200 and "<textarea" in login.get_data(as_text=True)
     assert events_client.get("/ops").mimetype == "application/problem+json"
     refused = events_client.get("/ops", headers={"Accept": "text/html", **auth("secretariat")})
     assert refused.status_code == 403 and "ops" in refused.get_data(as_text=True)
@@ -300,3 +304,30 @@ def test_the_overview_shows_a_service_that_is_down(events_settings):
         page = client.get("/ops/overview", headers={"Accept": "text/html", **OPS})
     assert [(s["service"], s["state"]) for s in services] == [("events", "up"), ("surveys", "down")]
     assert page.status_code == 200 and "surveys" in page.get_data(as_text=True)
+
+
+def test_the_notifications_console_shows_its_mail_queue_and_webhook_deliveries(
+    notifications_app,
+):
+    ctx = notifications_app.extensions["mlp"]
+    now = datetime.now(UTC)
+    ctx.db["mails"].insert_many(
+        [
+            {"status": "pending", "attempts": 0, "next_attempt_at": now - timedelta(seconds=5)},
+            {"status": "pending", "attempts": 2, "next_attempt_at": now + timedelta(minutes=5)},
+            {"status": "failed", "attempts": 8, "next_attempt_at": now},
+            {"status": "sent", "attempts": 1, "next_attempt_at": now},
+        ]
+    )
+    ctx.db["deliveries"].insert_many(
+        [
+            {"subscription_id": "s-1", "ce_id": str(i), "status": status}
+            for i, status in enumerate(("pending", "dead", "dead", "succeeded"))
+        ]
+    )
+    client = notifications_app.test_client()
+    sections = client.get("/v1/ops/status", headers=OPS).get_json()["sections"]
+    assert sections["mail"] == {"due": 1, "retrying": 1, "failed": 1}
+    assert sections["webhook_deliveries"] == {"pending": 1, "dead": 2, "succeeded": 1}
+    page = client.get("/ops?lang=de", headers={"Accept": "text/html", **OPS})
+    assert page.status_code == 200 and "Mail-Warteschlange" in page.get_data(as_text=True)
