@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from shared.sealing import DEVELOPMENT_KEYS, NO_KEYS, KeyRing
-from shared.topics import source_of
+from shared.topics import PRODUCERS, source_of
 
 LOOPBACK = "127.0.0.1"
 LOCAL_KAFKA_PORT = 9092
@@ -47,6 +47,14 @@ WORKER_METRICS_OFFSET = 100  # a worker serves metrics on its service's port + 1
 SERVICE_PORT_BASE = 8000  # the services listen on 8001, 8002, ...
 KAFKA_SECURITY_PROTOCOLS = ("PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL")
 KAFKA_SASL_MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")
+DLQ_REDRIVE_RATE = 20.0  # records a console redrive re-publishes per second, at most
+DLQ_REDRIVE_MAX = 3  # redrives of one record after which the console refuses it
+# The web of each service on the local stack, in port order (events 8001, ...):
+# where the operator console's overview finds them unless MLP_OPS_SERVICE_URLS says.
+LOCAL_SERVICE_URLS = tuple(
+    (service, f"http://{LOOPBACK}:{SERVICE_PORT_BASE + i}")
+    for i, service in enumerate(PRODUCERS, start=1)
+)
 
 
 class Env:
@@ -148,6 +156,12 @@ class Settings:
     erasure_salt: str = field(default=DEVELOPMENT_ERASURE_SALT, repr=False)
     personal_data_retention_days: int = PERSONAL_DATA_RETENTION_DAYS
     internal_topic_retention_days: int = INTERNAL_TOPIC_RETENTION_DAYS
+    # The operator console (shared/admin.py): the worker's /readyz, the services'
+    # webs its overview asks, and the pace and the guard of a dead-letter redrive.
+    worker_url: str = ""
+    ops_service_urls: tuple[tuple[str, str], ...] = LOCAL_SERVICE_URLS
+    dlq_redrive_rate: float = DLQ_REDRIVE_RATE
+    dlq_redrive_max: int = DLQ_REDRIVE_MAX
 
     @property
     def database(self) -> str:
@@ -222,6 +236,9 @@ def common_settings(env: Env, service: str, default_port: int) -> dict[str, Any]
     upper = service.upper()
     port = env.int(f"{upper}_PORT", default_port)
     environment = env.choice("ENV", ENVIRONMENTS, "development")
+    worker_metrics_port = env.int(
+        f"{upper}_WORKER_METRICS_PORT", default_port + WORKER_METRICS_OFFSET
+    )
     return {
         "service": service,
         "env": environment,
@@ -266,9 +283,7 @@ def common_settings(env: Env, service: str, default_port: int) -> dict[str, Any]
         "log_level": env.str("LOG_LEVEL", "INFO"),
         "otlp_endpoint": env.str("OTLP_ENDPOINT", ""),
         "port": port,
-        "worker_metrics_port": env.int(
-            f"{upper}_WORKER_METRICS_PORT", default_port + WORKER_METRICS_OFFSET
-        ),
+        "worker_metrics_port": worker_metrics_port,
         "metrics_multiprocess_dir": env.other("PROMETHEUS_MULTIPROC_DIR") or "",
         "internal_topic_keys": internal_topic_keys(env, env.str("ENV", "development")),
         "erasure_salt": env.str("ERASURE_SALT", DEVELOPMENT_ERASURE_SALT),
@@ -278,7 +293,37 @@ def common_settings(env: Env, service: str, default_port: int) -> dict[str, Any]
         "internal_topic_retention_days": _positive(
             env, "INTERNAL_TOPIC_RETENTION_DAYS", INTERNAL_TOPIC_RETENTION_DAYS
         ),
+        "worker_url": env.str(
+            f"{upper}_WORKER_URL",
+            f"http://{LOOPBACK}:{worker_metrics_port}" if worker_metrics_port > 0 else "",
+        ).rstrip("/"),
+        "ops_service_urls": _service_urls(env),
+        "dlq_redrive_rate": _positive_number(env, "DLQ_REDRIVE_RATE", DLQ_REDRIVE_RATE),
+        "dlq_redrive_max": _positive(env, "DLQ_REDRIVE_MAX", DLQ_REDRIVE_MAX),
     }
+
+
+def _positive_number(env: Env, name: str, default: float) -> float:
+    value = env.float(name, default)
+    if not value > 0:
+        raise SystemExit(f"MLP_{name} must be a positive number, got {value}.")
+    return value
+
+
+def _service_urls(env: Env) -> tuple[tuple[str, str], ...]:
+    """MLP_OPS_SERVICE_URLS: ``<service>=<base URL>`` pairs, comma-separated."""
+    value = env.raw("OPS_SERVICE_URLS")
+    if value is None:
+        return LOCAL_SERVICE_URLS
+    pairs = []
+    for part in filter(None, (p.strip() for p in value.split(","))):
+        name, _, url = part.partition("=")
+        if name.strip() not in PRODUCERS or not url.strip().startswith(("http://", "https://")):
+            raise SystemExit(
+                f"MLP_OPS_SERVICE_URLS must be <service>=<http(s) URL> pairs, got {part!r}."
+            )
+        pairs.append((name.strip(), url.strip().rstrip("/")))
+    return tuple(pairs)
 
 
 def _positive(env: Env, name: str, default: int) -> int:

@@ -106,3 +106,10 @@ class RateLimited(DomainError):
     def __init__(self, detail: str, retry_after_s: int, **details: Any) -> None:
         super().__init__(detail, **details)
         self.retry_after_s = retry_after_s
+
+
+class Unavailable(DomainError):
+    """A dependency the action needs (Kafka, another service) does not answer."""
+
+    status = 503
+    slug = "service-unavailable"

@@ -1,14 +1,13 @@
 """The pieces of every service's Flask app: flask-smorest with its OpenAPI
 document and the :class:`ApiBlueprint` every ``api.py`` declares its routes on,
 problem+json errors, request and correlation ids, authentication, JSON logs,
-the client address behind trusted proxies, and the ``/healthz``, ``/readyz``
-and ``/metrics`` endpoints."""
+the client address behind trusted proxies, the ``/healthz``, ``/readyz``
+and ``/metrics`` endpoints, and the operator console (``/ops``)."""
 
 from __future__ import annotations
 
 import json
 import logging
-import socket
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -34,10 +33,12 @@ from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from shared.admin import admin_blueprint
 from shared.auth import Authenticator
 from shared.context import TraceContext, child_traceparent, set_context
 from shared.fields import openapi_attributes
 from shared.logs import configure_logging
+from shared.ops import OpsSection, dependency_checks
 from shared.problems import (
     PROBLEM_JSON,
     Problem,
@@ -226,8 +227,12 @@ def create_service_app(
     *,
     title: str,
     blueprints: Iterable[Blueprint],
+    consumes: Iterable[str] = (),
+    ops_sections: Iterable[OpsSection] = (),
 ) -> Flask:
-    """Build a service's Flask app around its ``blueprints``, serving ``ctx``."""
+    """Build a service's Flask app around its ``blueprints``, serving ``ctx``;
+    the operator console (:mod:`shared.admin`) shows the lag of its consumer
+    group on ``consumes`` (its handlers' topics) and the service's ``ops_sections``."""
     settings = ctx.settings
     configure_logging(settings.service, settings.log_level)
     app, _api = create_api_app(
@@ -289,18 +294,10 @@ def create_service_app(
         set_context(None)
 
     app.register_blueprint(_health_blueprint(ctx))
+    app.register_blueprint(
+        admin_blueprint(ctx, authenticator, consumes=consumes, sections=ops_sections)
+    )
     return app
-
-
-def _kafka_reachable(bootstrap: str, timeout_s: float = 1.0) -> bool:
-    for address in bootstrap.split(","):
-        host, _, port = address.strip().rpartition(":")
-        try:
-            with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout_s):
-                return True
-        except (OSError, ValueError):
-            continue
-    return False
 
 
 def _health_blueprint(ctx: ServiceContext) -> Blueprint:
@@ -314,14 +311,7 @@ def _health_blueprint(ctx: ServiceContext) -> Blueprint:
     @health.get("/readyz")
     def readyz() -> Any:
         """Ready: MongoDB answers a ping and a Kafka broker accepts connections."""
-        checks: dict[str, str] = {}
-        try:
-            ctx.client.admin.command("ping")
-            checks["mongo"] = "ok"
-        except Exception as exc:
-            checks["mongo"] = f"unreachable: {type(exc).__name__}"
-        kafka_ok = _kafka_reachable(ctx.settings.kafka_bootstrap)
-        checks["kafka"] = "ok" if kafka_ok else "unreachable"
+        checks = dependency_checks(ctx.client, ctx.settings.kafka_bootstrap)
         if all(v == "ok" for v in checks.values()):
             return jsonify(status="ready", checks=checks)
         raise Problem(503, "A dependency is not reachable.", checks=checks)

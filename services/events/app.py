@@ -6,6 +6,7 @@ from flask import Flask
 
 from services.events.api import blp
 from services.events.config import EventsSettings, load_settings
+from services.events.handlers import subscriptions
 from services.events.store import EventStore
 from shared.service import start_service
 from shared.web import create_service_app
@@ -13,4 +14,9 @@ from shared.web import create_service_app
 
 def create_app(settings: EventsSettings | None = None) -> Flask:
     ctx = start_service(settings or load_settings(), EventStore)
-    return create_service_app(ctx, title="MLP Ops events", blueprints=[blp])
+    return create_service_app(
+        ctx,
+        title="MLP Ops events",
+        blueprints=[blp],
+        consumes=subscriptions.topics,
+    )

@@ -203,6 +203,22 @@ class NotificationStore:
         due = {"status": "pending", "next_attempt_at": {"$lte": now}}
         return _claim(self.mails, due, hold_until, token, limit)
 
+    def mail_queue(self, now: datetime) -> dict[str, int]:
+        """The mail outbox at a glance (the operator console): pending mails due
+        now, pending ones already tried at least once (retrying), and those
+        failed for good."""
+        pending = {"status": "pending"}
+        return {
+            "due": self.mails.count_documents({**pending, "next_attempt_at": {"$lte": now}}),
+            "retrying": self.mails.count_documents({**pending, "attempts": {"$gte": 1}}),
+            "failed": self.mails.count_documents({"status": "failed"}),
+        }
+
+    def deliveries_by_state(self) -> dict[str, int]:
+        """Webhook deliveries per status (pending, succeeded, dead, cancelled)."""
+        rows = self.deliveries.aggregate([{"$group": {"_id": "$status", "n": {"$sum": 1}}}])
+        return {str(row["_id"]): row["n"] for row in rows}
+
     def hold_mails(self, ids: list[str], token: str, until: datetime) -> None:
         """Renew this sender's claim on mails it still holds."""
         if ids:

@@ -6,6 +6,7 @@ from flask import Flask
 
 from services.surveys.api import blp
 from services.surveys.config import SurveysSettings, load_settings
+from services.surveys.handlers import subscriptions
 from services.surveys.store import SurveyStore
 from shared.service import start_service
 from shared.web import create_service_app
@@ -13,4 +14,9 @@ from shared.web import create_service_app
 
 def create_app(settings: SurveysSettings | None = None) -> Flask:
     ctx = start_service(settings or load_settings(), SurveyStore)
-    return create_service_app(ctx, title="MLP Ops surveys", blueprints=[blp])
+    return create_service_app(
+        ctx,
+        title="MLP Ops surveys",
+        blueprints=[blp],
+        consumes=subscriptions.topics,
+    )

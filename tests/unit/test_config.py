@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from deploy import catalog
+from services.events import config as events_config
 from services.notifications import domain
 from services.notifications.config import load_settings as notifications_settings
 from shared.config import DEVELOPMENT_JWT_SECRET
@@ -165,3 +166,39 @@ def test_production_refuses_the_development_erasure_salt(service, salt, why):
     with pytest.raises(SystemExit, match=why):
         _load(service, environ)
     assert _load(service, PRODUCTION).erasure_salt == "s" * 40
+
+
+def test_the_console_settings_are_read_once_with_the_local_stack_as_default():
+    settings = events_config.load_settings({})
+    assert dict(settings.ops_service_urls)["catalogue"] == "http://127.0.0.1:8006"
+    assert settings.worker_url == "http://127.0.0.1:8101"
+    assert (settings.dlq_redrive_rate, settings.dlq_redrive_max) == (20.0, 3)
+    given = events_config.load_settings(
+        {
+            "MLP_OPS_SERVICE_URLS": "events=https://events.example/ , surveys=http://s:8005",
+            "MLP_EVENTS_WORKER_METRICS_PORT": "0",
+            "MLP_DLQ_REDRIVE_RATE": "2.5",
+            "MLP_DLQ_REDRIVE_MAX": "5",
+        }
+    )
+    assert given.ops_service_urls == (
+        ("events", "https://events.example"),
+        ("surveys", "http://s:8005"),
+    )
+    assert given.worker_url == ""  # no status port: the console shows "unknown"
+    assert (given.dlq_redrive_rate, given.dlq_redrive_max) == (2.5, 5)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MLP_OPS_SERVICE_URLS", "events"),
+        ("MLP_OPS_SERVICE_URLS", "nosuch=http://x"),
+        ("MLP_OPS_SERVICE_URLS", "events=ftp://x"),
+        ("MLP_DLQ_REDRIVE_RATE", "0"),
+        ("MLP_DLQ_REDRIVE_MAX", "0"),
+    ],
+)
+def test_malformed_console_settings_stop_the_process(name, value):
+    with pytest.raises(SystemExit, match=name):
+        events_config.load_settings({name: value})
