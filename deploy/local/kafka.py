@@ -142,6 +142,11 @@ class KafkaServer(ServerProcess):
         self.controller_port = controller_port
         self.heap = heap
         self.sasl = sasl
+        self.cluster_id = new_cluster_id()
+
+    def format_options(self) -> list[str]:
+        """How the storage is formatted: a quorum of this one controller."""
+        return ["--standalone"]
 
     @property
     def bootstrap(self) -> str:
@@ -163,8 +168,8 @@ class KafkaServer(ServerProcess):
         """The folder holding the broker's partitions and metadata log."""
         return self.data_dir / "data"
 
-    def write_properties(self) -> Path:
-        """Write ``server.properties`` for the current ports and data folder."""
+    def properties(self) -> dict[str, str]:
+        """``server.properties`` for the current ports and data folder, as a dict."""
         props = {
             "process.roles": "broker,controller",
             "node.id": "1",
@@ -188,7 +193,6 @@ class KafkaServer(ServerProcess):
             "share.coordinator.state.topic.min.isr": "1",
             "group.initial.rebalance.delay.ms": "0",
         }
-        self.data_dir.mkdir(parents=True, exist_ok=True)
         if self.sasl is not None:
             internal = f"{LOOPBACK}:{self.sasl.internal_port}"
             props.update(sasl_properties())
@@ -197,6 +201,13 @@ class KafkaServer(ServerProcess):
                 f"CONTROLLER://{LOOPBACK}:{self.controller_port}"
             )
             props["advertised.listeners"] = f"CLIENT://{self.bootstrap},INTERNAL://{internal}"
+        return props
+
+    def write_properties(self) -> Path:
+        """Write ``server.properties`` (and in SASL mode the JAAS file)."""
+        props = self.properties()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.sasl is not None:
             self.jaas_file.write_text(jaas_config(self.sasl.admin_password))
             self.jaas_file.chmod(0o600)
         text = "".join(f"{key}={value}\n" for key, value in props.items())
@@ -228,10 +239,10 @@ class KafkaServer(ServerProcess):
                 self._java(
                     "kafka.tools.StorageTool",
                     "format",
-                    "--standalone",
+                    *self.format_options(),
                     "--ignore-formatted",
                     "-t",
-                    new_cluster_id(),
+                    self.cluster_id,
                     "-c",
                     str(props),
                     heap="256m",

@@ -82,6 +82,7 @@ _env.filters["linkify"] = _linkify
 
 @dataclass(frozen=True)
 class Rendered:
+    template: str
     language: str
     subject: str
     text: str
@@ -184,7 +185,7 @@ def render(
         unsubscribe_url=unsubscribe_url,
         unsubscribe_label=unsubscribe_label,
     )
-    return Rendered(language=lang, subject=subject, text=text, html=html)
+    return Rendered(template=name, language=lang, subject=subject, text=text, html=html)
 
 
 # --- iCalendar ------------------------------------------------------------------
@@ -312,6 +313,8 @@ def _message_bytes(
     msg["Message-ID"] = message_id or make_msgid()
     msg["Date"] = format_datetime(when or datetime.now().astimezone())
     msg["Auto-Submitted"] = "auto-generated"
+    # Which mail this is, for the recipient's filters and the fault campaign's count.
+    msg["X-MLP-Template"] = rendered.template
     if unsubscribe_url:
         msg["List-Unsubscribe"] = f"<{unsubscribe_url}>"
         msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"

@@ -153,7 +153,7 @@ def test_icalendar_parses_with_uid_sequence_and_method(method, sequence):
     assert str(vevent["STATUS"]) == ("CANCELLED" if method == "CANCEL" else "CONFIRMED")
 
 
-def test_the_message_carries_the_derived_message_id_and_unsubscribe_headers():
+def test_the_message_carries_the_derived_message_id_template_and_unsubscribe_headers():
     key = domain.idempotency_key("ce-1", "Ana@Example.EE", "papers_available")
     assert key == domain.idempotency_key("ce-1", "ana@example.ee", "papers_available")
     assert key != domain.idempotency_key("ce-2", "ana@example.ee", "papers_available")
@@ -168,6 +168,7 @@ def test_the_message_carries_the_derived_message_id_and_unsubscribe_headers():
     )
     text = raw.decode()
     assert f"Message-ID: {domain.message_id(key)}\r\n" in text
+    assert "X-MLP-Template: papers_available\r\n" in text
     assert "List-Unsubscribe: <https://mlp.example/" + "u" * 150 + ">\r\n" in text
     assert "List-Unsubscribe-Post: List-Unsubscribe=One-Click" in text
 
