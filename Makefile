@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 # reads them); every MLP_ variable already set is passed through.
 export PYTHONPATH := .$(if $(PYTHONPATH),:$(PYTHONPATH))
 
-.PHONY: all prereqs venv jars browser-deps run test lint format bench demo clean-var manifests contracts contracts-check dlq-replay erasure-replay
+.PHONY: all prereqs venv jars browser-deps run test lint format bench chaos demo clean-var manifests contracts contracts-check dlq-replay erasure-replay
 
 all: test
 
@@ -79,6 +79,13 @@ bench: venv jars
 	$(PY) -m bench.notifications
 	$(PY) -m bench.catalogue
 	$(PY) -m bench.pipeline
+
+# The fault campaign (docs/chaos.md; not part of make test): three Kafka brokers behind
+# Toxiproxy (built with go install on first use), every service, the workload through the
+# APIs while faults are injected; the report in var/chaos/. CHAOS_ARGS=--small: a quick
+# run; CHAOS_ARGS=--broken: a deliberately broken build, which must report losses.
+chaos: venv jars
+	$(PY) -m chaos $(CHAOS_ARGS)
 
 # Loads the programme through the running services' APIs and writes screenshots of the
 # website's main pages under var/screenshots/ (headless Chromium, when installed).

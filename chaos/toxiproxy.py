@@ -22,6 +22,7 @@ VERSION = "v2.5.0"
 MODULE = "github.com/Shopify/toxiproxy/v2/cmd/server"
 ROOT = Path(__file__).resolve().parents[1]
 TOOLS = ROOT / "var" / "tools"
+STREAMS = ("upstream", "downstream")
 
 
 def ensure_toxiproxy(tools: Path = TOOLS) -> Path:
@@ -82,10 +83,17 @@ class Toxiproxy(ServerProcess):
             },
         )
 
-    def add_toxic(self, proxy: str, toxic: str, kind: str, **attributes: int) -> None:
-        """Put a toxic (``latency``, ``reset_peer``, ``timeout``, ...) on both
-        directions of ``proxy``; ``toxic`` names it for :meth:`remove_toxic`."""
-        for stream in ("upstream", "downstream"):
+    def add_toxic(
+        self,
+        proxy: str,
+        toxic: str,
+        kind: str,
+        streams: tuple[str, ...] = STREAMS,
+        **attributes: int,
+    ) -> None:
+        """Put a toxic (``latency``, ``reset_peer``, ``timeout``, ...) on ``streams``
+        of ``proxy``; ``toxic`` names it for :meth:`remove_toxic`."""
+        for stream in streams:
             self._call(
                 "POST",
                 f"/proxies/{proxy}/toxics",
@@ -98,8 +106,8 @@ class Toxiproxy(ServerProcess):
                 },
             )
 
-    def remove_toxic(self, proxy: str, toxic: str) -> None:
-        for stream in ("upstream", "downstream"):
+    def remove_toxic(self, proxy: str, toxic: str, streams: tuple[str, ...] = STREAMS) -> None:
+        for stream in streams:
             self._call("DELETE", f"/proxies/{proxy}/toxics/{toxic}-{stream}")
 
     def toxics(self) -> dict[str, list[str]]:

@@ -11,16 +11,21 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 @dataclass(frozen=True)
 class Received:
-    """One POST as it arrived: its headers, its body and when (``time.monotonic()``)."""
+    """One POST as it arrived: its headers, its body, when (``time.monotonic()``),
+    the path it was sent to and the status it was answered."""
 
     headers: dict[str, str]
     body: bytes
     at: float
+    path: str = "/hooks"
+    status: int = 200
 
 
 class Receiver:
     """Records every POST to :attr:`url` in :attr:`requests` and answers the codes
-    of ``plan`` in turn, then 200; ``hang`` makes it never answer in time.
+    of ``plan`` in turn, then 200; ``hang`` makes it never answer in time, and
+    :attr:`outage` set to a status answers every request with it (a partner's
+    server down) until it is ``None`` again.
 
     It speaks HTTP/1.1, so a sender may keep its connection, as it would to a
     partner's server."""
@@ -29,6 +34,7 @@ class Receiver:
         self.requests: list[Received] = []
         self.plan = list(plan or [])
         self.hang = hang
+        self.outage: int | None = None
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -36,12 +42,15 @@ class Receiver:
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["content-length"]))
-                received = Received(dict(self.headers), body, time.monotonic())
+                if receiver.outage is not None:
+                    code = receiver.outage
+                else:
+                    code = receiver.plan.pop(0) if receiver.plan else 200
+                received = Received(dict(self.headers), body, time.monotonic(), self.path, code)
                 receiver.requests.append(received)
                 if receiver.hang:
                     time.sleep(30)
                     return
-                code = receiver.plan.pop(0) if receiver.plan else 200
                 self.send_response(code)
                 self.send_header("content-length", "0")
                 self.end_headers()

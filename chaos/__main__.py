@@ -1,0 +1,3 @@
+from chaos.campaign import main
+
+raise SystemExit(main())

@@ -1,0 +1,156 @@
+"""The fault campaign's own logic (``make chaos`` runs the campaign; these keep
+its schedule, counting and order checks honest without running it)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from chaos import campaign, verify
+from chaos.faults import schedule
+from chaos.mailsink import parse
+from chaos.workload import Sizes
+from services.notifications import domain, mail
+
+WORKERS = {
+    "events": ["events-worker"],
+    "invitations": ["invitations-worker", "invitations-worker-2"],
+    "notifications": ["notifications-worker", "notifications-worker-2"],
+}
+
+
+def test_the_schedule_holds_every_fault_the_campaign_promises_and_is_the_same_for_a_seed():
+    faults = schedule(7, 900.0, WORKERS)
+    assert faults == schedule(7, 900.0, WORKERS)
+    assert faults != schedule(8, 900.0, WORKERS)
+    kinds = Counter(f.kind for f in faults)
+    assert kinds["kill-broker"] == 5
+    assert kinds["kill-worker"] == 3 * len(WORKERS)
+    assert kinds["kill-web"] == kinds["restart-mongo"] == kinds["smtp-down"] == 1
+    assert kinds["webhooks-503"] == 1
+    toxics = {(f.kind, f.target) for f in faults if f.kind in ("latency", "reset_peer", "timeout")}
+    assert toxics == {
+        (k, t) for k in ("latency", "reset_peer", "timeout") for t in ("kafka", "mongo")
+    }
+    assert all(10 <= f.duration_s <= 30 for f in faults if f.kind == "kill-broker")
+    assert [f for f in faults if f.kind == "smtp-down"][0].duration_s == 60
+    assert [f for f in faults if f.kind == "webhooks-503"][0].duration_s == 120
+    # Both workers of a service with two are killed.
+    killed = {f.target for f in faults if f.kind == "kill-worker"}
+    assert {"invitations-worker", "invitations-worker-2"} <= killed
+    assert all(0 < f.at_s <= 900.0 for f in faults)
+    assert faults == sorted(faults, key=lambda f: f.at_s)
+
+
+def test_a_tally_tells_lost_from_duplicated_from_resent():
+    tally = verify.Tally()
+    tally.count("a", 1, ["<m1>"])  # once: fine
+    tally.count("b", 1, [])  # never came
+    tally.count("c", 1, ["<m2>", "<m2>"])  # the same mail twice
+    tally.count("d", 1, ["<m3>", "<m4>"])  # two mails where one was due
+    assert (tally.expected, tally.seen) == (4, 4)  # distinct effects
+    assert (tally.lost, tally.duplicated, tally.resent) == (1, 1, 1)
+    assert len(tally.examples) == 2
+
+
+def test_a_subject_whose_version_goes_back_is_out_of_order():
+    rows = [
+        {"partition": 0, "offset": 0, "data": {"invitation_id": "i1", "version": 1}},
+        {"partition": 0, "offset": 1, "data": {"invitation_id": "i2", "version": 1}},
+        {"partition": 0, "offset": 2, "data": {"invitation_id": "i1", "version": 3}},
+        {"partition": 0, "offset": 3, "data": {"invitation_id": "i1", "version": 2}},
+        {"partition": 0, "offset": 4, "data": {"invitation_id": "i2", "version": 2}},
+    ]
+    found = verify._disorder("invitation.accepted", rows, lambda r: (r["partition"], r["offset"]))
+    assert found == ["invitation.accepted invitation_id=i1: version 2 after 3"]
+
+
+def test_the_sink_reads_template_message_id_calendar_and_rsvp_link_of_a_real_mail():
+    event = {"title": "Peer review", "starts_on": "2027-03-10", "ends_on": "2027-03-11"}
+    link = "http://127.0.0.1:8002/v1/rsvp/tok.en-1"
+    rendered = mail.render("invitation", "de", {"event": event, "rsvp_url": link}, action_url=link)
+    key = domain.idempotency_key("ce-1", "ana@example.ee", "invitation")
+    raw = mail.build_message(
+        rendered=rendered,
+        sender="MLP <n@x.eu>",
+        recipient="Ana@Example.EE",
+        recipient_name="Ana",
+        message_id=domain.message_id(key),
+    )
+    got = parse("Ana@Example.EE", raw, 1.0)
+    assert (got.recipient, got.template, got.rsvp_link) == ("ana@example.ee", "invitation", link)
+    assert got.message_id == domain.message_id(key)
+    cancel = mail.render("cancelled", "fr", {"event": event})
+    ics = mail.calendar(
+        method="CANCEL",
+        uid="ev-1.inv-1@mlp-ops",
+        sequence=3,
+        event=event,
+        attendee_email="ana@example.ee",
+        attendee_name="Ana",
+        organizer="n@x.eu",
+        url=None,
+        language="fr",
+    )
+    raw = mail.build_message(
+        rendered=cancel,
+        sender="MLP <n@x.eu>",
+        recipient="ana@example.ee",
+        recipient_name="Ana",
+        message_id="<k@x>",
+        ics=ics,
+        ics_method="CANCEL",
+    )
+    got = parse("ana@example.ee", raw, 1.0)
+    assert (got.template, got.calendar_method, got.calendar_uid) == (
+        "cancelled",
+        "CANCEL",
+        "ev-1.inv-1@mlp-ops",
+    )
+
+
+def _report(**overrides):
+    report = {
+        "when": "2026-12-01T00:00:00+00:00",
+        "broken_build": False,
+        "lost": 0,
+        "duplicated": 0,
+        "out_of_order": 0,
+        "faults_injected": 3,
+        "resent_same_effect": 0,
+        "unexplained_5xx": 0,
+        "read_model_disagreements": 0,
+        "dead_lettered": 0,
+        "quiescent": True,
+        "workload_failure": "",
+        "timings_s": {"workload": 1.0},
+        "operations": {"events": 1},
+        "effects": {"mail invitation": vars(verify.Tally(expected=1, seen=1))},
+        "faults": [],
+        "out_of_order_examples": [],
+        "unexplained_5xx_examples": [],
+        "read_model_examples": [],
+    }
+    return {**report, **overrides}
+
+
+def test_a_run_passes_only_with_nothing_lost_duplicated_or_out_of_order():
+    assert campaign.passed(_report())
+    assert "**PASSED**" in campaign.markdown(_report())
+    for failing in ({"lost": 1}, {"duplicated": 2}, {"out_of_order": 1}, {"quiescent": False}):
+        assert not campaign.passed(_report(**failing))
+        assert "**FAILED**" in campaign.markdown(_report(**failing))
+    assert campaign.passed(_report(resent_same_effect=1))  # the same Message-ID twice
+
+
+def test_the_default_sizes_are_the_issues_minimums():
+    sizes = Sizes()
+    assert (sizes.events, sizes.invitations, sizes.rsvps, sizes.documents) == (
+        200,
+        10_000,
+        3000,
+        500,
+    )
+    assert (sizes.changes, sizes.cancellations) == (50, 10)
+    # More accepts in the first round than places: some wait and are promoted.
+    first_round_accepts = (sizes.answers_per_event * 4 // 5) * 3 // 4
+    assert first_round_accepts > sizes.capacity
