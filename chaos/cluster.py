@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deploy.local.kafka import KafkaServer, kafka_answers, new_cluster_id
-from deploy.local.ports import free_port, port_in_use
+from deploy.local.ports import port_in_use, restartable_port
 from shared.config import LOOPBACK
 
 REPLICATION = 3
@@ -33,7 +33,8 @@ class BrokerPorts:
 
     @classmethod
     def free(cls, node_id: int) -> BrokerPorts:
-        return cls(node_id, free_port(), free_port(), free_port(), free_port())
+        ports = (restartable_port() for _ in range(4))
+        return cls(node_id, *ports)
 
 
 class ClusterBroker(KafkaServer):

@@ -12,6 +12,7 @@ import random
 import threading
 import time
 import traceback
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -22,6 +23,7 @@ from chaos.system import MONGO_PROXY, System
 from deploy import catalog
 
 # Partitions whose leader is killed: the busiest ones of the campaign.
+RESTART_READY_S = 300.0
 TOXICS = ("latency", "reset_peer", "timeout")
 LEADER_TOPICS = ("internal.invitation.issued", "invitation.accepted", "event.published")
 
@@ -102,6 +104,8 @@ class Injector:
         self.injected: list[Injected] = []
         self.threads: list[threading.Thread] = []
         self.broker_lock = threading.Lock()  # one broker down at a time
+        # A process killed again waits until its last restart is done.
+        self.process_locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
         self.t0 = 0.0
 
     def start(self, t0: float) -> None:
@@ -152,17 +156,24 @@ class Injector:
         return next(iter(self.system.cluster.brokers))
 
     def _kill_worker(self, fault: Fault) -> str:
-        process = self.system.processes[fault.target]
-        process.kill()
-        time.sleep(2.0)
-        self.system.restart(fault.target)
-        return "SIGKILLed, restarted"
+        return self._kill(fault.target, pause_s=2.0)
 
     def _kill_web(self, fault: Fault) -> str:
-        self.system.processes[fault.target].kill()
-        time.sleep(3.0)
-        self.system.restart(fault.target)
-        return "SIGKILLed under load, restarted"
+        return self._kill(fault.target, pause_s=3.0) + " (under load)"
+
+    def _kill(self, name: str, pause_s: float) -> str:
+        """SIGKILL process ``name``, start it again after ``pause_s``; how long it
+        then took to be ready (its consumer holding partitions, for a worker)."""
+        with self.process_locks[name]:
+            self.system.processes[name].kill()
+            time.sleep(pause_s)
+            started = time.monotonic()
+            self.system.processes[name].start()
+            ready = self.system.wait_ready(name, timeout=RESTART_READY_S)
+            took = time.monotonic() - started
+            if not ready:
+                return f"SIGKILLed, restarted, NOT ready after {took:.0f} s"
+            return f"SIGKILLed, restarted, ready in {took:.1f} s"
 
     def _restart_mongo(self, fault: Fault) -> str:
         started = time.monotonic()

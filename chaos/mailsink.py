@@ -15,7 +15,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from deploy.local.ports import free_port
+from deploy.local.ports import restartable_port
 from shared.config import LOOPBACK
 
 _PARSER = BytesParser(policy=policy.default)
@@ -67,7 +67,7 @@ class MailSink:
     """Every message received, in order; :meth:`down` refuses connections until :meth:`up`."""
 
     def __init__(self) -> None:
-        self.port = free_port()
+        self.port = restartable_port()
         self.mails: list[Mail] = []
         self.lock = threading.Lock()
         self.controller: Controller | None = None

@@ -20,7 +20,7 @@ from chaos.toxiproxy import Toxiproxy
 from deploy import catalog
 from deploy.local import services
 from deploy.local.mongo import MongoServer
-from deploy.local.ports import free_port
+from deploy.local.ports import restartable_port
 from deploy.local.settings import LocalStack
 from devkit.auth import JWT_SECRET
 from devkit.webhooks import Receiver
@@ -60,18 +60,18 @@ class System:
             service="chaos", kafka_bootstrap=self.cluster.bootstrap, kafka_replication=REPLICATION
         )
 
-    def restart(self, name: str) -> None:
-        """Start process ``name`` again (after a kill) and wait until it is ready."""
-        process = self.processes[name]
-        process.start()
-        self.wait_ready(name)
-
-    def wait_ready(self, name: str, timeout: float = 120.0) -> None:
-        service = name.split("-", 1)[0]
+    def ready_url(self, name: str) -> str:
         if name.endswith("-web"):
-            services.wait_ready(self.processes[name], f"{self.url(service)}/readyz", timeout)
-        else:
-            services.wait_ready(self.processes[name], f"{self.worker_urls[name]}/readyz", timeout)
+            return f"{self.url(name.split('-', 1)[0])}/readyz"
+        return f"{self.worker_urls[name]}/readyz"
+
+    def wait_ready(self, name: str, timeout: float = 120.0) -> bool:
+        """Whether process ``name`` answered its readiness probe within ``timeout``."""
+        try:
+            services.wait_ready(self.processes[name], self.ready_url(name), timeout)
+        except RuntimeError:
+            return False
+        return True
 
     def tails(self, lines: int = 15) -> str:
         return "\n".join(f"--- {n}\n{p.tail(lines)}" for n, p in self.processes.items())
@@ -99,7 +99,7 @@ def _processes(system: System, logs: Path, broken: bool) -> None:
         )
         for n in range(2 if s.name in TWO_WORKERS else 1):
             name = f"{s.name}-worker" + (f"-{n + 1}" if n else "")
-            port = free_port()
+            port = restartable_port()
             env = _service_env(system, s.name, port)
             module = "chaos.broken" if broken else services.worker_module(s.name)
             process = services.python_module(name, module, env, logs)
@@ -116,15 +116,15 @@ def running(workdir: Path, *, broken: bool = False) -> Iterator[System]:
     ``broken``: the workers run :mod:`chaos.broken` (commit before handling)."""
     toxiproxy = Toxiproxy(workdir / "toxiproxy")
     cluster = Cluster(workdir)
-    mongo = MongoServer(free_port(), workdir / "mongo")
-    mongo_proxy_port = free_port()
+    mongo = MongoServer(restartable_port(), workdir / "mongo")
+    mongo_proxy_port = restartable_port()
     sink = MailSink()
     receiver = Receiver()
     environ = {
         "MLP_KAFKA_BOOTSTRAP": cluster.bootstrap,
         "MLP_MONGO_URI": local_mongo_uri(mongo_proxy_port),
         "MLP_SMTP_PORT": str(sink.port),
-        **{f"MLP_{s.upper}_PORT": str(free_port()) for s in catalog.DEPLOYED},
+        **{f"MLP_{s.upper}_PORT": str(restartable_port()) for s in catalog.DEPLOYED},
     }
     stack = LocalStack.from_environ(environ)
     system = System(
@@ -144,8 +144,8 @@ def running(workdir: Path, *, broken: bool = False) -> Iterator[System]:
         print(f"Starting {len(system.processes)} service processes ...", flush=True)
         for process in system.processes.values():
             process.start()
-        for name in system.processes:
-            system.wait_ready(name, timeout=180.0)
+        for name, process in system.processes.items():
+            services.wait_ready(process, system.ready_url(name), timeout=180.0)
         yield system
     finally:
         for process in system.processes.values():

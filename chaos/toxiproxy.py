@@ -14,7 +14,7 @@ from typing import Any
 import requests
 
 from deploy.local.errors import PrerequisiteError
-from deploy.local.ports import free_port, port_in_use
+from deploy.local.ports import port_in_use, restartable_port
 from deploy.local.process import START_TIMEOUT, ServerProcess, require_command
 from shared.config import LOOPBACK
 
@@ -52,7 +52,7 @@ class Toxiproxy(ServerProcess):
 
     def __init__(self, data_dir: Path) -> None:
         super().__init__(data_dir, None)
-        self.api_port = free_port()
+        self.api_port = restartable_port()
         self.api = f"http://{LOOPBACK}:{self.api_port}"
         self.http = requests.Session()
 

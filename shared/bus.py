@@ -165,20 +165,31 @@ def ensure_topics(
     may_create, warned = True, False
     try:
         while True:
-            # With ACLs a principal lists only the topics it may describe, and
-            # creating one that exists unseen is refused like any other.
-            missing = sorted(TOPIC_NAMES - set(admin.list_topics()))
-            if missing and may_create:
-                spec = {name: topic_spec(settings, name) for name in missing}
-                result = admin.create_topics(spec, raise_errors=False)["topics"]
-                created += [t["name"] for t in result if t["error_code"] == 0]
-                may_create = not all(t["error_code"] in DENIED for t in result)
-                refused = {
-                    t["name"]: t["error_message"] or f"error {t['error_code']}"
-                    for t in result
-                    if t["error_code"] not in (0, TopicAlreadyExistsError.errno)
-                }
-            waiting = sorted(required - set(admin.list_topics()))
+            try:
+                # With ACLs a principal lists only the topics it may describe, and
+                # creating one that exists unseen is refused like any other.
+                missing = sorted(TOPIC_NAMES - set(admin.list_topics()))
+                if missing and may_create:
+                    spec = {name: topic_spec(settings, name) for name in missing}
+                    result = admin.create_topics(spec, raise_errors=False)["topics"]
+                    created += [t["name"] for t in result if t["error_code"] == 0]
+                    may_create = not all(t["error_code"] in DENIED for t in result)
+                    refused = {
+                        t["name"]: t["error_message"] or f"error {t['error_code']}"
+                        for t in result
+                        if t["error_code"] not in (0, TopicAlreadyExistsError.errno)
+                    }
+                waiting = sorted(required - set(admin.list_topics()))
+            except KafkaError as exc:
+                # A broker that died or restarted after the connection was made:
+                # the next one answers once the cluster has moved its leaders.
+                if not exc.retriable or time.monotonic() > deadline:
+                    raise SystemExit(
+                        f"Kafka at {settings.kafka_bootstrap} stopped answering ({exc})."
+                    ) from exc
+                log.warning("Kafka did not answer; asking again", extra={"error": str(exc)})
+                time.sleep(1.0)
+                continue
             if not waiting:
                 break
             if not may_create and not warned:

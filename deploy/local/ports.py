@@ -3,6 +3,7 @@ and refuse to start on one that is taken with a sentence saying what to set."""
 
 from __future__ import annotations
 
+import random
 import socket
 import time
 
@@ -15,6 +16,28 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((LOOPBACK, 0))
         return int(sock.getsockname()[1])
+
+
+# Below Linux's ephemeral range (32768-60999), where outgoing connections take
+# their local ports: a server restarted on a port from here finds it free again.
+RESTARTABLE_PORTS = range(20000, 32000)
+_given: set[int] = set()
+
+
+def restartable_port() -> int:
+    """A free loopback port outside the ephemeral range, not given before by this
+    process, for a server that is stopped and started again on the same port."""
+    while True:
+        port = random.choice(RESTARTABLE_PORTS)
+        if port in _given:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((LOOPBACK, port))
+            except OSError:
+                continue
+        _given.add(port)
+        return port
 
 
 def port_in_use(host: str, port: int) -> bool:

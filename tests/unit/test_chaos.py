@@ -3,12 +3,14 @@ its schedule, counting and order checks honest without running it)."""
 
 from __future__ import annotations
 
+import socket
 from collections import Counter
 
 from chaos import campaign, verify
 from chaos.faults import schedule
 from chaos.mailsink import parse
 from chaos.workload import Sizes
+from deploy.local.ports import restartable_port
 from services.notifications import domain, mail
 
 WORKERS = {
@@ -32,8 +34,8 @@ def test_the_schedule_holds_every_fault_the_campaign_promises_and_is_the_same_fo
         (k, t) for k in ("latency", "reset_peer", "timeout") for t in ("kafka", "mongo")
     }
     assert all(10 <= f.duration_s <= 30 for f in faults if f.kind == "kill-broker")
-    assert [f for f in faults if f.kind == "smtp-down"][0].duration_s == 60
-    assert [f for f in faults if f.kind == "webhooks-503"][0].duration_s == 120
+    assert next(f for f in faults if f.kind == "smtp-down").duration_s == 60
+    assert next(f for f in faults if f.kind == "webhooks-503").duration_s == 120
     # Both workers of a service with two are killed.
     killed = {f.target for f in faults if f.kind == "kill-worker"}
     assert {"invitations-worker", "invitations-worker-2"} <= killed
@@ -154,3 +156,11 @@ def test_the_default_sizes_are_the_issues_minimums():
     # More accepts in the first round than places: some wait and are promoted.
     first_round_accepts = (sizes.answers_per_event * 4 // 5) * 3 // 4
     assert first_round_accepts > sizes.capacity
+
+
+def test_restartable_ports_are_distinct_free_and_outside_the_ephemeral_range():
+    ports = [restartable_port() for _ in range(20)]
+    assert len(set(ports)) == 20
+    assert all(20000 <= p < 32768 for p in ports)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", ports[0]))  # free when given
