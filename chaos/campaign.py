@@ -25,7 +25,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from pymongo import MongoClient
 
 from bench.stack import begin_run
@@ -34,46 +33,27 @@ from chaos.faults import Injector, default_workers, schedule
 from chaos.system import System, running
 from chaos.workload import Sizes, Workload, WorkloadError
 from deploy import catalog
+from shared.ops import consumer_lag, outbox_backlog
 
 QUIET_POLLS = 3  # consecutive quiet looks, QUIET_STEP_S apart, make quiescence
 QUIET_STEP_S = 5.0
 
 
 def backlog(system: System) -> dict[str, int]:
-    """What is still to do: outbox rows, consumer lag, pending mails and deliveries."""
+    """What is still to do, as the operator console counts it (:mod:`shared.ops`):
+    outbox rows, consumer lag, pending mails and webhook deliveries."""
     left: dict[str, int] = {}
     with MongoClient(system.mongo.uri, serverSelectionTimeoutMS=5000) as client:
         for s in catalog.DEPLOYED:
-            left[f"outbox {s.name}"] = client[verify._db(s.name)]["outbox"].count_documents({})
-        notifications = client[verify._db("notifications")]
+            left[f"outbox {s.name}"] = outbox_backlog(client[verify.database(s.name)]).pending
+        notifications = client[verify.database("notifications")]
         left["mails pending"] = notifications["mails"].count_documents({"status": "pending"})
         left["deliveries pending"] = notifications["deliveries"].count_documents(
             {"status": "pending"}
         )
-    left["consumer lag"] = consumer_lag(system.cluster.bootstrap)
+    lag = consumer_lag(system.settings(), verify.consumer_groups())
+    left["consumer lag"] = sum(row.lag for row in lag)
     return left
-
-
-def consumer_lag(bootstrap: str) -> int:
-    """Records every consumer group has yet to commit past, over all its partitions."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
-    try:
-        groups = [g["group_id"] for g in admin.list_groups()]
-        committed = admin.list_group_offsets(groups) if groups else {}
-        tps = {TopicPartition(tp.topic, tp.partition) for c in committed.values() for tp in c}
-        for topic in {tp.topic for tp in tps}:
-            # kafka-python's end_offsets fails on a topic whose metadata it lacks.
-            consumer.partitions_for_topic(topic)
-        ends = consumer.end_offsets(list(tps)) if tps else {}
-        return sum(
-            max(0, ends[TopicPartition(tp.topic, tp.partition)] - meta.offset)
-            for c in committed.values()
-            for tp, meta in c.items()
-        )
-    finally:
-        consumer.close()
-        admin.close()
 
 
 def wait_quiescent(system: System, timeout_s: float) -> tuple[float | None, dict[str, int]]:

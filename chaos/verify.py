@@ -15,6 +15,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from importlib import import_module
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
@@ -26,6 +27,9 @@ from chaos.system import System
 from chaos.workload import SUBSCRIPTIONS, Calls, Programme, Workload
 from deploy import catalog
 from devkit.kafka import header
+from shared.config import Settings
+from shared.dlq import RedriveLog
+from shared.ops import dlq_depth
 from shared.topics import TOPICS, dead_letter_topic
 
 STATUS_MAILS = {  # topic -> the mail each record causes
@@ -246,7 +250,7 @@ def check_read_models(
     service's access table holds exactly the accepted invitees."""
     disagreements = []
     with MongoClient(system.mongo.uri) as client:
-        access = client[_db("documents")]["invitees"]
+        access = client[database("documents")]["invitees"]
         for event_id, items in invitations.items():
             event = workload.events.call("GET", f"/v1/events/{event_id}").json()
             counts = Counter(inv["status"] for inv in items)
@@ -269,8 +273,17 @@ def check_read_models(
     return disagreements
 
 
-def _db(service: str) -> str:
-    return f"mlp_{service}"
+def database(service: str) -> str:
+    """The database a service uses by default (the campaign sets no MLP_<SERVICE>_DB)."""
+    return Settings(service=service).database
+
+
+def consumer_groups() -> dict[str, list[str]]:
+    """Each service's consumer group (named after it) and the topics it consumes."""
+    return {
+        s.name: import_module(f"services.{s.name}.handlers").subscriptions.topics
+        for s in catalog.DEPLOYED
+    }
 
 
 def check_errors(calls: Calls, injected: list[Injected]) -> tuple[Counter[int], list[str]]:
@@ -289,16 +302,13 @@ def check_errors(calls: Calls, injected: list[Injected]) -> tuple[Counter[int], 
 
 
 def dead_letters(system: System) -> dict[str, int]:
-    consumer = KafkaConsumer(bootstrap_servers=system.cluster.bootstrap)
-    try:
-        depth = {}
+    """Each service's dead-letter topic: its records not redriven (the console's depth)."""
+    depth = {}
+    with MongoClient(system.mongo.uri) as client:
         for s in catalog.DEPLOYED:
-            topic = dead_letter_topic(s.name)
-            tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-            depth[topic] = sum(consumer.end_offsets(tps).values()) if tps else 0
-        return depth
-    finally:
-        consumer.close()
+            log = RedriveLog(client[database(s.name)])
+            depth[dead_letter_topic(s.name)] = dlq_depth(system.settings(), s.name, log).depth
+    return depth
 
 
 def partner_topics() -> list[str]:

@@ -291,8 +291,10 @@ class Workload:
         first = [(email, "accept" if k % 4 else "decline") for k, email in enumerate(people)]
         accepted = [e for e, a in first if a == "accept"]
         declined = [e for e, a in first if a == "decline"]
-        changes = [(e, "decline") for e in accepted[: (n - len(first)) * 2 // 3 + 1]]
-        changes += [(e, "accept") for e in declined[: n - len(first) - len(changes)]]
+        later = n - len(first)
+        to_decline = max(1, later * 2 // 3) if later > 1 else later
+        changes = [(e, "decline") for e in accepted[:to_decline]]
+        changes += [(e, "accept") for e in declined[: later - to_decline]]
         return first, changes
 
     def _answer(self, event_id: str, answers: list[tuple[str, str]]) -> None:
