@@ -139,3 +139,34 @@ def header(record: Any, name: str) -> str | None:
 
 def ce_ids(records: Iterable[Any]) -> list[str]:
     return [header(r, "ce_id") or "" for r in records]
+
+
+def dead_letter_headers(
+    ce_id: str,
+    original: str,
+    error: str,
+    *,
+    partition: int = 1,
+    offset: int = 42,
+    correlation_id: str | None = None,
+) -> list[tuple[str, bytes]]:
+    """The headers of a record the events consumer dead-lettered from ``original``
+    (as :class:`shared.consumer.ConsumerRunner` writes them), for tests that put
+    dead letters on ``dlq.events`` themselves."""
+    headers = [
+        ("ce_specversion", b"1.0"),
+        ("ce_id", ce_id.encode()),
+        ("ce_type", original.encode()),
+        ("ce_source", b"/mlp/invitations"),
+    ]
+    if correlation_id:
+        headers.append(("ce_correlationid", correlation_id.encode()))
+    return headers + [
+        ("dlq_original_topic", original.encode()),
+        ("dlq_original_partition", str(partition).encode()),
+        ("dlq_original_offset", str(offset).encode()),
+        ("dlq_consumer_group", b"events"),
+        ("dlq_attempts", b"4"),
+        ("dlq_error", error.encode()),
+        ("dlq_time", datetime.now(UTC).isoformat().encode()),
+    ]

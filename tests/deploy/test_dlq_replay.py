@@ -14,6 +14,7 @@ from pathlib import Path
 
 from kafka import KafkaConsumer, KafkaProducer
 
+from devkit.kafka import dead_letter_headers
 from shared.bus import ensure_topics
 from shared.config import Settings
 from shared.dlq import replay
@@ -23,18 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _dead_letter(producer: KafkaProducer, original: str, key: str, partition: int = 0) -> str:
     ce_id = str(uuid.uuid4())
-    headers = [
-        ("ce_specversion", b"1.0"),
-        ("ce_id", ce_id.encode()),
-        ("ce_type", original.encode()),
-        ("ce_source", b"/mlp/invitations"),
-        ("dlq_original_topic", original.encode()),
-        ("dlq_original_partition", b"1"),
-        ("dlq_original_offset", b"42"),
-        ("dlq_consumer_group", b"events"),
-        ("dlq_attempts", b"4"),
-        ("dlq_error", b"KeyError: 'event'"),
-    ]
+    headers = dead_letter_headers(ce_id, original, "KeyError: 'event'")
     producer.send(
         "dlq.events",
         key=key.encode(),

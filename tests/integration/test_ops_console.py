@@ -20,6 +20,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
 from devkit.auth import auth
+from devkit.kafka import dead_letter_headers
 from services.events.app import create_app
 from shared.dlq import REDRIVE_COUNT, RedriveLog
 from shared.ops import consumer_lag, dlq_depth, outbox_backlog
@@ -41,20 +42,9 @@ def dead_letter(
 ) -> str:
     """A record in ``dlq.events`` as the consumer runner puts it there; its ce_id."""
     ce_id = str(uuid.uuid4())
-    headers = [
-        ("ce_specversion", b"1.0"),
-        ("ce_id", ce_id.encode()),
-        ("ce_type", original.encode()),
-        ("ce_source", b"/mlp/invitations"),
-        ("ce_correlationid", f"corr-{tag}".encode()),
-        ("dlq_original_topic", original.encode()),
-        ("dlq_original_partition", b"2"),
-        ("dlq_original_offset", b"17"),
-        ("dlq_consumer_group", b"events"),
-        ("dlq_attempts", b"4"),
-        ("dlq_error", f"KeyError: {tag}".encode()),
-        ("dlq_time", datetime.now(UTC).isoformat().encode()),
-    ]
+    headers = dead_letter_headers(
+        ce_id, original, f"KeyError: {tag}", partition=2, offset=17, correlation_id=f"corr-{tag}"
+    )
     if redrives:
         headers.append((REDRIVE_COUNT, str(redrives).encode()))
     producer = KafkaProducer(bootstrap_servers=bootstrap)
