@@ -33,6 +33,7 @@ from chaos.faults import Injector, default_workers, schedule
 from chaos.system import System, running
 from chaos.workload import Sizes, Workload, WorkloadError
 from deploy import catalog
+from deploy.local.errors import PrerequisiteError, StartError
 from shared.ops import consumer_lag, outbox_backlog
 
 QUIET_POLLS = 3  # consecutive quiet looks, QUIET_STEP_S apart, make quiescence
@@ -43,9 +44,10 @@ def backlog(system: System) -> dict[str, int]:
     """What is still to do, as the operator console counts it (:mod:`shared.ops`):
     outbox rows, consumer lag, pending mails and webhook deliveries."""
     left: dict[str, int] = {}
-    with MongoClient(system.mongo.uri, serverSelectionTimeoutMS=5000) as client:
-        for s in catalog.DEPLOYED:
+    for s in catalog.DEPLOYED:
+        with MongoClient(system.mongo_uri(s.name), serverSelectionTimeoutMS=5000) as client:
             left[f"outbox {s.name}"] = outbox_backlog(client[verify.database(s.name)]).pending
+    with MongoClient(system.mongo_uri("notifications"), serverSelectionTimeoutMS=5000) as client:
         notifications = client[verify.database("notifications")]
         left["mails pending"] = notifications["mails"].count_documents({"status": "pending"})
         left["deliveries pending"] = notifications["deliveries"].count_documents(
@@ -255,7 +257,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     begin_run()
     with tempfile.TemporaryDirectory(prefix="mlp-chaos-") as tmp:
-        report = run(args, Path(tmp))
+        try:
+            report = run(args, Path(tmp))
+        except (PrerequisiteError, StartError) as exc:
+            print(exc, file=sys.stderr)
+            return 1
         report["machine"] = {"cpus": os.cpu_count(), "load_after": round(os.getloadavg()[0], 2)}
     name = "report-broken" if args.broken else "report"
     args.output.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,7 @@ from typing import Any
 
 from kafka import KafkaAdminClient
 
-from chaos.system import MONGO_PROXY, System
+from chaos.system import System
 from deploy import catalog
 
 # Partitions whose leader is killed: the busiest ones of the campaign.
@@ -78,7 +78,7 @@ def schedule(seed: int, window_s: float, workers: dict[str, list[str]]) -> list[
             faults.append(Fault(round(rng.uniform(20, w), 1), "kill-worker", target))
     faults += [
         Fault(around(0.42), "kill-web", "invitations-web"),
-        Fault(around(0.62), "restart-mongo", "mongo"),
+        Fault(around(0.62), "restart-mongo", "invitations"),
         Fault(around(0.28), "smtp-down", "smtp", 60),
         Fault(around(0.48), "webhooks-503", "receiver", 120),
         Fault(around(0.12), "latency", "kafka", 60, {"latency": 200, "jitter": 100}),
@@ -177,7 +177,7 @@ class Injector:
 
     def _restart_mongo(self, fault: Fault) -> str:
         started = time.monotonic()
-        self.system.mongo.restart(timeout=120)
+        self.system.mongos[fault.target].restart(timeout=120)
         return f"restarted in {time.monotonic() - started:.1f} s"
 
     def _smtp_down(self, fault: Fault) -> str:
@@ -193,11 +193,12 @@ class Injector:
         return "answered 503, then 200 again"
 
     def _toxic(self, fault: Fault) -> str:
-        proxies = self.system.kafka_proxies if fault.target == "kafka" else [MONGO_PROXY]
+        system = self.system
+        proxies = system.kafka_proxies if fault.target == "kafka" else system.mongo_proxies
         # Latency on the answers only: the round trip grows by it once.
         streams = ("downstream",) if fault.kind == "latency" else ("upstream", "downstream")
         name = f"{fault.kind}-{int(fault.at_s)}"
-        tp = self.system.toxiproxy
+        tp = system.toxiproxy
         for proxy in proxies:
             tp.add_toxic(proxy, name, fault.kind, streams, **fault.attributes)
         time.sleep(fault.duration_s)

@@ -1,5 +1,6 @@
 """The system under test, as real processes: Toxiproxy, the three-broker cluster
-behind it, one Mongo-wire server behind it too, the SMTP sink, a partner's
+behind it, a Mongo-wire server per service (as in production) behind it too,
+the SMTP sink, a partner's
 webhook receiver, and every service of :mod:`deploy.catalog` (gunicorn ``web``
 and ``worker``; two workers for the services of ``TWO_WORKERS``)."""
 
@@ -29,15 +30,13 @@ from shared.config import LOOPBACK, Settings, local_mongo_uri
 
 # The services whose consumer group has two members, so a kill leaves one working.
 TWO_WORKERS = ("invitations", "notifications")
-MONGO_PROXY = "mongo"
 
 
 @dataclass
 class System:
     toxiproxy: Toxiproxy
     cluster: Cluster
-    mongo: MongoServer
-    mongo_uri: str  # through the proxy, as the services connect
+    mongos: dict[str, MongoServer]  # service -> its server (the services reach it by proxy)
     sink: MailSink
     receiver: Receiver
     stack: LocalStack
@@ -47,6 +46,14 @@ class System:
     @property
     def kafka_proxies(self) -> list[str]:
         return [f"kafka-{p.node_id}" for p in self.cluster.ports]
+
+    @property
+    def mongo_proxies(self) -> list[str]:
+        return [f"mongo-{name}" for name in self.mongos]
+
+    def mongo_uri(self, service: str) -> str:
+        """Where the campaign's checks reach ``service``'s database (not by proxy)."""
+        return self.mongos[service].uri
 
     def url(self, service: str) -> str:
         return self.stack.service_url(service)
@@ -116,28 +123,34 @@ def running(workdir: Path, *, broken: bool = False) -> Iterator[System]:
     ``broken``: the workers run :mod:`chaos.broken` (commit before handling)."""
     toxiproxy = Toxiproxy(workdir / "toxiproxy")
     cluster = Cluster(workdir)
-    mongo = MongoServer(restartable_port(), workdir / "mongo")
-    mongo_proxy_port = restartable_port()
+    mongos = {
+        s.name: MongoServer(restartable_port(), workdir / f"mongo-{s.name}")
+        for s in catalog.DEPLOYED
+    }
+    mongo_proxy_ports = {name: restartable_port() for name in mongos}
     sink = MailSink()
     receiver = Receiver()
     environ = {
         "MLP_KAFKA_BOOTSTRAP": cluster.bootstrap,
-        "MLP_MONGO_URI": local_mongo_uri(mongo_proxy_port),
+        **{
+            f"MLP_{name.upper()}_MONGO_URI": local_mongo_uri(port)
+            for name, port in mongo_proxy_ports.items()
+        },
         "MLP_SMTP_PORT": str(sink.port),
         **{f"MLP_{s.upper}_PORT": str(restartable_port()) for s in catalog.DEPLOYED},
     }
     stack = LocalStack.from_environ(environ)
-    system = System(
-        toxiproxy, cluster, mongo, local_mongo_uri(mongo_proxy_port), sink, receiver, stack
-    )
+    system = System(toxiproxy, cluster, mongos, sink, receiver, stack)
     try:
-        print("Starting Toxiproxy, three Kafka brokers and the Mongo-wire server ...", flush=True)
+        print("Starting Toxiproxy, three Kafka brokers and the Mongo-wire servers ...", flush=True)
         toxiproxy.start()
         for p in cluster.ports:
             toxiproxy.proxy(f"kafka-{p.node_id}", p.advertised, p.client)
-        toxiproxy.proxy(MONGO_PROXY, mongo_proxy_port, mongo.port)
+        for name, server in mongos.items():
+            toxiproxy.proxy(f"mongo-{name}", mongo_proxy_ports[name], server.port)
         cluster.start()
-        mongo.start()
+        for server in mongos.values():
+            server.start()
         sink.up()
         ensure_topics(system.settings())
         _processes(system, workdir / "logs", broken)
@@ -153,7 +166,8 @@ def running(workdir: Path, *, broken: bool = False) -> Iterator[System]:
         sink.down()
         receiver.close()
         cluster.stop()
-        mongo.stop()
+        for server in mongos.values():
+            server.stop()
         toxiproxy.stop()
 
 

@@ -249,7 +249,7 @@ def check_read_models(
     """Events' participation counts equal the invitations service's; the documents
     service's access table holds exactly the accepted invitees."""
     disagreements = []
-    with MongoClient(system.mongo.uri) as client:
+    with MongoClient(system.mongo_uri("documents")) as client:
         access = client[database("documents")]["invitees"]
         for event_id, items in invitations.items():
             event = workload.events.call("GET", f"/v1/events/{event_id}").json()
@@ -304,8 +304,8 @@ def check_errors(calls: Calls, injected: list[Injected]) -> tuple[Counter[int], 
 def dead_letters(system: System) -> dict[str, int]:
     """Each service's dead-letter topic: its records not redriven (the console's depth)."""
     depth = {}
-    with MongoClient(system.mongo.uri) as client:
-        for s in catalog.DEPLOYED:
+    for s in catalog.DEPLOYED:
+        with MongoClient(system.mongo_uri(s.name)) as client:
             log = RedriveLog(client[database(s.name)])
             depth[dead_letter_topic(s.name)] = dlq_depth(system.settings(), s.name, log).depth
     return depth
