@@ -483,10 +483,20 @@ def _header(record: ConsumerRecord, name: str) -> str | None:
 
 
 def _record_lag(consumer: KafkaConsumer) -> None:
+    """Set the lag gauge of each assigned partition whose position is known now.
+    Only a gauge: a partition whose leader is moving (its broker just died, and
+    asking raises ``UnknownBrokerIdError``) is left for the next round instead
+    of stopping the consumer, as the fault campaign saw it do."""
     for tp in consumer.assignment():
         highwater = consumer.highwater(tp)
-        if highwater is not None:
-            LAG.labels(tp.topic, str(tp.partition)).set(max(0, highwater - consumer.position(tp)))
+        if highwater is None:
+            continue
+        try:
+            position = consumer.position(tp, timeout_ms=0)
+        except KafkaError:
+            continue
+        if position is not None:
+            LAG.labels(tp.topic, str(tp.partition)).set(max(0, highwater - position))
 
 
 class PayloadRefused(ValueError):

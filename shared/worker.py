@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable, Iterable
@@ -130,6 +131,7 @@ def run_worker(
         jobs_thread.start()
     log.info("worker started", extra={"topics": subscriptions.topics})
 
+    failed = False
     try:
         if subscriptions.by_topic:
             runner = ConsumerRunner(
@@ -154,9 +156,19 @@ def run_worker(
         relay_thread.join(timeout=SHUTDOWN_BUDGET_S)
         if periodic:
             jobs_thread.join(timeout=SHUTDOWN_BUDGET_S)
+    except Exception:
+        failed = True
+        log.exception("the consumer failed; the worker exits so that it is started again")
+        stop.set()
     finally:
         for job in periodic:
             if job.close is not None:
                 job.close()
         ctx.close()
+    if failed:
+        # At once, with status 1: a thread a client library left behind would
+        # otherwise keep the process alive, idle and still answering /readyz
+        # from before (the fault campaign saw one so for minutes).
+        logging.shutdown()
+        os._exit(1)
     log.info("worker stopped")

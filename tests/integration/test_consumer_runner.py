@@ -282,3 +282,46 @@ def test_a_broker_outage_does_not_end_the_consumer_loop(kafka_factory, mongo):
         thread.join(timeout=30)
         ctx.client.drop_database(ctx.db.name)
         ctx.close()
+
+
+def test_the_lag_gauge_never_stops_the_consumer_when_the_broker_is_gone(kafka_factory):
+    """A position that would need the broker (an offset reset pending, its leader
+    gone) is left for the next round: the gauge raised out of the consumer's
+    loop once and stopped a worker in the fault campaign."""
+    import threading
+
+    from kafka import KafkaConsumer, TopicPartition
+
+    from shared.bus import ensure_topics
+    from shared.config import Settings
+    from shared.consumer import _record_lag
+
+    broker = kafka_factory()
+    ensure_topics(Settings(service="tests", kafka_bootstrap=broker.bootstrap))
+    tp = TopicPartition("event.created", 0)
+    consumer = KafkaConsumer(
+        bootstrap_servers=broker.bootstrap, enable_auto_commit=False, request_timeout_ms=3000
+    )
+    outcome: list[BaseException | None] = []
+    try:
+        consumer.assign([tp])
+        consumer.seek_to_beginning(tp)
+        consumer.poll(timeout_ms=2000)  # the partition's high watermark is known
+        broker.stop()
+        consumer.seek_to_end(tp)  # an offset reset that would need the broker
+
+        def record() -> None:
+            try:
+                _record_lag(consumer)
+                outcome.append(None)
+            except BaseException as exc:
+                outcome.append(exc)
+
+        thread = threading.Thread(target=record, daemon=True)
+        thread.start()
+        thread.join(timeout=15)
+        assert outcome == [None], (
+            f"the lag gauge {'raised ' + repr(outcome) if outcome else 'hung'}"
+        )
+    finally:
+        consumer.close()
