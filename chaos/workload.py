@@ -39,7 +39,6 @@ SUBSCRIPTIONS = {
         "event.published",
         "event.updated",
         "event.cancelled",
-        "invitation.sent",
         "invitation.accepted",
         "invitation.declined",
         "invitation.waitlisted",
