@@ -163,6 +163,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "unexplained_5xx_examples": unexplained[:20],
         "read_model_examples": read_models[:20],
         "dead_letter_topics": dlq,
+        "restarted_by_supervisor": injector.supervised,
         "left_at_end": left,
         "toxics_left": {k: v for k, v in toxics_left.items() if v},
     }
@@ -217,7 +218,12 @@ def markdown(report: dict[str, Any]) -> str:
             for f in report["faults"]
         ),
     ]
-    for key in ("out_of_order_examples", "unexplained_5xx_examples", "read_model_examples"):
+    for key in (
+        "out_of_order_examples",
+        "unexplained_5xx_examples",
+        "read_model_examples",
+        "restarted_by_supervisor",
+    ):
         if report[key]:
             lines += ["", f"{key.replace('_', ' ')}:", *(f"- {x}" for x in report[key])]
     examples = [e for t in report["effects"].values() for e in t["examples"]]

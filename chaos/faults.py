@@ -102,6 +102,7 @@ class Injector:
         self.system = system
         self.faults = faults
         self.injected: list[Injected] = []
+        self.supervised: list[str] = []  # processes that exited by themselves
         self.threads: list[threading.Thread] = []
         self.broker_lock = threading.Lock()  # one broker down at a time
         # A process killed again waits until its last restart is done.
@@ -110,6 +111,7 @@ class Injector:
 
     def start(self, t0: float) -> None:
         self.t0 = t0
+        threading.Thread(target=self._supervise, daemon=True).start()
         for fault in self.faults:
             thread = threading.Thread(target=self._run, args=(fault,), daemon=True)
             thread.start()
@@ -118,6 +120,25 @@ class Injector:
     def wait(self) -> None:
         for thread in self.threads:
             thread.join()
+
+    def _supervise(self) -> None:
+        """Start again any process that exited by itself, as Kubernetes or
+        compose would (a fault's own kill is left to the fault), noting it:
+        a process that had to be restarted is a finding of the run."""
+        while True:
+            time.sleep(2.0)
+            for name, process in self.system.processes.items():
+                lock = self.process_locks[name]
+                if process.alive or not lock.acquire(blocking=False):
+                    continue
+                try:
+                    code = process.process.returncode if process.process else None
+                    at = time.monotonic() - self.t0
+                    self.supervised.append(f"t+{at:.0f} s {name} exited ({code}), started again")
+                    print(f"  supervisor: {self.supervised[-1]}", flush=True)
+                    process.start()
+                finally:
+                    lock.release()
 
     def _run(self, fault: Fault) -> None:
         time.sleep(max(0.0, self.t0 + fault.at_s - time.monotonic()))

@@ -131,6 +131,7 @@ def _report(**overrides):
         "out_of_order_examples": [],
         "unexplained_5xx_examples": [],
         "read_model_examples": [],
+        "restarted_by_supervisor": [],
     }
     return {**report, **overrides}
 
