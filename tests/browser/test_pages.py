@@ -17,7 +17,7 @@ import pytest
 from babel.dates import format_date
 
 from services.notifications import domain as notifications_domain
-from tests.fixtures.browser import checked, navigate, speak
+from tests.fixtures.browser import checked, click, navigate, speak
 from tests.fixtures.invitations import (
     SEC,
     cancel_links,
@@ -156,11 +156,8 @@ def test_the_rsvp_page_in_the_invitees_language(chromium, rsvp_links, language):
     checked(driver, f"rsvp ({language})")
     keyboard_and_phone(driver, f"rsvp ({language})")
 
-    navigate(
-        driver,
-        driver.find_element(By.XPATH, f"//button[normalize-space()='{seen['accept']}']").click,
-        "/v1/rsvp/",
-    )
+    accept = driver.find_element(By.XPATH, f"//button[normalize-space()='{seen['accept']}']")
+    navigate(driver, lambda: click(accept), "/v1/rsvp/")
     assert seen["thanks"] in driver.find_element(By.CSS_SELECTOR, "[role=status]").text
     assert text_of(driver, "status") == seen["status"]
     checked(driver, f"rsvp answered ({language})")
@@ -259,7 +256,7 @@ def test_the_unsubscribe_page_in_the_browsers_language(
 
     navigate(
         driver,
-        driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click,
+        lambda: click(driver.find_element(By.CSS_SELECTOR, "form button[type=submit]")),
         "/v1/preferences/unsubscribe/",
     )
     locale = {"en": "en_GB", "fr": "fr_FR", "de": "de_DE"}[language]
@@ -302,7 +299,7 @@ def test_the_survey_page_on_the_shared_layout(
     driver.execute_script("document.querySelector('form').noValidate = true")
     navigate(
         driver,
-        driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click,
+        lambda: click(driver.find_element(By.CSS_SELECTOR, "form button[type=submit]")),
         "/v1/survey-responses/",
     )
     summary = driver.find_element(By.CSS_SELECTOR, "[role=alert]")
