@@ -303,6 +303,16 @@ def admin_blueprint(
             raise Problem(403, f"This needs one of the roles: {OPS_ROLE}.")
         return principal
 
+    def refused(reason: str, lang: str) -> Answer:
+        """The 403 page: ``forbidden`` (not an operator) or ``expired`` (a stale form)."""
+        return PAGES.problem(
+            Problem(403, reason),
+            lang,
+            template="refused.html",
+            reason=reason,
+            service=settings.service,
+        )
+
     def page_operator() -> Principal | Answer:
         """The operator of a page (bearer header, else the cookie), or the answer
         that refuses: to the sign-in page (a browser; others get 401) or 403."""
@@ -320,13 +330,7 @@ def admin_blueprint(
         if OPS_ROLE not in principal.roles:
             if not wants_html():
                 api_operator()
-            return PAGES.problem(
-                Problem(403, "forbidden"),
-                lang,
-                template="refused.html",
-                reason="forbidden",
-                service=settings.service,
-            )
+            return refused("forbidden", lang)
         g.principal = principal
         return principal
 
@@ -454,13 +458,7 @@ def admin_blueprint(
                 "login.html", lang, status=401, service=settings.service, failed=True
             )
         if OPS_ROLE not in principal.roles:
-            return PAGES.problem(
-                Problem(403, "forbidden"),
-                lang,
-                template="refused.html",
-                reason="forbidden",
-                service=settings.service,
-            )
+            return refused("forbidden", lang)
         answer = redirect(f"/ops?lang={lang}", code=303)
         answer.set_cookie(
             COOKIE,
@@ -491,13 +489,7 @@ def admin_blueprint(
         form = request.form
         filters = _filters(form)
         if not csrf_ok(form):
-            return PAGES.problem(
-                Problem(403, "expired"),
-                negotiate(),
-                template="refused.html",
-                reason="expired",
-                service=settings.service,
-            )
+            return refused("expired", negotiate())
         try:
             if form.get("one"):
                 selection = Selection(ids=frozenset({form["one"]}))
