@@ -87,6 +87,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         documents=args.documents,
         changes=args.changes,
         cancellations=args.cancellations,
+        patience_s=args.patience,
     )
     began = time.monotonic()
     with running(workdir, broken=args.broken) as system:
@@ -242,6 +243,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--changes", type=int, default=d.changes)
     parser.add_argument("--cancellations", type=int, default=d.cancellations)
     parser.add_argument("--window", type=float, default=900.0, help="seconds the faults span")
+    parser.add_argument(
+        "--patience", type=float, default=d.patience_s, help="seconds to wait for a needed mail"
+    )
     parser.add_argument("--seed", type=int, default=15)
     parser.add_argument("--quiesce-timeout", type=float, default=1200.0)
     parser.add_argument("--no-faults", action="store_true", help="the workload alone")
@@ -255,7 +259,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.small:
         args.events, args.invitations, args.rsvps, args.documents = 20, 400, 200, 40
-        args.changes, args.cancellations, args.window = 5, 3, 300.0
+        args.changes, args.cancellations = 5, 3
+        args.window = min(args.window, 300.0)
     return args
 
 

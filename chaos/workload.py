@@ -67,6 +67,9 @@ class Sizes:
     changes: int = 50
     cancellations: int = 10
     concurrency: int = 6
+    # How long the workload waits for a mail it needs (an RSVP link, an answer's
+    # confirmation) before going on without it; the checks count it lost.
+    patience_s: float = 900.0
 
     @property
     def per_event(self) -> int:
@@ -268,10 +271,10 @@ class Workload:
         with self.programme.lock:
             self.programme.invitees[event_id] = [p["email"] for p in people]
 
-    def _links(self, emails: list[str], timeout_s: float = 900.0) -> dict[str, str]:
+    def _links(self, emails: list[str]) -> dict[str, str]:
         """The RSVP link of each address, from its invitation mail in the sink."""
         wanted = set(emails)
-        deadline = time.monotonic() + timeout_s
+        deadline = time.monotonic() + self.sizes.patience_s
         while True:
             links = {
                 m.recipient: m.rsvp_link
@@ -358,11 +361,11 @@ class Workload:
         with self.programme.lock:
             self.programme.involved[event_id] = involved
 
-    def settle_answers(self, timeout_s: float = 900.0) -> None:
+    def settle_answers(self) -> None:
         """Wait until every answer's mail has arrived (its effect is visible), so a
         change or cancellation that follows finds everyone's final status."""
         answered = {email for email, _, _ in self.programme.answers}
-        deadline = time.monotonic() + timeout_s
+        deadline = time.monotonic() + self.sizes.patience_s
         while time.monotonic() < deadline:
             mailed = Counter(
                 m.recipient
