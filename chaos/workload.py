@@ -164,7 +164,9 @@ class Api:
             if response is not None and response.status_code in ok:
                 return response
             unanswered = response is None
-            retry = response is None or response.status_code in (503, *wait_on)
+            # A client tries again after any 5xx; the checks judge each one.
+            status = 0 if response is None else response.status_code
+            retry = status == 0 or status >= 500 or status in wait_on
             if not retry or time.monotonic() > deadline:
                 said = "no answer" if response is None else response.status_code
                 text = "" if response is None else response.text[:300]
@@ -343,7 +345,7 @@ class Workload:
         while status in steps:
             path = f"/v1/documents/{document_id}/{steps[status]}"
             answer = self.documents.once("POST", path, headers={"If-Match": etag})
-            if answer is None or answer.status_code in (409, 412, 503):
+            if answer is None or answer.status_code in (409, 412) or answer.status_code >= 500:
                 time.sleep(1.0)  # an outage, or a step that landed unanswered: read it again
                 now = self.documents.call("GET", f"/v1/documents/{document_id}")
                 status, etag = now.json()["status"], now.headers["ETag"]

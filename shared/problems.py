@@ -15,11 +15,13 @@ from typing import Any
 
 from flask import Flask, Response, g, json, request
 from marshmallow import INCLUDE, Schema, fields
+from pymongo.errors import ConnectionFailure
 from werkzeug.exceptions import HTTPException
 
 from shared.errors import DomainError, RateLimited
 
 PROBLEM_JSON = "application/problem+json"
+DATABASE_RETRY_AFTER_S = 5  # a restarting database server is back in seconds
 log = logging.getLogger(__name__)
 
 # Stable slugs for the HTTP statuses the services answer with.
@@ -149,6 +151,19 @@ def install_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:
         return problem_response(problem_from_http_exception(exc))
+
+    @app.errorhandler(ConnectionFailure)
+    def _database_away(exc: ConnectionFailure) -> Response:
+        # The database restarting, unreachable or cut off mid-answer: nothing was
+        # stored that the transaction did not commit, so the caller may try again.
+        log.warning("the database did not answer", extra={"error": str(exc)})
+        return problem_response(
+            Problem(
+                503,
+                "The database is not answering just now; please try again shortly.",
+                headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
+            )
+        )
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
