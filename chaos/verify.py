@@ -115,7 +115,7 @@ def read_topics(bootstrap: str, topics: Iterable[str], timeout_s: float = 120.0)
 
 def _subject(data: dict[str, Any]) -> str:
     """What a record's ``version`` counts the changes of."""
-    for name in ("invitation_id", "document_id", "practice_id", "event_id"):
+    for name in ("invitation_id", "document_id", "practice_id", "notification_id", "event_id"):
         if data.get(name):
             return f"{name}={data[name]}"
     return "?"

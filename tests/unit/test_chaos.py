@@ -64,6 +64,13 @@ def test_a_subject_whose_version_goes_back_is_out_of_order():
     ]
     found = verify._disorder("invitation.accepted", rows, lambda r: (r["partition"], r["offset"]))
     assert found == ["invitation.accepted invitation_id=i1: version 2 after 3"]
+    # Two notifications about one event each count their own versions (the
+    # broken-build run first counted them as the event's, out of order).
+    outcomes = [
+        {"partition": 0, "offset": 0, "data": {"notification_id": "n1", "event_id": "e", "version": 2}},
+        {"partition": 0, "offset": 1, "data": {"notification_id": "n2", "event_id": "e", "version": 1}},
+    ]
+    assert verify._disorder("notification.sent", outcomes, lambda r: r["offset"]) == []
 
 
 def test_the_sink_reads_template_message_id_calendar_and_rsvp_link_of_a_real_mail():
