@@ -67,8 +67,8 @@ def test_a_subject_whose_version_goes_back_is_out_of_order():
     # Two notifications about one event each count their own versions (the
     # broken-build run first counted them as the event's, out of order).
     outcomes = [
-        {"partition": 0, "offset": 0, "data": {"notification_id": "n1", "event_id": "e", "version": 2}},
-        {"partition": 0, "offset": 1, "data": {"notification_id": "n2", "event_id": "e", "version": 1}},
+        {"offset": k, "data": {"notification_id": n, "event_id": "e", "version": v}}
+        for k, (n, v) in enumerate((("n1", 2), ("n2", 1)))
     ]
     assert verify._disorder("notification.sent", outcomes, lambda r: r["offset"]) == []
 
