@@ -137,13 +137,7 @@ def _disorder(topic: str, rows: list[dict[str, Any]], order: Any) -> list[str]:
 
 
 def invitations_by_event(workload: Workload, event_ids: Iterable[str]) -> dict[str, list[dict]]:
-    out = {}
-    for event_id in event_ids:
-        path = f"/v1/events/{event_id}/invitations"
-        out[event_id] = workload.invitations.call("GET", path, params={"page_size": 500}).json()[
-            "items"
-        ]
-    return out
+    return {event_id: workload.invitations_of(event_id) for event_id in event_ids}
 
 
 def check_mails(

@@ -356,9 +356,13 @@ class Workload:
         with self.programme.lock:
             self.programme.documents[document_id] = event_id
 
-    def _note_involved(self, event_id: str) -> None:
+    def invitations_of(self, event_id: str) -> list[dict[str, Any]]:
+        """The event's invitations as the secretariat lists them (at most 500)."""
         path = f"/v1/events/{event_id}/invitations"
-        items = self.invitations.call("GET", path, params={"page_size": 500}).json()["items"]
+        return self.invitations.call("GET", path, params={"page_size": 500}).json()["items"]
+
+    def _note_involved(self, event_id: str) -> None:
+        items = self.invitations_of(event_id)
         involved = [i["email"].lower() for i in items if i["status"] in INVOLVED]
         with self.programme.lock:
             self.programme.involved[event_id] = involved
