@@ -100,28 +100,29 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         workload = Workload(urls, system.receiver.url, system.sink, sizes, args.seed)
         injector = Injector(system, faults)
         t0 = time.monotonic()
-        injector.start(t0)
-        failure = ""
-        try:
-            programme = workload.run()
-        except WorkloadError as exc:
-            failure = str(exc)
-            programme = workload.programme
-            print(f"The workload stopped: {failure}", flush=True)
-        workload_s = round(time.monotonic() - t0, 1)
-        print("Waiting for the last faults to end ...", flush=True)
-        injector.wait()
-        print("Waiting for quiescence ...", flush=True)
-        quiescence_s, left = wait_quiescent(system, args.quiesce_timeout)
-        print("Checking ...", flush=True)
-        records = verify.read_topics(system.cluster.bootstrap, verify.partner_topics())
-        invitations = verify.invitations_by_event(workload, programme.events)
-        mails = verify.check_mails(system.sink.snapshot(), invitations, records, programme)
-        webhooks, webhook_disorder = verify.check_webhooks(system, records, programme.subscriptions)
-        read_models = verify.check_read_models(workload, system, invitations)
-        statuses, unexplained = verify.check_errors(workload.calls, injector.injected)
-        dlq = verify.dead_letters(system)
-        toxics_left = system.toxiproxy.toxics()
+        with injector.injecting(t0):
+            failure = ""
+            try:
+                programme = workload.run()
+            except WorkloadError as exc:
+                failure = str(exc)
+                programme = workload.programme
+                print(f"The workload stopped: {failure}", flush=True)
+            workload_s = round(time.monotonic() - t0, 1)
+            print("Waiting for the last faults to end ...", flush=True)
+            injector.wait()
+            print("Waiting for quiescence ...", flush=True)
+            quiescence_s, left = wait_quiescent(system, args.quiesce_timeout)
+            print("Checking ...", flush=True)
+            records = verify.read_topics(system.cluster.bootstrap, verify.partner_topics())
+            invitations = verify.invitations_by_event(workload, programme.events)
+            mails = verify.check_mails(system.sink.snapshot(), invitations, records, programme)
+            subscriptions = programme.subscriptions
+            webhooks, webhook_disorder = verify.check_webhooks(system, records, subscriptions)
+            read_models = verify.check_read_models(workload, system, invitations)
+            statuses, unexplained = verify.check_errors(workload.calls, injector.injected)
+            dlq = verify.dead_letters(system)
+            toxics_left = system.toxiproxy.toxics()
     tallies = {**{f"mail {k}": v for k, v in mails.items()}, **webhooks}
     out_of_order = records.out_of_order + webhook_disorder
     return {

@@ -8,12 +8,13 @@ the outage windows a 503 may fall in."""
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 import time
 import traceback
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -24,6 +25,7 @@ from deploy import catalog
 
 # Partitions whose leader is killed: the busiest ones of the campaign.
 RESTART_READY_S = 300.0
+SUPERVISE_EVERY_S = 2.0
 TOXICS = ("latency", "reset_peer", "timeout")
 LEADER_TOPICS = ("internal.invitation.issued", "invitation.accepted", "event.published")
 
@@ -108,10 +110,12 @@ class Injector:
         # A process killed again waits until its last restart is done.
         self.process_locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
         self.t0 = 0.0
+        self.stopping = threading.Event()
+        self.supervisor = threading.Thread(target=self._supervise, daemon=True)
 
     def start(self, t0: float) -> None:
         self.t0 = t0
-        threading.Thread(target=self._supervise, daemon=True).start()
+        self.supervisor.start()
         for fault in self.faults:
             thread = threading.Thread(target=self._run, args=(fault,), daemon=True)
             thread.start()
@@ -121,12 +125,28 @@ class Injector:
         for thread in self.threads:
             thread.join()
 
+    def stop(self) -> None:
+        """End supervision, before the system is taken down: a process stopped at
+        the end is not one that exited by itself (and must stay stopped)."""
+        self.stopping.set()
+        if self.supervisor.is_alive():
+            self.supervisor.join()
+
+    @contextlib.contextmanager
+    def injecting(self, t0: float) -> Iterator[Injector]:
+        """The schedule running and the processes supervised; supervision ends
+        with the block, however it ends."""
+        self.start(t0)
+        try:
+            yield self
+        finally:
+            self.stop()
+
     def _supervise(self) -> None:
         """Start again any process that exited by itself, as Kubernetes or
         compose would (a fault's own kill is left to the fault), noting it:
         a process that had to be restarted is a finding of the run."""
-        while True:
-            time.sleep(2.0)
+        while not self.stopping.wait(SUPERVISE_EVERY_S):
             for name, process in self.system.processes.items():
                 lock = self.process_locks[name]
                 if process.alive or not lock.acquire(blocking=False):

@@ -3,14 +3,23 @@ its schedule, counting and order checks honest without running it)."""
 
 from __future__ import annotations
 
+import signal
 import socket
+import sys
+import time
 from collections import Counter
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
 
-from chaos import campaign, verify
-from chaos.faults import schedule
+import pytest
+
+from chaos import campaign, faults, verify
+from chaos.faults import Injector, schedule
 from chaos.mailsink import parse
 from chaos.workload import Sizes
 from deploy.local.ports import restartable_port
+from deploy.local.services import ServiceProcess
 from services.notifications import domain, mail
 
 WORKERS = {
@@ -172,3 +181,36 @@ def test_restartable_ports_are_distinct_free_and_outside_the_ephemeral_range():
     assert all(20000 <= p < 32768 for p in ports)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", ports[0]))  # free when given
+
+
+def _eventually(condition: Any, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_the_supervisor_restarts_a_process_that_died_but_not_one_stopped_at_the_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # The default run's processes, stopped when the campaign ended, were restarted
+    # by the supervisor and left running, and listed as findings of the run.
+    monkeypatch.setattr(faults, "SUPERVISE_EVERY_S", 0.1)
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    process = ServiceProcess(sleeper, {}, tmp_path / "sleeper.log").start()
+    system = cast(Any, SimpleNamespace(processes={"events-worker": process}))
+    injector = Injector(system, [])
+    try:
+        with injector.injecting(time.monotonic()):
+            process.signal(signal.SIGKILL)  # it dies by itself, as far as anyone knows
+            assert _eventually(lambda: len(injector.supervised) == 1 and process.alive)
+            assert "events-worker exited (-9), started again" in injector.supervised[0]
+        assert not injector.supervisor.is_alive()
+        assert process.stop(timeout=5) is not None
+        time.sleep(0.5)  # five supervision periods
+        assert not process.alive
+        assert len(injector.supervised) == 1
+    finally:
+        process.kill()
