@@ -21,6 +21,7 @@ from chaos.workload import Sizes
 from deploy.local.ports import restartable_port
 from deploy.local.services import ServiceProcess
 from services.notifications import domain, mail
+from tests.helpers import wait_for
 
 WORKERS = {
     "events": ["events-worker"],
@@ -183,15 +184,6 @@ def test_restartable_ports_are_distinct_free_and_outside_the_ephemeral_range():
         sock.bind(("127.0.0.1", ports[0]))  # free when given
 
 
-def _eventually(condition: Any, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def test_the_supervisor_restarts_a_process_that_died_but_not_one_stopped_at_the_end(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
@@ -205,7 +197,7 @@ def test_the_supervisor_restarts_a_process_that_died_but_not_one_stopped_at_the_
     try:
         with injector.injecting(time.monotonic()):
             process.signal(signal.SIGKILL)  # it dies by itself, as far as anyone knows
-            assert _eventually(lambda: len(injector.supervised) == 1 and process.alive)
+            wait_for(lambda: len(injector.supervised) == 1 and process.alive, timeout_s=10)
             assert "events-worker exited (-9), started again" in injector.supervised[0]
         assert not injector.supervisor.is_alive()
         assert process.stop(timeout=5) is not None
