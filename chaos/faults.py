@@ -23,10 +23,10 @@ from kafka import KafkaAdminClient
 from chaos.system import System
 from deploy import catalog
 
-# Partitions whose leader is killed: the busiest ones of the campaign.
-RESTART_READY_S = 300.0
-SUPERVISE_EVERY_S = 2.0
+RESTART_READY_S = 300.0  # how long a restarted process may take to be ready
+SUPERVISE_EVERY_S = 2.0  # how often the supervisor looks for exited processes
 TOXICS = ("latency", "reset_peer", "timeout")
+# Partitions whose leader is killed: the busiest ones of the campaign.
 LEADER_TOPICS = ("internal.invitation.issued", "invitation.accepted", "event.published")
 
 
